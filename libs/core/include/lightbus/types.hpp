@@ -1,0 +1,237 @@
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lightbus/fwd.hpp"
+#include "lightbus/json.hpp"
+
+namespace lightbus {
+
+/// How a C++ type travels on the bus: its JSON Schema and its strict
+/// conversions from and to JSON.
+///
+/// Specialize it for your own types. The primary template uses nlohmann's
+/// `to_json` / `from_json` (ADL) and publishes `{"type": "object"}`:
+/// ```cpp
+/// template <> struct lightbus::bus_type<point> {
+///   static json schema() { return {{"type", "object"}, {"title", "point"}, ...}; }
+///   static bool from_json(const json& j, point& out, std::string& err);
+///   static json to_json(const point& p);
+/// };
+/// ```
+template <class T, class = void>
+struct bus_type {
+  static json schema() { return json{{"type", "object"}}; }
+  static bool from_json(const json& j, T& out, std::string& err) {
+    try {
+      out = j.get<T>();
+      return true;
+    } catch (const std::exception& e) {
+      err = e.what();
+      return false;
+    }
+  }
+  static json to_json(const T& x) { return json(x); }
+};
+
+namespace detail {
+
+inline std::string type_mismatch(const char* expected, const json& got) {
+  return std::string("expected ") + expected + ", got " + json_type_name(got);
+}
+
+} // namespace detail
+
+template <>
+struct bus_type<json> {
+  static json schema() { return json::object(); }
+  static bool from_json(const json& j, json& out, std::string&) {
+    out = j;
+    return true;
+  }
+  static json to_json(const json& x) { return x; }
+};
+
+template <>
+struct bus_type<bool> {
+  static json schema() { return json{{"type", "boolean"}}; }
+  static bool from_json(const json& j, bool& out, std::string& err) {
+    if (!j.is_boolean()) {
+      err = detail::type_mismatch("boolean", j);
+      return false;
+    }
+    out = j.get<bool>();
+    return true;
+  }
+  static json to_json(bool x) { return x; }
+};
+
+template <class T>
+struct bus_type<T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>>> {
+  static json schema() { return json{{"type", "integer"}}; }
+  static bool from_json(const json& j, T& out, std::string& err) {
+    using lim = std::numeric_limits<T>;
+    if (j.is_number_unsigned()) {
+      auto v = j.get<uint64_t>();
+      if (v > static_cast<uint64_t>(lim::max())) {
+        err = "integer " + std::to_string(v) + " is out of range";
+        return false;
+      }
+      out = static_cast<T>(v);
+      return true;
+    }
+    if (j.is_number_integer()) {
+      auto v = j.get<int64_t>();
+      if ((lim::is_signed && v < static_cast<int64_t>(lim::min()))
+          || (!lim::is_signed && v < 0)
+          || (v > 0 && static_cast<uint64_t>(v) > static_cast<uint64_t>(lim::max()))) {
+        err = "integer " + std::to_string(v) + " is out of range";
+        return false;
+      }
+      out = static_cast<T>(v);
+      return true;
+    }
+    // JSON Schema (and Python's jsonschema) treat 3.0 as an integer.
+    if (j.is_number_float()) {
+      double d = j.get<double>();
+      if (std::trunc(d) == d && d >= static_cast<double>(lim::min())
+          && d <= static_cast<double>(lim::max())) {
+        out = static_cast<T>(d);
+        return true;
+      }
+    }
+    err = detail::type_mismatch("integer", j);
+    return false;
+  }
+  static json to_json(T x) { return x; }
+};
+
+template <class T>
+struct bus_type<T, std::enable_if_t<std::is_floating_point_v<T>>> {
+  static json schema() { return json{{"type", "number"}}; }
+  static bool from_json(const json& j, T& out, std::string& err) {
+    if (!j.is_number()) {
+      err = detail::type_mismatch("number", j);
+      return false;
+    }
+    out = j.get<T>();
+    return true;
+  }
+  static json to_json(T x) { return static_cast<double>(x); }
+};
+
+template <>
+struct bus_type<std::string> {
+  static json schema() { return json{{"type", "string"}}; }
+  static bool from_json(const json& j, std::string& out, std::string& err) {
+    if (!j.is_string()) {
+      err = detail::type_mismatch("string", j);
+      return false;
+    }
+    out = j.get_ref<const std::string&>();
+    return true;
+  }
+  static json to_json(const std::string& x) { return x; }
+};
+
+template <class T>
+struct bus_type<std::optional<T>> {
+  static json schema() {
+    return json{{"anyOf", json::array({bus_type<T>::schema(), json{{"type", "null"}}})}};
+  }
+  static bool from_json(const json& j, std::optional<T>& out, std::string& err) {
+    if (j.is_null()) {
+      out.reset();
+      return true;
+    }
+    T value{};
+    if (!bus_type<T>::from_json(j, value, err))
+      return false;
+    out = std::move(value);
+    return true;
+  }
+  static json to_json(const std::optional<T>& x) {
+    return x ? bus_type<T>::to_json(*x) : json(nullptr);
+  }
+};
+
+template <class T>
+struct bus_type<std::vector<T>> {
+  static json schema() { return json{{"type", "array"}, {"items", bus_type<T>::schema()}}; }
+  static bool from_json(const json& j, std::vector<T>& out, std::string& err) {
+    if (!j.is_array()) {
+      err = detail::type_mismatch("array", j);
+      return false;
+    }
+    out.clear();
+    out.reserve(j.size());
+    for (size_t i = 0; i < j.size(); ++i) {
+      T value{};
+      if (!bus_type<T>::from_json(j[i], value, err)) {
+        err = "item " + std::to_string(i) + ": " + err;
+        return false;
+      }
+      out.push_back(std::move(value));
+    }
+    return true;
+  }
+  static json to_json(const std::vector<T>& xs) {
+    auto out = json::array();
+    for (const auto& x : xs)
+      out.push_back(bus_type<T>::to_json(x));
+    return out;
+  }
+};
+
+namespace detail {
+
+template <class Map>
+struct map_bus_type {
+  using value_type = typename Map::mapped_type;
+  static json schema() {
+    return json{{"type", "object"}, {"additionalProperties", bus_type<value_type>::schema()}};
+  }
+  static bool from_json(const json& j, Map& out, std::string& err) {
+    if (!j.is_object()) {
+      err = type_mismatch("object", j);
+      return false;
+    }
+    out.clear();
+    for (auto& [k, v] : j.items()) {
+      value_type value{};
+      if (!bus_type<value_type>::from_json(v, value, err)) {
+        err = "key '" + k + "': " + err;
+        return false;
+      }
+      out.emplace(k, std::move(value));
+    }
+    return true;
+  }
+  static json to_json(const Map& xs) {
+    auto out = json::object();
+    for (const auto& [k, v] : xs)
+      out[k] = bus_type<value_type>::to_json(v);
+    return out;
+  }
+};
+
+} // namespace detail
+
+template <class T>
+struct bus_type<std::map<std::string, T>> : detail::map_bus_type<std::map<std::string, T>> {};
+
+template <class T>
+struct bus_type<std::unordered_map<std::string, T>>
+  : detail::map_bus_type<std::unordered_map<std::string, T>> {};
+
+} // namespace lightbus

@@ -1,0 +1,266 @@
+#include "lightbus/json.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstdio>
+#include <cstring>
+
+namespace lightbus {
+
+namespace {
+
+constexpr char hex_digits[] = "0123456789abcdef";
+
+void append_u16(std::string& out, uint32_t unit) {
+  char buf[6] = {'\\', 'u', hex_digits[(unit >> 12) & 0xF],
+                 hex_digits[(unit >> 8) & 0xF], hex_digits[(unit >> 4) & 0xF],
+                 hex_digits[unit & 0xF]};
+  out.append(buf, 6);
+}
+
+// Decodes one UTF-8 code point at `s[i]`, advancing `i`. Returns U+FFFD for
+// invalid sequences (consuming one byte).
+uint32_t next_code_point(std::string_view s, size_t& i) {
+  auto b0 = static_cast<unsigned char>(s[i]);
+  auto cont = [&](size_t k) -> int {
+    if (i + k >= s.size())
+      return -1;
+    auto b = static_cast<unsigned char>(s[i + k]);
+    return (b & 0xC0) == 0x80 ? (b & 0x3F) : -1;
+  };
+  if (b0 < 0x80) {
+    ++i;
+    return b0;
+  }
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    int c1 = cont(1);
+    if (c1 >= 0) {
+      i += 2;
+      return ((b0 & 0x1Fu) << 6) | uint32_t(c1);
+    }
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    int c1 = cont(1), c2 = cont(2);
+    if (c1 >= 0 && c2 >= 0) {
+      uint32_t cp = ((b0 & 0x0Fu) << 12) | (uint32_t(c1) << 6) | uint32_t(c2);
+      if (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) {
+        i += 3;
+        return cp;
+      }
+    }
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    int c1 = cont(1), c2 = cont(2), c3 = cont(3);
+    if (c1 >= 0 && c2 >= 0 && c3 >= 0) {
+      uint32_t cp = ((b0 & 0x07u) << 18) | (uint32_t(c1) << 12)
+                    | (uint32_t(c2) << 6) | uint32_t(c3);
+      if (cp >= 0x10000 && cp <= 0x10FFFF) {
+        i += 4;
+        return cp;
+      }
+    }
+  }
+  ++i;
+  return 0xFFFD;
+}
+
+void dump_string(std::string_view s, std::string& out) {
+  out += '"';
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    // Fast path: printable ASCII that needs no escape.
+    if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
+      out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    switch (c) {
+      case '"': out += "\\\""; ++i; continue;
+      case '\\': out += "\\\\"; ++i; continue;
+      case '\n': out += "\\n"; ++i; continue;
+      case '\r': out += "\\r"; ++i; continue;
+      case '\t': out += "\\t"; ++i; continue;
+      case '\b': out += "\\b"; ++i; continue;
+      case '\f': out += "\\f"; ++i; continue;
+      default: break;
+    }
+    uint32_t cp = next_code_point(s, i);
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      append_u16(out, 0xD800 + (cp >> 10));
+      append_u16(out, 0xDC00 + (cp & 0x3FF));
+    } else {
+      append_u16(out, cp);
+    }
+  }
+  out += '"';
+}
+
+// Python's float repr: shortest round-trip digits; fixed notation when the
+// decimal exponent is in [-4, 16), else `d.ddde+XX`.
+void dump_float(double x, std::string& out) {
+  if (std::isnan(x)) {
+    out += "NaN";
+    return;
+  }
+  if (std::isinf(x)) {
+    out += x > 0 ? "Infinity" : "-Infinity";
+    return;
+  }
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof(buf), x, std::chars_format::scientific);
+  std::string_view sci(buf, static_cast<size_t>(res.ptr - buf));
+  // sci: [-]d[.ddd]e[+-]XX
+  bool negative = sci.front() == '-';
+  if (negative)
+    sci.remove_prefix(1);
+  auto epos = sci.find('e');
+  std::string digits;
+  for (char ch : sci.substr(0, epos))
+    if (ch != '.')
+      digits += ch;
+  int exp10 = std::atoi(std::string(sci.substr(epos + 1)).c_str());
+  int decpt = exp10 + 1; // position of the decimal point after digit 0
+  if (negative)
+    out += '-';
+  if (decpt > -4 && decpt <= 16) {
+    if (decpt <= 0) {
+      out += "0.";
+      out.append(static_cast<size_t>(-decpt), '0');
+      out += digits;
+    } else if (static_cast<size_t>(decpt) >= digits.size()) {
+      out += digits;
+      out.append(static_cast<size_t>(decpt) - digits.size(), '0');
+      out += ".0";
+    } else {
+      out.append(digits, 0, static_cast<size_t>(decpt));
+      out += '.';
+      out.append(digits, static_cast<size_t>(decpt), std::string::npos);
+    }
+    return;
+  }
+  out += digits[0];
+  if (digits.size() > 1) {
+    out += '.';
+    out.append(digits, 1, std::string::npos);
+  }
+  char ebuf[16];
+  std::snprintf(ebuf, sizeof(ebuf), "e%c%02d", exp10 < 0 ? '-' : '+',
+                exp10 < 0 ? -exp10 : exp10);
+  out += ebuf;
+}
+
+} // namespace
+
+void dump_python(const json& value, std::string& out) {
+  switch (value.type()) {
+    case json::value_t::null:
+    case json::value_t::discarded:
+      out += "null";
+      return;
+    case json::value_t::boolean:
+      out += value.get<bool>() ? "true" : "false";
+      return;
+    case json::value_t::number_integer: {
+      char buf[24];
+      auto res = std::to_chars(buf, buf + sizeof(buf), value.get<int64_t>());
+      out.append(buf, res.ptr);
+      return;
+    }
+    case json::value_t::number_unsigned: {
+      char buf[24];
+      auto res = std::to_chars(buf, buf + sizeof(buf), value.get<uint64_t>());
+      out.append(buf, res.ptr);
+      return;
+    }
+    case json::value_t::number_float:
+      dump_float(value.get<double>(), out);
+      return;
+    case json::value_t::string:
+      dump_string(value.get_ref<const std::string&>(), out);
+      return;
+    case json::value_t::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& x : value) {
+        if (!first)
+          out += ", ";
+        first = false;
+        dump_python(x, out);
+      }
+      out += ']';
+      return;
+    }
+    case json::value_t::object: {
+      // nlohmann's object_t is a std::map: keys are already sorted by bytes,
+      // which for UTF-8 is code point order, as Python's sort_keys.
+      out += '{';
+      bool first = true;
+      for (const auto& [k, v] : value.items()) {
+        if (!first)
+          out += ", ";
+        first = false;
+        dump_string(k, out);
+        out += ": ";
+        dump_python(v, out);
+      }
+      out += '}';
+      return;
+    }
+    case json::value_t::binary: {
+      out += '[';
+      bool first = true;
+      for (auto byte : value.get_binary()) {
+        if (!first)
+          out += ", ";
+        first = false;
+        out += std::to_string(byte);
+      }
+      out += ']';
+      return;
+    }
+  }
+}
+
+std::string dump_python(const json& value) {
+  std::string out;
+  out.reserve(64);
+  dump_python(value, out);
+  return out;
+}
+
+expected<json> parse_json(std::string_view text) {
+  auto j = json::parse(text.begin(), text.end(), nullptr, false);
+  if (j.is_discarded())
+    return make_error(errc::invalid_message,
+                      "not valid JSON: " + truncate_for_log(text));
+  return j;
+}
+
+const char* json_type_name(const json& value) noexcept {
+  switch (value.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::boolean: return "boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: return "integer";
+    case json::value_t::number_float: return "number";
+    case json::value_t::string: return "string";
+    case json::value_t::array: return "array";
+    case json::value_t::object: return "object";
+    case json::value_t::binary: return "binary";
+    case json::value_t::discarded: return "discarded";
+  }
+  return "unknown";
+}
+
+std::string truncate_for_log(std::string_view text, size_t max) {
+  if (text.size() <= max)
+    return std::string(text);
+  std::string out(text.substr(0, max));
+  out += "... (";
+  out += std::to_string(text.size() - max);
+  out += " more bytes)";
+  return out;
+}
+
+} // namespace lightbus

@@ -1,0 +1,93 @@
+#pragma once
+
+#include <chrono>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lightbus/error.hpp"
+#include "lightbus/redis/reply.hpp"
+#include "lightbus/redis_url.hpp"
+
+struct redisContext;
+
+namespace lightbus::redis {
+
+/// How to reach and talk to a Redis server.
+struct connection_options {
+  redis_url url;
+  std::chrono::milliseconds connect_timeout{2000};
+  /// Socket read timeout; 0 waits forever. Must exceed any blocking command's timeout.
+  std::chrono::milliseconds read_timeout{0};
+};
+
+/// Lets another thread cut a connection that is blocked in a read.
+///
+/// `interrupt()` shuts the socket down, so a blocking BLPOP or XREADGROUP
+/// returns at once with a connection error. Thread-safe.
+class interrupter {
+public:
+  void interrupt() noexcept;
+
+private:
+  friend class connection;
+  struct state;
+  explicit interrupter(std::shared_ptr<state> st) : state_(std::move(st)) {}
+  std::shared_ptr<state> state_;
+};
+
+/// One synchronous hiredis connection. Not thread-safe: one owner at a time.
+///
+/// Every failure is a value (`errc::connection_failed` or `errc::redis_error`);
+/// after a connection error `broken()` is true and the owner must reconnect.
+class connection {
+public:
+  // -- constructors ----------------------------------------------------------
+
+  /// Connects, authenticates (if a password is set) and selects the database.
+  static expected<connection> open(const connection_options& opts);
+
+  connection(connection&&) noexcept;
+  connection& operator=(connection&&) noexcept;
+  ~connection();
+
+  // -- commands --------------------------------------------------------------
+
+  /// Sends one command and waits for its reply. An error reply is a value
+  /// with `is_error()`; only transport failures are errors.
+  expected<reply> command(std::initializer_list<std::string_view> argv);
+  expected<reply> command(const std::vector<std::string>& argv);
+
+  /// Queues a command for a pipeline; read each reply with `read_reply()`.
+  void append(std::initializer_list<std::string_view> argv);
+  void append(const std::vector<std::string>& argv);
+
+  /// Reads the next reply of a pipeline (flushing what was appended).
+  expected<reply> read_reply();
+
+  // -- properties ------------------------------------------------------------
+
+  /// True after a transport error: the connection cannot be used any more.
+  bool broken() const noexcept;
+
+  /// Returns a handle other threads may use to cut a blocked read short.
+  lightbus::redis::interrupter interrupter() const;
+
+  /// Changes the socket read timeout (0 = none).
+  void read_timeout(std::chrono::milliseconds timeout);
+
+  /// Returns the server's version as a number, e.g. 70015 for 7.0.15.
+  int server_version();
+
+private:
+  connection();
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// Returns the error of a Redis error reply, naming the command.
+error reply_error(const reply& r, std::string_view command);
+
+} // namespace lightbus::redis

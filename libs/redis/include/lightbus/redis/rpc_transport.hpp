@@ -1,0 +1,78 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lightbus/error.hpp"
+#include "lightbus/message.hpp"
+#include "lightbus/redis/connection.hpp"
+
+/// RPC over Redis lists, exactly as Python Lightbus does it (spec §3).
+namespace lightbus::redis {
+
+// -- caller side ----------------------------------------------------------------
+
+/// Timeouts of one call (spec §3.2 names three independent settings).
+struct call_timeouts {
+  /// Total wait for the result (API config `rpc_timeout`), seconds.
+  double total = 5;
+  /// TTL of `rpc_expiry_key:{id}` (RPC transport `rpc_timeout`), seconds.
+  int expiry_seconds = 5;
+  /// Length of each result BLPOP (result transport `rpc_timeout`), seconds.
+  int blpop_seconds = 5;
+};
+
+/// Appends `SET rpc_expiry_key:{id} 1 EX n` then `RPUSH {api}:rpc_queue blob`
+/// to the pipeline; read both replies with `read_call_replies`.
+void append_call(connection& conn, const rpc_message& msg, const std::string& blob,
+                 int expiry_seconds);
+
+/// Reads the two replies of `append_call`.
+expected<void> read_call_replies(connection& conn);
+
+/// Sends one call (expiry key first, then the call) and waits for Redis to take it.
+expected<void> send_call(connection& conn, const rpc_message& msg, int expiry_seconds);
+
+/// `BLPOP key seconds`: a result, nothing (timeout), or an error.
+expected<std::optional<result_message>> wait_result(connection& conn, const std::string& key,
+                                                    double seconds);
+
+/// Turns a result into the caller's view: the value, or a `remote_error`
+/// ("Error while calling api.proc: <text>").
+expected<json> unwrap_result(const rpc_message& call, result_message res);
+
+/// Returns the timeout error of a call, naming API and procedure.
+error timeout_error(const rpc_message& call, double seconds);
+
+/// Sends `call` and waits for its result on `reader` (BLPOP), up to `t.total`.
+expected<json> call(connection& writer, connection& reader, const rpc_message& call,
+                    const call_timeouts& t);
+
+// -- worker side ------------------------------------------------------------------
+
+/// Pops up to `max` call blobs from `queue`, blocking up to `block_seconds`
+/// for the first. With `use_blmpop` (Redis >= 7) one `BLMPOP ... COUNT max`
+/// takes a batch; otherwise one `BLPOP` takes one blob.
+expected<std::vector<std::string>> pop_calls(connection& conn, const std::string& queue,
+                                             size_t max, double block_seconds,
+                                             bool use_blmpop);
+
+/// Pipelines `DEL rpc_expiry_key:{id}` for each id; true where the call is
+/// still live (DEL returned 1) and may be run.
+expected<std::vector<bool>> claim_calls(connection& conn, const std::vector<std::string>& ids);
+
+/// A result blob bound for the key its call's return path named.
+struct outgoing_result {
+  std::string key;
+  std::string blob;
+};
+
+/// Pipelines `LPUSH key blob` + `EXPIRE key ttl` for every result.
+expected<void> push_results(connection& conn, const std::vector<outgoing_result>& results,
+                            int ttl_seconds);
+
+/// Formats a timeout in seconds as Redis takes it ("5", "0.25").
+std::string seconds_arg(double seconds);
+
+} // namespace lightbus::redis

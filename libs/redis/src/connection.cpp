@@ -1,0 +1,238 @@
+#include "lightbus/redis/connection.hpp"
+
+#include <sys/socket.h>
+
+#include <cstring>
+#include <mutex>
+
+#include <hiredis/hiredis.h>
+
+namespace lightbus::redis {
+
+namespace {
+
+struct context_deleter {
+  void operator()(redisContext* ctx) const noexcept {
+    if (ctx != nullptr)
+      redisFree(ctx);
+  }
+};
+
+using context_ptr = std::unique_ptr<redisContext, context_deleter>;
+
+struct reply_deleter {
+  void operator()(void* r) const noexcept {
+    if (r != nullptr)
+      freeReplyObject(r);
+  }
+};
+
+using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
+
+reply copy_reply(const redisReply* r) {
+  reply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      out.type = reply::kind::string;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = reply::kind::status;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = reply::kind::error;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = reply::kind::integer;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = reply::kind::array;
+      out.elements.reserve(r->elements);
+      for (size_t i = 0; i < r->elements; ++i)
+        out.elements.push_back(copy_reply(r->element[i]));
+      break;
+    default:
+      out.type = reply::kind::nil;
+      break;
+  }
+  return out;
+}
+
+timeval to_timeval(std::chrono::milliseconds ms) {
+  timeval tv;
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+// The one place where hiredis context errors become lightbus errors.
+error context_error(const redisContext* ctx, std::string_view what) {
+  std::string msg = "Redis ";
+  msg += what;
+  msg += ": ";
+  msg += ctx != nullptr && ctx->errstr[0] != '\0' ? ctx->errstr : "connection lost";
+  return make_error(errc::connection_failed, std::move(msg));
+}
+
+} // namespace
+
+struct interrupter::state {
+  std::mutex mtx;
+  int fd = -1;
+};
+
+void interrupter::interrupt() noexcept {
+  if (!state_)
+    return;
+  std::lock_guard<std::mutex> guard{state_->mtx};
+  if (state_->fd >= 0)
+    ::shutdown(state_->fd, SHUT_RDWR);
+}
+
+struct connection::impl {
+  context_ptr ctx;
+  std::shared_ptr<interrupter::state> intr = std::make_shared<interrupter::state>();
+  std::string where;
+
+  ~impl() {
+    std::lock_guard<std::mutex> guard{intr->mtx};
+    intr->fd = -1;
+  }
+
+  template <class Argv>
+  void append(const Argv& argv) {
+    constexpr size_t small = 16;
+    const char* ptrs_small[small];
+    size_t lens_small[small];
+    std::vector<const char*> ptrs_big;
+    std::vector<size_t> lens_big;
+    const char** ptrs = ptrs_small;
+    size_t* lens = lens_small;
+    size_t n = argv.size();
+    if (n > small) {
+      ptrs_big.resize(n);
+      lens_big.resize(n);
+      ptrs = ptrs_big.data();
+      lens = lens_big.data();
+    }
+    size_t i = 0;
+    for (const auto& a : argv) {
+      ptrs[i] = a.data();
+      lens[i] = a.size();
+      ++i;
+    }
+    redisAppendCommandArgv(ctx.get(), static_cast<int>(n), ptrs, lens);
+  }
+
+  expected<reply> read() {
+    if (ctx->err != 0)
+      return context_error(ctx.get(), "connection to " + where + " failed");
+    void* raw = nullptr;
+    if (redisGetReply(ctx.get(), &raw) != REDIS_OK || raw == nullptr)
+      return context_error(ctx.get(), "connection to " + where + " failed");
+    reply_ptr r{static_cast<redisReply*>(raw)};
+    return copy_reply(r.get());
+  }
+};
+
+connection::connection() : impl_(std::make_unique<impl>()) {}
+connection::connection(connection&&) noexcept = default;
+connection& connection::operator=(connection&&) noexcept = default;
+connection::~connection() = default;
+
+expected<connection> connection::open(const connection_options& opts) {
+  connection conn;
+  auto tv = to_timeval(opts.connect_timeout);
+  redisContext* raw = nullptr;
+  if (!opts.url.unix_path.empty()) {
+    raw = redisConnectUnixWithTimeout(opts.url.unix_path.c_str(), tv);
+  } else {
+    raw = redisConnectWithTimeout(opts.url.host.c_str(), opts.url.port, tv);
+  }
+  conn.impl_->ctx.reset(raw);
+  conn.impl_->where = to_string(opts.url);
+  if (raw == nullptr)
+    return make_error(errc::connection_failed, "Redis: out of memory while connecting");
+  if (raw->err != 0)
+    return context_error(raw, "connect to " + conn.impl_->where
+                                + " failed (is redis-server running there?)");
+  if (opts.read_timeout.count() > 0)
+    redisSetTimeout(raw, to_timeval(opts.read_timeout));
+  {
+    std::lock_guard<std::mutex> guard{conn.impl_->intr->mtx};
+    conn.impl_->intr->fd = raw->fd;
+  }
+  if (!opts.url.password.empty()) {
+    auto r = conn.command({"AUTH", opts.url.password});
+    if (!r)
+      return r.error();
+    if (r->is_error())
+      return make_error(errc::connection_failed,
+                        "Redis at " + conn.impl_->where + " refused the password: " + r->str);
+  }
+  if (opts.url.db != 0) {
+    auto db = std::to_string(opts.url.db);
+    auto r = conn.command({"SELECT", db});
+    if (!r)
+      return r.error();
+    if (r->is_error())
+      return make_error(errc::connection_failed,
+                        "Redis at " + conn.impl_->where + ": SELECT " + db + ": " + r->str);
+  }
+  return conn;
+}
+
+expected<reply> connection::command(std::initializer_list<std::string_view> argv) {
+  impl_->append(argv);
+  return impl_->read();
+}
+
+expected<reply> connection::command(const std::vector<std::string>& argv) {
+  impl_->append(argv);
+  return impl_->read();
+}
+
+void connection::append(std::initializer_list<std::string_view> argv) {
+  impl_->append(argv);
+}
+
+void connection::append(const std::vector<std::string>& argv) {
+  impl_->append(argv);
+}
+
+expected<reply> connection::read_reply() {
+  return impl_->read();
+}
+
+bool connection::broken() const noexcept {
+  return !impl_ || !impl_->ctx || impl_->ctx->err != 0;
+}
+
+interrupter connection::interrupter() const {
+  return lightbus::redis::interrupter{impl_->intr};
+}
+
+void connection::read_timeout(std::chrono::milliseconds timeout) {
+  redisSetTimeout(impl_->ctx.get(), to_timeval(timeout));
+}
+
+int connection::server_version() {
+  auto r = command({"INFO", "server"});
+  if (!r || !r->is_string())
+    return 0;
+  auto pos = r->str.find("redis_version:");
+  if (pos == std::string::npos)
+    return 0;
+  int major = 0, minor = 0, patch = 0;
+  std::sscanf(r->str.c_str() + pos + 14, "%d.%d.%d", &major, &minor, &patch);
+  return major * 10000 + minor * 100 + patch;
+}
+
+error reply_error(const reply& r, std::string_view command) {
+  return make_error(errc::redis_error, std::string(command) + ": " + r.str);
+}
+
+} // namespace lightbus::redis

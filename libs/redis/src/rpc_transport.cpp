@@ -1,0 +1,170 @@
+#include "lightbus/redis/rpc_transport.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "lightbus/keys.hpp"
+
+namespace lightbus::redis {
+
+std::string seconds_arg(double seconds) {
+  if (seconds < 0)
+    seconds = 0;
+  if (std::floor(seconds) == seconds)
+    return std::to_string(static_cast<long long>(seconds));
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3f", seconds);
+  return buf;
+}
+
+void append_call(connection& conn, const rpc_message& msg, const std::string& blob,
+                 int expiry_seconds) {
+  // The expiry key goes first: a worker that pops the call before the SET
+  // arrives would otherwise find no key and drop the call (spec §3.5).
+  auto expiry = rpc_expiry_key(msg.id);
+  auto ttl = std::to_string(expiry_seconds > 0 ? expiry_seconds : 1);
+  conn.append({"SET", expiry, "1", "EX", ttl});
+  auto queue = rpc_queue_key(msg.api_name);
+  conn.append({"RPUSH", queue, blob});
+}
+
+expected<void> read_call_replies(connection& conn) {
+  for (const char* cmd : {"SET", "RPUSH"}) {
+    auto r = conn.read_reply();
+    if (!r)
+      return r.error();
+    if (r->is_error())
+      return reply_error(*r, cmd);
+  }
+  return {};
+}
+
+expected<void> send_call(connection& conn, const rpc_message& msg, int expiry_seconds) {
+  append_call(conn, msg, encode(msg), expiry_seconds);
+  return read_call_replies(conn);
+}
+
+expected<std::optional<result_message>> wait_result(connection& conn, const std::string& key,
+                                                    double seconds) {
+  auto r = conn.command({"BLPOP", key, seconds_arg(seconds)});
+  if (!r)
+    return r.error();
+  if (r->is_error())
+    return reply_error(*r, "BLPOP");
+  if (r->is_nil())
+    return std::optional<result_message>{};
+  if (!r->is_array() || r->elements.size() != 2)
+    return make_error(errc::invalid_message, "BLPOP: unexpected reply shape");
+  auto res = decode_result_message(r->elements[1].str);
+  if (!res)
+    return res.error();
+  return std::optional<result_message>{std::move(*res)};
+}
+
+expected<json> unwrap_result(const rpc_message& call, result_message res) {
+  if (res.error) {
+    std::string text = res.result.is_string() ? res.result.get<std::string>()
+                                              : res.result.dump();
+    return make_error(errc::remote_error,
+                      "Error while calling " + call.canonical_name() + ": " + text);
+  }
+  return std::move(res.result);
+}
+
+error timeout_error(const rpc_message& call, double seconds) {
+  return make_error(errc::timeout, "no result for " + call.canonical_name() + " within "
+                                     + seconds_arg(seconds)
+                                     + " s: is a worker serving API '" + call.api_name
+                                     + "' running?");
+}
+
+expected<json> call(connection& writer, connection& reader, const rpc_message& msg,
+                    const call_timeouts& t) {
+  using clock = std::chrono::steady_clock;
+  auto deadline = clock::now() + std::chrono::duration<double>(t.total);
+  if (auto r = send_call(writer, msg, t.expiry_seconds); !r)
+    return r.error();
+  auto key = result_key_from_return_path(msg.return_path);
+  if (!key)
+    return key.error();
+  for (;;) {
+    double left = std::chrono::duration<double>(deadline - clock::now()).count();
+    if (left <= 0.0005)
+      return timeout_error(msg, t.total);
+    double wait = std::min<double>(left, t.blpop_seconds > 0 ? t.blpop_seconds : left);
+    auto r = wait_result(reader, *key, wait);
+    if (!r)
+      return r.error();
+    if (*r)
+      return unwrap_result(msg, std::move(**r));
+  }
+}
+
+expected<std::vector<std::string>> pop_calls(connection& conn, const std::string& queue,
+                                             size_t max, double block_seconds,
+                                             bool use_blmpop) {
+  std::vector<std::string> out;
+  if (max == 0)
+    return out;
+  expected<reply> r = use_blmpop
+                        ? conn.command({"BLMPOP", seconds_arg(block_seconds), "1", queue,
+                                        "LEFT", "COUNT", std::to_string(max)})
+                        : conn.command({"BLPOP", queue, seconds_arg(block_seconds)});
+  if (!r)
+    return r.error();
+  if (r->is_error())
+    return reply_error(*r, use_blmpop ? "BLMPOP" : "BLPOP");
+  if (r->is_nil())
+    return out;
+  if (!r->is_array() || r->elements.size() != 2)
+    return make_error(errc::invalid_message, "pop: unexpected reply shape");
+  auto& payload = r->elements[1];
+  if (use_blmpop) {
+    // BLMPOP: [key, [v1, v2, ...]]
+    out.reserve(payload.elements.size());
+    for (auto& e : payload.elements)
+      out.push_back(std::move(e.str));
+  } else {
+    out.push_back(std::move(payload.str));
+  }
+  return out;
+}
+
+expected<std::vector<bool>> claim_calls(connection& conn, const std::vector<std::string>& ids) {
+  for (const auto& id : ids)
+    conn.append({"DEL", rpc_expiry_key(id)});
+  std::vector<bool> live;
+  live.reserve(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto r = conn.read_reply();
+    if (!r)
+      return r.error();
+    if (r->is_error())
+      return reply_error(*r, "DEL");
+    live.push_back(r->integer == 1);
+  }
+  return live;
+}
+
+expected<void> push_results(connection& conn, const std::vector<outgoing_result>& results,
+                            int ttl_seconds) {
+  auto ttl = std::to_string(ttl_seconds);
+  for (const auto& res : results) {
+    conn.append({"LPUSH", res.key, res.blob});
+    conn.append({"EXPIRE", res.key, ttl});
+  }
+  std::optional<error> first_error;
+  for (size_t i = 0; i < results.size() * 2; ++i) {
+    auto r = conn.read_reply();
+    if (!r)
+      return r.error();
+    if (r->is_error() && !first_error)
+      first_error = reply_error(*r, i % 2 == 0 ? "LPUSH" : "EXPIRE");
+  }
+  if (first_error)
+    return *first_error;
+  return {};
+}
+
+} // namespace lightbus::redis
