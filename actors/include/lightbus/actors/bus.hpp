@@ -1,0 +1,76 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <nlohmann/json.hpp>
+
+#include "lightbus/config.hpp"
+#include "lightbus/error.hpp"
+
+namespace lightbus {
+
+/// Thrown by `bus::call` when a call fails; `code()` says how.
+class bus_error : public std::runtime_error {
+public:
+  explicit bus_error(error err)
+    : std::runtime_error(err.message), code_(err.code) {}
+  errc code() const noexcept { return code_; }
+
+private:
+  errc code_;
+};
+
+namespace detail {
+struct bus_state;
+} // namespace detail
+
+/// A bus client: call RPCs from any thread, or from actors through `actor()`.
+///
+/// Cheap to copy; all copies share connections and the caller actor.
+class bus {
+public:
+  bus() = default;
+  explicit bus(std::shared_ptr<detail::bus_state> state);
+
+  /// Calls `api.procedure` with `kwargs` and blocks until the result comes.
+  /// Throws `bus_error`: `remote_error` when the procedure failed, `timeout`
+  /// when no worker answered within `timeout_seconds` (default: the API's
+  /// `rpc_timeout`).
+  json call(std::string_view name, json kwargs = json::object(),
+            std::optional<double> timeout_seconds = std::nullopt) const;
+
+  /// As `call`, but returns the error instead of throwing.
+  expected<json> try_call(std::string_view name, json kwargs = json::object(),
+                          std::optional<double> timeout_seconds = std::nullopt) const;
+
+  /// Returns the actor that makes calls for actor code, never blocking it:
+  /// `self->request(bus.actor(), 5s, call_atom::value, "auth.check_password", kwargs)`.
+  caf::actor actor() const;
+
+  /// The actor system the bus actor lives in (its own unless given one).
+  caf::actor_system& system() const;
+
+  const lightbus::config& config() const;
+
+  explicit operator bool() const noexcept { return state_ != nullptr; }
+
+private:
+  std::shared_ptr<detail::bus_state> state_;
+};
+
+/// Returns a client configured from `$LIGHTBUS_CONFIG`, else the defaults.
+/// Throws `bus_error` for a bad config file.
+bus create();
+
+/// Returns a client using `cfg`; its actors live in an actor system of its own.
+bus create(lightbus::config cfg);
+
+/// Returns a client whose actor lives in `sys` (which must outlive the client).
+bus create(caf::actor_system& sys, lightbus::config cfg);
+
+} // namespace lightbus

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include "lightbus/actors/module.hpp"
+#include "lightbus/config.hpp"
+
+namespace lightbus {
+
+/// Tuning of a worker; the defaults suit a small service.
+struct worker_options {
+  /// Calls of one API in flight at once; the queue is not read beyond it.
+  size_t max_in_flight = 32;
+  /// Handler actors (threads) per procedure served by a plain function.
+  size_t handlers_per_procedure = 2;
+  /// Longest a stop waits for calls in flight before giving up on them.
+  std::chrono::milliseconds drain_timeout{1500};
+  /// Length of each blocking queue read; bounds how long a stop can take.
+  std::chrono::milliseconds block_timeout{1000};
+};
+
+/// Spawns the supervised worker that serves the APIs of `mod`.
+///
+/// The root supervisor owns, per API, a queue consumer (a detached actor doing
+/// the blocking Redis reads), an API server with one handler actor per
+/// procedure, and a shared result writer. Send it `stop_atom` to shut down.
+caf::actor spawn_worker(caf::actor_system& sys, const module& mod, const config& cfg,
+                        worker_options opts = {});
+
+/// Stops `worker` gracefully and waits at most `timeout`; true if it finished.
+bool stop_worker(caf::actor_system& sys, const caf::actor& worker,
+                 std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+} // namespace lightbus

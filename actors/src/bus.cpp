@@ -1,0 +1,151 @@
+#include "lightbus/actors/bus.hpp"
+
+#include <mutex>
+
+#include "internal.hpp"
+#include "lightbus/actors/errors.hpp"
+#include "lightbus/keys.hpp"
+#include "lightbus/redis/rpc_transport.hpp"
+
+namespace lightbus {
+
+namespace detail {
+
+/// A writer/reader connection pair for blocking calls from plain code.
+struct call_lease {
+  std::string rpc_url;
+  std::string result_url;
+  redis::connection writer;
+  redis::connection reader;
+};
+
+struct bus_state {
+  lightbus::config cfg;
+  std::mutex mtx;
+  std::unique_ptr<caf::actor_system_config> own_cfg;
+  std::unique_ptr<caf::actor_system> own_sys;
+  caf::actor_system* sys = nullptr;
+  caf::actor caller;
+  std::vector<std::unique_ptr<call_lease>> idle;
+
+  ~bus_state() {
+    if (caller) {
+      caf::anon_send_exit(caller, caf::exit_reason::user_shutdown);
+      caller = nullptr;
+    }
+    own_sys.reset(); // waits for our actors
+  }
+
+  caf::actor_system& system() {
+    std::lock_guard<std::mutex> guard{mtx};
+    if (sys == nullptr) {
+      own_cfg = std::make_unique<caf::actor_system_config>();
+      configure(*own_cfg);
+      own_sys = std::make_unique<caf::actor_system>(*own_cfg);
+      sys = own_sys.get();
+    }
+    return *sys;
+  }
+
+  expected<std::unique_ptr<call_lease>> acquire(const api_config& ac) {
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      for (auto i = idle.begin(); i != idle.end(); ++i) {
+        if ((*i)->rpc_url == ac.rpc_url && (*i)->result_url == ac.result_url) {
+          auto lease = std::move(*i);
+          idle.erase(i);
+          return lease;
+        }
+      }
+    }
+    auto w = redis::connection::open(detail::redis_options(ac.rpc_url, std::chrono::seconds(5)));
+    if (!w)
+      return w.error();
+    auto r = redis::connection::open(detail::redis_options(
+      ac.result_url, std::chrono::seconds(ac.result_blpop_seconds + 5)));
+    if (!r)
+      return r.error();
+    return std::make_unique<call_lease>(
+      call_lease{ac.rpc_url, ac.result_url, std::move(*w), std::move(*r)});
+  }
+
+  void release(std::unique_ptr<call_lease> lease) {
+    if (lease->writer.broken() || lease->reader.broken())
+      return;
+    std::lock_guard<std::mutex> guard{mtx};
+    if (idle.size() < 16)
+      idle.push_back(std::move(lease));
+  }
+};
+
+} // namespace detail
+
+bus::bus(std::shared_ptr<detail::bus_state> state) : state_(std::move(state)) {}
+
+expected<json> bus::try_call(std::string_view name, json kwargs,
+                             std::optional<double> timeout_seconds) const {
+  auto names = split_qualified_name(name);
+  if (!names)
+    return names.error();
+  if (!kwargs.is_object() && !kwargs.is_null())
+    return make_error(errc::invalid_parameters,
+                      "kwargs of " + std::string(name) + " must be a JSON object");
+  const auto& ac = state_->cfg.api(names->first);
+  redis::call_timeouts t;
+  t.total = timeout_seconds.value_or(ac.rpc_timeout);
+  t.expiry_seconds = ac.rpc_expiry_seconds;
+  t.blpop_seconds = ac.result_blpop_seconds;
+  auto msg = make_rpc_message(std::move(names->first), std::move(names->second),
+                              std::move(kwargs));
+  auto lease = state_->acquire(ac);
+  if (!lease)
+    return lease.error();
+  auto result = redis::call((*lease)->writer, (*lease)->reader, msg, t);
+  state_->release(std::move(*lease));
+  return result;
+}
+
+json bus::call(std::string_view name, json kwargs, std::optional<double> timeout_seconds) const {
+  auto r = try_call(name, std::move(kwargs), timeout_seconds);
+  if (!r)
+    throw bus_error(std::move(r).error());
+  return std::move(*r);
+}
+
+caf::actor bus::actor() const {
+  auto& sys = state_->system();
+  std::lock_guard<std::mutex> guard{state_->mtx};
+  if (!state_->caller)
+    state_->caller = detail::spawn_caller(sys, state_->cfg);
+  return state_->caller;
+}
+
+caf::actor_system& bus::system() const {
+  return state_->system();
+}
+
+const lightbus::config& bus::config() const {
+  return state_->cfg;
+}
+
+bus create() {
+  auto cfg = config::load();
+  if (!cfg)
+    throw bus_error(cfg.error());
+  return create(std::move(*cfg));
+}
+
+bus create(lightbus::config cfg) {
+  auto st = std::make_shared<detail::bus_state>();
+  st->cfg = std::move(cfg);
+  return bus{std::move(st)};
+}
+
+bus create(caf::actor_system& sys, lightbus::config cfg) {
+  auto st = std::make_shared<detail::bus_state>();
+  st->cfg = std::move(cfg);
+  st->sys = &sys;
+  return bus{std::move(st)};
+}
+
+} // namespace lightbus

@@ -1,0 +1,399 @@
+// The caller actor behind `bus::actor()`: RPC from actor code, never blocking.
+//
+//   router (scheduled) ── (send_atom) ──> sender (detached):  SET EX + RPUSH, pipelined
+//          <─ (result_atom) ── receiver (detached): BLPOP over every awaited result key
+//
+// The receiver blocks in one BLPOP on all result keys it awaits plus a private
+// wake-up key. A call that starts while it is blocked is announced to it first
+// (watch_atom), and the sender pushes the wake-up key if the receiver may be
+// blocked already, so the new key is included at once. After each hit the
+// receiver drains the other keys with one LPOP script: many results per trip.
+
+#include <map>
+
+#include "internal.hpp"
+#include "lightbus/actors/errors.hpp"
+#include "lightbus/keys.hpp"
+#include "lightbus/logger.hpp"
+#include "lightbus/redis/rpc_transport.hpp"
+#include "lightbus/uuid.hpp"
+
+namespace lightbus::detail {
+
+namespace {
+
+constexpr const char* drain_script = R"lua(local out = {}
+for i, k in ipairs(KEYS) do
+  local v = redis.call('LPOP', k)
+  if v then out[#out + 1] = k; out[#out + 1] = v end
+end
+return out)lua";
+
+/// Shared between a sender and its receiver.
+struct channel {
+  std::string wake_key = "lightbus_cpp:wake:" + make_uuid1();
+  /// True while the receiver is (about to be) blocked in BLPOP.
+  std::atomic<bool> receiver_blocked{false};
+  bool same_redis = true;
+};
+
+// -- receiver -------------------------------------------------------------------
+
+struct receiver_state {
+  redis::connection_options redis;
+  std::shared_ptr<channel> chan;
+  std::shared_ptr<reader_control> control;
+  caf::actor router;
+  std::optional<redis::connection> conn;
+  std::unordered_map<std::string, std::string> keys; // result key -> call id
+  std::chrono::milliseconds backoff{50};
+  std::shared_ptr<spdlog::logger> log = logger("client");
+  ~receiver_state() {
+    if (control)
+      control->detach();
+  }
+};
+
+using receiver_actor = caf::stateful_actor<receiver_state>;
+
+void deliver(receiver_actor* self, const std::string& key, const std::string& blob) {
+  auto& st = self->state;
+  auto i = st.keys.find(key);
+  if (i == st.keys.end())
+    return;
+  auto id = std::move(i->second);
+  st.keys.erase(i);
+  auto res = decode_result_message(blob);
+  if (!res) {
+    self->send(st.router, failed_atom::value, std::move(id),
+               make_error(errc::invalid_message,
+                          "the result could not be read: " + res.error().message));
+    return;
+  }
+  self->send(st.router, result_atom::value, std::move(id), std::move(*res));
+}
+
+void receive_once(receiver_actor* self) {
+  auto& st = self->state;
+  std::vector<std::string> argv;
+  argv.reserve(st.keys.size() + 3);
+  argv.emplace_back("BLPOP");
+  for (auto& [key, id] : st.keys)
+    argv.push_back(key);
+  argv.push_back(st.chan->wake_key);
+  argv.emplace_back("0.5");
+  auto r = st.conn->command(argv);
+  st.chan->receiver_blocked = false;
+  if (!r || r->is_error()) {
+    st.conn.reset();
+    st.control->detach();
+    if (!st.control->stopping())
+      st.log->warn("RPC result reader: {}; reconnecting",
+                   r ? r->str : r.error().message);
+    return;
+  }
+  if (r->is_array() && r->elements.size() == 2) {
+    if (r->elements[0].str != st.chan->wake_key)
+      deliver(self, r->elements[0].str, r->elements[1].str);
+    if (st.keys.size() > 1) {
+      std::vector<std::string> eval{"EVAL", drain_script, std::to_string(st.keys.size())};
+      for (auto& [key, id] : st.keys)
+        eval.push_back(key);
+      auto d = st.conn->command(eval);
+      if (d && d->is_array())
+        for (size_t i = 0; i + 1 < d->elements.size(); i += 2)
+          deliver(self, d->elements[i].str, d->elements[i + 1].str);
+    }
+  }
+}
+
+caf::behavior receiver(receiver_actor* self, redis::connection_options redis,
+                       std::shared_ptr<channel> chan, caf::actor router) {
+  auto& st = self->state;
+  st.redis = std::move(redis);
+  st.redis.read_timeout = std::chrono::seconds(5);
+  st.chan = std::move(chan);
+  st.router = std::move(router);
+  st.control = std::make_shared<reader_control>(st.redis);
+  self->set_exit_handler([=](caf::exit_msg& em) { self->quit(em.reason); });
+  self->attach_functor([control = st.control] { control->stop(); });
+  self->send(self, read_atom::value);
+  return {
+    [=](watch_atom, std::string& key, std::string& id) {
+      self->state.keys.emplace(std::move(key), std::move(id));
+    },
+    [=](unwatch_atom, const std::string& key) { self->state.keys.erase(key); },
+    [=](read_atom) {
+      auto& st = self->state;
+      if (st.control->stopping())
+        return;
+      if (!st.conn) {
+        auto conn = redis::connection::open(st.redis);
+        if (!conn) {
+          self->delayed_send(self, st.backoff, read_atom::value);
+          st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds(2000));
+          return;
+        }
+        st.backoff = std::chrono::milliseconds(50);
+        st.conn = std::move(*conn);
+        if (auto id = st.conn->command({"CLIENT", "ID"}); id && id->is_integer())
+          st.control->attach(id->integer, st.conn->interrupter());
+      }
+      receive_once(self);
+      // Order matters (see the file comment): mark "blocked" before queueing
+      // the next read, so any watch the sender did not wake us for is already
+      // in the mailbox ahead of that read.
+      st.chan->receiver_blocked = true;
+      self->send(self, read_atom::value);
+    },
+  };
+}
+
+// -- sender ----------------------------------------------------------------------
+
+struct sender_state {
+  redis::connection_options rpc_redis;
+  redis::connection_options result_redis;
+  std::shared_ptr<channel> chan;
+  caf::actor router;
+  std::optional<redis::connection> conn;
+  std::optional<redis::connection> wake_conn; // only when results use another Redis
+  std::vector<std::string> batch;             // ids in the pipeline
+  size_t wake_replies = 0;
+  size_t wake_replies_other = 0;
+  bool flush_scheduled = false;
+  std::shared_ptr<spdlog::logger> log = logger("client");
+};
+
+using sender_actor = caf::stateful_actor<sender_state>;
+
+void fail_batch(sender_actor* self, const error& err) {
+  auto& st = self->state;
+  for (auto& id : st.batch)
+    self->send(st.router, failed_atom::value, id, err);
+  st.batch.clear();
+  st.wake_replies = st.wake_replies_other = 0;
+  st.conn.reset();
+  st.wake_conn.reset();
+}
+
+caf::behavior sender(sender_actor* self, redis::connection_options rpc_redis,
+                     redis::connection_options result_redis, std::shared_ptr<channel> chan,
+                     caf::actor router) {
+  auto& st = self->state;
+  st.rpc_redis = std::move(rpc_redis);
+  st.rpc_redis.read_timeout = std::chrono::seconds(5);
+  st.result_redis = std::move(result_redis);
+  st.result_redis.read_timeout = std::chrono::seconds(5);
+  st.chan = std::move(chan);
+  st.router = std::move(router);
+  return {
+    [=](send_atom, rpc_message& msg, int expiry) {
+      auto& st = self->state;
+      if (!st.conn) {
+        auto conn = redis::connection::open(st.rpc_redis);
+        if (!conn) {
+          self->send(st.router, failed_atom::value, msg.id, conn.error());
+          return;
+        }
+        st.conn = std::move(*conn);
+      }
+      redis::append_call(*st.conn, msg, encode(msg), expiry);
+      st.batch.push_back(std::move(msg.id));
+      if (st.chan->receiver_blocked.load()) {
+        if (st.chan->same_redis) {
+          st.conn->append({"RPUSH", st.chan->wake_key, "1"});
+          st.conn->append({"EXPIRE", st.chan->wake_key, "60"});
+          st.wake_replies += 2;
+        } else {
+          if (!st.wake_conn)
+            if (auto c = redis::connection::open(st.result_redis))
+              st.wake_conn = std::move(*c);
+          if (st.wake_conn) {
+            st.wake_conn->append({"RPUSH", st.chan->wake_key, "1"});
+            st.wake_conn->append({"EXPIRE", st.chan->wake_key, "60"});
+            st.wake_replies_other += 2;
+          }
+        }
+      }
+      if (!st.flush_scheduled) {
+        st.flush_scheduled = true;
+        self->send(self, flush_atom::value);
+      }
+    },
+    [=](flush_atom) {
+      auto& st = self->state;
+      st.flush_scheduled = false;
+      if (st.batch.empty())
+        return;
+      // Replies come back in order: SET, RPUSH per call, wake-ups in between.
+      // Read them all; any transport failure fails the whole batch.
+      size_t expected_replies = st.batch.size() * 2 + st.wake_replies;
+      std::optional<error> failure;
+      for (size_t i = 0; i < expected_replies; ++i) {
+        auto r = st.conn->read_reply();
+        if (!r) {
+          failure = r.error();
+          break;
+        }
+        if (r->is_error() && !failure)
+          failure = redis::reply_error(*r, "RPUSH");
+      }
+      for (size_t i = 0; i < st.wake_replies_other && st.wake_conn; ++i)
+        if (!st.wake_conn->read_reply())
+          st.wake_conn.reset();
+      if (failure) {
+        st.log->warn("sending RPC calls failed: {}", failure->message);
+        fail_batch(self, *failure);
+        return;
+      }
+      st.batch.clear();
+      st.wake_replies = st.wake_replies_other = 0;
+    },
+  };
+}
+
+// -- router ------------------------------------------------------------------------
+
+struct pending_call {
+  caf::typed_response_promise<json> promise;
+  rpc_message call; // kwargs dropped: kept for error messages
+  std::string key;
+  caf::actor receiver;
+  std::multimap<std::chrono::steady_clock::time_point, std::string>::iterator deadline;
+  double timeout = 0;
+};
+
+struct transport_pair {
+  caf::actor sender;
+  caf::actor receiver;
+};
+
+struct router_state {
+  config cfg;
+  std::map<std::string, transport_pair> pairs; // by "rpc_url|result_url"
+  std::unordered_map<std::string, pending_call> pending;
+  std::multimap<std::chrono::steady_clock::time_point, std::string> deadlines;
+  bool sweep_scheduled = false;
+};
+
+using router_actor = caf::stateful_actor<router_state>;
+
+transport_pair& pair_for(router_actor* self, const api_config& ac) {
+  auto& st = self->state;
+  auto id = ac.rpc_url + "|" + ac.result_url;
+  auto i = st.pairs.find(id);
+  if (i != st.pairs.end())
+    return i->second;
+  auto chan = std::make_shared<channel>();
+  chan->same_redis = ac.rpc_url == ac.result_url;
+  auto rpc = redis_options(ac.rpc_url);
+  auto res = redis_options(ac.result_url);
+  transport_pair p;
+  p.receiver = self->spawn<caf::detached + caf::linked>(receiver, res, chan,
+                                                        caf::actor{self});
+  p.sender = self->spawn<caf::detached + caf::linked>(sender, rpc, res, chan,
+                                                      caf::actor{self});
+  return st.pairs.emplace(id, std::move(p)).first->second;
+}
+
+void schedule_sweep(router_actor* self) {
+  if (self->state.sweep_scheduled || self->state.pending.empty())
+    return;
+  self->state.sweep_scheduled = true;
+  self->delayed_send(self, std::chrono::milliseconds(20), sweep_atom::value);
+}
+
+void complete(router_actor* self, const std::string& id, expected<json> outcome) {
+  auto& st = self->state;
+  auto i = st.pending.find(id);
+  if (i == st.pending.end())
+    return; // timed out already
+  auto& p = i->second;
+  st.deadlines.erase(p.deadline);
+  if (outcome)
+    p.promise.deliver(std::move(*outcome));
+  else
+    p.promise.deliver(make_caf_error(outcome.error()));
+  st.pending.erase(i);
+}
+
+caf::result<json> start_call(router_actor* self, const std::string& name, json& kwargs,
+                             std::optional<double> timeout) {
+  auto& st = self->state;
+  auto names = split_qualified_name(name);
+  if (!names)
+    return make_caf_error(names.error());
+  if (!kwargs.is_object() && !kwargs.is_null())
+    return make_caf_error(make_error(errc::invalid_parameters,
+                                     "kwargs of " + name + " must be a JSON object"));
+  const auto& ac = st.cfg.api(names->first);
+  double total = timeout.value_or(ac.rpc_timeout);
+  auto msg = make_rpc_message(names->first, names->second, std::move(kwargs));
+  auto& tp = pair_for(self, ac);
+  auto key = *result_key_from_return_path(msg.return_path);
+  auto rp = self->make_response_promise<json>();
+  auto deadline = std::chrono::steady_clock::now()
+                  + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                    std::chrono::duration<double>(total));
+  // Announce the key to the receiver before the call can be answered.
+  self->send(tp.receiver, watch_atom::value, key, msg.id);
+  rpc_message meta;
+  meta.id = msg.id;
+  meta.api_name = msg.api_name;
+  meta.procedure_name = msg.procedure_name;
+  auto dl = st.deadlines.emplace(deadline, msg.id);
+  st.pending.emplace(msg.id, pending_call{rp, std::move(meta), key, tp.receiver, dl, total});
+  self->send(tp.sender, send_atom::value, std::move(msg), ac.rpc_expiry_seconds);
+  schedule_sweep(self);
+  return rp;
+}
+
+caf::behavior router(router_actor* self, config cfg) {
+  self->state.cfg = std::move(cfg);
+  return {
+    [=](call_atom, const std::string& name, json& kwargs) -> caf::result<json> {
+      return start_call(self, name, kwargs, std::nullopt);
+    },
+    [=](call_atom, const std::string& name, json& kwargs, double timeout)
+      -> caf::result<json> { return start_call(self, name, kwargs, timeout); },
+    [=](result_atom, const std::string& id, result_message& res) {
+      auto i = self->state.pending.find(id);
+      if (i == self->state.pending.end())
+        return;
+      auto call = i->second.call;
+      complete(self, id, redis::unwrap_result(call, std::move(res)));
+    },
+    [=](failed_atom, const std::string& id, const error& err) {
+      auto i = self->state.pending.find(id);
+      if (i == self->state.pending.end())
+        return;
+      self->send(i->second.receiver, unwatch_atom::value, i->second.key);
+      complete(self, id, err);
+    },
+    [=](sweep_atom) {
+      auto& st = self->state;
+      st.sweep_scheduled = false;
+      auto now = std::chrono::steady_clock::now();
+      while (!st.deadlines.empty() && st.deadlines.begin()->first <= now) {
+        auto id = st.deadlines.begin()->second;
+        auto i = st.pending.find(id);
+        if (i == st.pending.end()) {
+          st.deadlines.erase(st.deadlines.begin());
+          continue;
+        }
+        self->send(i->second.receiver, unwatch_atom::value, i->second.key);
+        complete(self, id, redis::timeout_error(i->second.call, i->second.timeout));
+      }
+      schedule_sweep(self);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_caller(caf::actor_system& sys, const config& cfg) {
+  return sys.spawn(router, cfg);
+}
+
+} // namespace lightbus::detail

@@ -1,0 +1,127 @@
+#pragma once
+
+// Private to actors/: the message vocabulary between the worker's actors and
+// their spawn functions. Read it with docs/architecture.md.
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <caf/all.hpp>
+
+#include "lightbus/actors/atoms.hpp"
+#include "lightbus/actors/module.hpp"
+#include "lightbus/actors/worker.hpp"
+#include "lightbus/config.hpp"
+#include "lightbus/redis/connection.hpp"
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(lightbus::error)
+
+namespace lightbus::detail {
+
+// -- atoms ------------------------------------------------------------------------
+
+/// Consumer -> supervisor -> API server: `(calls_atom, api, vector<rpc_message>)`.
+using calls_atom = caf::atom_constant<caf::atom("calls")>;
+/// API server -> supervisor -> consumer: `(credit_atom, api, n)`: n calls finished.
+using credit_atom = caf::atom_constant<caf::atom("credit")>;
+/// Consumer self-message: do one (blocking) read.
+using read_atom = caf::atom_constant<caf::atom("read")>;
+/// API server -> function handler: `(invoke_atom, rpc_message)` -> result_message.
+using invoke_atom = caf::atom_constant<caf::atom("invoke")>;
+/// API server -> result writer: `(write_atom, key, blob)` -> bool, after LPUSH+EXPIRE.
+using write_atom = caf::atom_constant<caf::atom("write")>;
+/// Self-message of writers: send what was queued as one pipeline.
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+/// Supervisor -> API server / writer: reply once nothing is in flight.
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+/// Supervisor self-message: respawn a child after its back-off.
+using restart_atom = caf::atom_constant<caf::atom("restart")>;
+/// Supervisor self-message: a stop took too long.
+using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
+/// Consumer: full credits again (its API server was restarted).
+using reset_atom = caf::atom_constant<caf::atom("reset")>;
+/// Caller actors: watch/unwatch a result key, a result arrived, a send failed.
+using watch_atom = caf::atom_constant<caf::atom("watch")>;
+using unwatch_atom = caf::atom_constant<caf::atom("unwatch")>;
+using result_atom = caf::atom_constant<caf::atom("result")>;
+using failed_atom = caf::atom_constant<caf::atom("failed")>;
+using send_atom = caf::atom_constant<caf::atom("send")>;
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+
+// -- shared control of blocking readers -------------------------------------------
+
+/// Lets the supervisor (another thread) stop a detached reader that may be
+/// blocked in BLPOP/BLMPOP: `CLIENT UNBLOCK` returns the read as a timeout, so
+/// nothing already popped is lost; cutting the socket is the fallback.
+class reader_control {
+public:
+  explicit reader_control(redis::connection_options opts) : opts_(std::move(opts)) {}
+
+  /// Called by the reader after each (re)connect.
+  void attach(long long client_id, redis::interrupter intr);
+  void detach();
+
+  bool stopping() const noexcept { return stopping_.load(); }
+
+  /// Sets the stop flag and wakes the reader if it is blocked.
+  void stop();
+
+private:
+  redis::connection_options opts_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mtx_;
+  long long client_id_ = -1;
+  std::optional<redis::interrupter> intr_;
+};
+
+// -- spawn functions ----------------------------------------------------------------
+
+/// What a queue consumer needs.
+struct consumer_config {
+  std::string api_name;
+  redis::connection_options redis;
+  size_t max_in_flight = 32;
+  std::chrono::milliseconds block_timeout{1000};
+  std::chrono::milliseconds max_backoff{5000};
+  std::shared_ptr<reader_control> control;
+};
+
+/// Detached: pops calls from `{api}:rpc_queue`, claims them (DEL of the expiry
+/// key) and sends the live ones to `router` as `(calls_atom, api, calls)`.
+caf::actor spawn_queue_consumer(caf::local_actor* parent, consumer_config cfg,
+                                caf::actor router);
+
+/// Detached: writes results with pipelined LPUSH+EXPIRE, reconnecting as needed.
+caf::actor spawn_result_writer(caf::local_actor* parent, redis::connection_options redis,
+                               int result_ttl);
+
+/// What an API server needs.
+struct api_server_config {
+  served_api api;
+  size_t handlers_per_procedure = 2;
+  /// Routes result writes and credits.
+  caf::actor supervisor;
+};
+
+/// Runs the calls of one API on its handler actors and sends their results.
+caf::actor spawn_api_server(caf::local_actor* parent, api_server_config cfg);
+
+/// Detached: runs `proc.invoke` for each `(invoke_atom, rpc_message)`.
+caf::actor spawn_function_handler(caf::local_actor* parent,
+                                  std::shared_ptr<const api> owner, const procedure* proc);
+
+/// The bus client's caller actor (see caller.cpp).
+caf::actor spawn_caller(caf::actor_system& sys, const config& cfg);
+
+/// Connection options for a transport URL (throws on a bad URL: configs are
+/// validated when loaded).
+redis::connection_options redis_options(const std::string& url,
+                                        std::chrono::milliseconds read_timeout = {});
+
+/// Renders a CAF error for logs and error results.
+std::string describe(const caf::error& err);
+
+} // namespace lightbus::detail

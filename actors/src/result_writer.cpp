@@ -1,0 +1,113 @@
+// The result writer: where results leave the worker.
+//
+// Detached, with its own connection. Results that arrive while it is busy are
+// sent together as one pipeline (LPUSH + EXPIRE each), which is what makes many
+// calls in flight cheap. Each write is answered only after Redis took it, so
+// the API server frees the call's slot only when the result is really out.
+
+#include "internal.hpp"
+#include "lightbus/logger.hpp"
+#include "lightbus/redis/rpc_transport.hpp"
+
+namespace lightbus::detail {
+
+namespace {
+
+struct pending_write {
+  redis::outgoing_result result;
+  caf::typed_response_promise<bool> promise;
+};
+
+struct writer_state {
+  redis::connection_options redis;
+  int ttl = 60;
+  std::optional<redis::connection> conn;
+  std::vector<pending_write> pending;
+  bool flush_scheduled = false;
+  int failures = 0;
+  std::chrono::milliseconds backoff{50};
+  std::shared_ptr<spdlog::logger> log = logger("worker");
+};
+
+using writer_actor = caf::stateful_actor<writer_state>;
+
+void flush(writer_actor* self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  if (st.pending.empty())
+    return;
+  if (!st.conn) {
+    auto conn = redis::connection::open(st.redis);
+    if (!conn) {
+      ++st.failures;
+      if (st.failures == 1 || st.failures % 10 == 0)
+        st.log->warn("result writer: cannot reach Redis ({}); {} result(s) waiting, retrying",
+                     conn.error().message, st.pending.size());
+      st.flush_scheduled = true;
+      self->delayed_send(self, st.backoff, flush_atom::value);
+      st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds(2000));
+      return;
+    }
+    if (st.failures > 0)
+      st.log->info("result writer: reconnected to Redis");
+    st.failures = 0;
+    st.backoff = std::chrono::milliseconds(50);
+    st.conn = std::move(*conn);
+  }
+  std::vector<pending_write> batch;
+  batch.swap(st.pending);
+  std::vector<redis::outgoing_result> results;
+  results.reserve(batch.size());
+  for (auto& p : batch)
+    results.push_back(p.result);
+  auto r = redis::push_results(*st.conn, results, st.ttl);
+  if (!r && r.error().code == errc::connection_failed) {
+    // Not written (or not known to be): keep them and try again. A result
+    // pushed twice is harmless; the caller takes the first.
+    st.conn.reset();
+    st.log->warn("result writer: {}; will retry {} result(s)", r.error().message,
+                 batch.size());
+    for (auto& p : batch)
+      st.pending.push_back(std::move(p));
+    st.flush_scheduled = true;
+    self->delayed_send(self, st.backoff, flush_atom::value);
+    return;
+  }
+  if (!r)
+    st.log->error("result writer: Redis rejected results: {}", r.error().message);
+  for (auto& p : batch)
+    p.promise.deliver(static_cast<bool>(r));
+}
+
+caf::behavior result_writer(writer_actor* self, redis::connection_options redis, int ttl) {
+  self->state.redis = std::move(redis);
+  self->state.redis.read_timeout = std::chrono::seconds(5);
+  self->state.ttl = ttl;
+  return {
+    [=](write_atom, std::string& key, std::string& blob) -> caf::result<bool> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<bool>();
+      st.pending.push_back(pending_write{{std::move(key), std::move(blob)}, rp});
+      if (!st.flush_scheduled) {
+        st.flush_scheduled = true;
+        // Behind every write already in the mailbox: they join this pipeline.
+        self->send(self, flush_atom::value);
+      }
+      return rp;
+    },
+    [=](flush_atom) { flush(self); },
+    [=](drain_atom) -> bool {
+      flush(self);
+      return self->state.pending.empty();
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_result_writer(caf::local_actor* parent, redis::connection_options redis,
+                               int result_ttl) {
+  return parent->spawn<caf::detached>(result_writer, std::move(redis), result_ttl);
+}
+
+} // namespace lightbus::detail

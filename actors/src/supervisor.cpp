@@ -1,0 +1,300 @@
+// The worker's root supervisor.
+//
+// Tree:  supervisor ─┬─ result writer (detached)
+//                    └─ per API: queue consumer (detached) ─> [supervisor] ─> API server ─> handler actors
+//
+// Calls popped by a consumer are routed through here to the API's current
+// server, and credits flow back the same way, so either side can be restarted
+// without the other noticing. A child that dies abnormally is respawned after
+// a back-off that grows with repeated failures; its siblings are untouched.
+
+#include "internal.hpp"
+#include "lightbus/actors/errors.hpp"
+#include "lightbus/logger.hpp"
+
+namespace lightbus::detail {
+
+namespace {
+
+struct api_entry {
+  served_api api;
+  caf::actor server;
+  caf::actor consumer;
+  consumer_config consumer_cfg;
+  int server_restarts = 0;
+  int consumer_restarts = 0;
+};
+
+struct supervisor_state {
+  config cfg;
+  worker_options opts;
+  std::map<std::string, api_entry, std::less<>> apis;
+  // One result writer per result Redis (normally just one).
+  std::map<std::string, caf::actor> writers;
+  std::map<std::string, int> writer_restarts;
+  bool stopping = false;
+  size_t consumers_alive = 0;
+  std::vector<caf::response_promise> stop_promises;
+  std::shared_ptr<spdlog::logger> log = logger("worker");
+};
+
+using supervisor_actor = caf::stateful_actor<supervisor_state>;
+
+std::chrono::milliseconds backoff(int restarts) {
+  // 50 ms, 100 ms, ... capped at 5 s.
+  auto ms = 50LL << std::min(restarts, 7);
+  return std::chrono::milliseconds(std::min(ms, 5000LL));
+}
+
+void start_server(supervisor_actor* self, api_entry& e) {
+  api_server_config sc;
+  sc.api = e.api;
+  sc.handlers_per_procedure = self->state.opts.handlers_per_procedure;
+  sc.supervisor = self;
+  e.server = spawn_api_server(self, std::move(sc));
+  self->monitor(e.server);
+}
+
+void start_consumer(supervisor_actor* self, api_entry& e) {
+  // A fresh control: the old one may be marked stopping or point at a dead
+  // connection.
+  e.consumer_cfg.control = std::make_shared<reader_control>(e.consumer_cfg.redis);
+  e.consumer = spawn_queue_consumer(self, e.consumer_cfg, self);
+  self->monitor(e.consumer);
+  ++self->state.consumers_alive;
+}
+
+void finish_stop(supervisor_actor* self) {
+  auto& st = self->state;
+  for (auto& rp : st.stop_promises)
+    rp.deliver(true);
+  st.stop_promises.clear();
+  for (auto& [name, e] : st.apis) {
+    self->send_exit(e.server, caf::exit_reason::user_shutdown);
+  }
+  for (auto& [url, w] : st.writers)
+    self->send_exit(w, caf::exit_reason::user_shutdown);
+  self->quit();
+}
+
+// Step 2 of a stop: no consumer reads any more; wait for calls in flight,
+// then for their results to be written.
+void drain(supervisor_actor* self) {
+  auto& st = self->state;
+  auto remaining = std::make_shared<size_t>(st.apis.size());
+  auto flush_writer = [=] {
+    if (self->state.writers.empty()) {
+      finish_stop(self);
+      return;
+    }
+    auto writers = std::make_shared<size_t>(self->state.writers.size());
+    for (auto& [url, w] : self->state.writers)
+      self->request(w, self->state.opts.drain_timeout, drain_atom::value)
+        .then(
+          [=](bool) {
+            if (--*writers == 0)
+              finish_stop(self);
+          },
+          [=](caf::error&) {
+            if (--*writers == 0)
+              finish_stop(self);
+          });
+  };
+  if (*remaining == 0) {
+    flush_writer();
+    return;
+  }
+  for (auto& [name, e] : st.apis) {
+    auto api_name = name;
+    self->request(e.server, st.opts.drain_timeout, drain_atom::value)
+      .then(
+        [=](bool) {
+          if (--*remaining == 0)
+            flush_writer();
+        },
+        [=](caf::error& err) {
+          self->state.log->warn("API {}: calls still running at shutdown ({}); their "
+                                "callers will time out",
+                                api_name, describe(err));
+          if (--*remaining == 0)
+            flush_writer();
+        });
+  }
+}
+
+caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_options opts) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.opts = opts;
+  auto start_writer = [=](const std::string& url) {
+    auto& st = self->state;
+    const auto& ac = st.cfg.default_api();
+    // The TTL comes from the first API using this Redis for results.
+    int ttl = ac.result_ttl;
+    for (const auto& served : mod.apis())
+      if (st.cfg.api(served.definition()->name()).result_url == url) {
+        ttl = st.cfg.api(served.definition()->name()).result_ttl;
+        break;
+      }
+    auto w = spawn_result_writer(self, redis_options(url), ttl);
+    self->monitor(w);
+    st.writers[url] = w;
+  };
+  for (const auto& served : mod.apis()) {
+    const auto& url = st.cfg.api(served.definition()->name()).result_url;
+    if (st.writers.count(url) == 0)
+      start_writer(url);
+  }
+  for (const auto& served : mod.apis()) {
+    const auto& name = served.definition()->name();
+    const auto& ac = st.cfg.api(name);
+    api_entry e{served, {}, {}, {}, 0, 0};
+    e.consumer_cfg.api_name = name;
+    e.consumer_cfg.redis = redis_options(ac.rpc_url);
+    e.consumer_cfg.max_in_flight = served.max_in_flight() > 0 ? served.max_in_flight()
+                                                              : opts.max_in_flight;
+    e.consumer_cfg.block_timeout = opts.block_timeout;
+    e.consumer_cfg.max_backoff = std::chrono::milliseconds(
+      static_cast<long long>(std::max(0.1, ac.consumption_restart_delay) * 1000));
+    auto [it, added] = st.apis.emplace(name, std::move(e));
+    start_server(self, it->second);
+    start_consumer(self, it->second);
+  }
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    for (auto& [url, w] : st.writers) {
+      if (dm.source != w.address())
+        continue;
+      if (st.stopping)
+        return;
+      st.log->error("result writer exited ({}); restarting it", describe(dm.reason));
+      self->delayed_send(self, backoff(st.writer_restarts[url]++), restart_atom::value, url,
+                         std::string("writer"));
+      return;
+    }
+    for (auto& [name, e] : st.apis) {
+      if (dm.source == e.consumer.address()) {
+        --st.consumers_alive;
+        if (st.stopping) {
+          if (st.consumers_alive == 0)
+            drain(self);
+          return;
+        }
+        st.log->error("API {}: queue consumer exited ({}); restarting it", name,
+                      describe(dm.reason));
+        self->delayed_send(self, backoff(e.consumer_restarts++), restart_atom::value, name,
+                           std::string("consumer"));
+        return;
+      }
+      if (dm.source == e.server.address()) {
+        if (st.stopping)
+          return;
+        st.log->error("API {}: server exited ({}); restarting it; calls it held are lost",
+                      name, describe(dm.reason));
+        self->delayed_send(self, backoff(e.server_restarts++), restart_atom::value, name,
+                           std::string("server"));
+        return;
+      }
+    }
+  });
+  self->set_exit_handler([=](caf::exit_msg& em) {
+    // The system is going down (or a parent asked us to): no draining.
+    auto& st = self->state;
+    for (auto& [name, e] : st.apis) {
+      e.consumer_cfg.control->stop();
+      self->send_exit(e.consumer, em.reason);
+      self->send_exit(e.server, em.reason);
+    }
+    for (auto& [url, w] : st.writers)
+      self->send_exit(w, em.reason);
+    self->quit(em.reason);
+  });
+  return {
+    [=](calls_atom, const std::string& api_name, std::vector<rpc_message>& calls) {
+      auto i = self->state.apis.find(api_name);
+      if (i != self->state.apis.end())
+        self->send(i->second.server, calls_atom::value, std::move(calls));
+    },
+    [=](write_atom, const std::string& api_name, std::string& key,
+        std::string& blob) -> caf::result<bool> {
+      // Answered by the writer itself; the server never holds a writer handle,
+      // so a restarted writer is picked up at once.
+      auto& st = self->state;
+      auto w = st.writers.find(st.cfg.api(api_name).result_url);
+      if (w == st.writers.end())
+        return make_caf_error(make_error(errc::connection_failed, "no result writer"));
+      self->delegate(w->second, write_atom::value, std::move(key), std::move(blob));
+      return caf::delegated<bool>{};
+    },
+    [=](credit_atom, const std::string& api_name, size_t n) {
+      auto i = self->state.apis.find(api_name);
+      if (i != self->state.apis.end())
+        self->send(i->second.consumer, credit_atom::value, n);
+    },
+    [=](restart_atom, const std::string& api_name, const std::string& what) {
+      auto& st = self->state;
+      if (st.stopping)
+        return;
+      if (what == "writer") {
+        start_writer(api_name); // api_name holds the writer's URL here
+        return;
+      }
+      auto i = st.apis.find(api_name);
+      if (i == st.apis.end())
+        return;
+      if (what == "consumer") {
+        start_consumer(self, i->second);
+      } else if (what == "server") {
+        start_server(self, i->second);
+        // The dead server's calls will never return their credits.
+        self->send(i->second.consumer, reset_atom::value);
+      }
+    },
+    [=](stop_atom) -> caf::result<bool> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      st.stop_promises.push_back(rp);
+      if (st.stopping)
+        return rp;
+      st.stopping = true;
+      st.log->info("stopping: no new calls are read; finishing {} API(s) in flight",
+                   st.apis.size());
+      // Step 1: stop every consumer; step 2 (drain) starts when the last is gone.
+      for (auto& [name, e] : st.apis) {
+        e.consumer_cfg.control->stop();
+        self->send(e.consumer, stop_atom::value);
+      }
+      if (st.consumers_alive == 0)
+        drain(self);
+      self->delayed_send(self, st.opts.drain_timeout + st.opts.block_timeout,
+                         deadline_atom::value);
+      return rp;
+    },
+    [=](deadline_atom) {
+      self->state.log->warn("stop took too long; exiting with work unfinished");
+      finish_stop(self);
+    },
+  };
+}
+
+} // namespace
+
+} // namespace lightbus::detail
+
+namespace lightbus {
+
+caf::actor spawn_worker(caf::actor_system& sys, const module& mod, const config& cfg,
+                        worker_options opts) {
+  return sys.spawn(detail::supervisor, mod, cfg, opts);
+}
+
+bool stop_worker(caf::actor_system& sys, const caf::actor& worker,
+                 std::chrono::milliseconds timeout) {
+  bool done = false;
+  caf::scoped_actor self{sys};
+  self->request(worker, timeout, stop_atom::value)
+    .receive([&](bool) { done = true; }, [&](caf::error&) { done = false; });
+  return done;
+}
+
+} // namespace lightbus
