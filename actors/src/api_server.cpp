@@ -78,6 +78,25 @@ struct server_state {
 
 using server_actor = caf::stateful_actor<server_state>;
 
+// An exception in a user's handler actor ends it (we restart it); the call it
+// was handling is answered with the exception's text.
+caf::error exception_to_error(caf::scheduled_actor*, std::exception_ptr& eptr) {
+  try {
+    std::rethrow_exception(eptr);
+  } catch (const std::exception& e) {
+    return make_caf_error(make_error(errc::handler_failed, e.what()));
+  } catch (...) {
+    return make_caf_error(make_error(errc::handler_failed, "unknown exception"));
+  }
+}
+
+caf::actor spawn_handler_actor(server_actor* self, handler_factory factory) {
+  return self->spawn([factory](caf::event_based_actor* a) {
+    a->set_exception_handler(exception_to_error);
+    return factory(a);
+  });
+}
+
 handler_slot make_slot(server_actor* self, const procedure* proc, const procedure_handler* h) {
   handler_slot slot;
   slot.proc = proc;
@@ -88,8 +107,7 @@ handler_slot make_slot(server_actor* self, const procedure* proc, const procedur
   } else if (h->factory) {
     slot.owned = true;
     slot.factory = h->factory;
-    auto factory = h->factory;
-    slot.actor = self->spawn([factory](caf::event_based_actor* a) { return factory(a); });
+    slot.actor = spawn_handler_actor(self, h->factory);
   } else {
     slot.actor = h->actor;
   }
@@ -197,8 +215,12 @@ void dispatch(server_actor* self, rpc_message call) {
   };
   auto on_error = [=](caf::error& err) {
     release();
-    auto text = "handler of " + call.canonical_name() + " failed: " + describe(err);
-    self->state.log->warn("{}", text);
+    // Errors the handler made itself (or its exceptions) keep their text;
+    // anything else (it died, it was unreachable) says what happened.
+    auto text = err.category() == caf::atom("lightbus")
+                  ? describe(err)
+                  : "handler of " + call.canonical_name() + " failed: " + describe(err);
+    self->state.log->warn("{} failed: {}", call.canonical_name(), text);
     answer(self, call, make_error_result(call, text, "lightbus: " + text + "\n"));
   };
   if (slot->is_function) {
@@ -260,9 +282,7 @@ caf::behavior api_server(server_actor* self, api_server_config cfg) {
         if (s.is_function)
           s.actor = spawn_function_handler(self, self->state.cfg.api.definition(), s.proc);
         else {
-          auto factory = s.factory;
-          s.actor = self->spawn(
-            [factory](caf::event_based_actor* a) { return factory(a); });
+          s.actor = spawn_handler_actor(self, s.factory);
         }
         self->monitor(s.actor);
       }

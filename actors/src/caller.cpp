@@ -108,15 +108,14 @@ void receive_once(receiver_actor* self) {
 }
 
 caf::behavior receiver(receiver_actor* self, redis::connection_options redis,
-                       std::shared_ptr<channel> chan, caf::actor router) {
+                       std::shared_ptr<channel> chan, caf::actor router,
+                       std::shared_ptr<reader_control> control) {
   auto& st = self->state;
   st.redis = std::move(redis);
   st.redis.read_timeout = std::chrono::seconds(5);
   st.chan = std::move(chan);
   st.router = std::move(router);
-  st.control = std::make_shared<reader_control>(st.redis);
-  self->set_exit_handler([=](caf::exit_msg& em) { self->quit(em.reason); });
-  self->attach_functor([control = st.control] { control->stop(); });
+  st.control = std::move(control);
   self->send(self, read_atom::value);
   return {
     [=](watch_atom, std::string& key, std::string& id) {
@@ -271,6 +270,8 @@ struct transport_pair {
 
 struct router_state {
   config cfg;
+  // Stopped when the router ends, so blocked receivers return at once.
+  std::shared_ptr<std::vector<std::shared_ptr<reader_control>>> controls;
   std::map<std::string, transport_pair> pairs; // by "rpc_url|result_url"
   std::unordered_map<std::string, pending_call> pending;
   std::multimap<std::chrono::steady_clock::time_point, std::string> deadlines;
@@ -290,8 +291,10 @@ transport_pair& pair_for(router_actor* self, const api_config& ac) {
   auto rpc = redis_options(ac.rpc_url);
   auto res = redis_options(ac.result_url);
   transport_pair p;
+  auto control = std::make_shared<reader_control>(res);
+  st.controls->push_back(control);
   p.receiver = self->spawn<caf::detached + caf::linked>(receiver, res, chan,
-                                                        caf::actor{self});
+                                                        caf::actor{self}, control);
   p.sender = self->spawn<caf::detached + caf::linked>(sender, rpc, res, chan,
                                                       caf::actor{self});
   return st.pairs.emplace(id, std::move(p)).first->second;
@@ -351,6 +354,12 @@ caf::result<json> start_call(router_actor* self, const std::string& name, json& 
 
 caf::behavior router(router_actor* self, config cfg) {
   self->state.cfg = std::move(cfg);
+  auto controls = std::make_shared<std::vector<std::shared_ptr<reader_control>>>();
+  self->state.controls = controls;
+  self->attach_functor([controls] {
+    for (auto& c : *controls)
+      c->stop();
+  });
   return {
     [=](call_atom, const std::string& name, json& kwargs) -> caf::result<json> {
       return start_call(self, name, kwargs, std::nullopt);

@@ -3,6 +3,8 @@
 // Everything a service or client needs: APIs, the bus client, bus modules and
 // the supervised worker.
 
+#include <caf/all.hpp>
+
 #include "lightbus/actors/atoms.hpp"
 #include "lightbus/actors/bus.hpp"
 #include "lightbus/actors/errors.hpp"

@@ -87,6 +87,10 @@ struct reader {
     return {};
   }
 
+  static std::string join(const std::string& path, const char* key) {
+    return path.empty() ? std::string(key) : path + "." + key;
+  }
+
   static std::string got(const json& v) {
     return v.is_string() ? "\"" + v.get<std::string>() + "\"" : dump_python(v);
   }
@@ -97,10 +101,10 @@ struct reader {
     if (i == obj.end() || i->is_null())
       return {};
     if (!i->is_number())
-      return fail(path + "." + key, "expected number, got " + got(*i));
+      return fail(join(path, key), "expected number, got " + got(*i));
     out = i->get<double>();
     if (out < 0)
-      return fail(path + "." + key, "must not be negative");
+      return fail(join(path, key), "must not be negative");
     return {};
   }
 
@@ -110,10 +114,10 @@ struct reader {
     if (i == obj.end() || i->is_null())
       return {};
     if (!i->is_number_integer())
-      return fail(path + "." + key, "expected integer, got " + got(*i));
+      return fail(join(path, key), "expected integer, got " + got(*i));
     out = i->get<int>();
     if (out < 0)
-      return fail(path + "." + key, "must not be negative");
+      return fail(join(path, key), "must not be negative");
     return {};
   }
 
@@ -123,7 +127,7 @@ struct reader {
     if (i == obj.end() || i->is_null())
       return {};
     if (!i->is_boolean())
-      return fail(path + "." + key, "expected boolean, got " + got(*i));
+      return fail(join(path, key), "expected boolean, got " + got(*i));
     out = i->get<bool>();
     return {};
   }
@@ -134,7 +138,7 @@ struct reader {
     if (i == obj.end() || i->is_null())
       return {};
     if (!i->is_string())
-      return fail(path + "." + key, "expected string, got " + got(*i));
+      return fail(join(path, key), "expected string, got " + got(*i));
     out = i->get<std::string>();
     return {};
   }
@@ -213,6 +217,13 @@ expected<void> read_api(const reader& rd, const json& obj, const std::string& pa
     if (auto r = rd.url(t, p, out.rpc_url); !r)
       return r;
     if (auto r = rd.integer(t, "rpc_timeout", p, out.rpc_expiry_seconds); !r)
+      return r;
+    // Accepted for Python compatibility but unused (spec §7.2); still type-checked.
+    int unused_int = 0;
+    if (auto r = rd.integer(t, "batch_size", p, unused_int); !r)
+      return r;
+    double unused_number = 0;
+    if (auto r = rd.number(t, "rpc_retry_delay", p, unused_number); !r)
       return r;
     if (auto r = rd.number(t, "consumption_restart_delay", p, out.consumption_restart_delay); !r)
       return r;

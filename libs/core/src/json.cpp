@@ -19,48 +19,43 @@ void append_u16(std::string& out, uint32_t unit) {
   out.append(buf, 6);
 }
 
-// Decodes one UTF-8 code point at `s[i]`, advancing `i`. Returns U+FFFD for
-// invalid sequences (consuming one byte).
+// Decodes one UTF-8 code point at `s[i]`, advancing `i`. Returns U+FFFD for an
+// invalid sequence, consuming its longest valid prefix (at least one byte), as
+// Python's `bytes.decode("utf-8", "replace")` does.
 uint32_t next_code_point(std::string_view s, size_t& i) {
   auto b0 = static_cast<unsigned char>(s[i]);
-  auto cont = [&](size_t k) -> int {
-    if (i + k >= s.size())
-      return -1;
-    auto b = static_cast<unsigned char>(s[i + k]);
-    return (b & 0xC0) == 0x80 ? (b & 0x3F) : -1;
-  };
   if (b0 < 0x80) {
     ++i;
     return b0;
   }
+  // Length of the sequence and the range of its second byte (Unicode Table 3-7).
+  size_t len = 0;
+  unsigned char lo = 0x80;
+  unsigned char hi = 0xBF;
   if (b0 >= 0xC2 && b0 <= 0xDF) {
-    int c1 = cont(1);
-    if (c1 >= 0) {
-      i += 2;
-      return ((b0 & 0x1Fu) << 6) | uint32_t(c1);
-    }
+    len = 2;
   } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    int c1 = cont(1), c2 = cont(2);
-    if (c1 >= 0 && c2 >= 0) {
-      uint32_t cp = ((b0 & 0x0Fu) << 12) | (uint32_t(c1) << 6) | uint32_t(c2);
-      if (cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) {
-        i += 3;
-        return cp;
-      }
-    }
+    len = 3;
+    lo = b0 == 0xE0 ? 0xA0 : 0x80; // no overlong forms
+    hi = b0 == 0xED ? 0x9F : 0xBF; // no surrogates
   } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    int c1 = cont(1), c2 = cont(2), c3 = cont(3);
-    if (c1 >= 0 && c2 >= 0 && c3 >= 0) {
-      uint32_t cp = ((b0 & 0x07u) << 18) | (uint32_t(c1) << 12)
-                    | (uint32_t(c2) << 6) | uint32_t(c3);
-      if (cp >= 0x10000 && cp <= 0x10FFFF) {
-        i += 4;
-        return cp;
-      }
-    }
+    len = 4;
+    lo = b0 == 0xF0 ? 0x90 : 0x80; // no overlong forms
+    hi = b0 == 0xF4 ? 0x8F : 0xBF; // nothing above U+10FFFF
+  } else {
+    ++i;
+    return 0xFFFD;
   }
-  ++i;
-  return 0xFFFD;
+  uint32_t cp = b0 & (0xFFu >> (len + 1));
+  size_t k = 1;
+  for (; k < len && i + k < s.size(); ++k) {
+    auto b = static_cast<unsigned char>(s[i + k]);
+    if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF))
+      break;
+    cp = (cp << 6) | (b & 0x3Fu);
+  }
+  i += k;
+  return k == len ? cp : 0xFFFD;
 }
 
 void dump_string(std::string_view s, std::string& out) {

@@ -21,6 +21,12 @@ error bad(std::string_view text, const std::string& why) {
     if (scheme != std::string::npos && scheme < at)
       shown = shown.substr(0, scheme + 3) + "***@" + shown.substr(at + 1);
   }
+  for (auto pos = shown.find("password="); pos != std::string::npos;
+       pos = shown.find("password=", pos)) {
+    pos += 9;
+    auto end = shown.find('&', pos);
+    shown.replace(pos, end == std::string::npos ? end : end - pos, "***");
+  }
   return make_error(errc::invalid_config, "bad Redis URL '" + shown + "': " + why);
 }
 

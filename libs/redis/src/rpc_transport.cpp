@@ -13,9 +13,14 @@ std::string seconds_arg(double seconds) {
     seconds = 0;
   if (std::floor(seconds) == seconds)
     return std::to_string(static_cast<long long>(seconds));
+  // Redis reads 0 as "block forever": a short positive wait stays positive.
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.3f", seconds);
-  return buf;
+  std::snprintf(buf, sizeof(buf), "%.3f", seconds < 0.001 ? 0.001 : seconds);
+  std::string out = buf;
+  out.erase(out.find_last_not_of('0') + 1);
+  if (out.back() == '.')
+    out.pop_back();
+  return out;
 }
 
 void append_call(connection& conn, const rpc_message& msg, const std::string& blob,

@@ -104,8 +104,9 @@ struct bus_type<T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, 
     // JSON Schema (and Python's jsonschema) treat 3.0 as an integer.
     if (j.is_number_float()) {
       double d = j.get<double>();
+      // lim::max() + 1 is a power of two, exact as a double; lim::max() may not be.
       if (std::trunc(d) == d && d >= static_cast<double>(lim::min())
-          && d <= static_cast<double>(lim::max())) {
+          && d < static_cast<double>(lim::max()) + 1.0) {
         out = static_cast<T>(d);
         return true;
       }

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace lightbus::cli {
+
+/// Options every command shares.
+struct common_options {
+  std::string config_path;   // --config, else $LIGHTBUS_CONFIG
+  std::string service_name;  // -s
+  std::string process_name;  // -p
+  std::string log_level;     // --log-level
+  std::string redis_url;     // --redis: overrides every transport URL
+};
+
+struct run_options {
+  std::string bus_path; // --bus, else $LIGHTBUS_MODULE
+  size_t max_in_flight = 32;
+  size_t handlers_per_procedure = 2;
+};
+
+struct call_options {
+  std::string name;
+  std::string kwargs = "{}";
+  std::optional<double> timeout;
+};
+
+/// `lightbus run`: serves the APIs of a bus module until SIGINT/SIGTERM.
+int run_command(const common_options& common, const run_options& opts);
+
+/// `lightbus call`: calls one procedure and prints its result as JSON.
+int call_command(const common_options& common, const call_options& opts);
+
+} // namespace lightbus::cli

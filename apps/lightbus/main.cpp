@@ -1,0 +1,90 @@
+// The `lightbus` command: run a worker, call an RPC.
+
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.hpp"
+#include "exit_codes.hpp"
+#include "logging.hpp"
+
+namespace {
+
+constexpr const char* version_text = "lightbus (C++) 0.1.0, wire-compatible with Python Lightbus 1.3";
+
+void add_common(CLI::App* cmd, lightbus::cli::common_options& common) {
+  cmd->add_option("--config", common.config_path,
+                  "Lightbus config file (YAML, or JSON if it ends in .json); default "
+                  "$LIGHTBUS_CONFIG, else built-in defaults");
+  cmd->add_option("-s,--service-name", common.service_name,
+                  "Service name (consumer-group prefix); placeholders allowed");
+  cmd->add_option("-p,--process-name", common.process_name,
+                  "Process name (consumer name); placeholders allowed");
+  cmd->add_option("--redis", common.redis_url,
+                  "Redis URL for every transport, overriding the config");
+  cmd->add_option("--log-level", common.log_level,
+                  "trace, debug, info, warning, error or critical (default: $SPDLOG_LEVEL, "
+                  "else info)");
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  using namespace lightbus::cli;
+  CLI::App app{"lightbus: RPCs and events between services over Redis (C++ Lightbus)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", version_text);
+
+  common_options common;
+
+  run_options run_opts;
+  auto run = app.add_subcommand("run", "Serve the APIs of a bus module until SIGINT/SIGTERM");
+  add_common(run, common);
+  run->add_option("-b,--bus", run_opts.bus_path,
+                  "Bus module to serve (a .so with LIGHTBUS_MODULE); default $LIGHTBUS_MODULE");
+  run->add_option("--max-in-flight", run_opts.max_in_flight,
+                  "Calls per API handled at once; the queue is not read beyond it")
+    ->check(CLI::Range(1, 100000));
+  run->add_option("--handlers", run_opts.handlers_per_procedure,
+                  "Handler actors (threads) per function-served procedure")
+    ->check(CLI::Range(1, 1024));
+
+  call_options call_opts;
+  auto call = app.add_subcommand("call", "Call an RPC and print its JSON result");
+  add_common(call, common);
+  call->add_option("name", call_opts.name, "API.PROCEDURE, e.g. auth.check_password")
+    ->required();
+  call->add_option("kwargs", call_opts.kwargs, "Keyword arguments as a JSON object")
+    ->capture_default_str();
+  call->add_option("--timeout", call_opts.timeout,
+                   "Seconds to wait for the result (default: the API's rpc_timeout)")
+    ->check(CLI::PositiveNumber);
+
+  auto version = app.add_subcommand("version", "Print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? exit_ok : exit_usage;
+  }
+  if (!setup_logging(common.log_level)) {
+    std::cerr << "lightbus: unknown log level '" << common.log_level
+              << "' (use trace, debug, info, warning, error or critical)\n";
+    return exit_usage;
+  }
+  try {
+    if (*run)
+      return run_command(common, run_opts);
+    if (*call)
+      return call_command(common, call_opts);
+    if (*version) {
+      std::cout << version_text << "\n";
+      return exit_ok;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "lightbus: internal error: " << e.what() << "\n";
+    return exit_software;
+  }
+  return exit_usage;
+}

@@ -1,0 +1,525 @@
+#include "lightbus/config.hpp"
+
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <optional>
+#include <regex>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "test_data.hpp"
+
+using lightbus::config;
+using lightbus::json;
+using lightbus::test::data_path;
+
+namespace {
+
+// Sets (or unsets) an environment variable for the lifetime of the guard.
+class env_guard {
+public:
+  env_guard(const char* name, const char* value) : name_(name) {
+    if (auto old = std::getenv(name))
+      old_ = old;
+    if (value != nullptr)
+      ::setenv(name, value, 1);
+    else
+      ::unsetenv(name);
+  }
+  ~env_guard() {
+    if (old_)
+      ::setenv(name_, old_->c_str(), 1);
+    else
+      ::unsetenv(name_);
+  }
+  env_guard(const env_guard&) = delete;
+  env_guard& operator=(const env_guard&) = delete;
+
+private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// Writes `text` to a file named after the running test; removes it afterwards.
+class temp_file {
+public:
+  temp_file(const std::string& text, const std::string& extension) {
+    auto info = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = ::testing::TempDir() + "lightbus_" + info->test_suite_name() + "_" + info->name()
+            + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++) + extension;
+    std::ofstream out(path_, std::ios::binary);
+    out << text;
+  }
+  ~temp_file() { std::remove(path_.c_str()); }
+  temp_file(const temp_file&) = delete;
+  temp_file& operator=(const temp_file&) = delete;
+
+  const std::string& path() const noexcept { return path_; }
+
+private:
+  static inline int counter_ = 0;
+  std::string path_;
+};
+
+lightbus::expected<config> load_yaml(const std::string& text, std::string* path = nullptr) {
+  temp_file f(text, ".yaml");
+  if (path != nullptr)
+    *path = f.path();
+  return config::load_file(f.path());
+}
+
+// Returns the error message of loading `yaml`; fails the test if it loads.
+std::string yaml_error(const std::string& yaml, std::string* path = nullptr) {
+  auto cfg = load_yaml(yaml, path);
+  if (cfg) {
+    ADD_FAILURE() << "config loaded but should not:\n" << yaml;
+    return "";
+  }
+  EXPECT_EQ(cfg.error().code, lightbus::errc::invalid_config);
+  return cfg.error().message;
+}
+
+void expect_builtin_defaults(const lightbus::api_config& a) {
+  EXPECT_EQ(a.rpc_timeout, 5);
+  EXPECT_TRUE(a.validate_outgoing);
+  EXPECT_TRUE(a.validate_incoming);
+  EXPECT_FALSE(a.strict_validation);
+  EXPECT_TRUE(a.cast_values);
+  EXPECT_EQ(a.event_fire_timeout, 5);
+  EXPECT_EQ(a.rpc_url, "redis://127.0.0.1:6379/0");
+  EXPECT_EQ(a.rpc_expiry_seconds, 5);
+  EXPECT_EQ(a.consumption_restart_delay, 5);
+  EXPECT_EQ(a.result_url, "redis://127.0.0.1:6379/0");
+  EXPECT_EQ(a.result_blpop_seconds, 5);
+  EXPECT_EQ(a.result_ttl, 60);
+}
+
+bool is_lower_alpha(const std::string& s) {
+  for (char c : s)
+    if (!std::islower(static_cast<unsigned char>(c)))
+      return false;
+  return !s.empty();
+}
+
+} // namespace
+
+// -- defaults -------------------------------------------------------------------
+
+TEST(Config, DefaultsMatchLightbus) {
+  env_guard service("LIGHTBUS_SERVICE_NAME", nullptr);
+  env_guard process("LIGHTBUS_PROCESS_NAME", nullptr);
+  auto cfg = config::defaults();
+  EXPECT_EQ(cfg.source(), "defaults");
+  expect_builtin_defaults(cfg.default_api());
+  expect_builtin_defaults(cfg.api("anything"));
+  // {friendly} and {random4}
+  EXPECT_TRUE(std::regex_match(cfg.service_name(), std::regex("[a-z]+-[a-z]+-[0-9]+")))
+    << cfg.service_name();
+  EXPECT_EQ(cfg.process_name().size(), 4u);
+  EXPECT_TRUE(is_lower_alpha(cfg.process_name())) << cfg.process_name();
+}
+
+TEST(Config, LoadWithoutPathOrEnvironmentGivesDefaults) {
+  env_guard env("LIGHTBUS_CONFIG", nullptr);
+  auto cfg = config::load();
+  ASSERT_TRUE(cfg) << lightbus::to_string(cfg.error());
+  EXPECT_EQ(cfg->source(), "defaults");
+  expect_builtin_defaults(cfg->default_api());
+}
+
+TEST(Config, LoadReadsPathFromEnvironment) {
+  temp_file f("service_name: from_env_file\n", ".yaml");
+  env_guard env("LIGHTBUS_CONFIG", f.path().c_str());
+  auto cfg = config::load();
+  ASSERT_TRUE(cfg) << lightbus::to_string(cfg.error());
+  EXPECT_EQ(cfg->source(), f.path());
+  EXPECT_EQ(cfg->service_name(), "from_env_file");
+  // An explicit path wins over the environment.
+  temp_file g("service_name: explicit\n", ".yaml");
+  cfg = config::load(g.path());
+  ASSERT_TRUE(cfg) << lightbus::to_string(cfg.error());
+  EXPECT_EQ(cfg->service_name(), "explicit");
+}
+
+// -- the configs of the wire captures ---------------------------------------------
+
+TEST(Config, LoadsEachCaptureConfig) {
+  for (auto name : {"lightbus-capture.yaml", "lightbus-reclaim.yaml",
+                    "lightbus-state-plugin.yaml"}) {
+    auto cfg = config::load_file(data_path(name));
+    ASSERT_TRUE(cfg) << name << ": " << lightbus::to_string(cfg.error());
+    EXPECT_EQ(cfg->source(), data_path(name));
+    const auto& d = cfg->default_api();
+    EXPECT_EQ(d.rpc_timeout, 5) << name;
+    EXPECT_EQ(d.event_fire_timeout, 5) << name;
+    EXPECT_TRUE(d.validate_outgoing) << name;
+    EXPECT_TRUE(d.validate_incoming) << name;
+    EXPECT_FALSE(d.strict_validation) << name;
+    EXPECT_TRUE(d.cast_values) << name;
+    EXPECT_EQ(d.rpc_url, "redis://127.0.0.1:6390/0") << name;
+    EXPECT_EQ(d.rpc_expiry_seconds, 5) << name;
+    EXPECT_EQ(d.result_url, "redis://127.0.0.1:6390/0") << name;
+    EXPECT_EQ(d.result_blpop_seconds, 5) << name;
+    EXPECT_EQ(d.result_ttl, 60) << name;
+    EXPECT_EQ(d.event_transport.value("url", ""), "redis://127.0.0.1:6390/0") << name;
+    EXPECT_EQ(d.event_transport.value("stream_use", ""), "per_api") << name;
+    // No API overrides: every API gets the default section.
+    EXPECT_EQ(cfg->api("auth").rpc_url, "redis://127.0.0.1:6390/0") << name;
+    EXPECT_EQ(cfg->document()["bus"]["schema"]["ttl"], json(60)) << name;
+  }
+}
+
+TEST(Config, CaptureConfigsDifferWhereTheirScenariosDo) {
+  auto reclaim = config::load_file(data_path("lightbus-reclaim.yaml"));
+  ASSERT_TRUE(reclaim) << lightbus::to_string(reclaim.error());
+  EXPECT_EQ(reclaim->default_api().event_transport["acknowledgement_timeout"], json(5.0));
+  EXPECT_EQ(reclaim->default_api().event_transport["reclaim_interval"], json(5.0));
+  EXPECT_EQ(reclaim->default_api().event_transport["batch_size"], json(10));
+
+  auto plugin = config::load_file(data_path("lightbus-state-plugin.yaml"));
+  ASSERT_TRUE(plugin) << lightbus::to_string(plugin.error());
+  EXPECT_EQ(plugin->document()["plugins"]["internal_state"]["enabled"], json(true));
+  auto capture = config::load_file(data_path("lightbus-capture.yaml"));
+  ASSERT_TRUE(capture) << lightbus::to_string(capture.error());
+  EXPECT_EQ(capture->document()["plugins"]["internal_state"]["enabled"], json(false));
+}
+
+TEST(Config, LoadsJsonConfig) {
+  temp_file f(R"({"service_name": "json_service", "process_name": "p1",
+                  "apis": {"default": {"rpc_timeout": 2.5,
+                                       "rpc_transport": {"redis": {"url": "redis://h:1/2"}}}}})",
+              ".json");
+  auto cfg = config::load_file(f.path());
+  ASSERT_TRUE(cfg) << lightbus::to_string(cfg.error());
+  EXPECT_EQ(cfg->service_name(), "json_service");
+  EXPECT_EQ(cfg->process_name(), "p1");
+  EXPECT_EQ(cfg->default_api().rpc_timeout, 2.5);
+  EXPECT_EQ(cfg->default_api().rpc_url, "redis://h:1/2");
+  EXPECT_EQ(cfg->default_api().result_url, "redis://127.0.0.1:6379/0");
+}
+
+TEST(Config, JsonFileIsNotReadAsYaml) {
+  temp_file f("service_name: yaml_in_json\n", ".json");
+  auto cfg = config::load_file(f.path());
+  ASSERT_FALSE(cfg);
+  EXPECT_NE(cfg.error().message.find(f.path()), std::string::npos) << cfg.error().message;
+  EXPECT_NE(cfg.error().message.find("JSON"), std::string::npos) << cfg.error().message;
+}
+
+TEST(Config, EmptyYamlFileGivesDefaults) {
+  auto cfg = load_yaml("");
+  ASSERT_TRUE(cfg) << lightbus::to_string(cfg.error());
+  expect_builtin_defaults(cfg->default_api());
+}
+
+TEST(Config, ReadsYamlScalarsAsPythonDoes) {
+  auto cfg = load_yaml(R"(
+service_name: "123"
+apis:
+  default:
+    rpc_timeout: 1.5
+    validate: false
+    strict_validation: True
+    cast_values: false
+    rpc_transport:
+      redis:
+        url: redis://h:7/1
+        rpc_timeout: 9
+        consumption_restart_delay: 0.5
+    result_transport:
+      redis:
+        rpc_timeout: 2
+        result_ttl: 120
+)");
+  ASSERT_TRUE(cfg) << lightbus::to_string(cfg.error());
+  EXPECT_EQ(cfg->service_name(), "123");  // quoted: stays a string
+  const auto& d = cfg->default_api();
+  EXPECT_EQ(d.rpc_timeout, 1.5);
+  EXPECT_FALSE(d.validate_incoming);
+  EXPECT_FALSE(d.validate_outgoing);
+  EXPECT_TRUE(d.strict_validation);
+  EXPECT_FALSE(d.cast_values);
+  EXPECT_EQ(d.rpc_url, "redis://h:7/1");
+  EXPECT_EQ(d.rpc_expiry_seconds, 9);
+  EXPECT_EQ(d.consumption_restart_delay, 0.5);
+  EXPECT_EQ(d.result_url, "redis://127.0.0.1:6379/0");
+  EXPECT_EQ(d.result_blpop_seconds, 2);
+  EXPECT_EQ(d.result_ttl, 120);
+}
+
+TEST(Config, ValidateTakesIncomingAndOutgoingSeparately) {
+  auto cfg = load_yaml("apis:\n  default:\n    validate:\n      incoming: false\n");
+  ASSERT_TRUE(cfg) << lightbus::to_string(cfg.error());
+  EXPECT_FALSE(cfg->default_api().validate_incoming);
+  EXPECT_TRUE(cfg->default_api().validate_outgoing);
+}
+
+// -- per-API sections (spec §7.3) ----------------------------------------------------
+
+TEST(Config, ApiSectionDoesNotInheritFromDefaultExceptTransports) {
+  auto cfg = load_yaml(R"(
+apis:
+  default:
+    rpc_timeout: 9
+    validate: false
+    cast_values: false
+    rpc_transport:
+      redis:
+        url: redis://default-host:6379/1
+        rpc_timeout: 7
+    result_transport:
+      redis:
+        url: redis://default-host:6379/2
+        result_ttl: 30
+    event_transport:
+      redis:
+        url: redis://default-host:6379/3
+  store:
+    rpc_timeout: 2
+  my_company.auth:
+    strict_validation: true
+    rpc_transport:
+      redis: {}
+)");
+  ASSERT_TRUE(cfg) << lightbus::to_string(cfg.error());
+  const auto& store = cfg->api("store");
+  EXPECT_EQ(store.rpc_timeout, 2);
+  // Not inherited: built-in defaults.
+  EXPECT_TRUE(store.validate_incoming);
+  EXPECT_TRUE(store.validate_outgoing);
+  EXPECT_TRUE(store.cast_values);
+  // Transports not set in the section come from the default API.
+  EXPECT_EQ(store.rpc_url, "redis://default-host:6379/1");
+  EXPECT_EQ(store.rpc_expiry_seconds, 7);
+  EXPECT_EQ(store.result_url, "redis://default-host:6379/2");
+  EXPECT_EQ(store.result_ttl, 30);
+  EXPECT_EQ(store.event_transport.value("url", ""), "redis://default-host:6379/3");
+
+  const auto& auth = cfg->api("my_company.auth");
+  EXPECT_EQ(auth.rpc_timeout, 5);
+  EXPECT_TRUE(auth.strict_validation);
+  // Its own (empty) rpc transport: built-in defaults, not the default API's.
+  EXPECT_EQ(auth.rpc_url, "redis://127.0.0.1:6379/0");
+  EXPECT_EQ(auth.rpc_expiry_seconds, 5);
+  EXPECT_EQ(auth.result_url, "redis://default-host:6379/2");
+
+  // Unknown APIs get the default section as a whole.
+  const auto& other = cfg->api("unlisted");
+  EXPECT_EQ(other.rpc_timeout, 9);
+  EXPECT_FALSE(other.validate_incoming);
+  EXPECT_FALSE(other.cast_values);
+  EXPECT_EQ(&other, &cfg->default_api());
+}
+
+TEST(Config, SetRedisUrlChangesEveryTransport) {
+  auto cfg = load_yaml(R"(
+apis:
+  default:
+    event_transport:
+      redis:
+        url: redis://a:1/0
+  store:
+    rpc_timeout: 2
+)");
+  ASSERT_TRUE(cfg) << lightbus::to_string(cfg.error());
+  cfg->set_redis_url("redis://b:2/3");
+  for (auto name : {"store", "unlisted"}) {
+    const auto& a = cfg->api(name);
+    EXPECT_EQ(a.rpc_url, "redis://b:2/3") << name;
+    EXPECT_EQ(a.result_url, "redis://b:2/3") << name;
+    EXPECT_EQ(a.event_transport.value("url", ""), "redis://b:2/3") << name;
+  }
+}
+
+// -- errors ------------------------------------------------------------------------
+
+TEST(Config, UnknownKeyErrorNamesKeyPathAndFile) {
+  std::string path;
+  auto err = yaml_error(R"(
+apis:
+  default:
+    rpc_transport:
+      redis:
+        url: redis://127.0.0.1:6379/0
+        bogus: 1
+)", &path);
+  EXPECT_NE(err.find(path), std::string::npos) << err;
+  EXPECT_NE(err.find("apis.default.rpc_transport.redis.bogus"), std::string::npos) << err;
+  EXPECT_NE(err.find("unknown key"), std::string::npos) << err;
+}
+
+TEST(Config, UnknownRootAndApiKeysAreErrors) {
+  EXPECT_NE(yaml_error("servce_name: typo\n").find("servce_name"), std::string::npos);
+  EXPECT_NE(yaml_error("schema:\n  ttl: 60\n").find("schema"), std::string::npos);
+  EXPECT_NE(yaml_error("bus:\n  add_api_timeout: 1\n").find("bus.add_api_timeout"),
+            std::string::npos);
+  EXPECT_NE(yaml_error("apis:\n  store:\n    timeout: 1\n").find("apis.store.timeout"),
+            std::string::npos);
+  // Result transports have no consumption_restart_delay (spec §7.2).
+  EXPECT_NE(yaml_error("apis:\n  default:\n    result_transport:\n      redis:\n"
+                       "        consumption_restart_delay: 1\n")
+              .find("apis.default.result_transport.redis.consumption_restart_delay"),
+            std::string::npos);
+}
+
+TEST(Config, TypeErrorNamesKeyPathFileAndValue) {
+  std::string path;
+  auto err = yaml_error(R"(
+apis:
+  default:
+    rpc_transport:
+      redis:
+        batch_size: "ten"
+)", &path);
+  EXPECT_NE(err.find(path), std::string::npos) << err;
+  EXPECT_NE(err.find("apis.default.rpc_transport.redis.batch_size"), std::string::npos) << err;
+  EXPECT_NE(err.find("integer"), std::string::npos) << err;
+  EXPECT_NE(err.find("\"ten\""), std::string::npos) << err;
+}
+
+TEST(Config, TypeErrorsForUsedSettings) {
+  struct bad_case {
+    const char* yaml;
+    const char* key_path;
+  };
+  for (auto [yaml, key_path] : {
+         bad_case{"apis:\n  default:\n    rpc_timeout: ten\n", "apis.default.rpc_timeout"},
+         bad_case{"apis:\n  auth:\n    rpc_timeout: -1\n", "apis.auth.rpc_timeout"},
+         bad_case{"apis:\n  default:\n    validate: maybe\n", "apis.default.validate"},
+         bad_case{"apis:\n  default:\n    cast_values: 1\n", "apis.default.cast_values"},
+         bad_case{"apis:\n  default:\n    result_transport:\n      redis:\n        result_ttl: 1.5\n",
+                  "apis.default.result_transport.redis.result_ttl"},
+         bad_case{"apis:\n  default:\n    rpc_transport:\n      redis:\n        rpc_retry_delay: soon\n",
+                  "apis.default.rpc_transport.redis.rpc_retry_delay"},
+         bad_case{"apis:\n  default:\n    rpc_transport:\n      redis:\n        url: 5\n",
+                  "apis.default.rpc_transport.redis.url"},
+         bad_case{"apis:\n  default:\n    rpc_transport:\n      redis:\n        url: http://x\n",
+                  "apis.default.rpc_transport.redis.url"},
+         bad_case{"apis:\n  default:\n    rpc_transport: {}\n", "apis.default.rpc_transport"},
+         bad_case{"apis:\n  default:\n    rpc_transport:\n      debug: {}\n",
+                  "apis.default.rpc_transport.debug"},
+         bad_case{"apis: [1, 2]\n", "apis"},
+         bad_case{"service_name: [a]\n", "service_name"},
+       }) {
+    std::string path;
+    auto err = yaml_error(yaml, &path);
+    EXPECT_NE(err.find(path + ": " + key_path + ":"), std::string::npos)
+      << "expected '" << key_path << "' in: " << err;
+  }
+}
+
+TEST(Config, RootMustBeAMapping) {
+  std::string path;
+  auto err = yaml_error("- a\n- b\n", &path);
+  EXPECT_NE(err.find(path), std::string::npos) << err;
+  EXPECT_NE(err.find("mapping"), std::string::npos) << err;
+}
+
+TEST(Config, MalformedYamlIsAnErrorNamingTheFile) {
+  std::string path;
+  auto err = yaml_error("apis: {default: [\n", &path);
+  EXPECT_NE(err.find(path), std::string::npos) << err;
+  EXPECT_NE(err.find("YAML"), std::string::npos) << err;
+}
+
+TEST(Config, MissingFileIsAnErrorNamingThePath) {
+  auto path = ::testing::TempDir() + "lightbus_no_such_config.yaml";
+  auto cfg = config::load_file(path);
+  ASSERT_FALSE(cfg);
+  EXPECT_EQ(cfg.error().code, lightbus::errc::invalid_config);
+  EXPECT_NE(cfg.error().message.find(path), std::string::npos) << cfg.error().message;
+}
+
+TEST(Config, FromJsonNamesItsSourceInErrors) {
+  auto cfg = config::from_json(json{{"apis", {{"default", {{"bogus", 1}}}}}}, "inline");
+  ASSERT_FALSE(cfg);
+  EXPECT_EQ(cfg.error().message.rfind("inline: apis.default.bogus:", 0), 0u)
+    << cfg.error().message;
+}
+
+// -- service and process names (spec §7.4) --------------------------------------------
+
+TEST(Config, EnvironmentServiceNameAppliesOnlyWhenFileHasNone) {
+  env_guard service("LIGHTBUS_SERVICE_NAME", "env_service");
+  env_guard process("LIGHTBUS_PROCESS_NAME", "env_process");
+  auto from_env = load_yaml("bus:\n  log_level: info\n");
+  ASSERT_TRUE(from_env) << lightbus::to_string(from_env.error());
+  EXPECT_EQ(from_env->service_name(), "env_service");
+  EXPECT_EQ(from_env->process_name(), "env_process");
+
+  auto from_file = load_yaml("service_name: file_service\nprocess_name: file_process\n");
+  ASSERT_TRUE(from_file) << lightbus::to_string(from_file.error());
+  EXPECT_EQ(from_file->service_name(), "file_service");
+  EXPECT_EQ(from_file->process_name(), "file_process");
+}
+
+TEST(Config, EnvironmentNamesArePlaceholderExpanded) {
+  env_guard service("LIGHTBUS_SERVICE_NAME", "svc-{pid}");
+  env_guard process("LIGHTBUS_PROCESS_NAME", nullptr);
+  auto cfg = load_yaml("");
+  ASSERT_TRUE(cfg) << lightbus::to_string(cfg.error());
+  EXPECT_EQ(cfg->service_name(), "svc-" + std::to_string(::getpid()));
+  EXPECT_EQ(cfg->process_name().size(), 4u) << cfg->process_name();
+}
+
+TEST(Config, FileNamesArePlaceholderExpanded) {
+  env_guard service("LIGHTBUS_SERVICE_NAME", nullptr);
+  auto cfg = load_yaml("service_name: \"svc-{random4}\"\nprocess_name: \"p{pid}\"\n");
+  ASSERT_TRUE(cfg) << lightbus::to_string(cfg.error());
+  EXPECT_TRUE(std::regex_match(cfg->service_name(), std::regex("svc-[a-z]{4}")))
+    << cfg->service_name();
+  EXPECT_EQ(cfg->process_name(), "p" + std::to_string(::getpid()));
+}
+
+TEST(Config, NameSettersReplaceNames) {
+  auto cfg = config::defaults();
+  cfg.service_name("cli_service");
+  cfg.process_name("cli_process");
+  EXPECT_EQ(cfg.service_name(), "cli_service");
+  EXPECT_EQ(cfg.process_name(), "cli_process");
+}
+
+TEST(Config, PlaceholdersExpand) {
+  auto random = lightbus::expand_name_placeholders("{random4}");
+  EXPECT_TRUE(std::regex_match(random, std::regex("[a-z]{4}"))) << random;
+  EXPECT_TRUE(std::regex_match(lightbus::expand_name_placeholders("{random8}"),
+                               std::regex("[a-z]{8}")));
+  EXPECT_TRUE(std::regex_match(lightbus::expand_name_placeholders("{random16}"),
+                               std::regex("[a-z]{16}")));
+  EXPECT_EQ(lightbus::expand_name_placeholders("w-{pid}"), "w-" + std::to_string(::getpid()));
+  auto friendly = lightbus::expand_name_placeholders("{friendly}");
+  EXPECT_TRUE(std::regex_match(friendly, std::regex("[a-z]+-[a-z]+-[0-9]{1,3}"))) << friendly;
+  EXPECT_EQ(lightbus::expand_name_placeholders("plain_name"), "plain_name");
+}
+
+TEST(Config, HostnamePlaceholderIsLowerCased) {
+  char host[256] = {0};
+  ASSERT_EQ(::gethostname(host, sizeof(host) - 1), 0);
+  std::string expected = host;
+  for (auto& c : expected)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  EXPECT_EQ(lightbus::expand_name_placeholders("{hostname}-x"), expected + "-x");
+}
+
+TEST(Config, RandomPlaceholdersShareOnePrefix) {
+  // As in Python: {random4} is a prefix of {random8} and {random16}.
+  auto s = lightbus::expand_name_placeholders("{random4}.{random8}.{random16}");
+  ASSERT_EQ(s.size(), 4u + 1 + 8 + 1 + 16) << s;
+  auto r4 = s.substr(0, 4), r8 = s.substr(5, 8), r16 = s.substr(14);
+  EXPECT_EQ(r8.substr(0, 4), r4) << s;
+  EXPECT_EQ(r16.substr(0, 8), r8) << s;
+}
+
+TEST(Config, RandomPlaceholdersDifferBetweenExpansions) {
+  // 16 random letters: a repeat in 20 tries would mean no randomness.
+  auto first = lightbus::expand_name_placeholders("{random16}");
+  bool differs = false;
+  for (int i = 0; i < 20 && !differs; ++i)
+    differs = lightbus::expand_name_placeholders("{random16}") != first;
+  EXPECT_TRUE(differs);
+}

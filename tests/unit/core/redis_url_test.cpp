@@ -1,0 +1,162 @@
+#include "lightbus/redis_url.hpp"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+using lightbus::parse_redis_url;
+
+TEST(RedisUrl, DefaultsMatchLightbus) {
+  lightbus::redis_url url;
+  EXPECT_EQ(url.host, "127.0.0.1");
+  EXPECT_EQ(url.port, 6379);
+  EXPECT_EQ(url.db, 0);
+  EXPECT_TRUE(url.password.empty());
+  EXPECT_TRUE(url.unix_path.empty());
+  EXPECT_EQ(lightbus::to_string(url), "redis://127.0.0.1:6379/0");
+}
+
+TEST(RedisUrl, ParsesHostPortAndDatabase) {
+  auto url = parse_redis_url("redis://redis.example.com:6390/15");
+  ASSERT_TRUE(url) << lightbus::to_string(url.error());
+  EXPECT_EQ(url->host, "redis.example.com");
+  EXPECT_EQ(url->port, 6390);
+  EXPECT_EQ(url->db, 15);
+  EXPECT_TRUE(url->password.empty());
+  EXPECT_TRUE(url->unix_path.empty());
+}
+
+TEST(RedisUrl, LeavesOutPortAndDatabaseAsDefaults) {
+  auto url = parse_redis_url("redis://cache");
+  ASSERT_TRUE(url) << lightbus::to_string(url.error());
+  EXPECT_EQ(url->host, "cache");
+  EXPECT_EQ(url->port, 6379);
+  EXPECT_EQ(url->db, 0);
+  url = parse_redis_url("redis://cache/");
+  ASSERT_TRUE(url) << lightbus::to_string(url.error());
+  EXPECT_EQ(url->db, 0);
+  url = parse_redis_url("redis://");
+  ASSERT_TRUE(url) << lightbus::to_string(url.error());
+  EXPECT_EQ(url->host, "127.0.0.1");
+}
+
+TEST(RedisUrl, ParsesPasswordWithOrWithoutUser) {
+  auto url = parse_redis_url("redis://:s3cret@host:6380/2");
+  ASSERT_TRUE(url) << lightbus::to_string(url.error());
+  EXPECT_EQ(url->password, "s3cret");
+  EXPECT_EQ(url->host, "host");
+  EXPECT_EQ(url->port, 6380);
+  EXPECT_EQ(url->db, 2);
+  url = parse_redis_url("redis://alice:s3cret@host");
+  ASSERT_TRUE(url) << lightbus::to_string(url.error());
+  EXPECT_EQ(url->password, "s3cret");
+  EXPECT_EQ(url->host, "host");
+}
+
+TEST(RedisUrl, ParsesPasswordContainingAtSign) {
+  auto url = parse_redis_url("redis://:p@ss@host:6379/1");
+  ASSERT_TRUE(url) << lightbus::to_string(url.error());
+  EXPECT_EQ(url->password, "p@ss");
+  EXPECT_EQ(url->host, "host");
+}
+
+TEST(RedisUrl, ParsesQueryParameters) {
+  auto url = parse_redis_url("redis://host:6379?db=3&password=pw&timeout=5&encoding=utf-8");
+  ASSERT_TRUE(url) << lightbus::to_string(url.error());
+  EXPECT_EQ(url->db, 3);
+  EXPECT_EQ(url->password, "pw");
+}
+
+TEST(RedisUrl, ParsesUnixSocket) {
+  auto url = parse_redis_url("unix:///run/redis/redis.sock?db=4&password=pw");
+  ASSERT_TRUE(url) << lightbus::to_string(url.error());
+  EXPECT_EQ(url->unix_path, "/run/redis/redis.sock");
+  EXPECT_EQ(url->db, 4);
+  EXPECT_EQ(url->password, "pw");
+  url = parse_redis_url("unix:///tmp/r.sock");
+  ASSERT_TRUE(url) << lightbus::to_string(url.error());
+  EXPECT_EQ(url->unix_path, "/tmp/r.sock");
+  EXPECT_EQ(url->db, 0);
+}
+
+TEST(RedisUrl, ParsesIpv6Hosts) {
+  auto url = parse_redis_url("redis://[::1]:6390/1");
+  ASSERT_TRUE(url) << lightbus::to_string(url.error());
+  EXPECT_EQ(url->host, "::1");
+  EXPECT_EQ(url->port, 6390);
+  EXPECT_EQ(url->db, 1);
+  url = parse_redis_url("redis://:pw@[fe80::1]");
+  ASSERT_TRUE(url) << lightbus::to_string(url.error());
+  EXPECT_EQ(url->host, "fe80::1");
+  EXPECT_EQ(url->port, 6379);
+  EXPECT_EQ(url->password, "pw");
+}
+
+TEST(RedisUrl, ToStringHidesPassword) {
+  auto url = parse_redis_url("redis://:s3cret@host:6380/2");
+  ASSERT_TRUE(url);
+  EXPECT_EQ(lightbus::to_string(*url), "redis://:***@host:6380/2");
+  url = parse_redis_url("unix:///tmp/r.sock?db=1&password=s3cret");
+  ASSERT_TRUE(url);
+  EXPECT_EQ(lightbus::to_string(*url), "unix:///tmp/r.sock?db=1&password=***");
+  url = parse_redis_url("redis://[::1]:6390/1");
+  ASSERT_TRUE(url);
+  EXPECT_EQ(lightbus::to_string(*url), "redis://[::1]:6390/1");
+  url = parse_redis_url("unix:///tmp/r.sock");
+  ASSERT_TRUE(url);
+  EXPECT_EQ(lightbus::to_string(*url), "unix:///tmp/r.sock?db=0");
+}
+
+TEST(RedisUrl, ToStringRoundTrips) {
+  for (auto text : {"redis://127.0.0.1:6379/0", "redis://host:6380/2", "redis://[::1]:6390/1"}) {
+    auto url = parse_redis_url(text);
+    ASSERT_TRUE(url) << text;
+    EXPECT_EQ(lightbus::to_string(*url), text);
+  }
+}
+
+TEST(RedisUrl, RejectsBadUrlsWithReasons) {
+  struct bad_case {
+    const char* url;
+    const char* reason;
+  };
+  for (auto [text, reason] : {
+         bad_case{"http://host:6379/0", "expected redis://"},
+         bad_case{"host:6379", "expected redis://"},
+         bad_case{"", "expected redis://"},
+         bad_case{"rediss://host:6379/0", "TLS"},
+         bad_case{"redis://host:port/0", "port"},
+         bad_case{"redis://host:0/0", "port"},
+         bad_case{"redis://host:65536/0", "port"},
+         bad_case{"redis://host:/0", "port"},
+         bad_case{"redis://host:6379/zero", "database"},
+         bad_case{"redis://host:6379/-1", "database"},
+         bad_case{"redis://[::1/0", "IPv6"},
+         bad_case{"redis://[::1]x/0", "IPv6"},
+         bad_case{"redis://host?db=x", "db"},
+         bad_case{"redis://host?color=red", "color"},
+         bad_case{"unix://relative.sock", "unix:///"},
+         bad_case{"unix://", "unix:///"},
+       }) {
+    auto url = parse_redis_url(text);
+    ASSERT_FALSE(url) << text;
+    EXPECT_EQ(url.error().code, lightbus::errc::invalid_config) << text;
+    EXPECT_NE(url.error().message.find(reason), std::string::npos)
+      << text << ": " << url.error().message;
+  }
+}
+
+TEST(RedisUrl, ErrorsNeverShowThePassword) {
+  for (auto text : {"redis://:s3cret@host:port/0", "redis://alice:s3cret@host:6379/x",
+                    "redis://:s3cret@[::1/0", "redis://:s3cret@host:99999",
+                    "redis://host:6379/0?password=s3cret&db=x",
+                    "redis://host:6379/0?password=s3cret&bogus=1",
+                    "redis://host:6379/0?bogus=1&password=s3cret",
+                    "unix:///tmp/r.sock?password=s3cret&db=-1",
+                    "rediss://:s3cret@host:6379/0"}) {
+    auto url = parse_redis_url(text);
+    ASSERT_FALSE(url) << text;
+    EXPECT_EQ(url.error().message.find("s3cret"), std::string::npos) << url.error().message;
+    EXPECT_NE(url.error().message.find("***"), std::string::npos) << url.error().message;
+  }
+}
