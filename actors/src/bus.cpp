@@ -5,6 +5,7 @@
 #include "internal.hpp"
 #include "lightbus/actors/errors.hpp"
 #include "lightbus/keys.hpp"
+#include "lightbus/redis/event_transport.hpp"
 #include "lightbus/redis/rpc_transport.hpp"
 
 namespace lightbus {
@@ -27,6 +28,7 @@ struct bus_state {
   caf::actor_system* sys = nullptr;
   caf::actor caller;
   std::vector<std::unique_ptr<call_lease>> idle;
+  std::vector<std::pair<std::string, redis::connection>> idle_event_conns;
 
   ~bus_state() {
     if (caller) {
@@ -69,6 +71,28 @@ struct bus_state {
       call_lease{ac.rpc_url, ac.result_url, std::move(*w), std::move(*r)});
   }
 
+  expected<redis::connection> acquire_event_conn(const std::string& url) {
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      for (auto i = idle_event_conns.begin(); i != idle_event_conns.end(); ++i) {
+        if (i->first == url) {
+          auto conn = std::move(i->second);
+          idle_event_conns.erase(i);
+          return conn;
+        }
+      }
+    }
+    return redis::connection::open(detail::redis_options(url, std::chrono::seconds(5)));
+  }
+
+  void release_event_conn(const std::string& url, redis::connection conn) {
+    if (conn.broken())
+      return;
+    std::lock_guard<std::mutex> guard{mtx};
+    if (idle_event_conns.size() < 16)
+      idle_event_conns.emplace_back(url, std::move(conn));
+  }
+
   void release(std::unique_ptr<call_lease> lease) {
     if (lease->writer.broken() || lease->reader.broken())
       return;
@@ -107,6 +131,37 @@ expected<json> bus::try_call(std::string_view name, json kwargs,
 
 json bus::call(std::string_view name, json kwargs, std::optional<double> timeout_seconds) const {
   auto r = try_call(name, std::move(kwargs), timeout_seconds);
+  if (!r)
+    throw bus_error(std::move(r).error());
+  return std::move(*r);
+}
+
+expected<event_message> bus::try_fire(std::string_view name, json kwargs) const {
+  auto names = split_qualified_name(name);
+  if (!names)
+    return names.error();
+  if (!kwargs.is_object() && !kwargs.is_null())
+    return make_error(errc::invalid_parameters,
+                      "kwargs of " + std::string(name) + " must be a JSON object");
+  auto opts = event_options(state_->cfg, names->first);
+  if (!opts)
+    return opts.error();
+  auto msg = make_event_message(std::move(names->first), std::move(names->second),
+                                std::move(kwargs));
+  msg.stream = event_stream_for(*opts, msg.api_name, msg.event_name);
+  auto conn = state_->acquire_event_conn(opts->url);
+  if (!conn)
+    return conn.error();
+  auto id = redis::xadd(*conn, msg.stream, encode_event_fields(msg), opts->max_stream_length);
+  state_->release_event_conn(opts->url, std::move(*conn));
+  if (!id)
+    return id.error();
+  msg.native_id = std::move(*id);
+  return msg;
+}
+
+event_message bus::fire(std::string_view name, json kwargs) const {
+  auto r = try_fire(name, std::move(kwargs));
   if (!r)
     throw bus_error(std::move(r).error());
   return std::move(*r);

@@ -15,6 +15,7 @@
 #include "lightbus/actors/errors.hpp"
 #include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
+#include "lightbus/redis/event_transport.hpp"
 #include "lightbus/redis/rpc_transport.hpp"
 #include "lightbus/uuid.hpp"
 
@@ -252,6 +253,75 @@ caf::behavior sender(sender_actor* self, redis::connection_options rpc_redis,
   };
 }
 
+// -- event sender ------------------------------------------------------------------
+
+struct pending_fire {
+  event_message msg;
+  caf::typed_response_promise<event_message> promise;
+};
+
+struct event_sender_state {
+  redis::connection_options redis;
+  long long max_len = 0;
+  std::optional<redis::connection> conn;
+  std::vector<pending_fire> batch;
+  bool flush_scheduled = false;
+};
+
+using event_sender_actor = caf::stateful_actor<event_sender_state>;
+
+// Detached: appends each XADD to a pipeline; everything that arrived while it
+// was busy goes out together and is answered with its stream id.
+caf::behavior event_sender(event_sender_actor* self, redis::connection_options redis,
+                           long long max_len) {
+  self->state.redis = std::move(redis);
+  self->state.redis.read_timeout = std::chrono::seconds(5);
+  self->state.max_len = max_len;
+  return {
+    [=](fire_atom, event_message& msg) -> caf::result<event_message> {
+      auto& st = self->state;
+      if (!st.conn) {
+        auto conn = redis::connection::open(st.redis);
+        if (!conn)
+          return make_caf_error(conn.error());
+        st.conn = std::move(*conn);
+      }
+      redis::append_xadd(*st.conn, msg.stream, encode_event_fields(msg), st.max_len);
+      auto rp = self->make_response_promise<event_message>();
+      st.batch.push_back(pending_fire{std::move(msg), rp});
+      if (!st.flush_scheduled) {
+        st.flush_scheduled = true;
+        self->send(self, flush_atom::value);
+      }
+      return rp;
+    },
+    [=](flush_atom) {
+      auto& st = self->state;
+      st.flush_scheduled = false;
+      std::vector<pending_fire> batch;
+      batch.swap(st.batch);
+      bool broken = false;
+      for (auto& p : batch) {
+        if (broken) {
+          p.promise.deliver(make_caf_error(
+            make_error(errc::connection_failed, "Redis connection lost while firing")));
+          continue;
+        }
+        auto id = redis::read_xadd_reply(*st.conn);
+        if (!id) {
+          broken = id.error().code == errc::connection_failed;
+          p.promise.deliver(make_caf_error(id.error()));
+          continue;
+        }
+        p.msg.native_id = std::move(*id);
+        p.promise.deliver(std::move(p.msg));
+      }
+      if (broken)
+        st.conn.reset();
+    },
+  };
+}
+
 // -- router ------------------------------------------------------------------------
 
 struct pending_call {
@@ -270,6 +340,7 @@ struct transport_pair {
 
 struct router_state {
   config cfg;
+  std::map<std::string, caf::actor> event_senders; // by URL and max length
   // Stopped when the router ends, so blocked receivers return at once.
   std::shared_ptr<std::vector<std::shared_ptr<reader_control>>> controls;
   std::map<std::string, transport_pair> pairs; // by "rpc_url|result_url"
@@ -352,6 +423,31 @@ caf::result<json> start_call(router_actor* self, const std::string& name, json& 
   return rp;
 }
 
+caf::result<event_message> start_fire(router_actor* self, const std::string& name,
+                                      json& kwargs) {
+  auto& st = self->state;
+  auto names = split_qualified_name(name);
+  if (!names)
+    return make_caf_error(names.error());
+  if (!kwargs.is_object() && !kwargs.is_null())
+    return make_caf_error(make_error(errc::invalid_parameters,
+                                     "kwargs of " + name + " must be a JSON object"));
+  auto opts = event_options(st.cfg, names->first);
+  if (!opts)
+    return make_caf_error(opts.error());
+  auto msg = make_event_message(names->first, names->second, std::move(kwargs));
+  msg.stream = event_stream_for(*opts, msg.api_name, msg.event_name);
+  auto id = opts->url + "|" + std::to_string(opts->max_stream_length);
+  auto i = st.event_senders.find(id);
+  if (i == st.event_senders.end())
+    i = st.event_senders
+          .emplace(id, self->spawn<caf::detached + caf::linked>(
+                         event_sender, redis_options(opts->url), opts->max_stream_length))
+          .first;
+  self->delegate(i->second, fire_atom::value, std::move(msg));
+  return caf::delegated<event_message>{};
+}
+
 caf::behavior router(router_actor* self, config cfg) {
   self->state.cfg = std::move(cfg);
   auto controls = std::make_shared<std::vector<std::shared_ptr<reader_control>>>();
@@ -366,6 +462,9 @@ caf::behavior router(router_actor* self, config cfg) {
     },
     [=](call_atom, const std::string& name, json& kwargs, double timeout)
       -> caf::result<json> { return start_call(self, name, kwargs, timeout); },
+    [=](fire_atom, const std::string& name, json& kwargs) -> caf::result<event_message> {
+      return start_fire(self, name, kwargs);
+    },
     [=](result_atom, const std::string& id, result_message& res) {
       auto i = self->state.pending.find(id);
       if (i == self->state.pending.end())

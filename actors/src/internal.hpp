@@ -113,6 +113,15 @@ caf::actor spawn_api_server(caf::local_actor* parent, api_server_config cfg);
 caf::actor spawn_function_handler(caf::local_actor* parent,
                                   std::shared_ptr<const api> owner, const procedure* proc);
 
+/// Returns the dead-letter stream of a consumer group: `{group}:dead_letter`.
+std::string dead_letter_stream_key(std::string_view group);
+
+/// Spawns a listener (its stream consumers, writer and handlers); replies
+/// `true` to `drain_atom` once its running handlers finished.
+expected<caf::actor> spawn_listener(caf::local_actor* parent, const listener_spec& spec,
+                                    const config& cfg, caf::actor supervisor,
+                                    std::chrono::milliseconds block);
+
 /// The bus client's caller actor (see caller.cpp).
 caf::actor spawn_caller(caf::actor_system& sys, const config& cfg);
 

@@ -28,4 +28,58 @@ served_api& module::serve(std::shared_ptr<const api> definition) {
   return apis_.back();
 }
 
+void module::add_listener(listener_spec spec) {
+  if (spec.name.empty())
+    throw std::invalid_argument("a listener needs a name (it names the consumer group)");
+  if (spec.events.empty())
+    throw std::invalid_argument("listener '" + spec.name + "' listens to no events");
+  for (const auto& e : spec.events) {
+    auto dot = e.rfind('.');
+    if (dot == std::string::npos || dot == 0 || dot + 1 == e.size())
+      throw std::invalid_argument("listener '" + spec.name + "': '" + e
+                                  + "' is not API.EVENT (e.g. auth.user_registered)");
+  }
+  for (const auto& l : listeners_)
+    if (l.name == spec.name)
+      throw std::invalid_argument("listener name '" + spec.name + "' is used twice");
+  if (spec.options.concurrency == 0 || spec.options.max_in_flight == 0
+      || spec.options.max_deliveries <= 0)
+    throw std::invalid_argument("listener '" + spec.name
+                                + "': concurrency, max_in_flight and max_deliveries must be > 0");
+  auto since = parse_since(spec.options.since);
+  if (!since)
+    throw std::invalid_argument("listener '" + spec.name + "': " + since.error().message);
+  listeners_.push_back(std::move(spec));
+}
+
+void module::listen(std::vector<std::string> events, std::string listener_name,
+                    event_handler handler, listen_options opts) {
+  listener_spec spec;
+  spec.events = std::move(events);
+  spec.name = std::move(listener_name);
+  spec.function = std::move(handler);
+  spec.options = std::move(opts);
+  add_listener(std::move(spec));
+}
+
+void module::listen(std::vector<std::string> events, std::string listener_name,
+                    handler_factory handler, listen_options opts) {
+  listener_spec spec;
+  spec.events = std::move(events);
+  spec.name = std::move(listener_name);
+  spec.factory = std::move(handler);
+  spec.options = std::move(opts);
+  add_listener(std::move(spec));
+}
+
+void module::listen(std::vector<std::string> events, std::string listener_name,
+                    caf::actor handler, listen_options opts) {
+  listener_spec spec;
+  spec.events = std::move(events);
+  spec.name = std::move(listener_name);
+  spec.actor = std::move(handler);
+  spec.options = std::move(opts);
+  add_listener(std::move(spec));
+}
+
 } // namespace lightbus

@@ -25,9 +25,18 @@ struct api_entry {
   int consumer_restarts = 0;
 };
 
+struct listener_entry {
+  listener_spec spec;
+  caf::actor actor;
+  int restarts = 0;
+};
+
 struct supervisor_state {
   config cfg;
   worker_options opts;
+  std::vector<listener_entry> listeners;
+  /// Set when a listener asked for the worker to stop (on_error=shutdown).
+  bool fatal = false;
   std::map<std::string, api_entry, std::less<>> apis;
   // One result writer per result Redis (normally just one).
   std::map<std::string, caf::actor> writers;
@@ -74,14 +83,20 @@ void finish_stop(supervisor_actor* self) {
   }
   for (auto& [url, w] : st.writers)
     self->send_exit(w, caf::exit_reason::user_shutdown);
-  self->quit();
+  for (auto& l : st.listeners)
+    self->send_exit(l.actor, caf::exit_reason::user_shutdown);
+  if (st.fatal)
+    self->quit(make_caf_error(make_error(errc::handler_failed,
+                                         "a listener with on_error=shutdown failed")));
+  else
+    self->quit();
 }
 
 // Step 2 of a stop: no consumer reads any more; wait for calls in flight,
 // then for their results to be written.
 void drain(supervisor_actor* self) {
   auto& st = self->state;
-  auto remaining = std::make_shared<size_t>(st.apis.size());
+  auto remaining = std::make_shared<size_t>(st.apis.size() + st.listeners.size());
   auto flush_writer = [=] {
     if (self->state.writers.empty()) {
       finish_stop(self);
@@ -103,6 +118,22 @@ void drain(supervisor_actor* self) {
   if (*remaining == 0) {
     flush_writer();
     return;
+  }
+  for (auto& l : st.listeners) {
+    auto name = l.spec.name;
+    self->request(l.actor, st.opts.drain_timeout, drain_atom::value)
+      .then(
+        [=](bool) {
+          if (--*remaining == 0)
+            flush_writer();
+        },
+        [=](caf::error& err) {
+          self->state.log->warn("listener {}: handlers still running at shutdown ({}); their "
+                                "events stay pending and will be redelivered",
+                                name, describe(err));
+          if (--*remaining == 0)
+            flush_writer();
+        });
   }
   for (auto& [name, e] : st.apis) {
     auto api_name = name;
@@ -160,8 +191,28 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
     start_server(self, it->second);
     start_consumer(self, it->second);
   }
+  for (const auto& spec : mod.listeners()) {
+    auto a = spawn_listener(self, spec, st.cfg, self, opts.block_timeout);
+    if (!a) {
+      st.log->error("listener {} cannot start: {}", spec.name, a.error().message);
+      continue;
+    }
+    self->monitor(*a);
+    st.listeners.push_back(listener_entry{spec, *a, 0});
+  }
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
+    for (size_t i = 0; i < st.listeners.size(); ++i) {
+      auto& l = st.listeners[i];
+      if (dm.source != l.actor.address())
+        continue;
+      if (st.stopping)
+        return;
+      st.log->error("listener {} exited ({}); restarting it", l.spec.name, describe(dm.reason));
+      self->delayed_send(self, backoff(l.restarts++), restart_atom::value, l.spec.name,
+                         std::string("listener"));
+      return;
+    }
     for (auto& [url, w] : st.writers) {
       if (dm.source != w.address())
         continue;
@@ -207,6 +258,8 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
     }
     for (auto& [url, w] : st.writers)
       self->send_exit(w, em.reason);
+    for (auto& l : st.listeners)
+      self->send_exit(l.actor, em.reason);
     self->quit(em.reason);
   });
   return {
@@ -239,6 +292,17 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
         start_writer(api_name); // api_name holds the writer's URL here
         return;
       }
+      if (what == "listener") {
+        for (auto& l : st.listeners) {
+          if (l.spec.name != api_name)
+            continue;
+          if (auto a = spawn_listener(self, l.spec, st.cfg, self, st.opts.block_timeout)) {
+            l.actor = *a;
+            self->monitor(l.actor);
+          }
+        }
+        return;
+      }
       auto i = st.apis.find(api_name);
       if (i == st.apis.end())
         return;
@@ -250,6 +314,14 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
         self->send(i->second.consumer, reset_atom::value);
       }
     },
+    [=](stop_atom, caf::atom_value why) {
+      // A listener with on_error=shutdown failed: stop as on a signal, but
+      // end with an error so `lightbus run` exits 1.
+      if (why == caf::atom("fatal"))
+        self->state.fatal = true;
+      self->state.log->info("stopping the worker ({})", caf::to_string(why));
+      self->send(self, stop_atom::value);
+    },
     [=](stop_atom) -> caf::result<bool> {
       auto& st = self->state;
       auto rp = self->make_response_promise();
@@ -257,8 +329,7 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
       if (st.stopping)
         return rp;
       st.stopping = true;
-      st.log->info("stopping: no new calls are read; finishing {} API(s) in flight",
-                   st.apis.size());
+      st.log->info("stopping: no new calls or events are read; finishing work in flight");
       // Step 1: stop every consumer; step 2 (drain) starts when the last is gone.
       for (auto& [name, e] : st.apis) {
         e.consumer_cfg.control->stop();
@@ -266,11 +337,14 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
       }
       if (st.consumers_alive == 0)
         drain(self);
-      self->delayed_send(self, st.opts.drain_timeout + st.opts.block_timeout,
+      // Whatever happens, the stop ends in bounded time (SIGTERM -> exit < 2 s).
+      self->delayed_send(self, st.opts.drain_timeout + std::chrono::milliseconds(200),
                          deadline_atom::value);
       return rp;
     },
     [=](deadline_atom) {
+      if (self->state.stop_promises.empty())
+        return; // already finished
       self->state.log->warn("stop took too long; exiting with work unfinished");
       finish_stop(self);
     },

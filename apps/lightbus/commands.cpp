@@ -2,8 +2,12 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <iostream>
+#include <mutex>
+#include <sstream>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -13,6 +17,7 @@
 #include "lightbus/actors/bus.hpp"
 #include "lightbus/actors/errors.hpp"
 #include "lightbus/actors/worker.hpp"
+#include "lightbus/event.hpp"
 #include "lightbus/json.hpp"
 #include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
@@ -56,15 +61,59 @@ void warn_if_unreachable(const std::string& url) {
 
 } // namespace
 
-int run_command(const common_options& common, const run_options& opts) {
-  // Block the stop signals before any thread exists, so every thread inherits
-  // the mask and only sigwait() below sees them.
+namespace {
+
+std::atomic<int> worker_exit_code{0};
+std::atomic<bool> worker_ended{false};
+
+// Blocks SIGINT/SIGTERM in this thread and every thread started after it, so
+// only sigwait() in `serve_until_stopped` sees them.
+sigset_t block_stop_signals() {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  return stop_signals;
+}
 
+// Runs the worker for `mod` until a signal arrives or the worker stops by
+// itself (a listener's max_events, or on_error=shutdown). Returns the exit code.
+int serve_until_stopped(const sigset_t& stop_signals, const module& mod, const config& cfg,
+                        const worker_options& wopts) {
+  auto log = logger("worker");
+  caf::actor_system_config sys_cfg;
+  configure(sys_cfg);
+  caf::actor_system sys{sys_cfg};
+  auto worker = spawn_worker(sys, mod, cfg, wopts);
+  // Wakes sigwait() below when the worker ends on its own. (Keep the handle:
+  // an actor nobody references is terminated as unreachable.)
+  auto watcher = sys.spawn([worker](caf::event_based_actor* self) -> caf::behavior {
+    self->monitor(worker);
+    self->set_down_handler([self](caf::down_msg& dm) {
+      worker_exit_code = dm.reason ? exit_remote_error : exit_ok;
+      worker_ended = true;
+      ::kill(::getpid(), SIGTERM);
+      self->quit();
+    });
+    return {[](int) {}};
+  });
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  if (worker_ended) {
+    log->info("worker stopped");
+    return worker_exit_code.load();
+  }
+  log->info("received {}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  auto clean = stop_worker(sys, worker, wopts.drain_timeout + std::chrono::seconds(1));
+  log->info(clean ? "worker stopped" : "worker stopped before all work finished");
+  return worker_exit_code.load();
+}
+
+} // namespace
+
+int run_command(const common_options& common, const run_options& opts) {
+  auto stop_signals = block_stop_signals();
   auto log = logger("worker");
   auto cfg = load_config(common);
   if (!cfg) {
@@ -84,12 +133,19 @@ int run_command(const common_options& common, const run_options& opts) {
     std::cerr << "lightbus run: " << r.error().message << "\n";
     return exit_module;
   }
-  if (mod.apis().empty()) {
+  if (mod.apis().empty() && mod.listeners().empty()) {
     std::cerr << "lightbus run: bus module '" << bus_path
-              << "' serves no APIs: nothing to run (call bus.serve<your_api>() in "
-                 "LIGHTBUS_MODULE)\n";
+              << "' serves no APIs and runs no listeners: nothing to do (call "
+                 "bus.serve<your_api>() or bus.listen(...) in LIGHTBUS_MODULE)\n";
     return exit_module;
   }
+  for (const auto& l : mod.listeners())
+    for (const auto& e : l.events)
+      if (auto names = split_qualified_name(e); names)
+        if (auto o = event_options(*cfg, names->first); !o) {
+          std::cerr << "lightbus run: " << o.error().message << "\n";
+          return exit_config;
+        }
 
   log->info("lightbus worker starting: service '{}', process '{}', config {}",
             cfg->service_name(), cfg->process_name(), cfg->source());
@@ -104,22 +160,93 @@ int run_command(const common_options& common, const run_options& opts) {
               procs, rpc_queue_key(def.name()), url ? to_string(*url) : ac.rpc_url,
               served.max_in_flight() ? served.max_in_flight() : opts.max_in_flight);
   }
-  warn_if_unreachable(cfg->api(mod.apis().front().definition()->name()).rpc_url);
+  for (const auto& l : mod.listeners()) {
+    std::string events;
+    for (const auto& e : l.events)
+      events += (events.empty() ? "" : ", ") + e;
+    log->info("listener '{}' for [{}] in group '{}'", l.name, events,
+              consumer_group_name(cfg->service_name(), l.name));
+  }
+  if (!mod.apis().empty())
+    warn_if_unreachable(cfg->api(mod.apis().front().definition()->name()).rpc_url);
 
-  caf::actor_system_config sys_cfg;
-  configure(sys_cfg);
-  caf::actor_system sys{sys_cfg};
   worker_options wopts;
   wopts.max_in_flight = opts.max_in_flight;
   wopts.handlers_per_procedure = opts.handlers_per_procedure;
-  auto worker = spawn_worker(sys, mod, *cfg, wopts);
+  return serve_until_stopped(stop_signals, mod, *cfg, wopts);
+}
 
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  log->info("received {}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-  auto clean = stop_worker(sys, worker, wopts.drain_timeout + std::chrono::seconds(1));
-  log->info(clean ? "worker stopped" : "worker stopped before all calls finished");
+int fire_command(const common_options& common, const fire_options& opts) {
+  auto cfg = load_config(common);
+  if (!cfg) {
+    std::cerr << "lightbus fire: " << cfg.error().message << "\n";
+    return exit_config;
+  }
+  if (auto names = split_qualified_name(opts.name); !names) {
+    std::cerr << "lightbus fire: " << names.error().message << "\n";
+    return exit_usage;
+  }
+  auto kwargs = parse_json(opts.kwargs);
+  if (!kwargs || !kwargs->is_object()) {
+    std::cerr << "lightbus fire: the arguments must be a JSON object, e.g. "
+                 "'{\"username\": \"sally\"}'; got: "
+              << opts.kwargs << "\n";
+    return exit_usage;
+  }
+  auto bus = create(std::move(*cfg));
+  auto fired = bus.try_fire(opts.name, std::move(*kwargs));
+  if (!fired) {
+    std::cerr << "lightbus fire: " << fired.error().message << "\n";
+    return fired.error().code == errc::invalid_config ? exit_config : exit_unavailable;
+  }
+  json out = {{"id", fired->id}, {"native_id", fired->native_id}, {"stream", fired->stream}};
+  std::cout << out.dump() << std::endl;
   return exit_ok;
+}
+
+int listen_command(const common_options& common, const listen_options& opts) {
+  auto stop_signals = block_stop_signals();
+  auto cfg = load_config(common);
+  if (!cfg) {
+    std::cerr << "lightbus listen: " << cfg.error().message << "\n";
+    return exit_config;
+  }
+  std::vector<std::string> events;
+  std::string item;
+  std::stringstream in(opts.events);
+  while (std::getline(in, item, ','))
+    if (!item.empty())
+      events.push_back(item);
+  module mod;
+  lightbus::listen_options lo;
+  lo.since = opts.since;
+  lo.max_events = opts.count;
+  lo.on_error = on_error::shutdown;
+  auto out_mtx = std::make_shared<std::mutex>();
+  try {
+    mod.listen(
+      events, opts.listener_name,
+      [out_mtx](const event_message& m) {
+        json line = {{"api", m.api_name}, {"event", m.event_name}, {"id", m.id},
+                     {"native_id", m.native_id}, {"kwargs", m.kwargs}};
+        std::lock_guard<std::mutex> guard{*out_mtx};
+        std::cout << line.dump() << std::endl; // flushed at once
+        if (!std::cout)
+          throw std::runtime_error("stdout is closed");
+      },
+      lo);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "lightbus listen: " << e.what() << "\n";
+    return exit_usage;
+  }
+  for (const auto& e : events)
+    if (auto names = split_qualified_name(e); names)
+      if (auto o = event_options(*cfg, names->first); !o) {
+        std::cerr << "lightbus listen: " << o.error().message << "\n";
+        return exit_config;
+      }
+  worker_options wopts;
+  return serve_until_stopped(stop_signals, mod, *cfg, wopts);
 }
 
 int call_command(const common_options& common, const call_options& opts) {

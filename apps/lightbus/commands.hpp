@@ -26,6 +26,24 @@ struct call_options {
   std::optional<double> timeout;
 };
 
+struct fire_options {
+  std::string name;
+  std::string kwargs = "{}";
+};
+
+struct listen_options {
+  std::string events; // comma-separated API.EVENT list
+  std::string listener_name = "cli";
+  std::string since = "$";
+  size_t count = 0;
+};
+
+/// `lightbus fire`: fires one event, prints its ids.
+int fire_command(const common_options& common, const fire_options& opts);
+
+/// `lightbus listen`: a real listener that prints each event as a JSON line.
+int listen_command(const common_options& common, const listen_options& opts);
+
 /// `lightbus run`: serves the APIs of a bus module until SIGINT/SIGTERM.
 int run_command(const common_options& common, const run_options& opts);
 

@@ -1,4 +1,4 @@
-// The `lightbus` command: run a worker, call an RPC.
+// The `lightbus` command: run a worker, call an RPC, fire and listen for events.
 
 #include <iostream>
 
@@ -60,6 +60,29 @@ int main(int argc, char** argv) {
                    "Seconds to wait for the result (default: the API's rpc_timeout)")
     ->check(CLI::PositiveNumber);
 
+  fire_options fire_opts;
+  auto fire = app.add_subcommand("fire", "Fire an event; prints its id and stream id");
+  add_common(fire, common);
+  fire->add_option("name", fire_opts.name, "API.EVENT, e.g. auth.user_registered")->required();
+  fire->add_option("kwargs", fire_opts.kwargs, "Event parameters as a JSON object")
+    ->capture_default_str();
+
+  listen_options listen_opts;
+  auto listen = app.add_subcommand(
+    "listen", "Listen for events (a real consumer group); prints one JSON line per event");
+  add_common(listen, common);
+  listen->add_option("events", listen_opts.events,
+                     "API.EVENT[,API.EVENT...], e.g. auth.user_registered")
+    ->required();
+  listen->add_option("--listener-name", listen_opts.listener_name,
+                     "Listener name; the consumer group is SERVICE-LISTENER")
+    ->capture_default_str();
+  listen->add_option("--since", listen_opts.since,
+                     "Where a new group starts: $ (new events), 0 (all), a stream id or a "
+                     "UTC time")
+    ->capture_default_str();
+  listen->add_option("--count", listen_opts.count, "Exit after this many events (0 = never)");
+
   auto version = app.add_subcommand("version", "Print the version");
 
   try {
@@ -78,6 +101,10 @@ int main(int argc, char** argv) {
       return run_command(common, run_opts);
     if (*call)
       return call_command(common, call_opts);
+    if (*fire)
+      return fire_command(common, fire_opts);
+    if (*listen)
+      return listen_command(common, listen_opts);
     if (*version) {
       std::cout << version_text << "\n";
       return exit_ok;

@@ -16,8 +16,9 @@ void check_kwarg_names(const std::vector<parameter>& params, const json& kwargs)
   if (!kwargs.is_object())
     throw invalid_parameters_error("kwargs must be a JSON object, got "
                                    + std::string(json_type_name(kwargs)));
-  for (auto& [key, value] : kwargs.items()) {
-    (void) value;
+  for (auto& item : kwargs.items()) {
+    // Not a structured binding: C++17 lambdas cannot capture those (clang rejects it).
+    const auto& key = item.key();
     auto known = std::any_of(params.begin(), params.end(),
                              [&](const parameter& p) { return p.name == key; });
     if (!known)

@@ -5,9 +5,11 @@
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
+#include <caf/make_message.hpp>
 #include <caf/result.hpp>
 #include <nlohmann/json.hpp>
 
+#include "lightbus/event.hpp"
 #include "lightbus/message.hpp"
 
 // nlohmann::json and our messages travel between actors of one process only.
@@ -15,6 +17,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(nlohmann::json)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(lightbus::rpc_message)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(lightbus::result_message)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<lightbus::rpc_message>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(lightbus::event_message)
 
 namespace caf {
 
@@ -63,6 +66,14 @@ namespace lightbus {
 /// -> `json`, optionally followed by a timeout in seconds (`double`). To a
 /// handler actor: `(call_atom, "procedure", json kwargs)` -> `json`.
 using call_atom = caf::atom_constant<caf::atom("call")>;
+
+/// Fires an event through the bus actor: `(fire_atom, "api.event", json kwargs)`
+/// -> `event_message` (with `native_id` set).
+using fire_atom = caf::atom_constant<caf::atom("fire")>;
+
+/// Delivers an event to a listener's handler actor: `(event_atom, event_message)`;
+/// any reply means handled, an error reply means it failed.
+using event_atom = caf::atom_constant<caf::atom("event")>;
 
 /// Asks a worker to stop: it stops reading, finishes calls in flight, flushes
 /// their results, then replies `true`.

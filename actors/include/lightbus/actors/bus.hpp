@@ -11,6 +11,7 @@
 
 #include "lightbus/config.hpp"
 #include "lightbus/error.hpp"
+#include "lightbus/event.hpp"
 
 namespace lightbus {
 
@@ -48,8 +49,18 @@ public:
   expected<json> try_call(std::string_view name, json kwargs = json::object(),
                           std::optional<double> timeout_seconds = std::nullopt) const;
 
+  /// Fires `api.event` with `kwargs` (one XADD); returns the event with its
+  /// stream id (`native_id`). Throws `bus_error`.
+  event_message fire(std::string_view name, json kwargs = json::object()) const;
+
+  /// As `fire`, but returns the error instead of throwing.
+  expected<event_message> try_fire(std::string_view name,
+                                   json kwargs = json::object()) const;
+
   /// Returns the actor that makes calls for actor code, never blocking it:
-  /// `self->request(bus.actor(), 5s, call_atom::value, "auth.check_password", kwargs)`.
+  /// `self->request(bus.actor(), 5s, call_atom::value, "auth.check_password", kwargs)`
+  /// replies with the result as `json`; `(fire_atom, "api.event", kwargs)`
+  /// replies with the fired `event_message`.
   caf::actor actor() const;
 
   /// The actor system the bus actor lives in (its own unless given one).

@@ -13,6 +13,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "lightbus/api.hpp"
+#include "lightbus/event.hpp"
 
 namespace lightbus {
 
@@ -60,9 +61,68 @@ private:
   size_t max_in_flight_ = 0;
 };
 
+/// Handles one event; throwing means it failed (see `on_error`).
+using event_handler = std::function<void(const event_message&)>;
+
+/// What a listener does when its handler fails on an event.
+enum class on_error {
+  /// Retry with back-off; after `max_deliveries` deliveries copy the event to
+  /// the dead-letter stream `{group}:dead_letter`, acknowledge it, go on.
+  dead_letter,
+  /// Log the error and acknowledge the event (it is not retried).
+  acknowledge_and_log,
+  /// Python Lightbus's default: leave the event unacknowledged and stop the
+  /// worker (exit code 1); it is handled again after the restart.
+  shutdown,
+};
+
+/// How a listener consumes.
+struct listen_options {
+  /// Where a new consumer group starts: `$` (new events only), `0` (all
+  /// history), a stream id, or a UTC time; see `parse_since`.
+  std::string since = "$";
+  lightbus::on_error on_error = on_error::dead_letter;
+  /// Deliveries (as XPENDING counts them) before an event is dead-lettered.
+  int max_deliveries = 5;
+  /// Entries read but not yet acknowledged, per stream; reading pauses at it.
+  size_t max_in_flight = 100;
+  /// Entries of one stream handled at once: 1 keeps stream order; more lets
+  /// a slow handler overlap, and then events may finish out of order.
+  size_t concurrency = 1;
+  /// Stop the worker after this many events were handled (0 = never).
+  size_t max_events = 0;
+};
+
+/// One listener: a consumer group `{service}-{name}` reading some events.
+struct listener_spec {
+  /// `api.event` names (an event `*` takes every event of that API).
+  std::vector<std::string> events;
+  std::string name;
+  event_handler function;
+  handler_factory factory;
+  caf::actor actor;
+  listen_options options;
+};
+
 /// What a bus module (or an embedding program) gives the worker to run.
 class module {
 public:
+  /// Runs `handler` for every `api.event` in `events`, at least once each, in
+  /// consumer group `{service_name}-{listener_name}`.
+  void listen(std::vector<std::string> events, std::string listener_name, event_handler handler,
+              listen_options opts = {});
+
+  /// As above, with a handler actor the worker spawns and restarts; it gets
+  /// `(event_atom, event_message)` and replies (anything) when done.
+  void listen(std::vector<std::string> events, std::string listener_name,
+              handler_factory handler, listen_options opts = {});
+
+  /// As above, with an actor the caller owns.
+  void listen(std::vector<std::string> events, std::string listener_name, caf::actor handler,
+              listen_options opts = {});
+
+  const std::vector<listener_spec>& listeners() const noexcept { return listeners_; }
+
   /// Serves a new `Api` constructed from `args`.
   template <class Api, class... Args>
   served_api& serve(Args&&... args) {
@@ -76,7 +136,10 @@ public:
   const std::vector<served_api>& apis() const noexcept { return apis_; }
 
 private:
+  void add_listener(listener_spec spec);
+
   std::vector<served_api> apis_;
+  std::vector<listener_spec> listeners_;
 };
 
 /// ABI version of bus modules; `lightbus run` refuses modules built for another.

@@ -1,0 +1,858 @@
+// Event listeners: where events enter, who handles them, where they are acked.
+//
+//   stream consumer (detached, one per stream) ──entries──▶ listener (one per listener_spec)
+//     XREADGROUP own pending (0), then > ...                 │ dedupe, skip no-ops and
+//        ▲                                                   │ unwanted events, decode
+//        └───────────── credit (after the ack) ──────────────┤ (poison -> dead letter)
+//                                                            ▼
+//                                               handler actors (function: detached)
+//                                                            │ done / failed
+//                                                            ▼
+//                                stream writer (detached): XACK, XCLAIM keep-alive,
+//                                reclaim (XPENDING + XCLAIM), dead-letter XADD
+//
+// An entry is acknowledged only after its handler succeeded (or after it was
+// dead-lettered or deliberately skipped). The listener supervises its
+// consumers, writer and handlers: one that dies is respawned; reading resumes
+// from Redis' pending list, so nothing read is ever dropped unacknowledged.
+
+#include <deque>
+#include <set>
+
+#include "internal.hpp"
+#include "lightbus/actors/errors.hpp"
+#include "lightbus/json.hpp"
+#include "lightbus/keys.hpp"
+#include "lightbus/logger.hpp"
+#include "lightbus/redis/event_transport.hpp"
+
+namespace lightbus::detail {
+
+/// One stream a listener reads, and what it wants from it.
+struct subscription {
+  std::string api;
+  std::string stream;
+  std::string group;
+  std::string consumer;
+  std::string since;
+  event_transport_options opts;
+  /// Event names wanted from this stream; "*" = all.
+  std::set<std::string> events;
+};
+
+} // namespace lightbus::detail
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<lightbus::redis::stream_entry>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(lightbus::redis::stream_entry)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<lightbus::detail::subscription>)
+namespace lightbus::detail {
+using reclaimed_entries = std::vector<std::pair<std::string, std::vector<redis::stream_entry>>>;
+} // namespace lightbus::detail
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(lightbus::detail::reclaimed_entries)
+
+namespace lightbus::detail {
+
+namespace {
+
+using entries_atom = caf::atom_constant<caf::atom("entries")>;
+using ack_atom = caf::atom_constant<caf::atom("ack")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+using reclaim_atom = caf::atom_constant<caf::atom("reclaim")>;
+using touch_atom = caf::atom_constant<caf::atom("touch")>;
+using keepalive_atom = caf::atom_constant<caf::atom("keepalive")>;
+using dead_atom = caf::atom_constant<caf::atom("dead")>;
+using respawn_atom = caf::atom_constant<caf::atom("respawn")>;
+
+std::shared_ptr<spdlog::logger> log() {
+  return logger("events");
+}
+
+// -- stream consumer -------------------------------------------------------------------
+
+struct consumer_state {
+  subscription sub;
+  size_t max_credits = 100;
+  size_t credits = 100;
+  caf::actor listener;
+  std::shared_ptr<reader_control> control;
+  std::chrono::milliseconds block{1000};
+  std::optional<redis::connection> conn;
+  /// Reading our own pending entries first (after every (re)connect).
+  bool pending_pass = true;
+  std::string pending_from = "0";
+  bool parked = false;
+  int failures = 0;
+  std::chrono::milliseconds backoff{100};
+  ~consumer_state() {
+    if (control)
+      control->detach();
+  }
+};
+
+using stream_consumer_actor = caf::stateful_actor<consumer_state>;
+
+void consumer_retry(stream_consumer_actor* self) {
+  auto& st = self->state;
+  self->delayed_send(self, st.backoff, read_atom::value);
+  st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds(5000));
+}
+
+bool consumer_connect(stream_consumer_actor* self) {
+  auto& st = self->state;
+  redis::connection_options opts;
+  opts.url = *parse_redis_url(st.sub.opts.url);
+  opts.read_timeout = st.block + std::chrono::seconds(5);
+  auto conn = redis::connection::open(opts);
+  if (!conn) {
+    if (++st.failures == 1 || st.failures % 10 == 0)
+      log()->warn("{} on {}: cannot reach Redis ({}); retrying", st.sub.group, st.sub.stream,
+                  conn.error().message);
+    return false;
+  }
+  if (auto r = redis::ensure_group(*conn, st.sub.stream, st.sub.group, st.sub.since); !r) {
+    log()->warn("{} on {}: cannot create the consumer group: {}; retrying", st.sub.group,
+                st.sub.stream, r.error().message);
+    ++st.failures;
+    return false;
+  }
+  if (auto id = conn->command({"CLIENT", "ID"}); id && id->is_integer())
+    st.control->attach(id->integer, conn->interrupter());
+  if (st.failures > 0)
+    log()->info("{} on {}: reconnected to Redis", st.sub.group, st.sub.stream);
+  st.failures = 0;
+  st.backoff = std::chrono::milliseconds(100);
+  st.conn = std::move(*conn);
+  // Whatever we had read before may be unacknowledged: read it again first
+  // (the listener drops the ones it is still working on).
+  st.pending_pass = true;
+  st.pending_from = "0";
+  return true;
+}
+
+// Fills in delivery counts of re-read entries from XPENDING.
+void add_delivery_counts(consumer_state& st, std::vector<redis::stream_entry>& entries) {
+  if (entries.empty())
+    return;
+  auto p = redis::pending(*st.conn, st.sub.stream, st.sub.group, entries.front().id,
+                          entries.back().id, static_cast<long long>(entries.size()),
+                          st.sub.consumer);
+  if (!p)
+    return;
+  std::map<std::string, long long> counts;
+  for (auto& e : *p)
+    counts[e.id] = e.deliveries;
+  for (auto& e : entries)
+    if (auto i = counts.find(e.id); i != counts.end())
+      e.deliveries = i->second;
+}
+
+void consumer_read(stream_consumer_actor* self) {
+  auto& st = self->state;
+  auto count = static_cast<long long>(
+    std::min<size_t>(st.credits, static_cast<size_t>(std::max(1LL, st.sub.opts.batch_size))));
+  auto batches = st.pending_pass
+                   ? redis::read_group(*st.conn, st.sub.group, st.sub.consumer,
+                                       {st.sub.stream}, st.pending_from, count, -1)
+                   : redis::read_group(*st.conn, st.sub.group, st.sub.consumer,
+                                       {st.sub.stream}, ">", count, st.block.count());
+  if (!batches) {
+    if (redis::is_nogroup(batches.error())) {
+      // The group or the stream is gone (deleted, or Redis restarted empty).
+      log()->warn("{} on {}: consumer group vanished; creating it again", st.sub.group,
+                  st.sub.stream);
+      st.conn.reset();
+      self->send(self, read_atom::value);
+      return;
+    }
+    st.conn.reset();
+    st.control->detach();
+    if (st.control->stopping())
+      return;
+    log()->warn("{} on {}: read failed: {}; reconnecting", st.sub.group, st.sub.stream,
+                batches.error().message);
+    ++st.failures;
+    consumer_retry(self);
+    return;
+  }
+  std::vector<redis::stream_entry> entries;
+  for (auto& b : *batches)
+    for (auto& e : b.entries)
+      entries.push_back(std::move(e));
+  if (st.pending_pass) {
+    if (entries.empty()) {
+      st.pending_pass = false;
+    } else {
+      st.pending_from = entries.back().id;
+      add_delivery_counts(st, entries);
+    }
+  }
+  if (!entries.empty()) {
+    st.credits -= std::min(st.credits, entries.size());
+    self->send(st.listener, entries_atom::value, st.sub.stream, std::move(entries), true);
+  }
+  self->send(self, read_atom::value);
+}
+
+caf::behavior stream_consumer(stream_consumer_actor* self, subscription sub,
+                              size_t max_in_flight, caf::actor listener,
+                              std::shared_ptr<reader_control> control) {
+  auto& st = self->state;
+  st.sub = std::move(sub);
+  st.max_credits = st.credits = max_in_flight;
+  st.listener = std::move(listener);
+  st.control = std::move(control);
+  self->send(self, read_atom::value);
+  return {
+    [=](read_atom) {
+      auto& st = self->state;
+      if (st.control->stopping()) {
+        self->quit();
+        return;
+      }
+      if (st.credits == 0) {
+        st.parked = true;
+        return;
+      }
+      if (!st.conn && !consumer_connect(self)) {
+        consumer_retry(self);
+        return;
+      }
+      consumer_read(self);
+    },
+    [=](credit_atom, size_t n) {
+      auto& st = self->state;
+      st.credits = std::min(st.credits + n, st.max_credits);
+      if (st.parked) {
+        st.parked = false;
+        self->send(self, read_atom::value);
+      }
+    },
+    [=](stop_atom) { self->quit(); },
+  };
+}
+
+// -- stream writer ----------------------------------------------------------------------
+
+struct writer_state {
+  redis::connection_options redis;
+  std::optional<redis::connection> conn;
+  std::chrono::milliseconds backoff{50};
+};
+
+using stream_writer_actor = caf::stateful_actor<writer_state>;
+
+redis::connection* writer_conn(stream_writer_actor* self) {
+  auto& st = self->state;
+  if (!st.conn) {
+    auto conn = redis::connection::open(st.redis);
+    if (!conn)
+      return nullptr;
+    st.conn = std::move(*conn);
+  }
+  return &*st.conn;
+}
+
+// Runs `fn` with a connection; a connection failure is retried with back-off
+// by re-sending the same message, so acks are never lost while Redis is away.
+template <class Fn>
+bool with_conn(stream_writer_actor* self, Fn fn) {
+  auto* c = writer_conn(self);
+  if (c == nullptr)
+    return false;
+  if (!fn(*c)) {
+    self->state.conn.reset();
+    return false;
+  }
+  self->state.backoff = std::chrono::milliseconds(50);
+  return true;
+}
+
+caf::behavior stream_writer(stream_writer_actor* self, redis::connection_options redis) {
+  self->state.redis = std::move(redis);
+  self->state.redis.read_timeout = std::chrono::seconds(5);
+  return {
+    [=](ack_atom, const std::string& stream, const std::string& group,
+        const std::string& id) -> caf::result<bool> {
+      bool acked = false;
+      auto ok = with_conn(self, [&](redis::connection& c) {
+        auto r = redis::ack(c, stream, group, {id});
+        if (!r && r.error().code == errc::connection_failed)
+          return false;
+        // NOGROUP: the group is gone, and with it the entry's pending state.
+        acked = static_cast<bool>(r);
+        return true;
+      });
+      if (!ok) {
+        auto& st = self->state;
+        log()->warn("XACK of {} on {} failed (Redis unreachable); retrying", id, stream);
+        auto rp = self->make_response_promise<bool>();
+        self->delayed_anon_send(self, st.backoff, ack_atom::value, stream, group, id);
+        st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds(2000));
+        // The retry above is anonymous; answer the listener now: the entry stays
+        // pending in Redis until the retry lands, which is what at-least-once needs.
+        rp.deliver(true);
+        return rp;
+      }
+      (void) acked;
+      return true;
+    },
+    [=](touch_atom, const std::string& stream, const std::string& group,
+        const std::string& consumer, const std::vector<std::string>& ids, bool count) {
+      with_conn(self, [&](redis::connection& c) {
+        if (count) {
+          // Without JUSTID, XCLAIM bumps the delivery count (a retry).
+          auto r = redis::claim(c, stream, group, consumer, 0, ids);
+          return r || r.error().code != errc::connection_failed;
+        }
+        auto r = redis::touch(c, stream, group, consumer, ids);
+        return r || r.error().code != errc::connection_failed;
+      });
+    },
+    [=](dead_atom, const std::string& stream, const std::string& group,
+        redis::stream_entry& entry, const std::string& reason,
+        const std::string& listener) -> caf::result<bool> {
+      bool done = with_conn(self, [&](redis::connection& c) {
+        auto fields = entry.fields;
+        fields.emplace_back("dead_letter_reason", reason);
+        fields.emplace_back("dead_letter_stream", stream);
+        fields.emplace_back("dead_letter_native_id", entry.id);
+        fields.emplace_back("dead_letter_deliveries", std::to_string(entry.deliveries));
+        fields.emplace_back("dead_letter_listener", listener);
+        auto id = redis::xadd(c, dead_letter_stream_key(group), fields, 100000);
+        if (!id)
+          return id.error().code != errc::connection_failed;
+        auto r = redis::ack(c, stream, group, {entry.id});
+        return r || r.error().code != errc::connection_failed;
+      });
+      if (!done)
+        return make_caf_error(make_error(errc::connection_failed, "Redis unreachable"));
+      return true;
+    },
+    [=](reclaim_atom, const std::vector<subscription>& subs)
+      -> reclaimed_entries {
+      reclaimed_entries out;
+      with_conn(self, [&](redis::connection& c) {
+        for (const auto& sub : subs) {
+          auto min_idle = static_cast<long long>(sub.opts.acknowledgement_timeout * 1000);
+          std::string start = "-";
+          std::vector<redis::stream_entry> claimed;
+          for (int page = 0; page < 100; ++page) {
+            auto p = redis::pending(c, sub.stream, sub.group, start, "+",
+                                    sub.opts.reclaim_batch_size);
+            if (!p) {
+              if (p.error().code == errc::connection_failed)
+                return false;
+              break; // NOGROUP: nothing to reclaim here
+            }
+            if (p->empty())
+              break;
+            std::map<std::string, long long> counts;
+            std::vector<std::string> ids;
+            for (auto& e : *p)
+              if (e.idle_ms > min_idle) {
+                ids.push_back(e.id);
+                counts[e.id] = e.deliveries + 1;
+              }
+            if (!ids.empty()) {
+              auto got = redis::claim(c, sub.stream, sub.group, sub.consumer, min_idle, ids);
+              if (got) {
+                for (auto& e : *got) {
+                  e.deliveries = counts[e.id];
+                  claimed.push_back(std::move(e));
+                }
+              }
+            }
+            start = redis::next_stream_id(p->back().id);
+          }
+          if (!claimed.empty())
+            out.emplace_back(sub.stream, std::move(claimed));
+        }
+        return true;
+      });
+      return out;
+    },
+  };
+}
+
+// -- handlers ----------------------------------------------------------------------------
+
+caf::behavior function_listener(caf::event_based_actor*, event_handler fn) {
+  return {
+    [fn](event_atom, const event_message& msg) -> caf::result<bool> {
+      try {
+        fn(msg);
+        return true;
+      } catch (const std::exception& e) {
+        return make_caf_error(make_error(errc::handler_failed, e.what()));
+      } catch (...) {
+        return make_caf_error(make_error(errc::handler_failed, "unknown exception"));
+      }
+    },
+  };
+}
+
+caf::error listener_exception(caf::scheduled_actor*, std::exception_ptr& eptr) {
+  try {
+    std::rethrow_exception(eptr);
+  } catch (const std::exception& e) {
+    return make_caf_error(make_error(errc::handler_failed, e.what()));
+  } catch (...) {
+    return make_caf_error(make_error(errc::handler_failed, "unknown exception"));
+  }
+}
+
+// -- the listener ---------------------------------------------------------------------------
+
+struct work_item {
+  redis::stream_entry entry;
+  event_message msg;
+  bool from_consumer = true;
+  std::chrono::steady_clock::time_point started;
+  int attempts = 0;
+};
+
+struct stream_queue {
+  subscription sub;
+  caf::actor consumer;
+  std::shared_ptr<reader_control> control;
+  std::deque<work_item> waiting;
+  std::map<std::string, work_item> running; // by native id
+  std::set<std::string> known;              // ids waiting or running
+  int consumer_restarts = 0;
+};
+
+struct handler_entry {
+  caf::actor actor;
+  size_t busy = 0;
+};
+
+struct listener_state {
+  listener_spec spec;
+  size_t handled = 0;
+  std::map<std::string, stream_queue> streams; // by stream key
+  caf::actor writer;
+  std::vector<handler_entry> handlers;
+  caf::actor supervisor;
+  bool stopping = false;
+  std::vector<caf::response_promise> drains;
+  std::chrono::milliseconds block{1000};
+};
+
+using listener_actor = caf::stateful_actor<listener_state>;
+
+void spawn_consumer(listener_actor* self, stream_queue& q) {
+  q.control = std::make_shared<reader_control>(redis_options(q.sub.opts.url));
+  q.consumer = self->spawn<caf::detached + caf::monitored>(
+    stream_consumer, q.sub, self->state.spec.options.max_in_flight, caf::actor{self},
+    q.control);
+}
+
+caf::actor make_handler(listener_actor* self) {
+  auto& spec = self->state.spec;
+  caf::actor a;
+  if (spec.function)
+    a = self->spawn<caf::detached + caf::monitored>(function_listener, spec.function);
+  else if (spec.factory) {
+    auto factory = spec.factory;
+    a = self->spawn<caf::monitored>([factory](caf::event_based_actor* h) {
+      h->set_exception_handler(listener_exception);
+      return factory(h);
+    });
+  } else {
+    a = spec.actor;
+    self->monitor(a);
+  }
+  return a;
+}
+
+void maybe_drained(listener_actor* self) {
+  auto& st = self->state;
+  for (auto& [name, q] : st.streams)
+    if (!q.running.empty())
+      return;
+  for (auto& rp : st.drains)
+    rp.deliver(true);
+  st.drains.clear();
+}
+
+void pump(listener_actor* self, stream_queue& q);
+
+void finish(listener_actor* self, const std::string& stream, const std::string& id) {
+  auto& st = self->state;
+  auto qi = st.streams.find(stream);
+  if (qi == st.streams.end())
+    return;
+  auto& q = qi->second;
+  auto i = q.running.find(id);
+  if (i == q.running.end())
+    return;
+  if (i->second.from_consumer)
+    self->send(q.consumer, credit_atom::value, size_t{1});
+  q.running.erase(i);
+  q.known.erase(id);
+  if (st.stopping)
+    maybe_drained(self);
+  else
+    pump(self, q);
+}
+
+// Acknowledges entry `id` of `q`, then frees its slot.
+void ack_and_finish(listener_actor* self, stream_queue& q, const std::string& id) {
+  auto stream = q.sub.stream;
+  self->request(self->state.writer, caf::infinite, ack_atom::value, q.sub.stream, q.sub.group, id)
+    .then([=](bool) { finish(self, stream, id); },
+          [=](caf::error& err) {
+            log()->warn("ack of {} on {} failed: {}; it will be redelivered", id, stream,
+                        describe(err));
+            finish(self, stream, id);
+          });
+}
+
+void dead_letter(listener_actor* self, stream_queue& q, const work_item& item,
+                 const std::string& reason) {
+  auto stream = q.sub.stream;
+  auto id = item.entry.id;
+  log()->error("listener {}: event {} ({} on {}) dead-lettered to {} after {} deliveries: {}",
+               self->state.spec.name, item.msg.id.empty() ? "?" : item.msg.id, id, stream,
+               dead_letter_stream_key(q.sub.group), item.entry.deliveries, reason);
+  self->request(self->state.writer, caf::infinite, dead_atom::value, q.sub.stream, q.sub.group,
+                item.entry, reason, self->state.spec.name)
+    .then([=](bool) { finish(self, stream, id); },
+          [=](caf::error& err) {
+            log()->error("dead-lettering {} failed: {}; it stays pending", id, describe(err));
+            finish(self, stream, id);
+          });
+}
+
+void dispatch(listener_actor* self, stream_queue& q, const std::string& id);
+
+void handle_failure(listener_actor* self, stream_queue& q, const std::string& id,
+                    const std::string& why) {
+  auto& st = self->state;
+  auto& item = q.running.at(id);
+  const auto& opts = st.spec.options;
+  switch (opts.on_error) {
+    case on_error::acknowledge_and_log:
+      log()->error("listener {}: {} failed on event {}: {}; acknowledged anyway", st.spec.name,
+                   item.msg.canonical_name(), item.msg.id, why);
+      ack_and_finish(self, q, id);
+      return;
+    case on_error::shutdown:
+      log()->critical("listener {}: {} failed on event {}: {}; stopping the worker "
+                      "(on_error=shutdown); the event stays pending",
+                      st.spec.name, item.msg.canonical_name(), item.msg.id, why);
+      self->send(st.supervisor, stop_atom::value, caf::atom("fatal"));
+      return;
+    case on_error::dead_letter:
+      if (item.entry.deliveries >= opts.max_deliveries) {
+        dead_letter(self, q, item, "handler failed: " + why);
+        return;
+      }
+      log()->warn("listener {}: {} failed on event {} (delivery {} of {}): {}; retrying",
+                  st.spec.name, item.msg.canonical_name(), item.msg.id, item.entry.deliveries,
+                  opts.max_deliveries, why);
+      auto delay = std::chrono::milliseconds(100LL << std::min(item.attempts, 6));
+      self->delayed_send(self, delay, retry_atom::value, q.sub.stream, id);
+      return;
+  }
+}
+
+void dispatch(listener_actor* self, stream_queue& q, const std::string& id) {
+  auto& st = self->state;
+  auto& item = q.running.at(id);
+  item.started = std::chrono::steady_clock::now();
+  ++item.attempts;
+  handler_entry* h = &st.handlers.front();
+  for (auto& x : st.handlers)
+    if (x.busy < h->busy)
+      h = &x;
+  ++h->busy;
+  auto handler = h->actor;
+  auto stream = q.sub.stream;
+  auto release = [self, handler] {
+    for (auto& x : self->state.handlers)
+      if (x.actor == handler && x.busy > 0)
+        --x.busy;
+  };
+  auto succeeded = [=] {
+    release();
+    auto& st = self->state;
+    auto qi = st.streams.find(stream);
+    if (qi != st.streams.end() && qi->second.running.count(id))
+      ack_and_finish(self, qi->second, id);
+    auto max = st.spec.options.max_events;
+    if (max > 0 && ++st.handled == max && !st.stopping) {
+      // Enough: take nothing more; the worker stops once this is acked.
+      st.stopping = true;
+      self->send(st.supervisor, stop_atom::value, caf::atom("done"));
+    }
+  };
+  self->request(handler, caf::infinite, event_atom::value, item.msg)
+    .then([=](bool) { succeeded(); },
+          [=](caf::error& err) {
+            // A handler actor may reply with anything; only an error is a failure.
+            if (err == caf::sec::unexpected_response) {
+              succeeded();
+              return;
+            }
+            release();
+            auto qi = self->state.streams.find(stream);
+            if (qi != self->state.streams.end() && qi->second.running.count(id))
+              handle_failure(self, qi->second, id,
+                             err.category() == caf::atom("lightbus")
+                               ? describe(err)
+                               : "handler failed: " + describe(err));
+          });
+}
+
+void pump(listener_actor* self, stream_queue& q) {
+  auto& st = self->state;
+  if (st.stopping)
+    return;
+  while (!st.stopping && q.running.size() < st.spec.options.concurrency && !q.waiting.empty()) {
+    auto item = std::move(q.waiting.front());
+    q.waiting.pop_front();
+    auto id = item.entry.id;
+    q.running.emplace(id, std::move(item));
+    dispatch(self, q, id);
+  }
+}
+
+// Sorts one arriving entry: skip, dead-letter, or queue for the handler.
+void accept(listener_actor* self, stream_queue& q, redis::stream_entry entry,
+            bool from_consumer) {
+  if (q.known.count(entry.id)) {
+    // Already waiting or running here (re-read after a reconnect, or reclaimed).
+    if (from_consumer)
+      self->send(q.consumer, credit_atom::value, size_t{1});
+    return;
+  }
+  q.known.insert(entry.id);
+  work_item item;
+  item.from_consumer = from_consumer;
+  auto id = entry.id;
+  if (entry.deleted || is_noop_entry(entry.fields)) {
+    item.entry = std::move(entry);
+    q.running.emplace(id, std::move(item));
+    ack_and_finish(self, q, id);
+    return;
+  }
+  auto msg = decode_event_fields(entry.fields);
+  item.entry = std::move(entry);
+  if (!msg) {
+    // A poison entry: retrying cannot help.
+    auto reason = "malformed: " + msg.error().message;
+    q.running.emplace(id, std::move(item));
+    dead_letter(self, q, q.running.at(id), reason);
+    return;
+  }
+  bool wanted = q.sub.events.count("*") || q.sub.events.count(msg->event_name);
+  if (!wanted || msg->api_name != q.sub.api) {
+    q.running.emplace(id, std::move(item));
+    ack_and_finish(self, q, id);
+    return;
+  }
+  msg->native_id = id;
+  msg->stream = q.sub.stream;
+  item.msg = std::move(*msg);
+  q.waiting.push_back(std::move(item));
+}
+
+caf::behavior listener(listener_actor* self, listener_spec spec, std::vector<subscription> subs,
+                       caf::actor supervisor, std::chrono::milliseconds block) {
+  auto& st = self->state;
+  st.spec = std::move(spec);
+  st.supervisor = std::move(supervisor);
+  st.block = block;
+  st.writer = self->spawn<caf::detached + caf::monitored>(stream_writer,
+                                                          redis_options(subs.front().opts.url));
+  for (size_t i = 0; i < std::max<size_t>(1, st.spec.options.concurrency); ++i) {
+    st.handlers.push_back(handler_entry{make_handler(self), 0});
+    if (!st.spec.function && !st.spec.factory)
+      break; // one user-owned actor
+  }
+  double ack_timeout = 60;
+  double reclaim_interval = 60;
+  for (auto& sub : subs) {
+    ack_timeout = std::min(ack_timeout, sub.opts.acknowledgement_timeout);
+    reclaim_interval = std::min(reclaim_interval, sub.opts.reclaim_interval);
+    auto& q = st.streams[sub.stream];
+    q.sub = sub;
+    spawn_consumer(self, q);
+  }
+  auto controls = std::make_shared<std::vector<std::shared_ptr<reader_control>>>();
+  for (auto& [name, q] : st.streams)
+    controls->push_back(q.control);
+  self->attach_functor([controls] {
+    for (auto& c : *controls)
+      c->stop();
+  });
+  // Reclaim once at start, then every reclaim_interval (spec §4.8).
+  auto reclaim_every = std::chrono::milliseconds(
+    static_cast<long long>(std::max(0.1, reclaim_interval) * 1000));
+  auto keepalive_every = std::chrono::milliseconds(
+    static_cast<long long>(std::max(0.2, ack_timeout / 3) * 1000));
+  self->send(self, reclaim_atom::value);
+  self->delayed_send(self, keepalive_every, keepalive_atom::value);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (st.stopping)
+      return;
+    if (dm.source == st.writer.address()) {
+      log()->error("listener {}: stream writer exited ({}); restarting it", st.spec.name,
+                   describe(dm.reason));
+      st.writer = self->spawn<caf::detached + caf::monitored>(
+        stream_writer, redis_options(st.streams.begin()->second.sub.opts.url));
+      return;
+    }
+    for (auto& [name, q] : st.streams) {
+      if (dm.source != q.consumer.address())
+        continue;
+      if (q.control->stopping())
+        return;
+      log()->error("listener {}: consumer of {} exited ({}); restarting it", st.spec.name,
+                   name, describe(dm.reason));
+      auto delay = std::chrono::milliseconds(50LL << std::min(q.consumer_restarts++, 6));
+      self->delayed_send(self, delay, respawn_atom::value, name);
+      return;
+    }
+    for (auto& h : st.handlers) {
+      if (dm.source != h.actor.address())
+        continue;
+      log()->warn("listener {}: handler actor exited ({}){}", st.spec.name, describe(dm.reason),
+                  st.spec.function || st.spec.factory ? "; restarting it" : "");
+      if (st.spec.function || st.spec.factory) {
+        h.actor = make_handler(self);
+        h.busy = 0;
+      }
+      return;
+    }
+  });
+  return {
+    [=](entries_atom, const std::string& stream, std::vector<redis::stream_entry>& entries,
+        bool from_consumer) {
+      auto qi = self->state.streams.find(stream);
+      if (qi == self->state.streams.end())
+        return;
+      for (auto& e : entries)
+        accept(self, qi->second, std::move(e), from_consumer);
+      pump(self, qi->second);
+    },
+    [=](retry_atom, const std::string& stream, const std::string& id) {
+      auto qi = self->state.streams.find(stream);
+      if (qi == self->state.streams.end() || !qi->second.running.count(id))
+        return;
+      auto& q = qi->second;
+      auto& item = q.running.at(id);
+      ++item.entry.deliveries;
+      // Count the retry in Redis too (XCLAIM without JUSTID), so XPENDING and
+      // other processes see how often this entry was delivered.
+      self->send(self->state.writer, touch_atom::value, q.sub.stream, q.sub.group,
+                 q.sub.consumer, std::vector<std::string>{id}, true);
+      dispatch(self, q, id);
+    },
+    [=](keepalive_atom) {
+      auto& st = self->state;
+      // Entries whose handler runs long: reset their idle time so no other
+      // process reclaims them and starts a concurrent duplicate.
+      auto now = std::chrono::steady_clock::now();
+      for (auto& [name, q] : st.streams) {
+        std::vector<std::string> ids;
+        for (auto& [id, item] : q.running)
+          if (now - item.started > keepalive_every)
+            ids.push_back(id);
+        if (!ids.empty())
+          self->send(st.writer, touch_atom::value, q.sub.stream, q.sub.group, q.sub.consumer,
+                     ids, false);
+      }
+      if (!st.stopping)
+        self->delayed_send(self, keepalive_every, keepalive_atom::value);
+    },
+    [=](reclaim_atom) {
+      auto& st = self->state;
+      if (st.stopping)
+        return;
+      std::vector<subscription> subs;
+      for (auto& [name, q] : st.streams)
+        subs.push_back(q.sub);
+      self->request(st.writer, caf::infinite, reclaim_atom::value, subs)
+        .then(
+          [=](reclaimed_entries& got) {
+            for (auto& [stream, entries] : got) {
+              auto qi = self->state.streams.find(stream);
+              if (qi == self->state.streams.end())
+                continue;
+              log()->info("listener {}: reclaimed {} event(s) on {} idle for more than {} s",
+                          self->state.spec.name, entries.size(), stream,
+                          qi->second.sub.opts.acknowledgement_timeout);
+              for (auto& e : entries)
+                accept(self, qi->second, std::move(e), false);
+              pump(self, qi->second);
+            }
+            self->delayed_send(self, reclaim_every, reclaim_atom::value);
+          },
+          [=](caf::error&) { self->delayed_send(self, reclaim_every, reclaim_atom::value); });
+    },
+    [=](respawn_atom, const std::string& stream) {
+      auto qi = self->state.streams.find(stream);
+      if (qi != self->state.streams.end() && !self->state.stopping)
+        spawn_consumer(self, qi->second);
+    },
+    [=](drain_atom) -> caf::result<bool> {
+      auto& st = self->state;
+      st.stopping = true;
+      for (auto& [name, q] : st.streams) {
+        q.control->stop();
+        self->send(q.consumer, stop_atom::value);
+        // Entries not started stay pending in Redis: redelivered to this
+        // consumer at its next start, or reclaimed by another.
+        for (auto& item : q.waiting)
+          q.known.erase(item.entry.id);
+        q.waiting.clear();
+      }
+      auto rp = self->make_response_promise();
+      st.drains.push_back(rp);
+      maybe_drained(self);
+      return rp;
+    },
+  };
+}
+
+} // namespace
+
+std::string dead_letter_stream_key(std::string_view group) {
+  return std::string(group) + ":dead_letter";
+}
+
+expected<caf::actor> spawn_listener(caf::local_actor* parent, const listener_spec& spec,
+                                    const config& cfg, caf::actor supervisor,
+                                    std::chrono::milliseconds block) {
+  // One subscription per stream: several events of one API share a stream
+  // (per_api) and one XREADGROUP.
+  std::map<std::string, subscription> by_stream;
+  for (const auto& name : spec.events) {
+    auto names = split_qualified_name(name);
+    if (!names)
+      return names.error();
+    auto opts = event_options(cfg, names->first);
+    if (!opts)
+      return opts.error();
+    auto stream = event_stream_for(*opts, names->first, names->second);
+    auto& sub = by_stream[stream];
+    if (sub.stream.empty()) {
+      sub.api = names->first;
+      sub.stream = stream;
+      sub.group = consumer_group_name(opts->service_name, spec.name);
+      sub.consumer = opts->consumer_name;
+      sub.since = *parse_since(spec.options.since);
+      sub.opts = *opts;
+    }
+    sub.events.insert(names->second);
+  }
+  std::vector<subscription> subs;
+  for (auto& [k, v] : by_stream)
+    subs.push_back(std::move(v));
+  return parent->spawn(listener, spec, std::move(subs), std::move(supervisor), block);
+}
+
+} // namespace lightbus::detail

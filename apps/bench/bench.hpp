@@ -1,0 +1,125 @@
+#pragma once
+
+// Shared vocabulary of lightbus-bench: settings, measured figures and the
+// phases that produce them (one file per phase).
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "lightbus/redis_url.hpp"
+
+namespace lightbus::bench {
+
+/// What `lightbus-bench rpc` was asked to do.
+struct rpc_settings {
+  std::string redis_url;
+  lightbus::redis_url redis;
+  size_t calls = 5000;
+  size_t warmup = 500;
+  size_t inflight = 128;
+  double duration = 3;
+  /// Threads for the optional blocking-call throughput phase (0 = skip).
+  size_t threads = 0;
+  /// `worker_options::max_in_flight` for the in-process worker.
+  size_t max_in_flight = 0;
+  /// CAF `scheduler.max-threads` (0 = what `lightbus::configure` picks).
+  size_t scheduler_threads = 0;
+  /// Extra CAF settings, `key=value` in CAF's config syntax (experiments).
+  std::vector<std::string> caf_settings;
+  bool run_redis_benchmark = true;
+  bool json = false;
+};
+
+/// Latency figures of a sequential phase, in microseconds.
+struct latency_summary {
+  size_t count = 0;
+  size_t errors = 0;
+  double p50 = 0;
+  double p90 = 0;
+  double p99 = 0;
+  double max = 0;
+  double mean = 0;
+  /// Completed operations per second of wall-clock time.
+  double per_second = 0;
+};
+
+/// Returns the summary of `samples_us` (sorted in place) taken over `elapsed`.
+latency_summary summarize(std::vector<double>& samples_us, std::chrono::nanoseconds elapsed,
+                          size_t errors = 0);
+
+/// Figures of a throughput phase.
+struct throughput_summary {
+  size_t concurrency = 0;
+  size_t completed = 0;
+  size_t errors = 0;
+  double seconds = 0;
+  double per_second = 0;
+  /// Latency of the calls completed in the measuring window, microseconds.
+  double p50 = 0;
+  double p99 = 0;
+  std::string first_error;
+};
+
+/// `redis-benchmark -q` requests/s by test name ("PING_INLINE", "LPUSH", ...).
+struct redis_benchmark_figures {
+  std::map<std::string, double> requests_per_second;
+  std::string command_line;
+};
+
+/// Everything one run measured.
+struct rpc_report {
+  rpc_settings settings;
+  std::string redis_version;
+  size_t scheduler_threads = 0;
+  /// Extra CAF settings, `key=value` in CAF's config syntax (experiments).
+  std::vector<std::string> caf_settings;
+  latency_summary raw;
+  std::optional<throughput_summary> raw_pipelined;
+  std::optional<redis_benchmark_figures> redis_benchmark;
+  latency_summary sequential;
+  throughput_summary actor_throughput;
+  std::optional<throughput_summary> thread_throughput;
+};
+
+// -- phases -------------------------------------------------------------------------
+
+/// Baseline: LPUSH to a queue + BLPOP on a reply key, served by a second thread
+/// doing BLPOP + LPUSH, all on plain hiredis connections. Throws on failure.
+latency_summary run_raw_round_trips(const rpc_settings& s, size_t count, size_t warmup);
+
+/// The same RPC shape with `s.inflight` requests pipelined by the client and
+/// the server answering batches (a ceiling for the lightbus throughput phase).
+throughput_summary run_raw_pipelined(const rpc_settings& s);
+
+/// Runs `redis-benchmark -n 20000 -q -t ping,lpush` against the server, if
+/// installed; nullopt if not (or if it failed, with a note on stderr).
+std::optional<redis_benchmark_figures> run_redis_benchmark(const rpc_settings& s);
+
+/// Returns the server's `redis_version`.
+std::string redis_version(const rpc_settings& s);
+
+/// Runs the lightbus phases (sequential, actor throughput, optional threads)
+/// against an in-process worker, filling those parts of `out`.
+void run_lightbus_phases(const rpc_settings& s, rpc_report& out);
+
+// -- output ---------------------------------------------------------------------------
+
+/// Sequential p50 target: at most this multiple of the raw round trip.
+constexpr double target_p50_ratio = 1.5;
+/// Throughput target with 128 calls in flight.
+constexpr double target_calls_per_second = 25000;
+
+/// Returns the report as one JSON object.
+nlohmann::json to_json(const rpc_report& r);
+
+/// Prints the human table.
+void print_table(const rpc_report& r);
+
+} // namespace lightbus::bench

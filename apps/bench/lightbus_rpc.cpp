@@ -1,0 +1,262 @@
+// The lightbus phases: an in-process worker serving `bench.echo(x: int) -> int`
+// and a client calling it, blocking from plain threads and from actors.
+
+#include <atomic>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include <lightbus/lightbus.hpp>
+
+#include "bench.hpp"
+
+using namespace std::chrono_literals;
+
+namespace lightbus::bench {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+struct echo_api : api {
+  echo_api() : api("bench") {
+    rpc("echo", {"x"}, [](int x) { return x; });
+  }
+};
+
+double micros(clock_type::duration d) {
+  return std::chrono::duration<double, std::micro>(d).count();
+}
+
+// -- sequential blocking calls ------------------------------------------------------
+
+latency_summary run_sequential(const bus& b, size_t count, size_t warmup) {
+  std::vector<double> samples;
+  samples.reserve(count);
+  size_t errors = 0;
+  std::string first_error;
+  clock_type::time_point start;
+  for (size_t i = 0; i < warmup + count; ++i) {
+    if (i == warmup)
+      start = clock_type::now();
+    auto x = static_cast<int>(i);
+    auto t0 = clock_type::now();
+    auto r = b.try_call("bench.echo", json{{"x", x}});
+    auto t1 = clock_type::now();
+    bool ok = r && r->is_number_integer() && r->get<int>() == x;
+    if (!ok) {
+      ++errors;
+      if (first_error.empty())
+        first_error = r ? "unexpected result " + r->dump() : r.error().message;
+    }
+    if (i >= warmup)
+      samples.push_back(micros(t1 - t0));
+  }
+  auto elapsed = clock_type::now() - start;
+  if (!first_error.empty())
+    std::cerr << "lightbus-bench: sequential: " << errors << " error(s), first: "
+              << first_error << "\n";
+  return summarize(samples, elapsed, errors);
+}
+
+// -- K calls in flight from actors ------------------------------------------------
+
+/// Shared by the load actors and the main thread.
+struct load_control {
+  std::atomic<bool> measuring{false};
+  std::atomic<bool> stopping{false};
+  std::atomic<size_t> completed{0};
+  std::atomic<size_t> errors{0};
+  std::mutex mtx;
+  std::string first_error;
+};
+
+struct load_state {
+  std::shared_ptr<load_control> ctl;
+  caf::actor bus_actor;
+  size_t outstanding = 0;
+  int next_x = 0;
+  /// Latencies (µs) of calls completed while measuring; read after the actor ends.
+  std::shared_ptr<std::vector<double>> samples;
+};
+
+using load_actor = caf::stateful_actor<load_state>;
+
+void fire(load_actor* self) {
+  auto& st = self->state;
+  int x = st.next_x++;
+  auto t0 = clock_type::now();
+  ++st.outstanding;
+  auto done = [self, t0](bool ok, const std::string& why) {
+    auto& st = self->state;
+    --st.outstanding;
+    if (ok) {
+      st.ctl->completed.fetch_add(1, std::memory_order_relaxed);
+      if (st.ctl->measuring.load(std::memory_order_relaxed))
+        st.samples->push_back(micros(clock_type::now() - t0));
+    } else {
+      if (st.ctl->errors.fetch_add(1) == 0) {
+        std::lock_guard<std::mutex> guard{st.ctl->mtx};
+        st.ctl->first_error = why;
+      }
+    }
+    if (!st.ctl->stopping.load(std::memory_order_relaxed))
+      fire(self);
+    else if (st.outstanding == 0)
+      self->quit();
+  };
+  self->request(st.bus_actor, 10s, call_atom::value, std::string("bench.echo"),
+                json{{"x", x}})
+    .then(
+      [done, x](const json& r) {
+        bool ok = r.is_number_integer() && r.get<int>() == x;
+        done(ok, ok ? std::string() : "unexpected result " + r.dump());
+      },
+      [done](caf::error& err) { done(false, from_caf_error(err).message); });
+}
+
+caf::behavior load_client(load_actor* self, caf::actor bus_actor, size_t k,
+                          std::shared_ptr<load_control> ctl,
+                          std::shared_ptr<std::vector<double>> samples) {
+  auto& st = self->state;
+  st.ctl = std::move(ctl);
+  st.bus_actor = std::move(bus_actor);
+  st.samples = std::move(samples);
+  for (size_t i = 0; i < k; ++i)
+    fire(self);
+  // Everything else happens in the response handlers of `fire`.
+  return {
+    [=](stop_atom) { self->state.ctl->stopping = true; },
+  };
+}
+
+throughput_summary run_actor_throughput(caf::actor_system& sys, const bus& b, size_t inflight,
+                                        double duration) {
+  auto ctl = std::make_shared<load_control>();
+  auto samples = std::make_shared<std::vector<double>>();
+  samples->reserve(static_cast<size_t>(duration * 100000));
+  auto client = sys.spawn(load_client, b.actor(), inflight, ctl, samples);
+  std::this_thread::sleep_for(500ms); // warm-up: connections, allocator, caches
+  auto c0 = ctl->completed.load();
+  auto t0 = clock_type::now();
+  ctl->measuring = true;
+  std::this_thread::sleep_for(std::chrono::duration<double>(duration));
+  ctl->measuring = false;
+  auto c1 = ctl->completed.load();
+  auto t1 = clock_type::now();
+  ctl->stopping = true;
+  {
+    caf::scoped_actor self{sys};
+    self->wait_for(client);
+  }
+  throughput_summary out;
+  out.concurrency = inflight;
+  out.completed = c1 - c0;
+  out.errors = ctl->errors.load();
+  out.first_error = ctl->first_error;
+  out.seconds = std::chrono::duration<double>(t1 - t0).count();
+  out.per_second = out.completed / out.seconds;
+  auto lat = summarize(*samples, t1 - t0);
+  out.p50 = lat.p50;
+  out.p99 = lat.p99;
+  if (out.errors > 0)
+    std::cerr << "lightbus-bench: actor throughput: " << out.errors << " error(s), first: "
+              << out.first_error << "\n";
+  return out;
+}
+
+// -- T threads doing blocking calls -----------------------------------------------
+
+throughput_summary run_thread_throughput(const bus& b, size_t threads, double duration) {
+  auto ctl = std::make_shared<load_control>();
+  std::vector<std::vector<double>> samples(threads);
+  std::vector<std::thread> pool;
+  for (size_t t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      int x = static_cast<int>(t) * 1000000;
+      while (!ctl->stopping.load(std::memory_order_relaxed)) {
+        auto t0 = clock_type::now();
+        auto r = b.try_call("bench.echo", json{{"x", x}});
+        bool ok = r && r->is_number_integer() && r->get<int>() == x;
+        if (ok) {
+          ctl->completed.fetch_add(1, std::memory_order_relaxed);
+          if (ctl->measuring.load(std::memory_order_relaxed))
+            samples[t].push_back(micros(clock_type::now() - t0));
+        } else if (ctl->errors.fetch_add(1) == 0) {
+          std::lock_guard<std::mutex> guard{ctl->mtx};
+          ctl->first_error = r ? "unexpected result " + r->dump() : r.error().message;
+        }
+        ++x;
+      }
+    });
+  std::this_thread::sleep_for(500ms);
+  auto c0 = ctl->completed.load();
+  auto t0 = clock_type::now();
+  ctl->measuring = true;
+  std::this_thread::sleep_for(std::chrono::duration<double>(duration));
+  ctl->measuring = false;
+  auto c1 = ctl->completed.load();
+  auto t1 = clock_type::now();
+  ctl->stopping = true;
+  for (auto& th : pool)
+    th.join();
+  std::vector<double> all;
+  for (auto& v : samples)
+    all.insert(all.end(), v.begin(), v.end());
+  throughput_summary out;
+  out.concurrency = threads;
+  out.completed = c1 - c0;
+  out.errors = ctl->errors.load();
+  out.first_error = ctl->first_error;
+  out.seconds = std::chrono::duration<double>(t1 - t0).count();
+  out.per_second = out.completed / out.seconds;
+  auto lat = summarize(all, t1 - t0);
+  out.p50 = lat.p50;
+  out.p99 = lat.p99;
+  if (out.errors > 0)
+    std::cerr << "lightbus-bench: thread throughput: " << out.errors << " error(s), first: "
+              << out.first_error << "\n";
+  return out;
+}
+
+} // namespace
+
+void run_lightbus_phases(const rpc_settings& s, rpc_report& out) {
+  caf::actor_system_config sys_cfg;
+  configure(sys_cfg);
+  if (s.scheduler_threads > 0)
+    sys_cfg.set("scheduler.max-threads", s.scheduler_threads);
+  for (const auto& kv : s.caf_settings) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos)
+      throw std::runtime_error("--caf " + kv + ": expected KEY=VALUE");
+    auto key = kv.substr(0, eq);
+    auto value = caf::config_value::parse(kv.substr(eq + 1));
+    if (!value)
+      throw std::runtime_error("--caf " + kv + ": " + caf::to_string(value.error()));
+    sys_cfg.set(key, std::move(*value));
+  }
+  out.scheduler_threads = caf::get_or(sys_cfg, "scheduler.max-threads", size_t{0});
+  caf::actor_system sys{sys_cfg};
+
+  auto cfg = config::defaults();
+  cfg.set_redis_url(s.redis_url);
+  module mod;
+  mod.serve<echo_api>();
+  worker_options opts;
+  opts.max_in_flight = s.max_in_flight;
+  auto worker = spawn_worker(sys, mod, cfg, opts);
+  {
+    // Client and worker share the actor system (and so its scheduler threads),
+    // as in one service that both serves and calls.
+    auto b = create(sys, cfg);
+    out.sequential = run_sequential(b, s.calls, s.warmup);
+    out.actor_throughput = run_actor_throughput(sys, b, s.inflight, s.duration);
+    if (s.threads > 0)
+      out.thread_throughput = run_thread_throughput(b, s.threads, s.duration);
+  }
+  if (!stop_worker(sys, worker, 5s))
+    std::cerr << "lightbus-bench: the worker did not stop within 5 s\n";
+}
+
+} // namespace lightbus::bench

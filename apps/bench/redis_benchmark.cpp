@@ -1,0 +1,112 @@
+// Context figures from Redis's own `redis-benchmark` (if it is installed).
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+
+#include "bench.hpp"
+
+namespace lightbus::bench {
+
+namespace {
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
+  }
+  return out + "'";
+}
+
+bool on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  if (path == nullptr)
+    return false;
+  std::stringstream dirs{path};
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    auto full = (dir.empty() ? "." : dir) + "/" + name;
+    if (::access(full.c_str(), X_OK) == 0)
+      return true;
+  }
+  return false;
+}
+
+// `-q` prints progress lines ending in '\r' and, per test, a final line
+// "PING_INLINE: 98231.83 requests per second, p50=0.271 msec".
+std::map<std::string, double> parse_quiet_output(const std::string& text) {
+  std::map<std::string, double> out;
+  std::string line;
+  for (char c : text + "\n") {
+    if (c != '\n' && c != '\r') {
+      line += c;
+      continue;
+    }
+    auto colon = line.find(": ");
+    auto rps = line.find(" requests per second");
+    if (colon != std::string::npos && rps != std::string::npos && colon < rps) {
+      auto name = line.substr(0, colon);
+      auto first = name.find_first_not_of(' ');
+      name = first == std::string::npos ? name : name.substr(first);
+      try {
+        out[name] = std::stod(line.substr(colon + 2, rps - colon - 2));
+      } catch (const std::exception&) {
+        // not a figure: ignore the line
+      }
+    }
+    line.clear();
+  }
+  return out;
+}
+
+} // namespace
+
+std::optional<redis_benchmark_figures> run_redis_benchmark(const rpc_settings& s) {
+  if (!on_path("redis-benchmark")) {
+    std::cerr << "lightbus-bench: redis-benchmark not found; skipping its figures\n";
+    return std::nullopt;
+  }
+  std::string args = "redis-benchmark";
+  if (!s.redis.unix_path.empty())
+    args += " -s " + shell_quote(s.redis.unix_path);
+  else
+    args += " -h " + shell_quote(s.redis.host) + " -p " + std::to_string(s.redis.port);
+  args += " --dbnum " + std::to_string(s.redis.db);
+  std::string shown = args;
+  if (!s.redis.password.empty()) {
+    args += " -a " + shell_quote(s.redis.password) + " --no-auth-warning";
+    shown += " -a ***";
+  }
+  const std::string tail = " -n 20000 -q -t ping,lpush";
+  args += tail;
+  shown += tail;
+  FILE* pipe = ::popen((args + " 2>/dev/null").c_str(), "r");
+  if (pipe == nullptr) {
+    std::cerr << "lightbus-bench: cannot run redis-benchmark; skipping its figures\n";
+    return std::nullopt;
+  }
+  std::string text;
+  char buf[4096];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0)
+    text.append(buf, n);
+  int status = ::pclose(pipe);
+  redis_benchmark_figures out;
+  out.command_line = shown;
+  out.requests_per_second = parse_quiet_output(text);
+  if (status != 0 || out.requests_per_second.empty()) {
+    std::cerr << "lightbus-bench: redis-benchmark failed (status " << status
+              << "); skipping its figures\n";
+    return std::nullopt;
+  }
+  return out;
+}
+
+} // namespace lightbus::bench

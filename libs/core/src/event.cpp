@@ -1,0 +1,154 @@
+#include "lightbus/event.hpp"
+
+#include <charconv>
+#include <cstdio>
+#include <ctime>
+
+#include "lightbus/json.hpp"
+#include "lightbus/uuid.hpp"
+
+namespace lightbus {
+
+event_message make_event_message(std::string api_name, std::string event_name, json kwargs,
+                                 int version) {
+  event_message msg;
+  msg.id = make_uuid1();
+  msg.api_name = std::move(api_name);
+  msg.event_name = std::move(event_name);
+  msg.version = version;
+  msg.kwargs = kwargs.is_null() ? json::object() : std::move(kwargs);
+  return msg;
+}
+
+std::vector<stream_field> encode_event_fields(const event_message& msg) {
+  std::vector<stream_field> out;
+  out.reserve(4 + msg.kwargs.size());
+  out.emplace_back("id", msg.id);
+  out.emplace_back("api_name", msg.api_name);
+  out.emplace_back("event_name", msg.event_name);
+  out.emplace_back("version", std::to_string(msg.version));
+  for (auto& [k, v] : msg.kwargs.items())
+    out.emplace_back(":" + k, dump_python(v));
+  return out;
+}
+
+bool is_noop_entry(const std::vector<stream_field>& fields) noexcept {
+  if (fields.empty())
+    return true;
+  return fields.size() == 1 && fields[0].first.empty() && fields[0].second.empty();
+}
+
+namespace {
+
+bool parse_int(std::string_view s, long long& out) {
+  if (s.empty())
+    return false;
+  auto res = std::from_chars(s.data(), s.data() + s.size(), out);
+  return res.ec == std::errc{} && res.ptr == s.data() + s.size();
+}
+
+bool is_stream_id(std::string_view s) {
+  auto dash = s.find('-');
+  long long a = 0, b = 0;
+  if (dash == std::string_view::npos)
+    return parse_int(s, a) && a >= 0;
+  return parse_int(s.substr(0, dash), a) && parse_int(s.substr(dash + 1), b) && a >= 0
+         && b >= 0;
+}
+
+std::string format_ms(long long ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%013lld-0", ms);
+  return buf;
+}
+
+} // namespace
+
+expected<event_message> decode_event_fields(const std::vector<stream_field>& fields) {
+  event_message msg;
+  bool has_version = false;
+  std::string version_text;
+  for (const auto& [name, value] : fields) {
+    if (name.empty())
+      continue; // Python skips fields with empty names
+    if (name.front() == ':') {
+      auto parsed = parse_json(value);
+      if (!parsed)
+        return make_error(errc::invalid_message,
+                          "event field '" + name + "' is not JSON: " + truncate_for_log(value, 80));
+      msg.kwargs[name.substr(1)] = std::move(*parsed);
+    } else if (name == "id") {
+      msg.id = value;
+    } else if (name == "api_name") {
+      msg.api_name = value;
+    } else if (name == "event_name") {
+      msg.event_name = value;
+    } else if (name == "version") {
+      has_version = true;
+      version_text = value;
+    } else {
+      return make_error(errc::invalid_message, "event has unexpected metadata field '" + name + "'");
+    }
+  }
+  for (auto [field, label] : {std::pair{&msg.id, "id"}, {&msg.api_name, "api_name"},
+                              {&msg.event_name, "event_name"}})
+    if (field->empty())
+      return make_error(errc::invalid_message,
+                        std::string("event lacks metadata field '") + label + "'");
+  long long v = 0;
+  if (!has_version || !parse_int(version_text, v) || v < 0 || v > 1000000000)
+    return make_error(errc::invalid_message,
+                      "event field 'version' must be an integer, got '" + version_text + "'");
+  msg.version = static_cast<int>(v);
+  return msg;
+}
+
+expected<std::string> parse_since(std::string_view since) {
+  if (since.empty() || since == "$")
+    return std::string("$");
+  if (is_stream_id(since))
+    return std::string(since);
+  if (since.back() == 's') {
+    long long secs = 0;
+    if (parse_int(since.substr(0, since.size() - 1), secs) && secs >= 0)
+      return format_ms(secs * 1000);
+  }
+  // ISO 8601, UTC: YYYY-MM-DDTHH:MM:SS[.fff][Z|+00:00]
+  int y, mo, d, h, mi;
+  double sec = 0;
+  std::string text(since);
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%lf", &y, &mo, &d, &h, &mi, &sec) == 6
+      || std::sscanf(text.c_str(), "%4d-%2d-%2d %2d:%2d:%lf", &y, &mo, &d, &h, &mi, &sec) == 6) {
+    auto tz = text.find_first_of("Z+-", 19);
+    bool utc = tz == std::string::npos || text[tz] == 'Z' || text.compare(tz, 6, "+00:00") == 0;
+    if (!utc)
+      return make_error(errc::invalid_parameters,
+                        "since: only UTC times are accepted (end with Z), got '" + text + "'");
+    std::tm tm{};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = 0;
+    auto t = timegm(&tm);
+    if (t < 0)
+      return make_error(errc::invalid_parameters, "since: time before 1970: '" + text + "'");
+    auto ms = static_cast<long long>(t) * 1000 + static_cast<long long>(sec * 1000 + 0.5);
+    return format_ms(ms);
+  }
+  return make_error(errc::invalid_parameters,
+                    "since must be '$', '0', a stream id (1700000000000-0), a UTC time "
+                    "(2026-11-22T10:00:00Z) or epoch seconds (1700000000s); got '"
+                      + text + "'");
+}
+
+long long stream_id_ms(std::string_view id) noexcept {
+  long long ms = 0;
+  auto dash = id.find('-');
+  if (!parse_int(id.substr(0, dash), ms))
+    return -1;
+  return ms;
+}
+
+} // namespace lightbus

@@ -1,0 +1,209 @@
+#include "lightbus/redis/event_transport.hpp"
+
+#include <cstdio>
+
+namespace lightbus::redis {
+
+namespace {
+
+std::vector<stream_field> parse_fields(const reply& r) {
+  std::vector<stream_field> out;
+  out.reserve(r.elements.size() / 2);
+  for (size_t i = 0; i + 1 < r.elements.size(); i += 2)
+    out.emplace_back(r.elements[i].str, r.elements[i + 1].str);
+  return out;
+}
+
+// [[id, [f, v, ...]], ...]
+std::vector<stream_entry> parse_entries(const reply& r) {
+  std::vector<stream_entry> out;
+  out.reserve(r.elements.size());
+  for (const auto& e : r.elements) {
+    stream_entry entry;
+    if (e.is_array() && e.elements.size() == 2) {
+      entry.id = e.elements[0].str;
+      if (e.elements[1].is_nil())
+        entry.deleted = true;
+      else
+        entry.fields = parse_fields(e.elements[1]);
+    } else if (e.is_nil()) {
+      continue; // XCLAIM of a trimmed entry
+    } else {
+      continue;
+    }
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+} // namespace
+
+void append_xadd(connection& conn, const std::string& stream,
+                 const std::vector<stream_field>& fields, long long max_len) {
+  std::vector<std::string> argv;
+  argv.reserve(6 + fields.size() * 2);
+  argv.emplace_back("XADD");
+  argv.push_back(stream);
+  if (max_len > 0) {
+    argv.emplace_back("MAXLEN");
+    argv.emplace_back("~");
+    argv.push_back(std::to_string(max_len));
+  }
+  argv.emplace_back("*");
+  for (const auto& [k, v] : fields) {
+    argv.push_back(k);
+    argv.push_back(v);
+  }
+  conn.append(argv);
+}
+
+expected<std::string> read_xadd_reply(connection& conn) {
+  auto r = conn.read_reply();
+  if (!r)
+    return r.error();
+  if (r->is_error())
+    return reply_error(*r, "XADD");
+  return std::move(r->str);
+}
+
+expected<std::string> xadd(connection& conn, const std::string& stream,
+                           const std::vector<stream_field>& fields, long long max_len) {
+  append_xadd(conn, stream, fields, max_len);
+  return read_xadd_reply(conn);
+}
+
+expected<void> ensure_group(connection& conn, const std::string& stream,
+                            const std::string& group, const std::string& since) {
+  auto exists = conn.command({"EXISTS", stream});
+  if (!exists)
+    return exists.error();
+  if (exists->is_error())
+    return reply_error(*exists, "EXISTS");
+  if (exists->integer == 0) {
+    // Python creates the stream with a no-op entry (no MKSTREAM, no MAXLEN).
+    auto r = conn.command({"XADD", stream, "*", "", ""});
+    if (!r)
+      return r.error();
+    if (r->is_error())
+      return reply_error(*r, "XADD");
+  }
+  auto r = conn.command({"XGROUP", "CREATE", stream, group, since});
+  if (!r)
+    return r.error();
+  if (r->is_error() && r->str.rfind("BUSYGROUP", 0) != 0)
+    return reply_error(*r, "XGROUP CREATE");
+  return {};
+}
+
+expected<std::vector<stream_batch>> read_group(connection& conn, const std::string& group,
+                                               const std::string& consumer,
+                                               const std::vector<std::string>& streams,
+                                               const std::string& id, long long count,
+                                               long long block_ms) {
+  std::vector<std::string> argv{"XREADGROUP", "GROUP", group, consumer};
+  if (count > 0) {
+    argv.emplace_back("COUNT");
+    argv.push_back(std::to_string(count));
+  }
+  if (block_ms >= 0) {
+    argv.emplace_back("BLOCK");
+    argv.push_back(std::to_string(block_ms));
+  }
+  argv.emplace_back("STREAMS");
+  for (const auto& s : streams)
+    argv.push_back(s);
+  for (size_t i = 0; i < streams.size(); ++i)
+    argv.push_back(id);
+  auto r = conn.command(argv);
+  if (!r)
+    return r.error();
+  if (r->is_error())
+    return reply_error(*r, "XREADGROUP");
+  std::vector<stream_batch> out;
+  if (r->is_nil())
+    return out;
+  for (const auto& s : r->elements) {
+    if (!s.is_array() || s.elements.size() != 2)
+      continue;
+    out.push_back(stream_batch{s.elements[0].str, parse_entries(s.elements[1])});
+  }
+  return out;
+}
+
+expected<long long> ack(connection& conn, const std::string& stream, const std::string& group,
+                        const std::vector<std::string>& ids) {
+  std::vector<std::string> argv{"XACK", stream, group};
+  argv.insert(argv.end(), ids.begin(), ids.end());
+  auto r = conn.command(argv);
+  if (!r)
+    return r.error();
+  if (r->is_error())
+    return reply_error(*r, "XACK");
+  return r->integer;
+}
+
+expected<std::vector<pending_entry>> pending(connection& conn, const std::string& stream,
+                                             const std::string& group,
+                                             const std::string& start, const std::string& end,
+                                             long long count, const std::string& consumer) {
+  std::vector<std::string> argv{"XPENDING", stream, group, start, end, std::to_string(count)};
+  if (!consumer.empty())
+    argv.push_back(consumer);
+  auto r = conn.command(argv);
+  if (!r)
+    return r.error();
+  if (r->is_error())
+    return reply_error(*r, "XPENDING");
+  std::vector<pending_entry> out;
+  for (const auto& e : r->elements) {
+    if (!e.is_array() || e.elements.size() < 4)
+      continue;
+    out.push_back(pending_entry{e.elements[0].str, e.elements[1].str, e.elements[2].integer,
+                                e.elements[3].integer});
+  }
+  return out;
+}
+
+expected<std::vector<stream_entry>> claim(connection& conn, const std::string& stream,
+                                          const std::string& group,
+                                          const std::string& consumer, long long min_idle_ms,
+                                          const std::vector<std::string>& ids) {
+  std::vector<std::string> argv{"XCLAIM", stream, group, consumer, std::to_string(min_idle_ms)};
+  argv.insert(argv.end(), ids.begin(), ids.end());
+  auto r = conn.command(argv);
+  if (!r)
+    return r.error();
+  if (r->is_error())
+    return reply_error(*r, "XCLAIM");
+  return parse_entries(*r);
+}
+
+expected<void> touch(connection& conn, const std::string& stream, const std::string& group,
+                     const std::string& consumer, const std::vector<std::string>& ids) {
+  std::vector<std::string> argv{"XCLAIM", stream, group, consumer, "0"};
+  argv.insert(argv.end(), ids.begin(), ids.end());
+  argv.emplace_back("JUSTID");
+  auto r = conn.command(argv);
+  if (!r)
+    return r.error();
+  if (r->is_error())
+    return reply_error(*r, "XCLAIM");
+  return {};
+}
+
+std::string next_stream_id(const std::string& id) {
+  auto dash = id.find('-');
+  if (dash == std::string::npos)
+    return id + "-1";
+  long long seq = std::atoll(id.c_str() + dash + 1);
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%013lld-%lld", std::atoll(id.substr(0, dash).c_str()),
+                seq + 1);
+  return buf;
+}
+
+bool is_nogroup(const error& err) noexcept {
+  return err.code == errc::redis_error && err.message.find("NOGROUP") != std::string::npos;
+}
+
+} // namespace lightbus::redis

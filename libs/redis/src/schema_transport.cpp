@@ -1,0 +1,108 @@
+#include "lightbus/redis/schema_transport.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "lightbus/json.hpp"
+#include "lightbus/keys.hpp"
+#include "lightbus/logger.hpp"
+#include "lightbus/schema.hpp"
+
+namespace lightbus::redis {
+
+namespace {
+
+// Reads one reply per pipelined command, all of them even after an error
+// reply, and returns the first problem.
+expected<void> read_replies(connection& conn, const std::vector<const char*>& commands) {
+  expected<void> result;
+  for (const char* cmd : commands) {
+    auto r = conn.read_reply();
+    if (!r) {
+      // A transport error: the connection is broken, nothing more to read.
+      return r.error();
+    }
+    if (r->is_error() && result)
+      result = reply_error(*r, cmd);
+  }
+  return result;
+}
+
+} // namespace
+
+expected<void> store_schemas(connection& conn,
+                             const std::vector<std::pair<std::string, json>>& api_schemas,
+                             std::optional<int> ttl) {
+  expected<void> result;
+  std::string ttl_arg = ttl ? std::to_string(*ttl) : std::string{};
+  for (const auto& [api_name, schema] : api_schemas) {
+    auto key = schema_key(api_name);
+    std::vector<const char*> commands{"SET"};
+    conn.append({"SET", key, dump_python(schema)});
+    if (ttl) {
+      conn.append({"EXPIRE", key, ttl_arg});
+      commands.push_back("EXPIRE");
+    }
+    conn.append({"SADD", schemas_set_key(), api_name});
+    commands.push_back("SADD");
+    auto r = read_replies(conn, commands);
+    if (!r) {
+      if (conn.broken())
+        return r.error();
+      if (result)
+        result = std::move(r);
+    }
+  }
+  return result;
+}
+
+expected<std::map<std::string, json>> load_schemas(connection& conn,
+                                                   std::vector<error>* problems) {
+  std::map<std::string, json> out;
+  auto members = conn.command({"SMEMBERS", schemas_set_key()});
+  if (!members)
+    return members.error();
+  if (members->is_error())
+    return reply_error(*members, "SMEMBERS");
+  std::vector<std::string> names;
+  for (const auto& element : members->elements)
+    if (element.is_string())
+      names.push_back(element.str);
+  if (names.empty())
+    return out;
+  std::vector<std::string> argv{"MGET"};
+  for (const auto& name : names)
+    argv.push_back(schema_key(name));
+  auto values = conn.command(argv);
+  if (!values)
+    return values.error();
+  if (values->is_error())
+    return reply_error(*values, "MGET");
+  if (!values->is_array() || values->elements.size() != names.size())
+    return make_error(errc::invalid_message, "MGET: unexpected reply shape");
+  auto report = [problems](std::string message) {
+    logger("redis")->warn("{}", message);
+    if (problems != nullptr)
+      problems->push_back(make_error(errc::invalid_message, std::move(message)));
+  };
+  for (size_t i = 0; i < names.size(); ++i) {
+    const auto& value = values->elements[i];
+    // Expired (nil); Python also skips an empty value (`if schema:`).
+    if (!value.is_string() || value.str.empty())
+      continue;
+    auto parsed = parse_json(value.str);
+    if (!parsed) {
+      report("skipping the schema of API '" + names[i] + "' in " + schema_key(names[i])
+             + ": " + parsed.error().message);
+      continue;
+    }
+    if (!is_api_schema(*parsed)) {
+      report("skipping the schema of API '" + names[i] + "' in " + schema_key(names[i])
+             + ": not an object with 'events' and 'rpcs' objects");
+      continue;
+    }
+    out.emplace(names[i], std::move(*parsed));
+  }
+  return out;
+}
+
+} // namespace lightbus::redis

@@ -1,0 +1,125 @@
+// RPC from actor code through `bus.actor()`: request/response, never blocking.
+
+#include <future>
+#include <mutex>
+
+#include <caf/all.hpp>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "lightbus/actors/atoms.hpp"
+#include "lightbus/actors/bus.hpp"
+#include "lightbus/actors/errors.hpp"
+#include "worker_fixture.hpp"
+
+using namespace std::chrono_literals;
+using lightbus::json;
+using testing::HasSubstr;
+using ActorClient = lightbus::test::worker_fixture;
+
+namespace {
+
+/// What one request from an actor ended with.
+struct outcome {
+  std::optional<json> value;
+  std::optional<lightbus::error> error;
+  double seconds = 0;
+};
+
+/// Spawns an actor in the bus's system that makes one request and reports.
+std::future<outcome> request_from_actor(const lightbus::bus& bus, std::string name,
+                                        json kwargs, std::optional<double> timeout = {}) {
+  auto done = std::make_shared<std::promise<outcome>>();
+  auto result = done->get_future();
+  auto target = bus.actor();
+  bus.system().spawn([=](caf::event_based_actor* self) {
+    auto start = std::chrono::steady_clock::now();
+    auto on_value = [=](const json& value) {
+      done->set_value(outcome{value, std::nullopt, lightbus::test::seconds_since(start)});
+    };
+    auto on_error = [=](caf::error& err) {
+      done->set_value(outcome{std::nullopt, lightbus::from_caf_error(err),
+                              lightbus::test::seconds_since(start)});
+    };
+    if (timeout)
+      self->request(target, 5s, lightbus::call_atom::value, name, kwargs, *timeout)
+        .then(on_value, on_error);
+    else
+      self->request(target, 5s, lightbus::call_atom::value, name, kwargs)
+        .then(on_value, on_error);
+  });
+  return result;
+}
+
+} // namespace
+
+TEST_F(ActorClient, RpcFromActor) {
+  start_worker();
+  auto bus = lightbus::create(cfg_);
+  auto f = request_from_actor(bus, api_ + ".add", {{"a", 20}, {"b", 22}});
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  auto res = f.get();
+  ASSERT_TRUE(res.value) << lightbus::to_string(*res.error);
+  EXPECT_EQ(*res.value, json(42));
+
+  f = request_from_actor(bus, api_ + ".half", {{"x", 21}});
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  res = f.get();
+  ASSERT_TRUE(res.value) << lightbus::to_string(*res.error);
+  EXPECT_EQ(*res.value, json(10.5)) << "a number must stay a number";
+
+  f = request_from_actor(bus, api_ + ".fail", json::object());
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  res = f.get();
+  ASSERT_TRUE(res.error);
+  EXPECT_EQ(res.error->code, lightbus::errc::remote_error);
+  EXPECT_THAT(res.error->message, HasSubstr("boom"));
+}
+
+TEST_F(ActorClient, ConcurrentRequestsFromActorsAllGetTheirAnswers) {
+  lightbus::worker_options opts;
+  opts.max_in_flight = 128;
+  start_worker(opts);
+  auto bus = lightbus::create(cfg_);
+  constexpr int requests = 128;
+  std::vector<std::future<outcome>> futures;
+  for (int i = 0; i < requests; ++i)
+    futures.push_back(request_from_actor(bus, api_ + ".add", {{"a", i}, {"b", 1000}}));
+  for (int i = 0; i < requests; ++i) {
+    ASSERT_EQ(futures[i].wait_for(10s), std::future_status::ready) << "request " << i;
+    auto res = futures[i].get();
+    ASSERT_TRUE(res.value) << "request " << i << ": " << lightbus::to_string(*res.error);
+    EXPECT_EQ(*res.value, json(i + 1000)) << "request " << i;
+  }
+  EXPECT_EQ(probe_->add_calls, requests);
+}
+
+TEST_F(ActorClient, RequestToUnservedApiFailsWithinItsTimeout) {
+  auto bus = lightbus::create(cfg_);
+  auto f = request_from_actor(bus, api_ + ".add", {{"a", 1}, {"b", 2}}, 0.5);
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  auto res = f.get();
+  ASSERT_TRUE(res.error) << "got " << res.value->dump();
+  EXPECT_EQ(res.error->code, lightbus::errc::timeout) << res.error->message;
+  EXPECT_THAT(res.error->message, HasSubstr(api_ + ".add"));
+  EXPECT_GE(res.seconds, 0.5);
+  EXPECT_LT(res.seconds, 1.5);
+}
+
+TEST_F(ActorClient, RequestUsesTheBusOfAnExistingActorSystem) {
+  start_worker();
+  caf::actor_system_config sys_cfg;
+  lightbus::configure(sys_cfg);
+  caf::actor_system sys{sys_cfg};
+  {
+    auto bus = lightbus::create(sys, cfg_);
+    EXPECT_EQ(&bus.system(), &sys);
+    auto f = request_from_actor(bus, api_ + ".add", {{"a", 1}, {"b", 2}});
+    ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+    auto res = f.get();
+    ASSERT_TRUE(res.value) << lightbus::to_string(*res.error);
+    EXPECT_EQ(*res.value, json(3));
+    // A blocking call from plain code works alongside.
+    EXPECT_EQ(bus.call(api_ + ".add", {{"a", 2}, {"b", 2}}), json(4));
+  }
+}

@@ -1,0 +1,160 @@
+// The `lightbus` command: `run` serving the example bus modules, `call`
+// printing results, and the exit codes of apps/lightbus/exit_codes.hpp.
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "cli_fixture.hpp"
+#include "lightbus/keys.hpp"
+
+using namespace std::chrono_literals;
+using testing::HasSubstr;
+using Cli = lightbus::test::cli_fixture;
+
+namespace {
+
+/// Prints what a command wrote, for failure messages.
+std::string describe(const lightbus::test::command_result& r) {
+  return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
+}
+
+/// A file removed when the test ends.
+struct temp_file {
+  explicit temp_file(const std::string& name, const std::string& text)
+    : path(std::filesystem::temp_directory_path()
+           / (name + "." + std::to_string(::getpid()))) {
+    std::ofstream{path} << text;
+  }
+  ~temp_file() {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+  }
+  std::filesystem::path path;
+};
+
+} // namespace
+
+TEST_F(Cli, CallPrintsResultOfAuthCheckPassword) {
+  auto& worker = run_worker(lightbus::test::example_module("auth"));
+  auto r = call("auth.check_password", R"({"username":"admin","password":"secret"})");
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(r.out, "true\n");
+  r = call("auth.check_password", R"({"username":"admin","password":"wrong"})");
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(r.out, "false\n");
+  EXPECT_TRUE(worker.running()) << worker.err();
+}
+
+TEST_F(Cli, CallPrintsNumberFromHandlerActor) {
+  run_worker(lightbus::test::example_module("store"));
+  auto r = call("store.get_price", R"({"sku":"sku-1"})");
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(r.out, "10.5\n");
+  r = call("store.get_price", R"({"sku":"sku-2"})");
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(r.out, "20.0\n");
+}
+
+TEST_F(Cli, RemoteErrorExitsOneWithItsMessage) {
+  auto& worker = run_worker(lightbus::test::example_module("store"));
+  auto r = call("store.get_price", R"({"sku":"nope"})");
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  EXPECT_THAT(r.err, HasSubstr("unknown sku: nope"));
+  EXPECT_EQ(r.out, "");
+  // The handler actor that threw was replaced: the next call works.
+  r = call("store.get_price", R"({"sku":"sku-1"})");
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(r.out, "10.5\n");
+  EXPECT_TRUE(worker.running()) << worker.err();
+}
+
+TEST_F(Cli, UnservedApiTimesOutWithExitTwo) {
+  auto r = call("nobody.home", "{}", {"--timeout", "0.5"});
+  EXPECT_EQ(r.exit_code, 2) << describe(r);
+  EXPECT_THAT(r.err, HasSubstr("nobody.home"));
+  EXPECT_GE(r.seconds, 0.5);
+  EXPECT_LT(r.seconds, 2.0);
+}
+
+TEST_F(Cli, BadJsonArgumentsExitWithUsageError) {
+  auto r = call("auth.check_password", R"({"username": )");
+  EXPECT_EQ(r.exit_code, 64) << describe(r);
+  EXPECT_THAT(r.err, HasSubstr("JSON object"));
+  r = call("auth.check_password", "[1, 2]");
+  EXPECT_EQ(r.exit_code, 64) << describe(r);
+  r = call("no_dot_in_name", "{}");
+  EXPECT_EQ(r.exit_code, 64) << describe(r);
+}
+
+TEST_F(Cli, CallWithRedisUnreachableExitsUnavailable) {
+  // A port nothing listens on: our own server's, after stopping it.
+  auto dead = url();
+  server_.reset();
+  auto r = lightbus::test::run_command(
+    {lightbus::test::lightbus_binary(), "call", "auth.check_password", "{}", "--redis", dead});
+  EXPECT_EQ(r.exit_code, 69) << describe(r);
+  EXPECT_FALSE(r.err.empty());
+}
+
+TEST_F(Cli, RunWithMissingModuleExitsWithClearMessage) {
+  auto r = lightbus::test::run_command({lightbus::test::lightbus_binary(), "run", "--bus",
+                                        "/nonexistent/missing_module.so", "--redis", url()});
+  EXPECT_EQ(r.exit_code, 66) << describe(r);
+  EXPECT_THAT(r.err, HasSubstr("/nonexistent/missing_module.so"));
+  EXPECT_THAT(r.err, HasSubstr("does not exist"));
+}
+
+TEST_F(Cli, RunWithUnknownConfigKeyExitsNamingTheKey) {
+  temp_file nested{"lightbus-it-config.yaml", "apis:\n  default:\n    rpc_timout: 3\n"};
+  auto r = lightbus::test::run_command(
+    {lightbus::test::lightbus_binary(), "run", "--bus", lightbus::test::example_module("auth"),
+     "--config", nested.path.string(), "--redis", url()});
+  EXPECT_EQ(r.exit_code, 78) << describe(r);
+  EXPECT_THAT(r.err, HasSubstr("apis.default.rpc_timout"));
+
+  temp_file root{"lightbus-it-config.json", R"({"service_name": "x", "bogus_key": 1})"};
+  r = lightbus::test::run_command(
+    {lightbus::test::lightbus_binary(), "run", "--bus", lightbus::test::example_module("auth"),
+     "--config", root.path.string(), "--redis", url()});
+  EXPECT_EQ(r.exit_code, 78) << describe(r);
+  EXPECT_THAT(r.err, HasSubstr("bogus_key"));
+}
+
+TEST_F(Cli, SigtermStopsIdleWorkerWithinTwoSeconds) {
+  auto& worker = run_worker(lightbus::test::example_module("auth"));
+  // Once it answered, it is serving (and has its signal handling in place).
+  auto r = call("auth.check_password", R"({"username":"admin","password":"secret"})");
+  ASSERT_EQ(r.exit_code, 0) << describe(r) << "\nworker: " << worker.err();
+  auto start = std::chrono::steady_clock::now();
+  worker.signal(SIGTERM);
+  auto code = worker.wait_for(3s);
+  ASSERT_TRUE(code) << "the worker ignored SIGTERM";
+  EXPECT_EQ(*code, 0) << worker.err();
+  EXPECT_LT(lightbus::test::seconds_since(start), 2.0);
+}
+
+TEST_F(Cli, SigtermFinishesCallInFlight) {
+  // The slow module creates the marker file when the procedure starts.
+  temp_file marker{"lightbus-it-marker", ""};
+  std::filesystem::remove(marker.path);
+  auto& worker = run_worker(LIGHTBUS_TEST_SLOW_MODULE, {},
+                            {{"LIGHTBUS_TEST_MARKER", marker.path.string()}});
+  auto& caller = start_call("slow.sleep", R"({"seconds": 0.8})");
+  ASSERT_TRUE(lightbus::test::wait_until([&] { return std::filesystem::exists(marker.path); }))
+    << "the call never started; worker: " << worker.err() << "\ncaller: " << caller.err();
+  auto start = std::chrono::steady_clock::now();
+  worker.signal(SIGTERM);
+  auto code = worker.wait_for(3s);
+  ASSERT_TRUE(code) << "the worker ignored SIGTERM";
+  EXPECT_EQ(*code, 0) << worker.err();
+  EXPECT_LT(lightbus::test::seconds_since(start), 2.0);
+  auto call_code = caller.wait_for(5s);
+  ASSERT_TRUE(call_code);
+  EXPECT_EQ(*call_code, 0) << caller.err();
+  EXPECT_EQ(caller.out(), "0.8\n") << "the result of the call in flight was lost";
+}

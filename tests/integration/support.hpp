@@ -1,0 +1,182 @@
+#pragma once
+
+// Helpers of the integration tests: where the shared test Redis is, keys that
+// belong to one test, a private redis-server, child processes with timeouts,
+// and a worker embedded in its own actor system.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include "lightbus/actors/module.hpp"
+#include "lightbus/actors/worker.hpp"
+#include "lightbus/config.hpp"
+#include "lightbus/redis/connection.hpp"
+
+namespace lightbus::test {
+
+using namespace std::chrono_literals;
+
+// -- the shared test Redis ---------------------------------------------------------
+
+/// Returns `$LIGHTBUS_TEST_REDIS_URL`, else `redis://127.0.0.1:6379/15`.
+std::string redis_url();
+
+/// Returns the redis-server binary: `$LIGHTBUS_TEST_REDIS_SERVER`, else `redis-server`.
+std::string redis_server_binary();
+
+/// Returns an API name no other test uses: `it_<suite>_<test>`.
+std::string unique_api_name();
+
+/// Returns the defaults with every transport at `url`.
+config config_for(const std::string& url);
+
+/// Opens a raw connection; throws `std::runtime_error` if Redis is unreachable.
+redis::connection connect(const std::string& url,
+                          std::chrono::milliseconds read_timeout = 10s);
+
+/// Sends one command; throws on a transport failure or an error reply.
+redis::reply command(redis::connection& conn, const std::vector<std::string>& argv);
+
+/// Deletes every key matching `pattern` (SCAN, never FLUSHDB: tests share the DB).
+void delete_keys(redis::connection& conn, const std::string& pattern);
+
+/// Polls `pred` every few milliseconds until it holds or `timeout` passes.
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::milliseconds timeout = 5s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (pred())
+      return true;
+    if (std::chrono::steady_clock::now() >= deadline)
+      return false;
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+/// Returns the seconds since `start`.
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// -- child processes ---------------------------------------------------------------
+
+/// A child process whose stdout and stderr go to files; killed if still running
+/// when destroyed.
+class child_process {
+public:
+  /// Starts `argv` (argv[0] is looked up in PATH unless it has a slash), with
+  /// our environment minus `LIGHTBUS_CONFIG` and `LIGHTBUS_MODULE`, plus `env`.
+  explicit child_process(std::vector<std::string> argv,
+                         std::map<std::string, std::string> env = {});
+  ~child_process();
+
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+
+  pid_t pid() const noexcept { return pid_; }
+
+  /// Sends `sig` if the process still runs.
+  void signal(int sig);
+
+  /// Waits up to `timeout`; returns the exit code (128 + n for a signal), or
+  /// nullopt if it is still running.
+  std::optional<int> wait_for(std::chrono::milliseconds timeout);
+
+  /// True until the process was reaped.
+  bool running();
+
+  /// Kills (SIGKILL) and reaps the process if it still runs.
+  void kill();
+
+  std::string out() const;
+  std::string err() const;
+
+private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+  std::string dir_;
+};
+
+/// What a finished command did.
+struct command_result {
+  /// Exit code; -1 if it had to be killed after the timeout.
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+  double seconds = 0;
+};
+
+/// Runs `argv` to completion, killing it after `timeout`.
+command_result run_command(std::vector<std::string> argv,
+                           std::chrono::milliseconds timeout = 15s);
+
+// -- a private redis-server --------------------------------------------------------
+
+/// A redis-server child on a free loopback port, for tests that kill Redis or
+/// need the names `auth` / `store` to themselves. Stopped when destroyed.
+class redis_server {
+public:
+  /// Starts and waits until it answers PING; throws `std::runtime_error` if it cannot.
+  redis_server();
+  ~redis_server();
+
+  redis_server(const redis_server&) = delete;
+  redis_server& operator=(const redis_server&) = delete;
+
+  int port() const noexcept { return port_; }
+
+  /// Returns `redis://127.0.0.1:<port>/<db>`.
+  std::string url(int db = 0) const;
+
+  /// Kills the server with SIGKILL (no shutdown, like a crash) and reaps it.
+  void kill();
+
+  /// Starts it again on the same port; throws if it does not come up.
+  void start();
+
+private:
+  bool try_start(std::chrono::milliseconds timeout);
+
+  int port_ = 0;
+  std::string dir_;
+  std::unique_ptr<child_process> proc_;
+};
+
+// -- an embedded worker ------------------------------------------------------------
+
+/// A worker tree in an actor system of its own (configured with
+/// `lightbus::configure`). The destructor stops it gracefully.
+class embedded_worker {
+public:
+  embedded_worker(const module& mod, const config& cfg, worker_options opts = {});
+  ~embedded_worker();
+
+  embedded_worker(const embedded_worker&) = delete;
+  embedded_worker& operator=(const embedded_worker&) = delete;
+
+  caf::actor_system& system() noexcept { return sys_; }
+  const caf::actor& actor() const noexcept { return worker_; }
+
+  /// Stops the worker; true if it finished its calls in time.
+  bool stop(std::chrono::milliseconds timeout = 5s);
+
+private:
+  static caf::actor_system_config& init(caf::actor_system_config& cfg);
+
+  caf::actor_system_config sys_cfg_;
+  caf::actor_system sys_;
+  caf::actor worker_;
+  bool stopped_ = false;
+};
+
+} // namespace lightbus::test
