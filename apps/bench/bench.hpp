@@ -34,6 +34,7 @@ struct rpc_settings {
   /// Extra CAF settings, `key=value` in CAF's config syntax (experiments).
   std::vector<std::string> caf_settings;
   bool run_redis_benchmark = true;
+  bool run_raw_pipelined = true;
   bool json = false;
 };
 

@@ -52,7 +52,7 @@ int run_rpc(rpc_settings s) {
     }
     say("raw hiredis round trips");
     report.raw = run_raw_round_trips(s, s.calls, s.warmup);
-    if (report.redis_version >= "7") {
+    if (s.run_raw_pipelined && report.redis_version >= "7") {
       say("raw hiredis pipelined");
       report.raw_pipelined = run_raw_pipelined(s);
     }
@@ -109,6 +109,8 @@ int main(int argc, char** argv) {
                   "Extra CAF setting KEY=VALUE, repeatable (e.g. scheduler.policy='sharing')");
   cmd->add_flag("--no-redis-benchmark", [&](size_t) { rpc.run_redis_benchmark = false; },
                 "Do not run redis-benchmark");
+  cmd->add_flag("--no-raw-pipelined", [&](size_t) { rpc.run_raw_pipelined = false; },
+                "Skip the raw pipelined throughput ceiling");
   cmd->add_flag("--json", rpc.json, "Print one JSON object with all figures, nothing else");
 
   CLI11_PARSE(app, argc, argv);

@@ -207,6 +207,7 @@ TEST_F(WorkerRpc, WorkerSurvivesMalformedBlobs) {
   auto& worker = start_worker();
   auto bus = lightbus::create(cfg_);
   auto queue = lightbus::rpc_queue_key(api_);
+  std::vector<std::string> expiry_keys;
   auto push_garbage = [&] {
     lightbus::test::command(*conn_, {"RPUSH", queue, "not json"});
     lightbus::test::command(*conn_, {"RPUSH", queue, "{}"});
@@ -221,8 +222,10 @@ TEST_F(WorkerRpc, WorkerSurvivesMalformedBlobs) {
     auto bad_kwargs = lightbus::make_rpc_message(api_, "add", json::object());
     auto k = json::parse(lightbus::encode(bad_kwargs));
     k["kwargs"] = json::array({1, 2});
-    for (auto* m : {&extra, &bad_path, &bad_kwargs})
+    for (auto* m : {&extra, &bad_path, &bad_kwargs}) {
       lightbus::test::command(*conn_, {"SET", lightbus::rpc_expiry_key(m->id), "1", "EX", "5"});
+      expiry_keys.push_back(lightbus::rpc_expiry_key(m->id));
+    }
     lightbus::test::command(*conn_, {"RPUSH", queue, lightbus::dump_python(j)});
     lightbus::test::command(*conn_, {"RPUSH", queue, lightbus::encode(bad_path)});
     lightbus::test::command(*conn_, {"RPUSH", queue, lightbus::dump_python(k)});
@@ -236,6 +239,8 @@ TEST_F(WorkerRpc, WorkerSurvivesMalformedBlobs) {
   EXPECT_EQ(queue_length(), 0);
   EXPECT_EQ(integer({"EXISTS", result_key(extra)}), 0);
   EXPECT_TRUE(worker.stop()) << "the worker did not stop cleanly";
+  for (auto& k : expiry_keys)
+    lightbus::test::command(*conn_, {"DEL", k});
 }
 
 TEST_F(WorkerRpc, HandlerFailureIsIsolated) {
