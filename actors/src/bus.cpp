@@ -1,5 +1,6 @@
 #include "lightbus/actors/bus.hpp"
 
+#include <algorithm>
 #include <mutex>
 
 #include "internal.hpp"
@@ -71,18 +72,28 @@ struct bus_state {
       call_lease{ac.rpc_url, ac.result_url, std::move(*w), std::move(*r)});
   }
 
-  expected<redis::connection> acquire_event_conn(const std::string& url) {
+  /// Returns an idle connection to `url` (`reused` = true) or a new one.
+  expected<redis::connection> acquire_event_conn(const std::string& url, bool& reused) {
     {
       std::lock_guard<std::mutex> guard{mtx};
       for (auto i = idle_event_conns.begin(); i != idle_event_conns.end(); ++i) {
         if (i->first == url) {
           auto conn = std::move(i->second);
           idle_event_conns.erase(i);
+          reused = true;
           return conn;
         }
       }
     }
+    reused = false;
     return redis::connection::open(detail::redis_options(url, std::chrono::seconds(5)));
+  }
+
+  void drop_event_conns(const std::string& url) {
+    std::lock_guard<std::mutex> guard{mtx};
+    idle_event_conns.erase(std::remove_if(idle_event_conns.begin(), idle_event_conns.end(),
+                                          [&](const auto& c) { return c.first == url; }),
+                           idle_event_conns.end());
   }
 
   void release_event_conn(const std::string& url, redis::connection conn) {
@@ -149,10 +160,21 @@ expected<event_message> bus::try_fire(std::string_view name, json kwargs) const 
   auto msg = make_event_message(std::move(names->first), std::move(names->second),
                                 std::move(kwargs));
   msg.stream = event_stream_for(*opts, msg.api_name, msg.event_name);
-  auto conn = state_->acquire_event_conn(opts->url);
+  auto fields = encode_event_fields(msg);
+  bool reused = false;
+  auto conn = state_->acquire_event_conn(opts->url, reused);
   if (!conn)
     return conn.error();
-  auto id = redis::xadd(*conn, msg.stream, encode_event_fields(msg), opts->max_stream_length);
+  auto id = redis::xadd(*conn, msg.stream, fields, opts->max_stream_length);
+  if (!id && id.error().code == errc::connection_failed && reused) {
+    // A pooled connection that died while idle (Redis restarted): the XADD
+    // almost surely reached no server. Drop the pool and try a new connection once.
+    state_->drop_event_conns(opts->url);
+    conn = redis::connection::open(detail::redis_options(opts->url, std::chrono::seconds(5)));
+    if (!conn)
+      return conn.error();
+    id = redis::xadd(*conn, msg.stream, fields, opts->max_stream_length);
+  }
   state_->release_event_conn(opts->url, std::move(*conn));
   if (!id)
     return id.error();

@@ -94,8 +94,11 @@ void receive_once(receiver_actor* self) {
     return;
   }
   if (r->is_array() && r->elements.size() == 2) {
-    if (r->elements[0].str != st.chan->wake_key)
-      deliver(self, r->elements[0].str, r->elements[1].str);
+    // BLPOP returns the first non-empty key it was given and the wake key is
+    // last: a wake-up means no awaited result was ready, so skip the drain.
+    if (r->elements[0].str == st.chan->wake_key)
+      return;
+    deliver(self, r->elements[0].str, r->elements[1].str);
     if (st.keys.size() > 1) {
       std::vector<std::string> eval{"EVAL", drain_script, std::to_string(st.keys.size())};
       for (auto& [key, id] : st.keys)
@@ -200,7 +203,10 @@ caf::behavior sender(sender_actor* self, redis::connection_options rpc_redis,
       }
       redis::append_call(*st.conn, msg, encode(msg), expiry);
       st.batch.push_back(std::move(msg.id));
-      if (st.chan->receiver_blocked.load()) {
+      // One wake-up per blocking read: the receiver reads its mailbox (and so
+      // every later watch) before it blocks again. Pushing one per call made
+      // the wake list grow by thousands of entries a second under load.
+      if (st.chan->receiver_blocked.exchange(false)) {
         if (st.chan->same_redis) {
           st.conn->append({"RPUSH", st.chan->wake_key, "1"});
           st.conn->append({"EXPIRE", st.chan->wake_key, "60"});
@@ -213,6 +219,8 @@ caf::behavior sender(sender_actor* self, redis::connection_options rpc_redis,
             st.wake_conn->append({"RPUSH", st.chan->wake_key, "1"});
             st.wake_conn->append({"EXPIRE", st.chan->wake_key, "60"});
             st.wake_replies_other += 2;
+          } else {
+            st.chan->receiver_blocked = true; // not woken: let the next call try
           }
         }
       }
@@ -266,6 +274,8 @@ struct event_sender_state {
   std::optional<redis::connection> conn;
   std::vector<pending_fire> batch;
   bool flush_scheduled = false;
+  /// The connection was opened for the batch being sent (not idle before it).
+  bool fresh = false;
 };
 
 using event_sender_actor = caf::stateful_actor<event_sender_state>;
@@ -285,6 +295,7 @@ caf::behavior event_sender(event_sender_actor* self, redis::connection_options r
         if (!conn)
           return make_caf_error(conn.error());
         st.conn = std::move(*conn);
+        st.fresh = true;
       }
       redis::append_xadd(*st.conn, msg.stream, encode_event_fields(msg), st.max_len);
       auto rp = self->make_response_promise<event_message>();
@@ -300,6 +311,41 @@ caf::behavior event_sender(event_sender_actor* self, redis::connection_options r
       st.flush_scheduled = false;
       std::vector<pending_fire> batch;
       batch.swap(st.batch);
+      bool was_fresh = st.fresh;
+      st.fresh = false;
+      // A connection that died while idle (Redis restarted) fails on the first
+      // reply: nothing of the batch reached a server, so send it again once on
+      // a new connection.
+      if (!was_fresh && !batch.empty()) {
+        auto first = redis::read_xadd_reply(*st.conn);
+        if (!first && first.error().code == errc::connection_failed) {
+          st.conn.reset();
+          if (auto conn = redis::connection::open(st.redis)) {
+            st.conn = std::move(*conn);
+            for (auto& p : batch)
+              redis::append_xadd(*st.conn, p.msg.stream, encode_event_fields(p.msg),
+                                 st.max_len);
+            first = redis::read_xadd_reply(*st.conn);
+          } else {
+            first = conn.error();
+          }
+        }
+        auto& p = batch.front();
+        if (first) {
+          p.msg.native_id = std::move(*first);
+          p.promise.deliver(std::move(p.msg));
+        } else {
+          p.promise.deliver(make_caf_error(first.error()));
+          if (first.error().code == errc::connection_failed || !st.conn) {
+            for (size_t i = 1; i < batch.size(); ++i)
+              batch[i].promise.deliver(make_caf_error(
+                make_error(errc::connection_failed, "Redis connection lost while firing")));
+            st.conn.reset();
+            return;
+          }
+        }
+        batch.erase(batch.begin());
+      }
       bool broken = false;
       for (auto& p : batch) {
         if (broken) {

@@ -38,6 +38,10 @@ struct subscription {
   event_transport_options opts;
   /// Event names wanted from this stream; "*" = all.
   std::set<std::string> events;
+  /// How many entries one reclaim pass may take over (room left in the listener).
+  size_t reclaim_room = 0;
+  /// Entries the listener holds already (waiting or running): not reclaimed.
+  std::set<std::string> held;
 };
 
 } // namespace lightbus::detail
@@ -46,7 +50,11 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<lightbus::redis::stream_entry>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(lightbus::redis::stream_entry)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<lightbus::detail::subscription>)
 namespace lightbus::detail {
-using reclaimed_entries = std::vector<std::pair<std::string, std::vector<redis::stream_entry>>>;
+/// What one reclaim pass took over, by stream; `more` if it stopped for lack of room.
+struct reclaimed_entries {
+  std::vector<std::pair<std::string, std::vector<redis::stream_entry>>> streams;
+  bool more = false;
+};
 } // namespace lightbus::detail
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(lightbus::detail::reclaimed_entries)
 
@@ -286,7 +294,11 @@ caf::behavior stream_writer(stream_writer_actor* self, redis::connection_options
         auto& st = self->state;
         log()->warn("XACK of {} on {} failed (Redis unreachable); retrying", id, stream);
         auto rp = self->make_response_promise<bool>();
-        self->delayed_anon_send(self, st.backoff, ack_atom::value, stream, group, id);
+        // (The free function: CAF 0.17's member `delayed_anon_send` passes `self`
+        // as the sender, so the reply came back here as an unexpected message
+        // and killed the writer, losing the acks queued behind it.)
+        caf::delayed_anon_send(caf::actor_cast<caf::actor>(self), st.backoff, ack_atom::value,
+                               stream, group, id);
         st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds(2000));
         // The retry above is anonymous; answer the listener now: the entry stays
         // pending in Redis until the retry lands, which is what at-least-once needs.
@@ -332,11 +344,15 @@ caf::behavior stream_writer(stream_writer_actor* self, redis::connection_options
       -> reclaimed_entries {
       reclaimed_entries out;
       with_conn(self, [&](redis::connection& c) {
+        out = reclaimed_entries{};
         for (const auto& sub : subs) {
           auto min_idle = static_cast<long long>(sub.opts.acknowledgement_timeout * 1000);
           std::string start = "-";
           std::vector<redis::stream_entry> claimed;
-          for (int page = 0; page < 100; ++page) {
+          // Take over only what the listener has room for: the rest stays
+          // pending (and claimable by others) until the next pass.
+          size_t room = sub.reclaim_room;
+          for (int page = 0; page < 100 && room > 0; ++page) {
             auto p = redis::pending(c, sub.stream, sub.group, start, "+",
                                     sub.opts.reclaim_batch_size);
             if (!p) {
@@ -348,24 +364,39 @@ caf::behavior stream_writer(stream_writer_actor* self, redis::connection_options
               break;
             std::map<std::string, long long> counts;
             std::vector<std::string> ids;
-            for (auto& e : *p)
-              if (e.idle_ms > min_idle) {
-                ids.push_back(e.id);
-                counts[e.id] = e.deliveries + 1;
+            bool full = false;
+            for (auto& e : *p) {
+              // Entries the listener is working on are ours already: claiming
+              // them would only bump their delivery count and use up room.
+              if (e.idle_ms <= min_idle || sub.held.count(e.id) > 0)
+                continue;
+              if (ids.size() == room) {
+                full = true;
+                break;
               }
+              ids.push_back(e.id);
+              counts[e.id] = e.deliveries + 1;
+            }
             if (!ids.empty()) {
               auto got = redis::claim(c, sub.stream, sub.group, sub.consumer, min_idle, ids);
+              if (!got && got.error().code == errc::connection_failed)
+                return false;
               if (got) {
+                room -= std::min(room, got->size());
                 for (auto& e : *got) {
                   e.deliveries = counts[e.id];
                   claimed.push_back(std::move(e));
                 }
               }
             }
+            if (full || room == 0) {
+              out.more = true; // the listener asks again when it has room
+              break;
+            }
             start = redis::next_stream_id(p->back().id);
           }
           if (!claimed.empty())
-            out.emplace_back(sub.stream, std::move(claimed));
+            out.streams.emplace_back(sub.stream, std::move(claimed));
         }
         return true;
       });
@@ -408,6 +439,8 @@ struct work_item {
   event_message msg;
   bool from_consumer = true;
   std::chrono::steady_clock::time_point started;
+  /// When the entry's idle time in Redis was last reset (read, claimed, touched).
+  std::chrono::steady_clock::time_point touched;
   int attempts = 0;
 };
 
@@ -436,12 +469,19 @@ struct listener_state {
   bool stopping = false;
   std::vector<caf::response_promise> drains;
   std::chrono::milliseconds block{1000};
+  /// A reclaim pass is on its way; the last one left entries behind for lack of room.
+  bool reclaim_running = false;
+  bool reclaim_more = false;
+  /// Every consumer's control (respawned ones too), stopped when the listener ends.
+  std::shared_ptr<std::vector<std::shared_ptr<reader_control>>> controls
+    = std::make_shared<std::vector<std::shared_ptr<reader_control>>>();
 };
 
 using listener_actor = caf::stateful_actor<listener_state>;
 
 void spawn_consumer(listener_actor* self, stream_queue& q) {
   q.control = std::make_shared<reader_control>(redis_options(q.sub.opts.url));
+  self->state.controls->push_back(q.control);
   q.consumer = self->spawn<caf::detached + caf::monitored>(
     stream_consumer, q.sub, self->state.spec.options.max_in_flight, caf::actor{self},
     q.control);
@@ -476,6 +516,13 @@ void maybe_drained(listener_actor* self) {
 }
 
 void pump(listener_actor* self, stream_queue& q);
+void start_reclaim(listener_actor* self, bool periodic = false);
+
+// Room left for entries of `q` (read or reclaimed, not yet finished).
+size_t room(const listener_state& st, const stream_queue& q) {
+  auto max = st.spec.options.max_in_flight;
+  return max - std::min(max, q.known.size());
+}
 
 void finish(listener_actor* self, const std::string& stream, const std::string& id) {
   auto& st = self->state;
@@ -490,10 +537,15 @@ void finish(listener_actor* self, const std::string& stream, const std::string& 
     self->send(q.consumer, credit_atom::value, size_t{1});
   q.running.erase(i);
   q.known.erase(id);
-  if (st.stopping)
+  if (st.stopping) {
     maybe_drained(self);
-  else
-    pump(self, q);
+    return;
+  }
+  pump(self, q);
+  // The last reclaim pass left entries behind: take more once there is room.
+  if (st.reclaim_more && !st.reclaim_running
+      && room(st, q) >= std::max<size_t>(1, st.spec.options.max_in_flight / 2))
+    start_reclaim(self);
 }
 
 // Acknowledges entry `id` of `q`, then frees its slot.
@@ -541,6 +593,11 @@ void handle_failure(listener_actor* self, stream_queue& q, const std::string& id
       log()->critical("listener {}: {} failed on event {}: {}; stopping the worker "
                       "(on_error=shutdown); the event stays pending",
                       st.spec.name, item.msg.canonical_name(), item.msg.id, why);
+      // Start nothing more; forget the entry (it stays pending in Redis), so the
+      // worker's drain does not wait for it until the drain timeout.
+      st.stopping = true;
+      q.running.erase(id);
+      q.known.erase(id);
       self->send(st.supervisor, stop_atom::value, caf::atom("fatal"));
       return;
     case on_error::dead_letter:
@@ -630,6 +687,7 @@ void accept(listener_actor* self, stream_queue& q, redis::stream_entry entry,
   q.known.insert(entry.id);
   work_item item;
   item.from_consumer = from_consumer;
+  item.touched = std::chrono::steady_clock::now();
   auto id = entry.id;
   if (entry.deleted || is_noop_entry(entry.fields)) {
     item.entry = std::move(entry);
@@ -658,6 +716,44 @@ void accept(listener_actor* self, stream_queue& q, redis::stream_entry entry,
   q.waiting.push_back(std::move(item));
 }
 
+// Takes over entries other consumers left idle for too long (spec §4.8), as
+// many as there is room for.
+void start_reclaim(listener_actor* self, bool periodic) {
+  auto& st = self->state;
+  if (st.stopping || st.reclaim_running)
+    return;
+  std::vector<subscription> subs;
+  bool full = false;
+  for (auto& [name, q] : st.streams) {
+    subs.push_back(q.sub);
+    subs.back().reclaim_room = room(st, q);
+    subs.back().held = q.known;
+    full = full || subs.back().reclaim_room == 0;
+  }
+  st.reclaim_running = true;
+  self->request(st.writer, caf::infinite, reclaim_atom::value, subs)
+    .then(
+      [=](reclaimed_entries& got) {
+        auto& st = self->state;
+        st.reclaim_running = false;
+        st.reclaim_more = got.more || full;
+        for (auto& [stream, entries] : got.streams) {
+          auto qi = st.streams.find(stream);
+          if (qi == st.streams.end())
+            continue;
+          // (Follow-up passes of a big backlog are only worth a debug line.)
+          log()->log(periodic ? spdlog::level::info : spdlog::level::debug,
+                     "listener {}: reclaimed {} event(s) on {} idle for more than {} s",
+                     st.spec.name, entries.size(), stream,
+                     qi->second.sub.opts.acknowledgement_timeout);
+          for (auto& e : entries)
+            accept(self, qi->second, std::move(e), false);
+          pump(self, qi->second);
+        }
+      },
+      [=](caf::error&) { self->state.reclaim_running = false; });
+}
+
 caf::behavior listener(listener_actor* self, listener_spec spec, std::vector<subscription> subs,
                        caf::actor supervisor, std::chrono::milliseconds block) {
   auto& st = self->state;
@@ -680,10 +776,7 @@ caf::behavior listener(listener_actor* self, listener_spec spec, std::vector<sub
     q.sub = sub;
     spawn_consumer(self, q);
   }
-  auto controls = std::make_shared<std::vector<std::shared_ptr<reader_control>>>();
-  for (auto& [name, q] : st.streams)
-    controls->push_back(q.control);
-  self->attach_functor([controls] {
+  self->attach_functor([controls = st.controls] {
     for (auto& c : *controls)
       c->stop();
   });
@@ -743,6 +836,13 @@ caf::behavior listener(listener_actor* self, listener_spec spec, std::vector<sub
       if (qi == self->state.streams.end() || !qi->second.running.count(id))
         return;
       auto& q = qi->second;
+      if (self->state.stopping) {
+        // Not retried now: it stays pending and comes back after the restart.
+        q.running.erase(id);
+        q.known.erase(id);
+        maybe_drained(self);
+        return;
+      }
       auto& item = q.running.at(id);
       ++item.entry.deliveries;
       // Count the retry in Redis too (XCLAIM without JUSTID), so XPENDING and
@@ -755,12 +855,21 @@ caf::behavior listener(listener_actor* self, listener_spec spec, std::vector<sub
       auto& st = self->state;
       // Entries whose handler runs long: reset their idle time so no other
       // process reclaims them and starts a concurrent duplicate.
+      // Entries waiting behind them too: they are ours, and another process
+      // taking them over would handle them a second time.
       auto now = std::chrono::steady_clock::now();
       for (auto& [name, q] : st.streams) {
         std::vector<std::string> ids;
+        auto stale = [&](work_item& item) {
+          if (now - item.touched > keepalive_every) {
+            ids.push_back(item.entry.id);
+            item.touched = now;
+          }
+        };
         for (auto& [id, item] : q.running)
-          if (now - item.started > keepalive_every)
-            ids.push_back(id);
+          stale(item);
+        for (auto& item : q.waiting)
+          stale(item);
         if (!ids.empty())
           self->send(st.writer, touch_atom::value, q.sub.stream, q.sub.group, q.sub.consumer,
                      ids, false);
@@ -769,29 +878,10 @@ caf::behavior listener(listener_actor* self, listener_spec spec, std::vector<sub
         self->delayed_send(self, keepalive_every, keepalive_atom::value);
     },
     [=](reclaim_atom) {
-      auto& st = self->state;
-      if (st.stopping)
+      if (self->state.stopping)
         return;
-      std::vector<subscription> subs;
-      for (auto& [name, q] : st.streams)
-        subs.push_back(q.sub);
-      self->request(st.writer, caf::infinite, reclaim_atom::value, subs)
-        .then(
-          [=](reclaimed_entries& got) {
-            for (auto& [stream, entries] : got) {
-              auto qi = self->state.streams.find(stream);
-              if (qi == self->state.streams.end())
-                continue;
-              log()->info("listener {}: reclaimed {} event(s) on {} idle for more than {} s",
-                          self->state.spec.name, entries.size(), stream,
-                          qi->second.sub.opts.acknowledgement_timeout);
-              for (auto& e : entries)
-                accept(self, qi->second, std::move(e), false);
-              pump(self, qi->second);
-            }
-            self->delayed_send(self, reclaim_every, reclaim_atom::value);
-          },
-          [=](caf::error&) { self->delayed_send(self, reclaim_every, reclaim_atom::value); });
+      start_reclaim(self, true);
+      self->delayed_send(self, reclaim_every, reclaim_atom::value);
     },
     [=](respawn_atom, const std::string& stream) {
       auto qi = self->state.streams.find(stream);

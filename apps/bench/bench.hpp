@@ -79,8 +79,9 @@ struct rpc_report {
   rpc_settings settings;
   std::string redis_version;
   size_t scheduler_threads = 0;
-  /// Extra CAF settings, `key=value` in CAF's config syntax (experiments).
-  std::vector<std::string> caf_settings;
+  /// CAF `scheduler.policy` and `work-stealing.moderate-poll-attempts` in effect.
+  std::string scheduler_policy;
+  size_t moderate_poll_attempts = 0;
   latency_summary raw;
   std::optional<throughput_summary> raw_pipelined;
   std::optional<redis_benchmark_figures> redis_benchmark;

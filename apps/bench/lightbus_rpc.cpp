@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include <caf/defaults.hpp>
 #include <lightbus/lightbus.hpp>
 
 #include "bench.hpp"
@@ -237,6 +238,10 @@ void run_lightbus_phases(const rpc_settings& s, rpc_report& out) {
     sys_cfg.set(key, std::move(*value));
   }
   out.scheduler_threads = caf::get_or(sys_cfg, "scheduler.max-threads", size_t{0});
+  out.scheduler_policy = caf::to_string(
+    caf::get_or(sys_cfg, "scheduler.policy", caf::atom("stealing")));
+  out.moderate_poll_attempts = caf::get_or(sys_cfg, "work-stealing.moderate-poll-attempts",
+                                           caf::defaults::work_stealing::moderate_poll_attempts);
   caf::actor_system sys{sys_cfg};
 
   auto cfg = config::defaults();
@@ -245,18 +250,28 @@ void run_lightbus_phases(const rpc_settings& s, rpc_report& out) {
   mod.serve<echo_api>();
   worker_options opts;
   opts.max_in_flight = s.max_in_flight;
-  auto worker = spawn_worker(sys, mod, cfg, opts);
+  // Stopped however we leave: the actor system waits for it when destroyed.
+  struct worker_guard {
+    caf::actor_system& sys;
+    caf::actor worker;
+    ~worker_guard() {
+      if (!stop_worker(sys, worker, 5s))
+        std::cerr << "lightbus-bench: the worker did not stop within 5 s\n";
+    }
+  } guard{sys, spawn_worker(sys, mod, cfg, opts)};
   {
-    // Client and worker share the actor system (and so its scheduler threads),
-    // as in one service that both serves and calls.
-    auto b = create(sys, cfg);
+    // Blocking calls need no actor system: a plain client, as any program has.
+    auto b = create(cfg);
     out.sequential = run_sequential(b, s.calls, s.warmup);
-    out.actor_throughput = run_actor_throughput(sys, b, s.inflight, s.duration);
     if (s.threads > 0)
       out.thread_throughput = run_thread_throughput(b, s.threads, s.duration);
   }
-  if (!stop_worker(sys, worker, 5s))
-    std::cerr << "lightbus-bench: the worker did not stop within 5 s\n";
+  {
+    // The caller actor shares the worker's actor system (and so its scheduler
+    // threads), as in one service that both serves and calls.
+    auto b = create(sys, cfg);
+    out.actor_throughput = run_actor_throughput(sys, b, s.inflight, s.duration);
+  }
 }
 
 } // namespace lightbus::bench

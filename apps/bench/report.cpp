@@ -58,7 +58,10 @@ json to_json(const rpc_report& r) {
                      {"duration_s", s.duration},
                      {"threads", s.threads},
                      {"worker_max_in_flight", s.max_in_flight},
-                     {"caf_scheduler_threads", r.scheduler_threads}};
+                     {"caf_scheduler_threads", r.scheduler_threads},
+                     {"caf_scheduler_policy", r.scheduler_policy},
+                     {"caf_moderate_poll_attempts", r.moderate_poll_attempts},
+                     {"caf_extra_settings", s.caf_settings}};
   out["raw_round_trip"] = to_json(r.raw);
   out["raw_pipelined"] = r.raw_pipelined ? to_json(*r.raw_pipelined) : json(nullptr);
   if (r.redis_benchmark) {
@@ -93,8 +96,10 @@ json to_json(const rpc_report& r) {
 
 void print_table(const rpc_report& r) {
   const auto& s = r.settings;
-  std::printf("lightbus-bench rpc: %s (Redis %s), CAF scheduler threads: %zu\n",
-              to_string(s.redis).c_str(), r.redis_version.c_str(), r.scheduler_threads);
+  std::printf("lightbus-bench rpc: %s (Redis %s); CAF scheduler: %s, %zu threads, "
+              "moderate-poll-attempts %zu\n",
+              to_string(s.redis).c_str(), r.redis_version.c_str(), r.scheduler_policy.c_str(),
+              r.scheduler_threads, r.moderate_poll_attempts);
   std::printf("in-process worker serving bench.echo(x: int) -> int with "
               "worker_options.max_in_flight = %zu (default 32; raised so %zu calls can be "
               "in flight)\n\n",

@@ -18,6 +18,7 @@
 
 #include <caf/all.hpp>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/base_sink.h>
 
 #include "lightbus/actors/atoms.hpp"
 #include "lightbus/actors/bus.hpp"
@@ -25,6 +26,7 @@
 #include "lightbus/event.hpp"
 #include "lightbus/json.hpp"
 #include "lightbus/keys.hpp"
+#include "lightbus/logger.hpp"
 #include "support.hpp"
 
 using namespace std::chrono_literals;
@@ -85,6 +87,54 @@ private:
   std::condition_variable cv_;
   bool open_ = false;
 };
+
+/// Records the error lines of the `events` and `worker` loggers while alive.
+/// Create it before any worker (adding a sink is not thread-safe).
+class error_log {
+public:
+  error_log() : sink_(std::make_shared<sink>()) {
+    for (auto name : {"events", "worker"})
+      lightbus::logger(name)->sinks().push_back(sink_);
+  }
+
+  ~error_log() {
+    for (auto name : {"events", "worker"}) {
+      auto& sinks = lightbus::logger(name)->sinks();
+      sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
+    }
+  }
+
+  /// Error lines saying that one of the worker's own actors died.
+  std::vector<std::string> crashes() const {
+    std::vector<std::string> out;
+    std::lock_guard<std::mutex> guard{sink_->mtx};
+    for (auto& line : sink_->lines)
+      if (line.find(" exited (") != std::string::npos)
+        out.push_back(line);
+    return out;
+  }
+
+private:
+  struct sink : spdlog::sinks::base_sink<std::mutex> {
+    std::mutex mtx;
+    std::vector<std::string> lines;
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+      if (msg.level < spdlog::level::err)
+        return;
+      std::lock_guard<std::mutex> guard{mtx};
+      lines.emplace_back(msg.payload.data(), msg.payload.size());
+    }
+    void flush_() override {}
+  };
+  std::shared_ptr<sink> sink_;
+};
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string out;
+  for (auto& l : lines)
+    out += l + "\n";
+  return out;
+}
 
 struct raw_entry {
   std::string id;
@@ -235,17 +285,32 @@ std::string field_of(const raw_entry& e, const std::string& name) {
 /// with our API name.
 std::vector<stream_field> python_fields(const std::string& api, const std::string& id,
                                         const std::string& event = "user_registered") {
-  return {{"id", id},
-          {"api_name", api},
-          {"event_name", event},
-          {"version", "1"},
-          {":username", "\"alice\""},
-          {":email", "\"alice@example.com\""}};
+  return {
+      {"id", id},       {"api_name", api},          {"event_name", event},
+      {"version", "1"}, {":username", "\"alice\""}, {":email", "\"alice@example.com\""}};
+}
+
+/// Fires through `bus.actor()` from an actor and waits for the reply.
+lightbus::expected<event_message> fire_from_actor(const lightbus::bus& bus,
+                                                  const std::string& name, json kwargs) {
+  auto done = std::make_shared<std::promise<lightbus::expected<event_message>>>();
+  auto result = done->get_future();
+  auto target = bus.actor();
+  bus.system().spawn([=](caf::event_based_actor* self) {
+    self->request(target, std::chrono::seconds(5), lightbus::fire_atom::value, name,
+                  kwargs)
+        .then([=](const event_message& m) { done->set_value(m); },
+              [=](caf::error& err) { done->set_value(lightbus::from_caf_error(err)); });
+  });
+  if (result.wait_for(10s) != std::future_status::ready)
+    return lightbus::make_error(lightbus::errc::timeout, "no reply from the bus actor");
+  return result.get();
 }
 
 class events_fixture : public ::testing::Test {
 protected:
   void SetUp() override {
+    errors_ = std::make_unique<error_log>();
     api_ = t::unique_api_name();
     service_ = api_;
     url_ = t::redis_url();
@@ -259,6 +324,9 @@ protected:
     workers_.clear();
     if (redis_)
       clean();
+    EXPECT_TRUE(errors_->crashes().empty()) << "worker actors died:\n"
+                                            << joined(errors_->crashes());
+    errors_.reset();
   }
 
   void clean() {
@@ -269,7 +337,8 @@ protected:
 
   /// A config whose every transport is the test Redis; `redis` adds event
   /// transport options.
-  lightbus::config make_config(json redis = json::object(), const std::string& process = "p1") {
+  lightbus::config make_config(json redis = json::object(),
+                               const std::string& process = "p1") {
     redis["url"] = url_;
     json doc = {{"service_name", service_},
                 {"process_name", process},
@@ -303,15 +372,16 @@ protected:
   /// Waits until the listener's group exists (it reads from `$` by default).
   void await_group(const std::string& stream, const std::string& group) {
     ASSERT_TRUE(t::wait_until([&] { return redis_->has_group(stream, group); }, 10s))
-      << "no group " << group << " on " << stream;
+        << "no group " << group << " on " << stream;
   }
 
   void await_pel_zero(const std::string& stream, const std::string& group,
                       std::chrono::milliseconds timeout = 10s) {
     ASSERT_TRUE(t::wait_until([&] { return redis_->pel(stream, group) == 0; }, timeout))
-      << "XPENDING " << stream << " " << group << " = " << redis_->pel(stream, group);
+        << "XPENDING " << stream << " " << group << " = " << redis_->pel(stream, group);
   }
 
+  std::unique_ptr<error_log> errors_;
   std::string api_;
   std::string service_;
   std::string url_;
@@ -336,12 +406,13 @@ void expect_fields(const raw_entry& entry, const std::vector<stream_field>& expe
 
 using EventsListen = events_fixture;
 
-// -- 1. fire -> listen, at least once -------------------------------------------------------
+// -- 1. fire -> listen, at least once ---------------------------------------------------
 
 TEST_F(EventsListen, FiredEventReachesListenerAndIsAcked) {
   auto rec = std::make_shared<recorder>();
   lightbus::module mod;
-  mod.listen({ev("user_registered")}, "recorder", [rec](const event_message& m) { rec->add(m); });
+  mod.listen({ev("user_registered")}, "recorder",
+             [rec](const event_message& m) { rec->add(m); });
   auto cfg = make_config();
   start(mod, cfg);
   await_group(stream(), group("recorder"));
@@ -380,35 +451,38 @@ TEST_F(EventsListen, FiredEventReachesListenerAndIsAcked) {
             fired.native_id);
 }
 
-TEST_F(EventsListen, MaxStreamLengthTrimsAndNullDisablesTrimming) {
+TEST_F(EventsListen, MaxStreamLengthTrimsApproximately) {
   auto trimmed = lightbus::create(make_config({{"max_stream_length", 5}}));
   for (int i = 0; i < 400; ++i)
     trimmed.fire(ev("tick"), {{"i", i}});
   // Approximate trimming removes whole nodes (100 entries by default).
   EXPECT_LT(redis_->xlen(stream()), 400);
 
+  // 0 (or null, see the unit tests) sends no MAXLEN at all.
   redis_->cmd({"DEL", stream()});
-  auto untrimmed = lightbus::create(make_config({{"max_stream_length", nullptr}}));
+  auto untrimmed = lightbus::create(make_config({{"max_stream_length", 0}}));
   for (int i = 0; i < 400; ++i)
     untrimmed.fire(ev("tick"), {{"i", i}});
-  EXPECT_EQ(redis_->xlen(stream()), 400) << "max_stream_length: null means no MAXLEN";
+  EXPECT_EQ(redis_->xlen(stream()), 400);
 }
 
-// -- 2. theirs -> us -------------------------------------------------------------------------
+// -- 2. theirs -> us --------------------------------------------------------------------
 
 TEST_F(EventsListen, HandlesPythonEntriesAndSkipsNoopsAndUnwantedEvents) {
   auto rec = std::make_shared<recorder>();
   lightbus::module mod;
-  mod.listen({ev("user_registered")}, "recorder", [rec](const event_message& m) { rec->add(m); });
+  mod.listen({ev("user_registered")}, "recorder",
+             [rec](const event_message& m) { rec->add(m); });
   start(mod, make_config());
   await_group(stream(), group("recorder"));
 
   // Exactly what Python Lightbus sends (capture 04), preceded by a no-op entry
   // and an event this listener did not ask for on the same per-API stream.
   auto noop = redis_->xadd(stream(), {{"", ""}});
-  auto other = redis_->xadd(stream(), python_fields(api_, "other-1", "user_deleted"), true);
-  auto id = redis_->xadd(stream(), python_fields(api_, "2174a19e-e619-11f1-b580-02fc00000001"),
-                         true);
+  auto other
+      = redis_->xadd(stream(), python_fields(api_, "other-1", "user_deleted"), true);
+  auto id = redis_->xadd(
+      stream(), python_fields(api_, "2174a19e-e619-11f1-b580-02fc00000001"), true);
 
   ASSERT_TRUE(t::wait_until([&] { return rec->size() >= 1; }, 10s)) << "not handled";
   await_pel_zero(stream(), group("recorder"));
@@ -419,11 +493,11 @@ TEST_F(EventsListen, HandlesPythonEntriesAndSkipsNoopsAndUnwantedEvents) {
   EXPECT_EQ(got[0].native_id, id);
   EXPECT_EQ(got[0].event_name, "user_registered");
   EXPECT_EQ(got[0].kwargs, (json{{"username", "alice"}, {"email", "alice@example.com"}}));
-  (void) noop;
-  (void) other;
+  (void)noop;
+  (void)other;
 }
 
-// -- 3. groups: split and fan-out -------------------------------------------------------------
+// -- 3. groups: split and fan-out -------------------------------------------------------
 
 TEST_F(EventsListen, SameListenerNameSplitsEventsBetweenWorkers) {
   auto a = std::make_shared<recorder>();
@@ -434,9 +508,9 @@ TEST_F(EventsListen, SameListenerNameSplitsEventsBetweenWorkers) {
   mod_b.listen({ev("job")}, "workers", [b](const event_message& m) { b->add(m); });
   start(mod_a, make_config({}, "proc_a"));
   start(mod_b, make_config({}, "proc_b"));
-  ASSERT_TRUE(t::wait_until([&] { return redis_->consumers(stream(), group("workers")) == 2; },
-                            10s))
-    << "both consumers must have joined the group";
+  ASSERT_TRUE(t::wait_until(
+      [&] { return redis_->consumers(stream(), group("workers")) == 2; }, 10s))
+      << "both consumers must have joined the group";
 
   auto bus = lightbus::create(make_config());
   constexpr int n = 200;
@@ -444,7 +518,7 @@ TEST_F(EventsListen, SameListenerNameSplitsEventsBetweenWorkers) {
   for (int i = 0; i < n; ++i)
     fired.insert(bus.fire(ev("job"), {{"i", i}}).native_id);
   ASSERT_TRUE(t::wait_until([&] { return a->size() + b->size() >= n; }, 20s))
-    << a->size() << " + " << b->size();
+      << a->size() << " + " << b->size();
   await_pel_zero(stream(), group("workers"));
   EXPECT_GT(a->size(), 0u) << "worker a got nothing";
   EXPECT_GT(b->size(), 0u) << "worker b got nothing";
@@ -463,9 +537,11 @@ TEST_F(EventsListen, DifferentListenerNamesEachGetEveryEvent) {
   auto billing = std::make_shared<recorder>();
   lightbus::module mod;
   mod.listen({ev("paid")}, "audit", [audit](const event_message& m) { audit->add(m); });
-  mod.listen({ev("paid")}, "mailer", [mailer](const event_message& m) { mailer->add(m); });
+  mod.listen({ev("paid")}, "mailer",
+             [mailer](const event_message& m) { mailer->add(m); });
   lightbus::module other;
-  other.listen({ev("paid")}, "billing", [billing](const event_message& m) { billing->add(m); });
+  other.listen({ev("paid")}, "billing",
+               [billing](const event_message& m) { billing->add(m); });
   start(mod, make_config({}, "proc_a"));
   start(other, make_config({}, "proc_b"));
   for (auto l : {"audit", "mailer", "billing"})
@@ -476,7 +552,8 @@ TEST_F(EventsListen, DifferentListenerNamesEachGetEveryEvent) {
   std::set<std::string> fired;
   for (size_t i = 0; i < n; ++i)
     fired.insert(bus.fire(ev("paid"), {{"i", i}}).native_id);
-  for (auto [name, rec] : {std::pair{"audit", audit}, {"mailer", mailer}, {"billing", billing}}) {
+  for (auto [name, rec] :
+       {std::pair{"audit", audit}, {"mailer", mailer}, {"billing", billing}}) {
     ASSERT_TRUE(t::wait_until([&] { return rec->size() >= n; }, 10s)) << name;
     await_pel_zero(stream(), group(name));
     std::set<std::string> got;
@@ -487,12 +564,13 @@ TEST_F(EventsListen, DifferentListenerNamesEachGetEveryEvent) {
   }
 }
 
-// -- 4. stream_use -----------------------------------------------------------------------------
+// -- 4. stream_use ----------------------------------------------------------------------
 
 TEST_F(EventsListen, PerEventStreamsCarryOneEventEach) {
   auto rec = std::make_shared<recorder>();
   lightbus::module mod;
-  mod.listen({ev("created"), ev("deleted")}, "l", [rec](const event_message& m) { rec->add(m); });
+  mod.listen({ev("created"), ev("deleted")}, "l",
+             [rec](const event_message& m) { rec->add(m); });
   auto cfg = make_config({{"stream_use", "per_event"}});
   start(mod, cfg);
   await_group(stream("created"), group("l"));
@@ -522,7 +600,8 @@ TEST_F(EventsListen, PerApiStreamCarriesEveryEventOfTheApi) {
   lightbus::module mod;
   mod.listen({ev("created")}, "created_only",
              [created](const event_message& m) { created->add(m); });
-  mod.listen({ev("*")}, "everything", [everything](const event_message& m) { everything->add(m); });
+  mod.listen({ev("*")}, "everything",
+             [everything](const event_message& m) { everything->add(m); });
   auto cfg = make_config({{"stream_use", "per_api"}});
   start(mod, cfg);
   await_group(stream(), group("created_only"));
@@ -547,10 +626,151 @@ TEST_F(EventsListen, PerApiStreamCarriesEveryEventOfTheApi) {
   ASSERT_EQ(all.size(), 3u);
   EXPECT_EQ(all[1].event_name, "deleted");
   EXPECT_EQ(redis_->exists(stream("created")), 0);
-  EXPECT_EQ(redis_->xlen(stream()), 4); // no-op + 3 events
+  // One no-op per listener that found the stream missing (they raced), then the events.
+  size_t events = 0;
+  for (auto& e : redis_->xrange(stream()))
+    events += e.fields == std::vector<stream_field>{{"", ""}} ? 0 : 1;
+  EXPECT_EQ(events, 3u);
 }
 
-// -- 6. poison entries --------------------------------------------------------------------------
+TEST_F(EventsListen, OneListenerCoversEventsOfSeveralApis) {
+  auto rec = std::make_shared<recorder>();
+  auto other
+      = api_ + ".other"; // its stream, `{api_}.other.*:stream`, is ours to clean too
+  lightbus::module mod;
+  mod.listen({ev("a"), other + ".b"}, "l",
+             [rec](const event_message& m) { rec->add(m); });
+  auto cfg = make_config();
+  start(mod, cfg);
+  auto other_stream = lightbus::event_stream_key(other);
+  await_group(stream(), group("l"));
+  await_group(other_stream, group("l"));
+  auto bus = lightbus::create(cfg);
+  auto a = bus.fire(ev("a"), {{"n", 1}});
+  auto b = bus.fire(other + ".b", {{"n", 2}});
+  EXPECT_EQ(b.stream, other_stream);
+  ASSERT_TRUE(t::wait_until([&] { return rec->size() >= 2; }, 10s));
+  await_pel_zero(stream(), group("l"));
+  await_pel_zero(other_stream, group("l"));
+  auto ids = rec->by_native_id();
+  EXPECT_EQ(ids.count(a.native_id), 1u);
+  EXPECT_EQ(ids.count(b.native_id), 1u);
+  for (auto& m : rec->all())
+    EXPECT_EQ(m.stream, m.api_name == other ? other_stream : stream());
+}
+
+// -- since ------------------------------------------------------------------------------
+
+TEST_F(EventsListen, SinceSetsWhereANewGroupStarts) {
+  auto ids = redis_->xadd_many(stream(), api_, "ev", 3);
+  auto from_id = std::make_shared<recorder>();
+  auto from_zero = std::make_shared<recorder>();
+  auto from_time = std::make_shared<recorder>();
+  auto from_now = std::make_shared<recorder>();
+  lightbus::module mod;
+  auto with_since = [](std::string since) {
+    lightbus::listen_options o;
+    o.since = std::move(since);
+    return o;
+  };
+  mod.listen(
+      {ev("ev")}, "from_id", [from_id](const event_message& m) { from_id->add(m); },
+      with_since(ids[0]));
+  mod.listen(
+      {ev("ev")}, "from_zero", [from_zero](const event_message& m) { from_zero->add(m); },
+      with_since("0"));
+  mod.listen(
+      {ev("ev")}, "from_time", [from_time](const event_message& m) { from_time->add(m); },
+      with_since("2001-01-01T00:00:00Z"));
+  mod.listen({ev("ev")}, "from_now",
+             [from_now](const event_message& m) { from_now->add(m); });
+  auto cfg = make_config();
+  start(mod, cfg);
+  for (auto l : {"from_id", "from_zero", "from_time", "from_now"})
+    await_group(stream(), group(l));
+  auto bus = lightbus::create(cfg);
+  auto later = bus.fire(ev("ev"), {{"n", 99}});
+
+  auto native_ids = [](const recorder& r) {
+    std::vector<std::string> out;
+    for (auto& m : r.all())
+      out.push_back(m.native_id);
+    return out;
+  };
+  ASSERT_TRUE(t::wait_until([&] { return from_id->size() >= 3; }, 10s));
+  ASSERT_TRUE(t::wait_until([&] { return from_zero->size() >= 4; }, 10s));
+  ASSERT_TRUE(t::wait_until([&] { return from_time->size() >= 4; }, 10s));
+  ASSERT_TRUE(t::wait_until([&] { return from_now->size() >= 1; }, 10s));
+  for (auto l : {"from_id", "from_zero", "from_time", "from_now"})
+    await_pel_zero(stream(), group(l));
+  EXPECT_EQ(native_ids(*from_id),
+            (std::vector<std::string>{ids[1], ids[2], later.native_id}));
+  EXPECT_EQ(native_ids(*from_zero),
+            (std::vector<std::string>{ids[0], ids[1], ids[2], later.native_id}));
+  EXPECT_EQ(native_ids(*from_time), native_ids(*from_zero));
+  EXPECT_EQ(native_ids(*from_now), (std::vector<std::string>{later.native_id}));
+}
+
+// -- handler actors ---------------------------------------------------------------------
+
+TEST_F(EventsListen, HandlerActorsAreRestartedAndTheirErrorsRetried) {
+  // The worker spawns the handler actor from a factory. It throws on the first
+  // delivery of "flaky" (the actor dies and is respawned), replies with an
+  // error to "bad" every time, and replies with nothing in particular otherwise.
+  auto rec = std::make_shared<recorder>();
+  auto flaky_calls = std::make_shared<std::atomic<int>>(0);
+  auto bad_calls = std::make_shared<std::atomic<int>>(0);
+  auto spawns = std::make_shared<std::atomic<int>>(0);
+  lightbus::module mod;
+  lightbus::listen_options opts;
+  opts.max_deliveries = 2;
+  mod.listen({ev("ev")}, "actors",
+             lightbus::handler_factory{[=](caf::event_based_actor*) -> caf::behavior {
+               ++*spawns;
+               return {
+                   [=](lightbus::event_atom,
+                       const event_message& m) -> caf::result<std::string> {
+                     auto name = m.kwargs.at("name").get<std::string>();
+                     if (name == "flaky" && ++*flaky_calls == 1)
+                       throw std::runtime_error("flaky crashed");
+                     if (name == "bad") {
+                       ++*bad_calls;
+                       return lightbus::make_caf_error(lightbus::make_error(
+                           lightbus::errc::handler_failed, "bad is bad"));
+                     }
+                     rec->add(m);
+                     return std::string("done");
+                   },
+               };
+             }},
+             opts);
+  auto cfg = make_config();
+  start(mod, cfg);
+  await_group(stream(), group("actors"));
+  auto bus = lightbus::create(cfg);
+  auto flaky = bus.fire(ev("ev"), {{"name", "flaky"}});
+  auto bad = bus.fire(ev("ev"), {{"name", "bad"}});
+  auto good = bus.fire(ev("ev"), {{"name", "good"}});
+  auto dead = group("actors") + ":dead_letter";
+  ASSERT_TRUE(t::wait_until([&] { return rec->size() >= 2; }, 15s)) << rec->size();
+  ASSERT_TRUE(t::wait_until([&] { return redis_->exists(dead) == 1; }, 10s));
+  await_pel_zero(stream(), group("actors"));
+  auto got = rec->all();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].native_id, flaky.native_id);
+  EXPECT_EQ(got[1].native_id, good.native_id);
+  EXPECT_EQ(flaky_calls->load(), 2);
+  EXPECT_EQ(bad_calls->load(), 2);
+  EXPECT_GE(spawns->load(), 2) << "the handler actor that threw was not respawned";
+  auto letters = redis_->xrange(dead);
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(field_of(letters[0], "dead_letter_native_id"), bad.native_id);
+  EXPECT_NE(field_of(letters[0], "dead_letter_reason").find("bad is bad"),
+            std::string::npos)
+      << field_of(letters[0], "dead_letter_reason");
+}
+
+// -- 6. poison entries ------------------------------------------------------------------
 
 TEST_F(EventsListen, PoisonEntriesAreDeadLetteredAndTheListenerGoesOn) {
   auto rec = std::make_shared<recorder>();
@@ -566,14 +786,27 @@ TEST_F(EventsListen, PoisonEntriesAreDeadLetteredAndTheListenerGoesOn) {
   auto add_poison = [&](std::vector<stream_field> fields) {
     poison[redis_->xadd(stream(), fields)] = fields;
   };
-  add_poison({{"id", "p1"}, {"api_name", api_}, {"event_name", "ev"}, {"version", "1"},
+  add_poison({{"id", "p1"},
+              {"api_name", api_},
+              {"event_name", "ev"},
+              {"version", "1"},
               {":n", "not json"}});
   add_poison({{"id", "p2"}, {"api_name", api_}, {"version", "1"}, {":n", "1"}});
-  add_poison({{"id", "p3"}, {"api_name", api_}, {"event_name", "ev"}, {"version", "1"},
-              {"native_id", "1-1"}, {":n", "1"}});
-  add_poison({{"id", "p4"}, {"api_name", api_}, {"event_name", "ev"}, {"version", "one"},
+  add_poison({{"id", "p3"},
+              {"api_name", api_},
+              {"event_name", "ev"},
+              {"version", "1"},
+              {"native_id", "1-1"},
               {":n", "1"}});
-  add_poison({{"id", "p5"}, {"api_name", api_}, {"event_name", "ev"}, {"version", "1"},
+  add_poison({{"id", "p4"},
+              {"api_name", api_},
+              {"event_name", "ev"},
+              {"version", "one"},
+              {":n", "1"}});
+  add_poison({{"id", "p5"},
+              {"api_name", api_},
+              {"event_name", "ev"},
+              {"version", "1"},
               {":n", std::string(1 << 20, 'x')}});
   // A huge value that *is* JSON is just a big event.
   auto big = bus.fire(ev("ev"), {{"n", 2}, {"blob", std::string(1 << 20, 'y')}});
@@ -581,8 +814,9 @@ TEST_F(EventsListen, PoisonEntriesAreDeadLetteredAndTheListenerGoesOn) {
 
   auto dead = group("l") + ":dead_letter";
   ASSERT_TRUE(t::wait_until([&] { return rec->size() >= 3; }, 15s)) << rec->size();
-  ASSERT_TRUE(t::wait_until([&] { return redis_->exists(dead) && redis_->xlen(dead) >= 5; }, 10s))
-    << "dead letters: " << (redis_->exists(dead) ? redis_->xlen(dead) : 0);
+  ASSERT_TRUE(
+      t::wait_until([&] { return redis_->exists(dead) && redis_->xlen(dead) >= 5; }, 10s))
+      << "dead letters: " << (redis_->exists(dead) ? redis_->xlen(dead) : 0);
   await_pel_zero(stream(), group("l"));
 
   auto got = rec->all();
@@ -601,11 +835,11 @@ TEST_F(EventsListen, PoisonEntriesAreDeadLetteredAndTheListenerGoesOn) {
     ASSERT_GE(l.fields.size(), original.size());
     // The original fields come first, unchanged (1 MB value included).
     EXPECT_TRUE(std::equal(original.begin(), original.end(), l.fields.begin()))
-      << "fields of " << native << " changed";
+        << "fields of " << native << " changed";
     EXPECT_EQ(field_of(l, "dead_letter_stream"), stream());
     EXPECT_EQ(field_of(l, "dead_letter_listener"), "l");
     EXPECT_NE(field_of(l, "dead_letter_reason").find("malformed"), std::string::npos)
-      << field_of(l, "dead_letter_reason");
+        << field_of(l, "dead_letter_reason");
     poison.erase(native);
   }
   EXPECT_TRUE(poison.empty());
@@ -616,7 +850,7 @@ TEST_F(EventsListen, PoisonEntriesAreDeadLetteredAndTheListenerGoesOn) {
   EXPECT_EQ(rec->all().back().native_id, after.native_id);
 }
 
-// -- 7. handler failure policies ---------------------------------------------------------------
+// -- 7. handler failure policies --------------------------------------------------------
 
 TEST_F(EventsListen, FailingHandlerIsRetriedThenDeadLettered) {
   auto rec = std::make_shared<recorder>();
@@ -626,17 +860,17 @@ TEST_F(EventsListen, FailingHandlerIsRetriedThenDeadLettered) {
   lightbus::listen_options opts;
   opts.max_deliveries = 3;
   mod.listen(
-    {ev("ev")}, "l",
-    [rec, log, mtx](const event_message& m) {
-      {
-        std::lock_guard<std::mutex> guard{*mtx};
-        log->push_back(m.kwargs.at("name").get<std::string>());
-      }
-      if (m.kwargs.at("name") == "bad")
-        throw std::runtime_error("boom on " + m.id);
-      rec->add(m);
-    },
-    opts);
+      {ev("ev")}, "l",
+      [rec, log, mtx](const event_message& m) {
+        {
+          std::lock_guard<std::mutex> guard{*mtx};
+          log->push_back(m.kwargs.at("name").get<std::string>());
+        }
+        if (m.kwargs.at("name") == "bad")
+          throw std::runtime_error("boom on " + m.id);
+        rec->add(m);
+      },
+      opts);
   auto cfg = make_config();
   start(mod, cfg);
   await_group(stream(), group("l"));
@@ -659,8 +893,9 @@ TEST_F(EventsListen, FailingHandlerIsRetriedThenDeadLettered) {
   EXPECT_EQ(field_of(l, "dead_letter_native_id"), bad.native_id);
   EXPECT_EQ(field_of(l, "dead_letter_deliveries"), "3");
   EXPECT_EQ(field_of(l, "dead_letter_listener"), "l");
-  EXPECT_NE(field_of(l, "dead_letter_reason").find("boom on " + bad.id), std::string::npos)
-    << field_of(l, "dead_letter_reason");
+  EXPECT_NE(field_of(l, "dead_letter_reason").find("boom on " + bad.id),
+            std::string::npos)
+      << field_of(l, "dead_letter_reason");
   EXPECT_EQ(field_of(l, "id"), bad.id);
   EXPECT_EQ(field_of(l, ":name"), "\"bad\"");
   EXPECT_EQ(rec->all().at(0).native_id, good.native_id);
@@ -673,15 +908,15 @@ TEST_F(EventsListen, AcknowledgeAndLogAcksAFailedEventAtOnce) {
   lightbus::listen_options opts;
   opts.on_error = lightbus::on_error::acknowledge_and_log;
   mod.listen(
-    {ev("ev")}, "l",
-    [rec, bad_calls](const event_message& m) {
-      if (m.kwargs.at("name") == "bad") {
-        ++*bad_calls;
-        throw std::runtime_error("boom");
-      }
-      rec->add(m);
-    },
-    opts);
+      {ev("ev")}, "l",
+      [rec, bad_calls](const event_message& m) {
+        if (m.kwargs.at("name") == "bad") {
+          ++*bad_calls;
+          throw std::runtime_error("boom");
+        }
+        rec->add(m);
+      },
+      opts);
   auto cfg = make_config();
   start(mod, cfg);
   await_group(stream(), group("l"));
@@ -701,29 +936,33 @@ TEST_F(EventsListen, ShutdownPolicyStopsTheWorkerAndLeavesTheEventPending) {
   lightbus::listen_options opts;
   opts.on_error = lightbus::on_error::shutdown;
   mod.listen(
-    {ev("ev")}, "l",
-    [calls](const event_message&) {
-      ++*calls;
-      throw std::runtime_error("boom");
-    },
-    opts);
+      {ev("ev")}, "l",
+      [calls](const event_message&) {
+        ++*calls;
+        throw std::runtime_error("boom");
+      },
+      opts);
   auto cfg = make_config();
   auto& w = start(mod, cfg);
   await_group(stream(), group("l"));
   auto bus = lightbus::create(cfg);
   auto bad = bus.fire(ev("ev"), {{"name", "bad"}});
 
+  auto fired_at = std::chrono::steady_clock::now();
   caf::scoped_actor self{w.system()};
   self->monitor(w.actor());
   caf::error reason;
   bool down = false;
-  self->receive([&](caf::down_msg& dm) {
-                  down = true;
-                  reason = dm.reason;
-                },
-                caf::after(std::chrono::seconds(10)) >> [] {});
+  self->receive(
+      [&](caf::down_msg& dm) {
+        down = true;
+        reason = dm.reason;
+      },
+      caf::after(std::chrono::seconds(10)) >> [] {});
   ASSERT_TRUE(down) << "the worker did not stop";
   EXPECT_TRUE(static_cast<bool>(reason)) << "the worker must end with an error";
+  // Nothing else is running: no reason to wait for the drain timeout (1.5 s).
+  EXPECT_LT(t::seconds_since(fired_at), 1.0);
   EXPECT_EQ(calls->load(), 1);
   auto rows = redis_->pel_rows(stream(), group("l"));
   ASSERT_EQ(rows.size(), 1u) << "the failed event must stay pending";
@@ -732,7 +971,7 @@ TEST_F(EventsListen, ShutdownPolicyStopsTheWorkerAndLeavesTheEventPending) {
   EXPECT_EQ(redis_->exists(group("l") + ":dead_letter"), 0);
 }
 
-// -- 8. backpressure ---------------------------------------------------------------------------
+// -- 8. backpressure --------------------------------------------------------------------
 
 TEST_F(EventsListen, SlowHandlerBoundsEntriesInFlight) {
   auto g = make_gate();
@@ -741,40 +980,41 @@ TEST_F(EventsListen, SlowHandlerBoundsEntriesInFlight) {
   lightbus::listen_options opts;
   opts.max_in_flight = 10;
   mod.listen(
-    {ev("ev")}, "slow",
-    [g, handled](const event_message&) {
-      g->wait();
-      ++*handled;
-    },
-    opts);
+      {ev("ev")}, "slow",
+      [g, handled](const event_message&) {
+        g->wait();
+        ++*handled;
+      },
+      opts);
   start(mod, make_config());
   await_group(stream(), group("slow"));
   constexpr int n = 5000;
   redis_->xadd_many(stream(), api_, "ev", n);
 
   // Reading stops at max_in_flight while the handler is stuck...
-  ASSERT_TRUE(t::wait_until([&] { return redis_->pel(stream(), group("slow")) >= 10; }, 10s))
-    << redis_->pel(stream(), group("slow"));
+  ASSERT_TRUE(
+      t::wait_until([&] { return redis_->pel(stream(), group("slow")) >= 10; }, 10s))
+      << redis_->pel(stream(), group("slow"));
   long long max_pel = 0;
   // (a few more reads would be possible now if credits leaked)
   t::wait_until(
-    [&] {
-      max_pel = std::max(max_pel, redis_->pel(stream(), group("slow")));
-      return false;
-    },
-    300ms);
+      [&] {
+        max_pel = std::max(max_pel, redis_->pel(stream(), group("slow")));
+        return false;
+      },
+      300ms);
   EXPECT_LE(max_pel, 10) << "entries delivered but not acknowledged";
   EXPECT_EQ(handled->load(), 0);
 
   // ...and the backlog drains once it is released, without ever exceeding it.
   g->open();
   ASSERT_TRUE(t::wait_until(
-    [&] {
-      max_pel = std::max(max_pel, redis_->pel(stream(), group("slow")));
-      return handled->load() >= n;
-    },
-    40s))
-    << handled->load() << " of " << n;
+      [&] {
+        max_pel = std::max(max_pel, redis_->pel(stream(), group("slow")));
+        return handled->load() >= n;
+      },
+      40s))
+      << handled->load() << " of " << n;
   await_pel_zero(stream(), group("slow"));
   EXPECT_EQ(handled->load(), n);
   EXPECT_LE(max_pel, 10);
@@ -795,28 +1035,29 @@ TEST_F(EventsListen, ReclaimTakesOnlyWhatTheListenerHasRoomFor) {
   lightbus::listen_options opts;
   opts.max_in_flight = 10;
   mod.listen(
-    {ev("ev")}, "l",
-    [g, rec](const event_message& m) {
-      g->wait();
-      rec->add(m);
-    },
-    opts);
+      {ev("ev")}, "l",
+      [g, rec](const event_message& m) {
+        g->wait();
+        rec->add(m);
+      },
+      opts);
   start(mod, make_config({{"acknowledgement_timeout", 0.3}, {"reclaim_interval", 0.3}}));
-  ASSERT_TRUE(t::wait_until([&] { return redis_->pel_of(stream(), group("l"), "p1") > 0; }, 10s))
-    << "nothing reclaimed";
+  ASSERT_TRUE(
+      t::wait_until([&] { return redis_->pel_of(stream(), group("l"), "p1") > 0; }, 10s))
+      << "nothing reclaimed";
   // Several reclaim passes while the handler is stuck: never more than there is room for.
   long long most = 0;
   t::wait_until(
-    [&] {
-      most = std::max(most, redis_->pel_of(stream(), group("l"), "p1"));
-      return false;
-    },
-    1200ms);
+      [&] {
+        most = std::max(most, redis_->pel_of(stream(), group("l"), "p1"));
+        return false;
+      },
+      1200ms);
   EXPECT_LE(most, 10) << "reclaim must respect max_in_flight";
 
   g->open();
   ASSERT_TRUE(t::wait_until([&] { return rec->by_native_id().size() >= n; }, 30s))
-    << rec->by_native_id().size();
+      << rec->by_native_id().size();
   await_pel_zero(stream(), group("l"));
   std::set<std::string> got;
   for (auto& [id, count] : rec->by_native_id())
@@ -824,7 +1065,56 @@ TEST_F(EventsListen, ReclaimTakesOnlyWhatTheListenerHasRoomFor) {
   EXPECT_EQ(got, std::set<std::string>(ids.begin(), ids.end()));
 }
 
-// -- 9. Redis going away ------------------------------------------------------------------------
+TEST_F(EventsListen, SlowListenerKeepsItsEntriesFromOtherProcesses) {
+  // Worker a holds 10 entries: one in its stuck handler, nine waiting behind
+  // it. Worker b, same group, reclaims every 0.3 s anything idle for 1.5 s: it
+  // must take none of them while a is alive, or they would be handled twice.
+  auto g = make_gate();
+  auto a = std::make_shared<recorder>();
+  auto b = std::make_shared<recorder>();
+  json timeouts = {{"acknowledgement_timeout", 1.5}, {"reclaim_interval", 0.3}};
+  lightbus::listen_options opts;
+  opts.max_in_flight = 10;
+  lightbus::module mod_a;
+  mod_a.listen(
+      {ev("ev")}, "l",
+      [g, a](const event_message& m) {
+        g->wait();
+        a->add(m);
+      },
+      opts);
+  start(mod_a, make_config(timeouts, "pa"));
+  await_group(stream(), group("l"));
+  auto ids = redis_->xadd_many(stream(), api_, "ev", 10);
+  ASSERT_TRUE(t::wait_until(
+      [&] { return redis_->pel_of(stream(), group("l"), "pa") == 10; }, 10s));
+
+  lightbus::module mod_b;
+  mod_b.listen(
+      {ev("ev")}, "l", [b](const event_message& m) { b->add(m); }, opts);
+  start(mod_b, make_config(timeouts, "pb"));
+  ASSERT_TRUE(
+      t::wait_until([&] { return redis_->consumers(stream(), group("l")) == 2; }, 10s));
+  // Twice the acknowledgement timeout, with b reclaiming all along.
+  t::wait_until(
+      [&] {
+        EXPECT_EQ(redis_->pel_of(stream(), group("l"), "pa"), 10);
+        return b->size() > 0;
+      },
+      3s);
+  EXPECT_EQ(b->size(), 0u) << "b took over entries a was still working on";
+
+  g->open();
+  ASSERT_TRUE(t::wait_until([&] { return a->size() >= 10; }, 10s));
+  await_pel_zero(stream(), group("l"));
+  std::set<std::string> got;
+  for (auto& m : a->all())
+    got.insert(m.native_id);
+  EXPECT_EQ(got, std::set<std::string>(ids.begin(), ids.end()));
+  EXPECT_EQ(a->size() + b->size(), 10u) << "handled twice";
+}
+
+// -- 9. Redis going away ----------------------------------------------------------------
 
 TEST_F(EventsListen, ListenerRecreatesDeletedStreamAndGroup) {
   auto rec = std::make_shared<recorder>();
@@ -841,19 +1131,21 @@ TEST_F(EventsListen, ListenerRecreatesDeletedStreamAndGroup) {
   redis_->cmd({"XGROUP", "DESTROY", stream(), group("l")});
   await_group(stream(), group("l"));
   auto e2 = bus.fire(ev("ev"), {{"n", 2}});
-  ASSERT_TRUE(t::wait_until([&] { return rec->size() >= 2; }, 10s)) << "not resumed after NOGROUP";
+  ASSERT_TRUE(t::wait_until([&] { return rec->size() >= 2; }, 10s))
+      << "not resumed after NOGROUP";
   EXPECT_EQ(rec->all().back().native_id, e2.native_id);
 
   redis_->cmd({"DEL", stream()});
   await_group(stream(), group("l"));
   auto e3 = bus.fire(ev("ev"), {{"n", 3}});
   ASSERT_TRUE(t::wait_until([&] { return rec->size() >= 3; }, 10s))
-    << "not resumed after the stream was deleted";
+      << "not resumed after the stream was deleted";
   EXPECT_EQ(rec->all().back().native_id, e3.native_id);
   await_pel_zero(stream(), group("l"));
 }
 
 TEST(EventsRedisRestart, ListenerResumesAfterRedisRestarts) {
+  error_log errors;
   t::redis_server server;
   auto api = t::unique_api_name();
   auto url = server.url(0);
@@ -872,24 +1164,33 @@ TEST(EventsRedisRestart, ListenerResumesAfterRedisRestarts) {
   auto bus = lightbus::create(*cfg);
   bus.fire(api + ".ev", {{"n", 1}});
   ASSERT_TRUE(t::wait_until([&] { return rec->size() >= 1; }, 10s));
+  ASSERT_TRUE(fire_from_actor(bus, api + ".ev", {{"n", 10}}));
+  ASSERT_TRUE(t::wait_until([&] { return rec->size() >= 2; }, 10s));
 
   probe.reset();
   server.kill();
   server.start(); // empty: no stream, no group
   probe = std::make_unique<redis_probe>(url);
   ASSERT_TRUE(t::wait_until([&] { return probe->has_group(stream, group); }, 15s))
-    << "the listener did not re-create its group";
+      << "the listener did not re-create its group";
   // The client's pooled connection died with the server: firing must still work.
   auto fired = bus.try_fire(api + ".ev", {{"n", 2}});
   ASSERT_TRUE(fired) << lightbus::to_string(fired.error());
-  ASSERT_TRUE(t::wait_until([&] { return rec->size() >= 2; }, 10s))
-    << "the listener did not resume after the restart";
+  ASSERT_TRUE(t::wait_until([&] { return rec->size() >= 3; }, 10s))
+      << "the listener did not resume after the restart";
   EXPECT_EQ(rec->all().back().native_id, fired->native_id);
+  // The same for the bus actor's connection.
+  auto from_actor = fire_from_actor(bus, api + ".ev", {{"n", 11}});
+  ASSERT_TRUE(from_actor) << lightbus::to_string(from_actor.error());
+  ASSERT_TRUE(t::wait_until([&] { return rec->size() >= 4; }, 10s));
+  EXPECT_EQ(rec->all().back().native_id, from_actor->native_id);
   ASSERT_TRUE(t::wait_until([&] { return probe->pel(stream, group) == 0; }, 10s))
-    << "XPENDING " << probe->pel(stream, group);
+      << "XPENDING " << probe->pel(stream, group);
+  EXPECT_TRUE(errors.crashes().empty()) << "worker actors died:\n"
+                                        << joined(errors.crashes());
 }
 
-// -- 11. firing from an actor --------------------------------------------------------------------
+// -- 11. firing from an actor -----------------------------------------------------------
 
 TEST_F(EventsListen, FireFromAnActorRepliesWithTheEvent) {
   auto bus = lightbus::create(make_config());
@@ -906,7 +1207,10 @@ TEST_F(EventsListen, FireFromAnActorRepliesWithTheEvent) {
       auto name = i < n ? api_ + ".ev" : std::string("no_dot");
       self->request(target, std::chrono::seconds(5), lightbus::fire_atom::value, name,
                     json{{"i", i}})
-        .then([=](const event_message& m) { (*results)[i].set_value(outcome{m, {}}); },
+          .then(
+              [=](const event_message& m) {
+                (*results)[i].set_value(outcome{m, {}});
+              },
               [=](caf::error& err) {
                 (*results)[i].set_value(outcome{{}, lightbus::from_caf_error(err)});
               });
@@ -941,7 +1245,8 @@ TEST_F(EventsListen, FireFromAnActorRepliesWithTheEvent) {
   // Requests from one actor are written in order.
   EXPECT_TRUE(std::is_sorted(native_ids.begin(), native_ids.end(),
                              [](const std::string& a, const std::string& b) {
-                               auto ma = lightbus::stream_id_ms(a), mb = lightbus::stream_id_ms(b);
+                               auto ma = lightbus::stream_id_ms(a),
+                                    mb = lightbus::stream_id_ms(b);
                                if (ma != mb)
                                  return ma < mb;
                                return std::stoll(a.substr(a.find('-') + 1))

@@ -153,23 +153,25 @@ TEST(EventsHelper, DISABLED_BlockingListener) {
   auto url = env_or_empty("LB_EV_URL");
   if (url.empty())
     GTEST_SKIP() << "only run as a child of EventsProcess tests";
-  auto cfg = make_config(url, env_or_empty("LB_EV_SERVICE"), env_or_empty("LB_EV_PROCESS"));
+  auto cfg
+      = make_config(url, env_or_empty("LB_EV_SERVICE"), env_or_empty("LB_EV_PROCESS"));
   lightbus::module mod;
   lightbus::listen_options opts;
   opts.since = "0";
-  mod.listen({env_or_empty("LB_EV_API") + ".tick"}, "crashy",
-             [](const event_message& m) {
-               std::cout << "handling " << m.native_id << std::endl;
-               for (;;)
-                 std::this_thread::sleep_for(1s);
-             },
-             opts);
+  mod.listen(
+      {env_or_empty("LB_EV_API") + ".tick"}, "crashy",
+      [](const event_message& m) {
+        std::cout << "handling " << m.native_id << std::endl;
+        for (;;)
+          std::this_thread::sleep_for(1s);
+      },
+      opts);
   t::embedded_worker worker{mod, cfg};
   for (;;)
     std::this_thread::sleep_for(1s); // until SIGKILL
 }
 
-// -- 5. crash recovery ---------------------------------------------------------------------
+// -- 5. crash recovery ------------------------------------------------------------------
 
 TEST_F(EventsProcess, ConsumerKilledMidBatchIsReclaimedByAnother) {
   constexpr int before = 20;
@@ -183,12 +185,12 @@ TEST_F(EventsProcess, ConsumerKilledMidBatchIsReclaimedByAnother) {
                            {"LB_EV_PROCESS", "doomed"}}};
   // It has read the whole batch and is stuck in the handler of the first event.
   ASSERT_TRUE(t::wait_until(
-    [&] {
-      return doomed.out().find("handling " + ids[0]) != std::string::npos
-             && pending(group("crashy"))["doomed"].size() == before;
-    },
-    15s))
-    << "stdout: " << doomed.out() << "\nstderr: " << doomed.err();
+      [&] {
+        return doomed.out().find("handling " + ids[0]) != std::string::npos
+               && pending(group("crashy"))["doomed"].size() == before;
+      },
+      15s))
+      << "stdout: " << doomed.out() << "\nstderr: " << doomed.err();
   doomed.kill();
   EXPECT_EQ(doomed.wait_for(1s), 128 + SIGKILL);
   auto more = xadd_many("tick", 5);
@@ -203,27 +205,28 @@ TEST_F(EventsProcess, ConsumerKilledMidBatchIsReclaimedByAnother) {
     rec->push_back(m.native_id);
   });
   t::embedded_worker rescuer{
-    mod, make_config(url_, service_, "rescuer",
-                     {{"acknowledgement_timeout", 1}, {"reclaim_interval", 1}})};
+      mod, make_config(url_, service_, "rescuer",
+                       {{"acknowledgement_timeout", 1}, {"reclaim_interval", 1}})};
   auto handled = [&] {
     std::lock_guard<std::mutex> guard{*mtx};
     return std::set<std::string>(rec->begin(), rec->end());
   };
   ASSERT_TRUE(t::wait_until([&] { return handled().size() >= ids.size(); }, 20s))
-    << handled().size() << " of " << ids.size() << " handled";
+      << handled().size() << " of " << ids.size() << " handled";
   ASSERT_TRUE(t::wait_until([&] { return pel(group("crashy")) == 0; }, 10s))
-    << "PEL " << pel(group("crashy"));
+      << "PEL " << pel(group("crashy"));
   EXPECT_EQ(handled(), std::set<std::string>(ids.begin(), ids.end())) << "events lost";
   std::lock_guard<std::mutex> guard{*mtx};
   EXPECT_EQ(rec->size(), ids.size()) << "the rescuer handled some twice";
 }
 
-// -- 10. SIGTERM under load -----------------------------------------------------------------
+// -- 10. SIGTERM under load -------------------------------------------------------------
 
 TEST_F(EventsProcess, ListenExitsPromptlyOnSigtermAndAcksWhatItPrinted) {
-  t::child_process listener{{lightbus_binary(), "listen", api_ + ".tick", "--listener-name",
-                             "term", "--service-name", service_, "--process-name", "p_term",
-                             "--redis", url_, "--since", "0", "--log-level", "warning"}};
+  t::child_process listener{{lightbus_binary(), "listen", api_ + ".tick",
+                             "--listener-name", "term", "--service-name", service_,
+                             "--process-name", "p_term", "--redis", url_, "--since", "0",
+                             "--log-level", "warning"}};
   std::atomic<bool> firing{true};
   std::atomic<int> fired{0};
   std::thread load([&] {
@@ -244,8 +247,9 @@ TEST_F(EventsProcess, ListenExitsPromptlyOnSigtermAndAcksWhatItPrinted) {
     }
   } guard{firing, load};
 
-  ASSERT_TRUE(t::wait_until([&] { return complete_lines(listener.out()).size() >= 200; }, 15s))
-    << "stdout: " << listener.out() << "\nstderr: " << listener.err();
+  ASSERT_TRUE(
+      t::wait_until([&] { return complete_lines(listener.out()).size() >= 200; }, 15s))
+      << "stdout: " << listener.out() << "\nstderr: " << listener.err();
   auto start = std::chrono::steady_clock::now();
   listener.signal(SIGTERM);
   auto code = listener.wait_for(5s);
@@ -265,29 +269,30 @@ TEST_F(EventsProcess, ListenExitsPromptlyOnSigtermAndAcksWhatItPrinted) {
     EXPECT_EQ(j->at("api"), api_);
     EXPECT_EQ(j->at("event"), "tick");
     EXPECT_TRUE(printed.insert(j->at("native_id").get<std::string>()).second)
-      << "printed twice: " << line;
+        << "printed twice: " << line;
   }
   // Whatever it printed, it acknowledged; what it read but did not start stays
   // pending (at least once), and nothing else.
   for (auto& [consumer, ids] : pending(group("term")))
     for (auto& id : ids)
-      EXPECT_EQ(printed.count(id), 0u) << id << " printed but left pending (" << consumer << ")";
+      EXPECT_EQ(printed.count(id), 0u)
+          << id << " printed but left pending (" << consumer << ")";
 }
 
-// -- 12. the command line ---------------------------------------------------------------------
+// -- 12. the command line ---------------------------------------------------------------
 
 TEST_F(EventsProcess, CliFirePrintsIdsAndListenCountExitsAfterK) {
-  t::child_process listener{{lightbus_binary(), "listen", api_ + ".user_registered", "--count",
-                             "2", "--listener-name", "cli", "--service-name", service_,
-                             "--redis", url_}};
+  t::child_process listener{{lightbus_binary(), "listen", api_ + ".user_registered",
+                             "--count", "2", "--listener-name", "cli", "--service-name",
+                             service_, "--redis", url_}};
   ASSERT_TRUE(t::wait_until([&] { return has_group(group("cli")); }, 10s))
-    << "stderr: " << listener.err();
+      << "stderr: " << listener.err();
 
   std::vector<json> fired;
   for (auto kwargs : {R"({"username": "sally", "email": "sally@example.com"})",
                       R"({"username": "bob", "email": "bob@example.com"})"}) {
-    auto r = t::run_command({lightbus_binary(), "fire", api_ + ".user_registered", kwargs,
-                             "--redis", url_});
+    auto r = t::run_command(
+        {lightbus_binary(), "fire", api_ + ".user_registered", kwargs, "--redis", url_});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto lines = complete_lines(r.out);
     ASSERT_EQ(lines.size(), 1u) << r.out;
@@ -325,12 +330,23 @@ TEST_F(EventsProcess, CliFirePrintsIdsAndListenCountExitsAfterK) {
   }
   EXPECT_EQ(pel(group("cli")), 0);
 
+  // --count stops after K even with more to read: a new group from the start
+  // sees the two events and prints just the first.
+  auto first = t::run_command({lightbus_binary(), "listen", api_ + ".user_registered",
+                               "--count", "1", "--since", "0", "--listener-name", "once",
+                               "--service-name", service_, "--redis", url_});
+  EXPECT_EQ(first.exit_code, 0) << first.err;
+  auto once = complete_lines(first.out);
+  ASSERT_EQ(once.size(), 1u) << first.out;
+  EXPECT_EQ(lightbus::parse_json(once[0])->at("native_id"), fired[0].at("native_id"));
+
   // Bad input is refused before anything is written.
   auto not_json = t::run_command({lightbus_binary(), "fire", api_ + ".user_registered",
                                   "{username: sally}", "--redis", url_});
   EXPECT_NE(not_json.exit_code, 0);
   EXPECT_NE(not_json.err.find("JSON"), std::string::npos) << not_json.err;
-  auto no_event = t::run_command({lightbus_binary(), "fire", api_, "{}", "--redis", url_});
+  auto no_event
+      = t::run_command({lightbus_binary(), "fire", api_, "{}", "--redis", url_});
   EXPECT_NE(no_event.exit_code, 0);
   EXPECT_EQ(cmd({"XLEN", stream()}).integer, 3); // no-op + the two events
 }

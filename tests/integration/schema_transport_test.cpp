@@ -49,8 +49,8 @@ std::string shared_redis_url() {
   return env != nullptr && *env != '\0' ? env : "redis://127.0.0.1:6379/15";
 }
 
-std::optional<redis::connection> try_connect(const std::string& url,
-                                             std::chrono::milliseconds read_timeout = 5s) {
+std::optional<redis::connection>
+try_connect(const std::string& url, std::chrono::milliseconds read_timeout = 5s) {
   auto parsed = lightbus::parse_redis_url(url);
   if (!parsed)
     throw std::runtime_error("bad Redis URL " + url + ": " + parsed.error().message);
@@ -75,7 +75,8 @@ redis::reply run(redis::connection& conn, const std::vector<std::string>& argv) 
 // Returns a name no other test (or concurrent run) uses.
 std::string unique_api_name(const char* tag = "") {
   auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return std::string("it_schema_") + info->name() + tag + "_" + std::to_string(::getpid());
+  return std::string("it_schema_") + info->name() + tag + "_"
+         + std::to_string(::getpid());
 }
 
 // A redis-server child on a free loopback port; killed when destroyed.
@@ -94,8 +95,8 @@ public:
         ::dup2(devnull, STDOUT_FILENO);
         ::dup2(devnull, STDERR_FILENO);
       }
-      ::execlp(binary.c_str(), binary.c_str(), "--port", port.c_str(), "--bind", "127.0.0.1",
-               "--save", "", "--appendonly", "no", "--loglevel", "warning",
+      ::execlp(binary.c_str(), binary.c_str(), "--port", port.c_str(), "--bind",
+               "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning",
                static_cast<char*>(nullptr));
       ::_exit(127);
     }
@@ -162,7 +163,8 @@ public:
 
   // Reads until a line containing `last` arrives (or 2 s pass) and returns
   // the lines that contain `needle`, each cut to the part from the first quote.
-  std::vector<std::string> lines_until(const std::string& last, const std::string& needle) {
+  std::vector<std::string> lines_until(const std::string& last,
+                                       const std::string& needle) {
     std::vector<std::string> out;
     for (;;) {
       auto r = conn_.read_reply();
@@ -181,7 +183,8 @@ private:
   redis::connection conn_;
 };
 
-// -- test APIs ---------------------------------------------------------------------------
+// -- test APIs
+// ---------------------------------------------------------------------------
 
 struct auth_like : lightbus::api {
   explicit auth_like(std::string name) : api(std::move(name)) {
@@ -284,9 +287,10 @@ TEST_F(SchemaTransport, SendsSetExpireSaddInThatOrderPerApi) {
   auto a = name("_a");
   auto b = name("_b");
   monitor mon(shared_redis_url());
-  ASSERT_TRUE(redis::store_schemas(conn(), {{a, lightbus::api_schema(auth_like{a})},
-                                            {b, lightbus::api_schema(store_like{b})}},
-                                   60));
+  ASSERT_TRUE(redis::store_schemas(
+      conn(),
+      {{a, lightbus::api_schema(auth_like{a})}, {b, lightbus::api_schema(store_like{b})}},
+      60));
   auto sadd_b = "\"SADD\" \"schemas\" \"" + b + "\"";
   std::vector<std::string> ours;
   for (const auto& line : mon.lines_until(sadd_b, "it_schema_"))
@@ -326,7 +330,8 @@ TEST_F(SchemaTransport, LoadsWithSmembersThenOneMget) {
   auto lines = mon.lines_until("\"schema:" + a + "\"", "\"");
   ASSERT_FALSE(lines.empty());
   EXPECT_EQ(lines.back().rfind("\"MGET\" ", 0), 0u) << lines.back();
-  EXPECT_NE(std::find(lines.begin(), lines.end(), "\"SMEMBERS\" \"schemas\""), lines.end());
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "\"SMEMBERS\" \"schemas\""),
+            lines.end());
 }
 
 TEST_F(SchemaTransport, SkipsNamesWhoseSchemaExpired) {
@@ -335,8 +340,8 @@ TEST_F(SchemaTransport, SkipsNamesWhoseSchemaExpired) {
   auto empty = name("_empty");
   auto kept = name("_kept");
   auto schema = lightbus::api_schema(auth_like{kept});
-  ASSERT_TRUE(redis::store_schemas(conn(), {{gone, lightbus::api_schema(auth_like{gone})},
-                                            {kept, schema}}));
+  ASSERT_TRUE(redis::store_schemas(
+      conn(), {{gone, lightbus::api_schema(auth_like{gone})}, {kept, schema}}));
   // `gone` expires for real; `never` is in the index without a key, as after
   // any expiry; `empty` has an empty value, which Python skips too.
   run(conn(), {"PEXPIRE", lightbus::schema_key(gone), "1"});
@@ -386,11 +391,12 @@ TEST_F(SchemaTransport, SkipsAndReportsCorruptSchemas) {
   auto* bad_json = reported(corrupt);
   ASSERT_NE(bad_json, nullptr);
   EXPECT_EQ(bad_json->code, lightbus::errc::invalid_message);
-  EXPECT_NE(bad_json->message.find("not valid JSON"), std::string::npos) << bad_json->message;
+  EXPECT_NE(bad_json->message.find("not valid JSON"), std::string::npos)
+      << bad_json->message;
   auto* bad_shape = reported(shape);
   ASSERT_NE(bad_shape, nullptr);
   EXPECT_NE(bad_shape->message.find("'events' and 'rpcs'"), std::string::npos)
-    << bad_shape->message;
+      << bad_shape->message;
   EXPECT_EQ(reported(kept), nullptr);
   // Without a problems list the corrupt values are still skipped.
   auto quiet = redis::load_schemas(conn());
@@ -422,19 +428,20 @@ TEST_F(PrivateSchemaTransport, LoadsNothingWithoutMgetWhenTheIndexIsEmpty) {
   // A marker command tells us everything before it has been seen.
   run(*conn_, {"ECHO", "marker"});
   auto lines = mon.lines_until("\"ECHO\" \"marker\"", "\"");
-  EXPECT_EQ(lines, (std::vector<std::string>{"\"SMEMBERS\" \"schemas\"", "\"ECHO\" \"marker\""}));
+  EXPECT_EQ(lines, (std::vector<std::string>{"\"SMEMBERS\" \"schemas\"",
+                                             "\"ECHO\" \"marker\""}));
 }
 
 TEST_F(PrivateSchemaTransport, ReportsErrorRepliesAndStaysUsable) {
   // `schemas` of the wrong type: SADD fails after SET and EXPIRE succeeded.
   run(*conn_, {"SET", "schemas", "not a set"});
-  auto stored = redis::store_schemas(*conn_, {{"one", json{{"events", json::object()},
-                                                            {"rpcs", json::object()}}},
-                                               {"two", json{{"events", json::object()},
-                                                            {"rpcs", json::object()}}}});
+  auto stored = redis::store_schemas(
+      *conn_, {{"one", json{{"events", json::object()}, {"rpcs", json::object()}}},
+               {"two", json{{"events", json::object()}, {"rpcs", json::object()}}}});
   ASSERT_FALSE(stored);
   EXPECT_EQ(stored.error().code, lightbus::errc::redis_error);
-  EXPECT_EQ(stored.error().message.rfind("SADD: WRONGTYPE", 0), 0u) << stored.error().message;
+  EXPECT_EQ(stored.error().message.rfind("SADD: WRONGTYPE", 0), 0u)
+      << stored.error().message;
   // Every reply was read: the connection is in step, and the second API was
   // still stored.
   EXPECT_EQ(run(*conn_, {"PING"}).str, "PONG");
@@ -443,15 +450,15 @@ TEST_F(PrivateSchemaTransport, ReportsErrorRepliesAndStaysUsable) {
   ASSERT_FALSE(loaded);
   EXPECT_EQ(loaded.error().code, lightbus::errc::redis_error);
   EXPECT_EQ(loaded.error().message.rfind("SMEMBERS: WRONGTYPE", 0), 0u)
-    << loaded.error().message;
+      << loaded.error().message;
 }
 
 TEST_F(PrivateSchemaTransport, FailsCleanlyWhenRedisIsGone) {
   // Writing to a socket the server closed raises SIGPIPE; apps ignore it.
   auto previous = std::signal(SIGPIPE, SIG_IGN);
   server_.reset();
-  auto stored = redis::store_schemas(*conn_, {{"one", json{{"events", json::object()},
-                                                           {"rpcs", json::object()}}}});
+  auto stored = redis::store_schemas(
+      *conn_, {{"one", json{{"events", json::object()}, {"rpcs", json::object()}}}});
   ASSERT_FALSE(stored);
   EXPECT_EQ(stored.error().code, lightbus::errc::connection_failed);
   auto loaded = redis::load_schemas(*conn_);

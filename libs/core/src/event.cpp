@@ -1,8 +1,10 @@
 #include "lightbus/event.hpp"
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 
 #include "lightbus/json.hpp"
 #include "lightbus/uuid.hpp"
@@ -62,6 +64,68 @@ std::string format_ms(long long ms) {
   return buf;
 }
 
+// Reads `n` digits at `pos`.
+bool read_digits(std::string_view s, size_t pos, size_t n, int& out) {
+  if (pos + n > s.size())
+    return false;
+  out = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9')
+      return false;
+    out = out * 10 + (s[i] - '0');
+  }
+  return true;
+}
+
+// Parses `YYYY-MM-DD[T ]HH:MM:SS[.f+][Z|+00:00]` into epoch milliseconds
+// (rounded); -1 for a valid time in another zone, -2 for one before 1970;
+// nullopt if it is not such a time at all.
+std::optional<long long> parse_utc_time(std::string_view s) {
+  int y, mo, d, h, mi, sec;
+  if (!read_digits(s, 0, 4, y) || s.size() < 19 || s[4] != '-' || !read_digits(s, 5, 2, mo)
+      || s[7] != '-' || !read_digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != ' ')
+      || !read_digits(s, 11, 2, h) || s[13] != ':' || !read_digits(s, 14, 2, mi) || s[16] != ':'
+      || !read_digits(s, 17, 2, sec))
+    return std::nullopt;
+  static constexpr int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (mo < 1 || mo > 12 || d < 1 || d > days[mo - 1] + (mo == 2 && leap ? 1 : 0) || h > 23
+      || mi > 59 || sec > 59)
+    return std::nullopt;
+  size_t pos = 19;
+  double fraction = 0;
+  if (pos < s.size() && s[pos] == '.') {
+    double scale = 0.1;
+    size_t first = ++pos;
+    for (; pos < s.size() && s[pos] >= '0' && s[pos] <= '9'; ++pos, scale /= 10)
+      fraction += (s[pos] - '0') * scale;
+    if (pos == first)
+      return std::nullopt;
+  }
+  auto zone = s.substr(pos);
+  bool utc = zone.empty() || zone == "Z" || zone == "z" || zone == "+00:00";
+  if (!utc) {
+    int zh, zm;
+    bool other_zone = zone.size() == 6 && (zone[0] == '+' || zone[0] == '-')
+                      && read_digits(zone, 1, 2, zh) && zone[3] == ':'
+                      && read_digits(zone, 4, 2, zm);
+    if (!other_zone)
+      return std::nullopt;
+    return -1;
+  }
+  if (y < 1970)
+    return -2;
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  auto t = timegm(&tm);
+  return static_cast<long long>(t) * 1000 + std::llround(fraction * 1000);
+}
+
 } // namespace
 
 expected<event_message> decode_event_fields(const std::vector<stream_field>& fields) {
@@ -113,34 +177,21 @@ expected<std::string> parse_since(std::string_view since) {
     if (parse_int(since.substr(0, since.size() - 1), secs) && secs >= 0)
       return format_ms(secs * 1000);
   }
-  // ISO 8601, UTC: YYYY-MM-DDTHH:MM:SS[.fff][Z|+00:00]
-  int y, mo, d, h, mi;
-  double sec = 0;
-  std::string text(since);
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%lf", &y, &mo, &d, &h, &mi, &sec) == 6
-      || std::sscanf(text.c_str(), "%4d-%2d-%2d %2d:%2d:%lf", &y, &mo, &d, &h, &mi, &sec) == 6) {
-    auto tz = text.find_first_of("Z+-", 19);
-    bool utc = tz == std::string::npos || text[tz] == 'Z' || text.compare(tz, 6, "+00:00") == 0;
-    if (!utc)
+  // ISO 8601, UTC: YYYY-MM-DDTHH:MM:SS[.fff][Z|+00:00] (no zone = UTC).
+  if (auto ms = parse_utc_time(since)) {
+    if (*ms == -1)
       return make_error(errc::invalid_parameters,
-                        "since: only UTC times are accepted (end with Z), got '" + text + "'");
-    std::tm tm{};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = 0;
-    auto t = timegm(&tm);
-    if (t < 0)
-      return make_error(errc::invalid_parameters, "since: time before 1970: '" + text + "'");
-    auto ms = static_cast<long long>(t) * 1000 + static_cast<long long>(sec * 1000 + 0.5);
-    return format_ms(ms);
+                        "since: only UTC times are accepted (end with Z), got '"
+                          + std::string(since) + "'");
+    if (*ms < 0)
+      return make_error(errc::invalid_parameters,
+                        "since: time before 1970: '" + std::string(since) + "'");
+    return format_ms(*ms);
   }
   return make_error(errc::invalid_parameters,
                     "since must be '$', '0', a stream id (1700000000000-0), a UTC time "
                     "(2026-11-22T10:00:00Z) or epoch seconds (1700000000s); got '"
-                      + text + "'");
+                      + std::string(since) + "'");
 }
 
 long long stream_id_ms(std::string_view id) noexcept {

@@ -73,6 +73,12 @@ expected<event_transport_options> event_options(const config& cfg, std::string_v
     return r.error();
   if (auto r = read_number(t, "consumer_ttl", path, out.consumer_ttl, false); !r)
     return r.error();
+  // For these two, an explicit null means "off" (no MAXLEN, no clean-up), not
+  // "default" (spec §7.2).
+  if (auto i = t.find("max_stream_length"); i != t.end() && i->is_null())
+    out.max_stream_length = 0;
+  if (auto i = t.find("consumer_ttl"); i != t.end() && i->is_null())
+    out.consumer_ttl = 0;
   if (auto s = t.find("stream_use"); s != t.end() && !s->is_null()) {
     if (*s == "per_event")
       out.per_event = true;

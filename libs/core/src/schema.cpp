@@ -27,10 +27,9 @@ bool is_union(const json& schema) {
 // spec §6.1: every property `{}`, all required.
 struct internal_state_api : api {
   internal_state_api() : api("internal.state") {
-    std::vector<parameter> worker_params{"service_name",  "process_name",
-                                         "metrics_enabled", "api_names",
-                                         "listening_for", "timestamp",
-                                         "ping_interval"};
+    std::vector<parameter> worker_params{
+        "service_name",  "process_name", "metrics_enabled", "api_names",
+        "listening_for", "timestamp",    "ping_interval"};
     event("worker_started", worker_params);
     event("worker_ping", worker_params);
     event("worker_stopped", {"process_name", "timestamp"});
@@ -164,7 +163,8 @@ bool is_api_schema(const json& x) noexcept {
   return events != x.end() && events->is_object() && rpcs != x.end() && rpcs->is_object();
 }
 
-const json* find_event_parameters(const json& api_schema, std::string_view name) noexcept {
+const json* find_event_parameters(const json& api_schema,
+                                  std::string_view name) noexcept {
   return find_member(api_schema, "events", name, "parameters");
 }
 

@@ -33,93 +33,93 @@ using adapter = valijson::adapters::NlohmannJsonAdapter;
 // The draft-07 meta-schema (http://json-schema.org/draft-07/schema#).
 // Python's `jsonschema.validate()` checks every schema against it first and
 // raises `SchemaError`; `schema_validator::make` does the same.
-constexpr const char* draft07_metaschema =
-  R"({"$schema":"http://json-schema.org/draft-07/schema#",)"
-  R"("$id":"http://json-schema.org/draft-07/schema#",)"
-  R"("title":"Core schema meta-schema",)"
-  R"("definitions":{"schemaArray":{"type":"array","minItems":1,)"
-  R"("items":{"$ref":"#"}},"nonNegativeInteger":{"type":"integer","minimum":0},)"
-  R"("nonNegativeIntegerDefault0":{"allOf":[{"$ref":"#/definitions/nonNegativeInteger"},)"
-  R"({"default":0}]},"simpleTypes":{"enum":["array","boolean","integer","null",)"
-  R"("number","object","string"]},"stringArray":{"type":"array",)"
-  R"("items":{"type":"string"},"uniqueItems":true,"default":[]}},)"
-  R"("type":["object","boolean"],"properties":{"$id":{"type":"string",)"
-  R"("format":"uri-reference"},"$schema":{"type":"string","format":"uri"},)"
-  R"("$ref":{"type":"string","format":"uri-reference"},)"
-  R"("$comment":{"type":"string"},"title":{"type":"string"},)"
-  R"("description":{"type":"string"},"default":true,)"
-  R"("readOnly":{"type":"boolean","default":false},"examples":{"type":"array",)"
-  R"("items":true},"multipleOf":{"type":"number","exclusiveMinimum":0},)"
-  R"("maximum":{"type":"number"},"exclusiveMaximum":{"type":"number"},)"
-  R"("minimum":{"type":"number"},"exclusiveMinimum":{"type":"number"},)"
-  R"("maxLength":{"$ref":"#/definitions/nonNegativeInteger"},)"
-  R"("minLength":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},)"
-  R"("pattern":{"type":"string","format":"regex"},)"
-  R"("additionalItems":{"$ref":"#"},"items":{"anyOf":[{"$ref":"#"},)"
-  R"({"$ref":"#/definitions/schemaArray"}],"default":true},)"
-  R"("maxItems":{"$ref":"#/definitions/nonNegativeInteger"},)"
-  R"("minItems":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},)"
-  R"("uniqueItems":{"type":"boolean","default":false},"contains":{"$ref":"#"},)"
-  R"("maxProperties":{"$ref":"#/definitions/nonNegativeInteger"},)"
-  R"("minProperties":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},)"
-  R"("required":{"$ref":"#/definitions/stringArray"},)"
-  R"("additionalProperties":{"$ref":"#"},"definitions":{"type":"object",)"
-  R"("additionalProperties":{"$ref":"#"},"default":{}},)"
-  R"("properties":{"type":"object","additionalProperties":{"$ref":"#"},)"
-  R"("default":{}},"patternProperties":{"type":"object",)"
-  R"("additionalProperties":{"$ref":"#"},"propertyNames":{"format":"regex"},)"
-  R"("default":{}},"dependencies":{"type":"object",)"
-  R"("additionalProperties":{"anyOf":[{"$ref":"#"},)"
-  R"({"$ref":"#/definitions/stringArray"}]}},"propertyNames":{"$ref":"#"},)"
-  R"("const":true,"enum":{"type":"array","items":true},)"
-  R"("type":{"anyOf":[{"$ref":"#/definitions/simpleTypes"},{"type":"array",)"
-  R"("items":{"$ref":"#/definitions/simpleTypes"},"minItems":1,)"
-  R"("uniqueItems":true}]},"format":{"type":"string"},)"
-  R"("contentMediaType":{"type":"string"},"contentEncoding":{"type":"string"},)"
-  R"("if":{"$ref":"#"},"then":{"$ref":"#"},"else":{"$ref":"#"},)"
-  R"("allOf":{"$ref":"#/definitions/schemaArray"},)"
-  R"("anyOf":{"$ref":"#/definitions/schemaArray"},)"
-  R"("oneOf":{"$ref":"#/definitions/schemaArray"},"not":{"$ref":"#"}},)"
-  R"("default":true})";
+constexpr const char* draft07_metaschema
+    = R"({"$schema":"http://json-schema.org/draft-07/schema#",)"
+      R"("$id":"http://json-schema.org/draft-07/schema#",)"
+      R"("title":"Core schema meta-schema",)"
+      R"("definitions":{"schemaArray":{"type":"array","minItems":1,)"
+      R"("items":{"$ref":"#"}},"nonNegativeInteger":{"type":"integer","minimum":0},)"
+      R"("nonNegativeIntegerDefault0":{"allOf":[{"$ref":"#/definitions/nonNegativeInteger"},)"
+      R"({"default":0}]},"simpleTypes":{"enum":["array","boolean","integer","null",)"
+      R"("number","object","string"]},"stringArray":{"type":"array",)"
+      R"("items":{"type":"string"},"uniqueItems":true,"default":[]}},)"
+      R"("type":["object","boolean"],"properties":{"$id":{"type":"string",)"
+      R"("format":"uri-reference"},"$schema":{"type":"string","format":"uri"},)"
+      R"("$ref":{"type":"string","format":"uri-reference"},)"
+      R"("$comment":{"type":"string"},"title":{"type":"string"},)"
+      R"("description":{"type":"string"},"default":true,)"
+      R"("readOnly":{"type":"boolean","default":false},"examples":{"type":"array",)"
+      R"("items":true},"multipleOf":{"type":"number","exclusiveMinimum":0},)"
+      R"("maximum":{"type":"number"},"exclusiveMaximum":{"type":"number"},)"
+      R"("minimum":{"type":"number"},"exclusiveMinimum":{"type":"number"},)"
+      R"("maxLength":{"$ref":"#/definitions/nonNegativeInteger"},)"
+      R"("minLength":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},)"
+      R"("pattern":{"type":"string","format":"regex"},)"
+      R"("additionalItems":{"$ref":"#"},"items":{"anyOf":[{"$ref":"#"},)"
+      R"({"$ref":"#/definitions/schemaArray"}],"default":true},)"
+      R"("maxItems":{"$ref":"#/definitions/nonNegativeInteger"},)"
+      R"("minItems":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},)"
+      R"("uniqueItems":{"type":"boolean","default":false},"contains":{"$ref":"#"},)"
+      R"("maxProperties":{"$ref":"#/definitions/nonNegativeInteger"},)"
+      R"("minProperties":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},)"
+      R"("required":{"$ref":"#/definitions/stringArray"},)"
+      R"("additionalProperties":{"$ref":"#"},"definitions":{"type":"object",)"
+      R"("additionalProperties":{"$ref":"#"},"default":{}},)"
+      R"("properties":{"type":"object","additionalProperties":{"$ref":"#"},)"
+      R"("default":{}},"patternProperties":{"type":"object",)"
+      R"("additionalProperties":{"$ref":"#"},"propertyNames":{"format":"regex"},)"
+      R"("default":{}},"dependencies":{"type":"object",)"
+      R"("additionalProperties":{"anyOf":[{"$ref":"#"},)"
+      R"({"$ref":"#/definitions/stringArray"}]}},"propertyNames":{"$ref":"#"},)"
+      R"("const":true,"enum":{"type":"array","items":true},)"
+      R"("type":{"anyOf":[{"$ref":"#/definitions/simpleTypes"},{"type":"array",)"
+      R"("items":{"$ref":"#/definitions/simpleTypes"},"minItems":1,)"
+      R"("uniqueItems":true}]},"format":{"type":"string"},)"
+      R"("contentMediaType":{"type":"string"},"contentEncoding":{"type":"string"},)"
+      R"("if":{"$ref":"#"},"then":{"$ref":"#"},"else":{"$ref":"#"},)"
+      R"("allOf":{"$ref":"#/definitions/schemaArray"},)"
+      R"("anyOf":{"$ref":"#/definitions/schemaArray"},)"
+      R"("oneOf":{"$ref":"#/definitions/schemaArray"},"not":{"$ref":"#"}},)"
+      R"("default":true})";
 
 // JSON Schema compares numbers by value: 1.0 is an integer and equals 1
 // (Python's jsonschema agrees). valijson looks at the stored type, so floats
 // with no fractional part become integers, in schemas and in values alike.
 void normalize_numbers(json& x) {
   switch (x.type()) {
-    case json::value_t::number_float: {
-      double d = x.get<double>();
-      // 2^63 is exact as a double. Larger values stay floats: valijson
-      // reads every integer as int64_t.
-      constexpr double two63 = 9223372036854775808.0;
-      if (std::trunc(d) == d && d >= -two63 && d < two63)
-        x = static_cast<int64_t>(d);
-      return;
-    }
-    case json::value_t::array:
-    case json::value_t::object:
-      for (auto& item : x)
-        normalize_numbers(item);
-      return;
-    default:
-      return;
+  case json::value_t::number_float: {
+    double d = x.get<double>();
+    // 2^63 is exact as a double. Larger values stay floats: valijson
+    // reads every integer as int64_t.
+    constexpr double two63 = 9223372036854775808.0;
+    if (std::trunc(d) == d && d >= -two63 && d < two63)
+      x = static_cast<int64_t>(d);
+    return;
+  }
+  case json::value_t::array:
+  case json::value_t::object:
+    for (auto& item : x)
+      normalize_numbers(item);
+    return;
+  default:
+    return;
   }
 }
 
 bool needs_normalizing(const json& x) {
   switch (x.type()) {
-    case json::value_t::number_float: {
-      double d = x.get<double>();
-      return std::trunc(d) == d && std::abs(d) < 9223372036854775808.0;
-    }
-    case json::value_t::array:
-    case json::value_t::object:
-      for (const auto& item : x)
-        if (needs_normalizing(item))
-          return true;
-      return false;
-    default:
-      return false;
+  case json::value_t::number_float: {
+    double d = x.get<double>();
+    return std::trunc(d) == d && std::abs(d) < 9223372036854775808.0;
+  }
+  case json::value_t::array:
+  case json::value_t::object:
+    for (const auto& item : x)
+      if (needs_normalizing(item))
+        return true;
+    return false;
+  default:
+    return false;
   }
 }
 
@@ -226,7 +226,7 @@ std::string too_long_for_pattern(size_t size) {
 class pattern_constraint : public valijson::constraints::PolyConstraint {
 public:
   explicit pattern_constraint(const std::string& pattern)
-    : regex_(std::make_shared<const std::regex>(pattern, std::regex::ECMAScript)) {}
+      : regex_(std::make_shared<const std::regex>(pattern, std::regex::ECMAScript)) {}
 
   bool validate(const valijson::adapters::Adapter& target,
                 const std::vector<std::string>& context,
@@ -259,7 +259,8 @@ private:
 
 class pattern_builder : public valijson::ConstraintBuilder {
 public:
-  valijson::constraints::Constraint* make(const valijson::adapters::Adapter& value) const override {
+  valijson::constraints::Constraint*
+  make(const valijson::adapters::Adapter& value) const override {
     // A bad regex throws std::regex_error here, at compile time.
     return new pattern_constraint(value.getString());
   }
@@ -525,8 +526,8 @@ std::string quoted_name(std::string_view description, std::string_view prefix) {
 
 constexpr std::string_view missing_prefix = "Missing required property '";
 constexpr std::string_view unexpected_prefix
-  = "Object contains a property that could not be validated using 'properties' "
-    "or 'additionalProperties' constraints: '";
+    = "Object contains a property that could not be validated using 'properties' "
+      "or 'additionalProperties' constraints: '";
 
 // Lower-cases the first letter and drops the final dot of a valijson message.
 std::string tidy(std::string text) {
@@ -642,10 +643,11 @@ void compile(compiled_schema& out, bool allow_fetch = true) {
 std::optional<std::vector<failure>> run(const compiled_schema& schema, const json& value,
                                         bool want_details) {
   if (schema.features.pattern_properties && has_long_key(value))
-    return std::vector<failure>{failure{{}, "an object key is too long to match against "
-                                              "patternProperties (at most "
-                                              + std::to_string(max_pattern_subject)
-                                              + " bytes)"}};
+    return std::vector<failure>{failure{{},
+                                        "an object key is too long to match against "
+                                        "patternProperties (at most "
+                                            + std::to_string(max_pattern_subject)
+                                            + " bytes)"}};
   try {
     valijson::Validator validator(valijson::Validator::kStrongTypes);
     adapter target(value);
@@ -684,25 +686,28 @@ const compiled_schema& metaschema() {
 
 struct schema_validator::impl : compiled_schema {};
 
-schema_validator::schema_validator(std::shared_ptr<const impl> ptr) : impl_(std::move(ptr)) {}
+schema_validator::schema_validator(std::shared_ptr<const impl> ptr)
+    : impl_(std::move(ptr)) {}
 
 schema_validator::~schema_validator() = default;
 
 expected<schema_validator> schema_validator::make(const json& schema) {
   if (too_deep(schema))
-    return make_error(errc::invalid_message, "invalid JSON Schema: " + too_deep_message());
+    return make_error(errc::invalid_message,
+                      "invalid JSON Schema: " + too_deep_message());
   // As Python does (`check_schema`), the schema must be valid draft-07 first.
   json storage;
   const json& checked = normalized(schema, storage);
   if (auto failures = run(metaschema(), checked, true))
-    return make_error(errc::invalid_message,
-                      describe(*failures, metaschema().prepared, checked, subject::schema));
+    return make_error(errc::invalid_message, describe(*failures, metaschema().prepared,
+                                                      checked, subject::schema));
   auto ptr = std::make_shared<impl>();
   ptr->original = schema;
   try {
     compile(*ptr);
   } catch (const std::exception& e) {
-    return make_error(errc::invalid_message, std::string("invalid JSON Schema: ") + e.what());
+    return make_error(errc::invalid_message,
+                      std::string("invalid JSON Schema: ") + e.what());
   }
   return schema_validator{std::move(ptr)};
 }

@@ -20,14 +20,16 @@ using lightbus::test::read_data;
 
 namespace {
 
-// The fields Python Lightbus wrote in capture 04 (tests/data/event-user-registered.fields.json).
+// The fields Python Lightbus wrote in capture 04
+// (tests/data/event-user-registered.fields.json).
 json capture() {
   return json::parse(read_data("event-user-registered.fields.json"));
 }
 
 std::vector<stream_field> capture_fields() {
   std::vector<stream_field> out;
-  for (const auto& f : capture().at("fields"))
+  auto doc = capture();
+  for (const auto& f : doc.at("fields"))
     out.emplace_back(f.at(0).get<std::string>(), f.at(1).get<std::string>());
   return out;
 }
@@ -41,7 +43,8 @@ std::string decode_error(const std::vector<stream_field>& fields) {
   return msg.error().message;
 }
 
-std::vector<stream_field> without(std::vector<stream_field> fields, const std::string& name) {
+std::vector<stream_field> without(std::vector<stream_field> fields,
+                                  const std::string& name) {
   fields.erase(std::remove_if(fields.begin(), fields.end(),
                               [&](const stream_field& f) { return f.first == name; }),
                fields.end());
@@ -68,9 +71,10 @@ lightbus::config config_from(const json& doc) {
 
 // A config whose default API has `redis` as its event transport.
 lightbus::config with_event_transport(const json& redis) {
-  return config_from(json{{"service_name", "svc"},
-                          {"process_name", "proc"},
-                          {"apis", {{"default", {{"event_transport", {{"redis", redis}}}}}}}});
+  return config_from(
+      json{{"service_name", "svc"},
+           {"process_name", "proc"},
+           {"apis", {{"default", {{"event_transport", {{"redis", redis}}}}}}}});
 }
 
 std::string options_error(const json& redis) {
@@ -86,7 +90,6 @@ std::string options_error(const json& redis) {
 // -- encoding ------------------------------------------------------------------------
 
 TEST(Event, EncodesFieldsAsPythonDoes) {
-  auto doc = capture();
   auto expected = capture_fields();
   event_message msg;
   msg.id = "2174a19e-e619-11f1-b580-02fc00000001";
@@ -110,10 +113,14 @@ TEST(Event, EncodesFieldsAsPythonDoes) {
 }
 
 TEST(Event, EncodesEveryKwargAsItsOwnJsonValue) {
-  auto msg = lightbus::make_event_message(
-    "store", "changed",
-    json{{"s", "h\xc3\xa9"}, {"f", 12.5}, {"n", nullptr}, {"b", true}, {"l", json::array({"a"})},
-         {"d", {{"k", 1}, {"a", 2}}}, {"i", 7}});
+  auto msg = lightbus::make_event_message("store", "changed",
+                                          json{{"s", "h\xc3\xa9"},
+                                               {"f", 12.5},
+                                               {"n", nullptr},
+                                               {"b", true},
+                                               {"l", json::array({"a"})},
+                                               {"d", {{"k", 1}, {"a", 2}}},
+                                               {"i", 7}});
   auto fields = lightbus::encode_event_fields(msg);
   std::map<std::string, std::string> by_name(fields.begin(), fields.end());
   EXPECT_EQ(by_name.at(":s"), "\"h\\u00e9\"");
@@ -151,10 +158,11 @@ TEST(Event, MakeEventMessageGivesFreshIds) {
 }
 
 TEST(Event, EncodingRoundTrips) {
-  auto msg = lightbus::make_event_message(
-    "my_company.auth", "user_registered",
-    json{{"username", "sally"}, {"tags", {"x", 1, nullptr}}, {"nested", {{"a", {{"b", 1.5}}}}}},
-    2);
+  auto msg = lightbus::make_event_message("my_company.auth", "user_registered",
+                                          json{{"username", "sally"},
+                                               {"tags", {"x", 1, nullptr}},
+                                               {"nested", {{"a", {{"b", 1.5}}}}}},
+                                          2);
   auto back = lightbus::decode_event_fields(lightbus::encode_event_fields(msg));
   ASSERT_TRUE(back) << lightbus::to_string(back.error());
   EXPECT_EQ(back->id, msg.id);
@@ -228,14 +236,14 @@ TEST(Event, DecodingRejectsNonIntegerVersions) {
 
 TEST(Event, DecodesEntriesWithoutKwargs) {
   std::vector<stream_field> fields{
-    {"id", "x1"}, {"api_name", "auth"}, {"event_name", "ping"}, {"version", "1"}};
+      {"id", "x1"}, {"api_name", "auth"}, {"event_name", "ping"}, {"version", "1"}};
   auto msg = lightbus::decode_event_fields(fields);
   ASSERT_TRUE(msg) << lightbus::to_string(msg.error());
   EXPECT_TRUE(msg->kwargs.is_object());
   EXPECT_TRUE(msg->kwargs.empty());
 }
 
-// -- no-op entries -----------------------------------------------------------------------
+// -- no-op entries ----------------------------------------------------------------------
 
 TEST(Event, DetectsNoopEntries) {
   EXPECT_TRUE(lightbus::is_noop_entry({{"", ""}}));
@@ -269,14 +277,14 @@ TEST(Event, ParseSinceTurnsUtcTimesIntoPaddedMilliseconds) {
     const char* out;
   };
   // Expected values from Python: '{:013d}-0'.format(round(dt.timestamp() * 1000)).
-  for (auto [in, out] : {tc{"2026-11-22T10:00:00Z", "1795341600000-0"},
-                         tc{"2026-11-22T10:00:00.123Z", "1795341600123-0"},
-                         tc{"2026-11-22T10:00:00+00:00", "1795341600000-0"},
-                         tc{"2026-11-22 10:00:00Z", "1795341600000-0"},
-                         tc{"2023-11-14T22:13:20Z", "1700000000000-0"},
-                         tc{"1970-01-01T00:00:01Z", "0000000001000-0"},
-                         tc{"1700000000s", "1700000000000-0"},
-                         tc{"1s", "0000000001000-0"}}) {
+  for (auto [in, out] :
+       {tc{"2026-11-22T10:00:00Z", "1795341600000-0"},
+        tc{"2026-11-22T10:00:00.123Z", "1795341600123-0"},
+        tc{"2026-11-22T10:00:00+00:00", "1795341600000-0"},
+        tc{"2026-11-22 10:00:00Z", "1795341600000-0"},
+        tc{"2023-11-14T22:13:20Z", "1700000000000-0"},
+        tc{"1970-01-01T00:00:01Z", "0000000001000-0"},
+        tc{"1700000000s", "1700000000000-0"}, tc{"1s", "0000000001000-0"}}) {
     auto r = lightbus::parse_since(in);
     ASSERT_TRUE(r) << in << ": " << lightbus::to_string(r.error());
     EXPECT_EQ(*r, out) << in;
@@ -284,15 +292,31 @@ TEST(Event, ParseSinceTurnsUtcTimesIntoPaddedMilliseconds) {
 }
 
 TEST(Event, ParseSinceRejectsBadInput) {
-  for (auto in : {"yesterday", "now", "-1", "1.5", "12-ab", "1795313103507-", "-0",
-                  "1795313103507-0-1", "s", "-5s", "2026-11-22", "2026-11-22T10:00",
-                  "2026-11-22T10:00:00-05:00", "2026-11-22T10:00:00+02:00",
-                  "2026-13-01T00:00:00Z", "2026-11-32T00:00:00Z", "2026-11-22T25:00:00Z",
-                  "2026-11-22T10:61:00Z", "2026-11-22T10:00:00Zjunk", "1969-12-31T23:59:59Z"}) {
+  for (auto in : {"yesterday",
+                  "now",
+                  "-1",
+                  "1.5",
+                  "12-ab",
+                  "1795313103507-",
+                  "-0",
+                  "1795313103507-0-1",
+                  "s",
+                  "-5s",
+                  "2026-11-22",
+                  "2026-11-22T10:00",
+                  "2026-11-22T10:00:00-05:00",
+                  "2026-11-22T10:00:00+02:00",
+                  "2026-13-01T00:00:00Z",
+                  "2026-11-32T00:00:00Z",
+                  "2026-11-22T25:00:00Z",
+                  "2026-11-22T10:61:00Z",
+                  "2026-11-22T10:00:00Zjunk",
+                  "1969-12-31T23:59:59Z"}) {
     auto r = lightbus::parse_since(in);
     EXPECT_FALSE(r) << in << " -> " << (r ? *r : "");
-    if (!r)
+    if (!r) {
       EXPECT_EQ(r.error().code, errc::invalid_parameters) << in;
+    }
   }
 }
 
@@ -342,27 +366,30 @@ TEST(EventOptions, ReadsTheCaptureConfigs) {
 TEST(EventOptions, DerivedDefaultsFollowTheirBase) {
   // reclaim_batch_size defaults to 10 x batch_size; reclaim_interval to the ack timeout.
   auto opts = lightbus::event_options(
-    with_event_transport({{"batch_size", 7}, {"acknowledgement_timeout", 2.5}}), "auth");
+      with_event_transport({{"batch_size", 7}, {"acknowledgement_timeout", 2.5}}),
+      "auth");
   ASSERT_TRUE(opts) << lightbus::to_string(opts.error());
   EXPECT_EQ(opts->batch_size, 7);
   EXPECT_EQ(opts->reclaim_batch_size, 70);
   EXPECT_EQ(opts->acknowledgement_timeout, 2.5);
   EXPECT_EQ(opts->reclaim_interval, 2.5);
 
-  auto explicit_opts = lightbus::event_options(
-    with_event_transport({{"batch_size", 7},
-                          {"reclaim_batch_size", 3},
-                          {"acknowledgement_timeout", 2.5},
-                          {"reclaim_interval", 0.5}}),
-    "auth");
+  auto explicit_opts
+      = lightbus::event_options(with_event_transport({{"batch_size", 7},
+                                                      {"reclaim_batch_size", 3},
+                                                      {"acknowledgement_timeout", 2.5},
+                                                      {"reclaim_interval", 0.5}}),
+                                "auth");
   ASSERT_TRUE(explicit_opts) << lightbus::to_string(explicit_opts.error());
   EXPECT_EQ(explicit_opts->reclaim_batch_size, 3);
   EXPECT_EQ(explicit_opts->reclaim_interval, 0.5);
   // Python writes `null` for "not set": the derived default applies.
-  auto nulls = lightbus::event_options(
-    with_event_transport({{"batch_size", 4}, {"reclaim_batch_size", nullptr},
-                          {"reclaim_interval", nullptr}, {"acknowledgement_timeout", 3}}),
-    "auth");
+  auto nulls
+      = lightbus::event_options(with_event_transport({{"batch_size", 4},
+                                                      {"reclaim_batch_size", nullptr},
+                                                      {"reclaim_interval", nullptr},
+                                                      {"acknowledgement_timeout", 3}}),
+                                "auth");
   ASSERT_TRUE(nulls) << lightbus::to_string(nulls.error());
   EXPECT_EQ(nulls->reclaim_batch_size, 40);
   EXPECT_EQ(nulls->reclaim_interval, 3);
@@ -370,18 +397,21 @@ TEST(EventOptions, DerivedDefaultsFollowTheirBase) {
 
 TEST(EventOptions, NullOrZeroMaxStreamLengthMeansNoTrimming) {
   for (auto v : {json(nullptr), json(0)}) {
-    auto opts = lightbus::event_options(with_event_transport({{"max_stream_length", v}}), "auth");
+    auto opts = lightbus::event_options(with_event_transport({{"max_stream_length", v}}),
+                                        "auth");
     ASSERT_TRUE(opts) << v << ": " << lightbus::to_string(opts.error());
     EXPECT_EQ(opts->max_stream_length, 0) << v;
   }
-  auto set = lightbus::event_options(with_event_transport({{"max_stream_length", 500}}), "auth");
+  auto set = lightbus::event_options(with_event_transport({{"max_stream_length", 500}}),
+                                     "auth");
   ASSERT_TRUE(set);
   EXPECT_EQ(set->max_stream_length, 500);
 }
 
 TEST(EventOptions, NullOrZeroConsumerTtlTurnsCleanupOff) {
   for (auto v : {json(nullptr), json(0)}) {
-    auto opts = lightbus::event_options(with_event_transport({{"consumer_ttl", v}}), "auth");
+    auto opts
+        = lightbus::event_options(with_event_transport({{"consumer_ttl", v}}), "auth");
     ASSERT_TRUE(opts) << v << ": " << lightbus::to_string(opts.error());
     EXPECT_EQ(opts->consumer_ttl, 0) << v;
   }
@@ -389,21 +419,22 @@ TEST(EventOptions, NullOrZeroConsumerTtlTurnsCleanupOff) {
 
 TEST(EventOptions, AcceptsEveryPythonKey) {
   auto opts = lightbus::event_options(
-    with_event_transport({{"url", "redis://10.0.0.1:6380/3"},
-                          {"connection_parameters", {{"maxsize", 100}}},
-                          {"service_name", "override_svc"},
-                          {"consumer_name", "override_proc"},
-                          {"batch_size", 10},
-                          {"reclaim_batch_size", nullptr},
-                          {"serializer", "lightbus.serializers.ByFieldMessageSerializer"},
-                          {"deserializer", "lightbus.serializers.ByFieldMessageDeserializer"},
-                          {"acknowledgement_timeout", 60},
-                          {"reclaim_interval", nullptr},
-                          {"max_stream_length", 100000},
-                          {"stream_use", "per_event"},
-                          {"consumption_restart_delay", 5},
-                          {"consumer_ttl", 2592000}}),
-    "auth");
+      with_event_transport(
+          {{"url", "redis://10.0.0.1:6380/3"},
+           {"connection_parameters", {{"maxsize", 100}}},
+           {"service_name", "override_svc"},
+           {"consumer_name", "override_proc"},
+           {"batch_size", 10},
+           {"reclaim_batch_size", nullptr},
+           {"serializer", "lightbus.serializers.ByFieldMessageSerializer"},
+           {"deserializer", "lightbus.serializers.ByFieldMessageDeserializer"},
+           {"acknowledgement_timeout", 60},
+           {"reclaim_interval", nullptr},
+           {"max_stream_length", 100000},
+           {"stream_use", "per_event"},
+           {"consumption_restart_delay", 5},
+           {"consumer_ttl", 2592000}}),
+      "auth");
   ASSERT_TRUE(opts) << lightbus::to_string(opts.error());
   EXPECT_EQ(opts->url, "redis://10.0.0.1:6380/3");
   EXPECT_EQ(opts->service_name, "override_svc");
@@ -417,22 +448,19 @@ TEST(EventOptions, RejectsBadValuesNamingTheKey) {
     const char* key;
   };
   for (const auto& [redis, key] :
-       {tc{{{"bogus", 1}}, "bogus"},
-        tc{{{"batch_size", "10"}}, "batch_size"},
-        tc{{{"batch_size", 1.5}}, "batch_size"},
-        tc{{{"batch_size", -1}}, "batch_size"},
+       {tc{{{"bogus", 1}}, "bogus"}, tc{{{"batch_size", "10"}}, "batch_size"},
+        tc{{{"batch_size", 1.5}}, "batch_size"}, tc{{{"batch_size", -1}}, "batch_size"},
         tc{{{"acknowledgement_timeout", "60"}}, "acknowledgement_timeout"},
         tc{{{"acknowledgement_timeout", -1}}, "acknowledgement_timeout"},
         tc{{{"reclaim_interval", true}}, "reclaim_interval"},
         tc{{{"max_stream_length", 1.5}}, "max_stream_length"},
         tc{{{"consumer_ttl", "never"}}, "consumer_ttl"},
         tc{{{"stream_use", "per_stream"}}, "stream_use"},
-        tc{{{"stream_use", 1}}, "stream_use"},
-        tc{{{"service_name", 5}}, "service_name"},
+        tc{{{"stream_use", 1}}, "stream_use"}, tc{{{"service_name", 5}}, "service_name"},
         tc{{{"consumer_name", json::array()}}, "consumer_name"}}) {
     auto err = options_error(redis);
     EXPECT_NE(err.find(std::string("event_transport.redis.") + key), std::string::npos)
-      << redis << ": " << err;
+        << redis << ": " << err;
   }
 }
 
@@ -440,11 +468,12 @@ TEST(EventOptions, PerApiOverridesDoNotInheritFromDefault) {
   // apis.auth has its own event transport: its unset options are the built-in
   // defaults, not apis.default's (spec §7.3). apis.store has none: it uses default's.
   auto cfg = config_from(json{
-    {"apis",
-     {{"default",
-       {{"event_transport", {{"redis", {{"stream_use", "per_event"}, {"batch_size", 3}}}}}}},
-      {"auth", {{"event_transport", {{"redis", {{"acknowledgement_timeout", 2}}}}}}},
-      {"store", {{"rpc_timeout", 1}}}}}});
+      {"apis",
+       {{"default",
+         {{"event_transport",
+           {{"redis", {{"stream_use", "per_event"}, {"batch_size", 3}}}}}}},
+        {"auth", {{"event_transport", {{"redis", {{"acknowledgement_timeout", 2}}}}}}},
+        {"store", {{"rpc_timeout", 1}}}}}});
   auto auth = lightbus::event_options(cfg, "auth");
   ASSERT_TRUE(auth) << lightbus::to_string(auth.error());
   EXPECT_FALSE(auth->per_event);
@@ -459,19 +488,22 @@ TEST(EventOptions, PerApiOverridesDoNotInheritFromDefault) {
   EXPECT_TRUE(other->per_event);
 }
 
-// -- stream and group names ------------------------------------------------------------------
+// -- stream and group names -------------------------------------------------------------
 
 TEST(EventOptions, StreamPerApiByDefault) {
   auto opts = lightbus::event_options(lightbus::config::defaults(), "auth");
   ASSERT_TRUE(opts);
-  EXPECT_EQ(lightbus::event_stream_for(*opts, "auth", "user_registered"), "auth.*:stream");
+  EXPECT_EQ(lightbus::event_stream_for(*opts, "auth", "user_registered"),
+            "auth.*:stream");
   EXPECT_EQ(lightbus::event_stream_for(*opts, "my_company.auth", "x"),
             "my_company.auth.*:stream");
-  EXPECT_EQ(capture().at("stream"), lightbus::event_stream_for(*opts, "auth", "user_registered"));
+  EXPECT_EQ(capture().at("stream"),
+            lightbus::event_stream_for(*opts, "auth", "user_registered"));
 }
 
 TEST(EventOptions, StreamPerEvent) {
-  auto opts = lightbus::event_options(with_event_transport({{"stream_use", "per_event"}}), "auth");
+  auto opts = lightbus::event_options(with_event_transport({{"stream_use", "per_event"}}),
+                                      "auth");
   ASSERT_TRUE(opts) << lightbus::to_string(opts.error());
   EXPECT_EQ(lightbus::event_stream_for(*opts, "auth", "user_registered"),
             "auth.user_registered:stream");
@@ -481,19 +513,22 @@ TEST(EventOptions, StreamPerEvent) {
 
 TEST(EventOptions, GroupIsServiceDashListener) {
   // Root names by default...
-  auto cfg = config_from(json{{"service_name", "anchor_worker"}, {"process_name", "worker1"}});
+  auto cfg
+      = config_from(json{{"service_name", "anchor_worker"}, {"process_name", "worker1"}});
   auto opts = lightbus::event_options(cfg, "auth");
   ASSERT_TRUE(opts);
   EXPECT_EQ(lightbus::consumer_group_name(opts->service_name, "user_registered_recorder"),
             capture().at("group").get<std::string>());
   EXPECT_EQ(opts->consumer_name, "worker1");
   // ...unless the event transport overrides them (placeholders expanded).
-  auto over = lightbus::event_options(
-    with_event_transport({{"service_name", "svc-{random4}"}, {"consumer_name", "c-{pid}"}}),
-    "auth");
+  auto over
+      = lightbus::event_options(with_event_transport({{"service_name", "svc-{random4}"},
+                                                      {"consumer_name", "c-{pid}"}}),
+                                "auth");
   ASSERT_TRUE(over) << lightbus::to_string(over.error());
   EXPECT_EQ(over->service_name.size(), 8u);
   EXPECT_EQ(over->service_name.rfind("svc-", 0), 0u);
   EXPECT_EQ(over->consumer_name.find('{'), std::string::npos);
-  EXPECT_EQ(lightbus::consumer_group_name(over->service_name, "l"), over->service_name + "-l");
+  EXPECT_EQ(lightbus::consumer_group_name(over->service_name, "l"),
+            over->service_name + "-l");
 }

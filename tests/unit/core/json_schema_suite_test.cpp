@@ -55,9 +55,9 @@ struct known_gap {
 };
 
 const std::vector<known_gap> known_gaps{
-  {"ref.json", "Recursive references between schemas",
-   "valijson 1.0 ignores the draft-06+ `$id` (it reads draft-04 `id`), so "
-   "`{\"$ref\": \"node\"}` is taken for a remote document, which we never fetch"},
+    {"ref.json", "Recursive references between schemas",
+     "valijson 1.0 ignores the draft-06+ `$id` (it reads draft-04 `id`), so "
+     "`{\"$ref\": \"node\"}` is taken for a remote document, which we never fetch"},
 };
 
 const known_gap* find_gap(const std::string& file, const std::string& description) {
@@ -145,8 +145,8 @@ TEST_P(JsonSchemaSuite, ValidatesAsTheStandardSays) {
     for (const auto& t : c.at("tests")) {
       bool valid = t.at("valid").get<bool>();
       EXPECT_EQ(validator->accepts(t.at("data")), valid)
-        << file << ": '" << description << "' / '" << t.at("description").get<std::string>()
-        << "': data " << t.at("data").dump();
+          << file << ": '" << description << "' / '"
+          << t.at("description").get<std::string>() << "': data " << t.at("data").dump();
       ++checked;
     }
   }
@@ -163,10 +163,10 @@ TEST(JsonSchemaSuiteGaps, NameCasesThatExist) {
     GTEST_SKIP() << "json-schema-test-suite is not installed (" << suite_dir() << ")";
   for (const auto& gap : known_gaps) {
     auto cases = read_cases(gap.file);
-    auto found = cases.is_array()
-                 && std::any_of(cases.begin(), cases.end(), [&](const json& c) {
-                      return c.value("description", "") == gap.description;
-                    });
+    auto found
+        = cases.is_array() && std::any_of(cases.begin(), cases.end(), [&](const json& c) {
+            return c.value("description", "") == gap.description;
+          });
     EXPECT_TRUE(found) << gap.file << ": no case '" << gap.description << "'";
   }
 }

@@ -26,11 +26,12 @@ struct point {
 template <>
 struct lightbus::bus_type<point> {
   static json schema() {
-    return json{{"type", "object"},
-                {"title", "point"},
-                {"properties", {{"x", {{"type", "integer"}}}, {"y", {{"type", "integer"}}}}},
-                {"required", {"x", "y"}},
-                {"additionalProperties", false}};
+    return json{
+        {"type", "object"},
+        {"title", "point"},
+        {"properties", {{"x", {{"type", "integer"}}}, {"y", {{"type", "integer"}}}}},
+        {"required", {"x", "y"}},
+        {"additionalProperties", false}};
   }
   static bool from_json(const json& j, point& out, std::string& err) {
     if (!j.is_object() || !j.contains("x") || !j.contains("y")) {
@@ -75,15 +76,16 @@ struct typed_api : lightbus::api {
     rpc<std::optional<std::string>(std::optional<int>)>("maybe", {"o"});
     rpc<std::vector<std::string>(std::vector<int>)>("list", {"v"});
     rpc<std::map<std::string, double>(std::map<std::string, std::vector<int>>)>("table",
-                                                                              {"m"});
+                                                                                {"m"});
     rpc<json(json)>("anything", {"j"});
     rpc<point(point)>("move", {"p"});
     rpc<void()>("ping", {});
     rpc<void(int, int)>("scaled", {"x", lightbus::with_default("factor", 10)});
-    rpc<void(std::optional<std::string>)>("greet", {lightbus::with_default("name", nullptr)});
+    rpc<void(std::optional<std::string>)>("greet",
+                                          {lightbus::with_default("name", nullptr)});
     rpc<void(std::string)>("titled", {lightbus::with_default("title", nullptr)});
-    rpc<void(json, json)>("loose", {lightbus::with_default("a", 5),
-                                    lightbus::with_default("b", nullptr)});
+    rpc<void(json, json)>(
+        "loose", {lightbus::with_default("a", 5), lightbus::with_default("b", nullptr)});
     rpc<void(std::optional<int>)>("limit", {lightbus::with_default("n", 3)});
     event("happened", {"what", "when"});
   }
@@ -190,7 +192,8 @@ TEST(ApiSchema, RequiredIsLeftOutWhenEveryParameterHasADefault) {
 
 TEST(ApiSchema, UntypedEventParametersAcceptAnythingAndAreRequired) {
   auto params = typed_schema()["events"]["happened"]["parameters"];
-  EXPECT_EQ(params["properties"], (json{{"what", json::object()}, {"when", json::object()}}));
+  EXPECT_EQ(params["properties"],
+            (json{{"what", json::object()}, {"when", json::object()}}));
   EXPECT_EQ(params["required"], (json{"what", "when"}));
   EXPECT_EQ(params["title"], "Event my_company.typed.happened parameters");
 }
@@ -208,7 +211,8 @@ TEST(ApiSchema, MapsEachSupportedParameterType) {
   EXPECT_EQ(property("text", "s"), (json{{"type", "string"}}));
   EXPECT_EQ(property("maybe", "o"),
             (json{{"anyOf", {{{"type", "integer"}}, {{"type", "null"}}}}}));
-  EXPECT_EQ(property("list", "v"), (json{{"type", "array"}, {"items", {{"type", "integer"}}}}));
+  EXPECT_EQ(property("list", "v"),
+            (json{{"type", "array"}, {"items", {{"type", "integer"}}}}));
   EXPECT_EQ(property("table", "m"),
             (json{{"type", "object"},
                   {"additionalProperties",
@@ -231,7 +235,8 @@ TEST(ApiSchema, ResponseIsTheReturnTypeWithTitleAndSchema) {
   EXPECT_EQ(response("integer"), (json{{"type", "integer"}}));
   EXPECT_EQ(response("floating"), (json{{"type", "number"}}));
   EXPECT_EQ(response("text"), (json{{"type", "string"}}));
-  EXPECT_EQ(response("maybe"), (json{{"anyOf", {{{"type", "string"}}, {{"type", "null"}}}}}));
+  EXPECT_EQ(response("maybe"),
+            (json{{"anyOf", {{{"type", "string"}}, {{"type", "null"}}}}}));
   EXPECT_EQ(response("list"), (json{{"type", "array"}, {"items", {{"type", "string"}}}}));
   EXPECT_EQ(response("table"),
             (json{{"type", "object"}, {"additionalProperties", {{"type", "number"}}}}));
@@ -243,14 +248,16 @@ TEST(ApiSchema, ResponseIsTheReturnTypeWithTitleAndSchema) {
 
 TEST(ApiSchema, VoidAndAnyResponsesAreOnlySchemaAndTitle) {
   auto rpcs = typed_schema()["rpcs"];
-  EXPECT_EQ(rpcs["ping"]["response"],
-            (json{{"$schema", draft07}, {"title", "RPC my_company.typed.ping() response"}}));
+  EXPECT_EQ(
+      rpcs["ping"]["response"],
+      (json{{"$schema", draft07}, {"title", "RPC my_company.typed.ping() response"}}));
   EXPECT_EQ(rpcs["anything"]["response"],
             (json{{"$schema", draft07},
                   {"title", "RPC my_company.typed.anything() response"}}));
 }
 
-// -- defaults (spec §5.5) ----------------------------------------------------------------
+// -- defaults (spec §5.5)
+// ----------------------------------------------------------------
 
 TEST(PropertySchema, DefaultGoesIntoEachAnyOfBranch) {
   auto property = typed_schema()["rpcs"]["greet"]["parameters"]["properties"]["name"];
@@ -292,7 +299,8 @@ TEST(PropertySchema, StructuredDefaultIsWrittenAsGiven) {
                             "default": ["a", "b"]})"));
 }
 
-// -- looking things up in a schema ---------------------------------------------------------
+// -- looking things up in a schema
+// ---------------------------------------------------------
 
 TEST(SchemaLookup, FindsParametersAndResponses) {
   auto schema = json::parse(capture("10-schema-store.json"));
@@ -312,15 +320,18 @@ TEST(SchemaLookup, ToleratesMalformedSchemas) {
   EXPECT_EQ(lightbus::find_rpc_parameters(json::array(), "x"), nullptr);
   EXPECT_EQ(lightbus::find_rpc_parameters(json{{"rpcs", 5}}, "x"), nullptr);
   EXPECT_EQ(lightbus::find_rpc_parameters(json{{"rpcs", {{"x", 5}}}}, "x"), nullptr);
-  EXPECT_EQ(lightbus::find_event_parameters(json{{"events", {{"x", json::object()}}}}, "x"),
-            nullptr);
+  EXPECT_EQ(
+      lightbus::find_event_parameters(json{{"events", {{"x", json::object()}}}}, "x"),
+      nullptr);
 }
 
 TEST(SchemaLookup, RecognisesApiSchemas) {
   EXPECT_TRUE(lightbus::is_api_schema(lightbus::api_schema(auth_api{})));
-  EXPECT_TRUE(lightbus::is_api_schema(json{{"events", json::object()}, {"rpcs", json::object()}}));
+  EXPECT_TRUE(lightbus::is_api_schema(
+      json{{"events", json::object()}, {"rpcs", json::object()}}));
   EXPECT_FALSE(lightbus::is_api_schema(json{{"events", json::object()}}));
-  EXPECT_FALSE(lightbus::is_api_schema(json{{"events", json::object()}, {"rpcs", json::array()}}));
+  EXPECT_FALSE(
+      lightbus::is_api_schema(json{{"events", json::object()}, {"rpcs", json::array()}}));
   EXPECT_FALSE(lightbus::is_api_schema(json::array()));
   EXPECT_FALSE(lightbus::is_api_schema(json("schema")));
 }

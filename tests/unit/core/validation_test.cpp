@@ -24,9 +24,8 @@ struct shop_api : lightbus::api {
     rpc<double(std::string, int)>("price", {"sku", lightbus::with_default("qty", 1)});
     rpc<void(std::vector<std::string>)>("tag", {"tags"});
     rpc<void(std::map<std::string, double>)>("reprice", {"table"});
-    rpc<std::optional<std::string>(std::optional<std::string>)>("nick",
-                                                                {lightbus::with_default(
-                                                                  "name", nullptr)});
+    rpc<std::optional<std::string>(std::optional<std::string>)>(
+        "nick", {lightbus::with_default("name", nullptr)});
     rpc<std::vector<int>()>("numbers", {});
     rpc<void()>("ping", {});
     event<std::string, double>("price_changed", {"sku", "price"});
@@ -75,7 +74,8 @@ std::string response_error(const char* rpc, const json& value) {
 // -- parameters ----------------------------------------------------------------------
 
 TEST(SchemaValidator, AcceptsGoodParameters) {
-  EXPECT_EQ(params_error("check_password", {{"username", "admin"}, {"password", "x"}}), "valid");
+  EXPECT_EQ(params_error("check_password", {{"username", "admin"}, {"password", "x"}}),
+            "valid");
   EXPECT_EQ(params_error("price", {{"sku", "sku-1"}}), "valid");
   EXPECT_EQ(params_error("price", {{"sku", "sku-1"}, {"qty", 3}}), "valid");
   EXPECT_EQ(params_error("tag", {{"tags", json::array()}}), "valid");
@@ -142,7 +142,8 @@ TEST(SchemaValidator, TreatsIntegralFloatsAsIntegersLikePython) {
 TEST(SchemaValidator, UntypedEventParametersTakeAnyValueButMustBePresent) {
   auto v = schema_validator::make(shop()["events"]["anything"]["parameters"]);
   ASSERT_TRUE(v);
-  for (const auto& value : {json(1), json("x"), json(nullptr), json::array(), json::object()})
+  for (const auto& value :
+       {json(1), json("x"), json(nullptr), json::array(), json::object()})
     EXPECT_TRUE(v->check_parameters({{"what", value}})) << value;
   auto missing = v->check_parameters(json::object());
   ASSERT_FALSE(missing);
@@ -151,13 +152,15 @@ TEST(SchemaValidator, UntypedEventParametersTakeAnyValueButMustBePresent) {
 
 TEST(SchemaValidator, ChecksAgainstTheSchemasPythonPublished) {
   auto store = json::parse(lightbus::test::read_data("10-schema-store.json"));
-  auto params = schema_validator::make(*lightbus::find_event_parameters(store, "price_changed"));
+  auto params
+      = schema_validator::make(*lightbus::find_event_parameters(store, "price_changed"));
   ASSERT_TRUE(params);
   EXPECT_TRUE(params->check_parameters({{"sku", "sku-1"}, {"price", 10.5}}));
   auto bad = params->check_parameters({{"sku", "sku-1"}, {"price", "10.5"}});
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().message, "parameter 'price': expected number, got string");
-  auto response = schema_validator::make(*lightbus::find_rpc_response(store, "get_price"));
+  auto response
+      = schema_validator::make(*lightbus::find_rpc_response(store, "get_price"));
   ASSERT_TRUE(response);
   EXPECT_TRUE(response->check_response(10.5));
   EXPECT_FALSE(response->check_response(nullptr));
@@ -167,7 +170,8 @@ TEST(SchemaValidator, ChecksAgainstTheSchemasPythonPublished) {
 
 TEST(SchemaValidator, ChecksResponses) {
   EXPECT_EQ(response_error("check_password", true), "valid");
-  EXPECT_EQ(response_error("check_password", "yes"), "result: expected boolean, got string");
+  EXPECT_EQ(response_error("check_password", "yes"),
+            "result: expected boolean, got string");
   EXPECT_EQ(response_error("price", 2), "valid");
   EXPECT_EQ(response_error("price", nullptr), "result: expected number, got null");
   EXPECT_EQ(response_error("nick", nullptr), "valid");
@@ -208,10 +212,12 @@ TEST(SchemaValidator, FallsBackToValijsonsMessage) {
   auto r = v->check_response("abcd");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message.rfind("result: ", 0), 0u) << r.error().message;
-  EXPECT_NE(r.error().message.find("no more than 3"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("no more than 3"), std::string::npos)
+      << r.error().message;
 }
 
-// -- draft-07 as Python applies it -------------------------------------------------------
+// -- draft-07 as Python applies it
+// -------------------------------------------------------
 
 TEST(SchemaValidator, DoesNotAssertFormatsLikePython) {
   auto v = schema_validator::make(json{{"type", "string"}, {"format", "date-time"}});
@@ -254,13 +260,15 @@ TEST(SchemaValidator, DoesNotFillInDefaults) {
   EXPECT_EQ(kwargs, (json{{"sku", "a"}}));
 }
 
-// -- schemas that cannot be used ---------------------------------------------------------
+// -- schemas that cannot be used
+// ---------------------------------------------------------
 
 TEST(SchemaValidator, RejectsSchemasThatAreNotDraft07) {
   // Python's jsonschema.validate() raises SchemaError for all of these.
-  for (const auto& bad : {json{{"type", 5}}, json{{"type", "strin"}}, json{{"properties", 5}},
-                          json{{"required", "x"}}, json(5), json{{"description", 5}},
-                          json{{"minItems", -1}}, json{{"anyOf", json::array()}}}) {
+  for (const auto& bad :
+       {json{{"type", 5}}, json{{"type", "strin"}}, json{{"properties", 5}},
+        json{{"required", "x"}}, json(5), json{{"description", 5}},
+        json{{"minItems", -1}}, json{{"anyOf", json::array()}}}) {
     auto v = schema_validator::make(bad);
     ASSERT_FALSE(v) << bad;
     EXPECT_EQ(v.error().code, lightbus::errc::invalid_message);
@@ -268,10 +276,11 @@ TEST(SchemaValidator, RejectsSchemasThatAreNotDraft07) {
   }
   EXPECT_EQ(schema_validator::make(json(5)).error().message,
             "invalid JSON Schema: expected object or boolean, got integer");
-  EXPECT_EQ(schema_validator::make(json{{"properties", {{"a", {{"description", 1}}}}}})
-              .error()
-              .message,
-            "invalid JSON Schema at /properties/a/description: expected string, got integer");
+  EXPECT_EQ(
+      schema_validator::make(json{{"properties", {{"a", {{"description", 1}}}}}})
+          .error()
+          .message,
+      "invalid JSON Schema at /properties/a/description: expected string, got integer");
 }
 
 TEST(SchemaValidator, AcceptsBooleanSchemas) {
@@ -287,12 +296,14 @@ TEST(SchemaValidator, AcceptsBooleanSchemas) {
 TEST(SchemaValidator, NeverFetchesRemoteReferences) {
   auto v = schema_validator::make(json{{"$ref", "http://localhost:1234/integer.json"}});
   ASSERT_FALSE(v);
-  EXPECT_NE(v.error().message.find("http://localhost:1234/integer.json"), std::string::npos)
-    << v.error().message;
+  EXPECT_NE(v.error().message.find("http://localhost:1234/integer.json"),
+            std::string::npos)
+      << v.error().message;
 }
 
 TEST(SchemaValidator, ResolvesTheDraft07MetaSchemaFromMemory) {
-  auto meta = schema_validator::make(json{{"$ref", "http://json-schema.org/draft-07/schema#"}});
+  auto meta
+      = schema_validator::make(json{{"$ref", "http://json-schema.org/draft-07/schema#"}});
   ASSERT_TRUE(meta) << meta.error().message;
   EXPECT_TRUE(meta->accepts(shop()["rpcs"]["price"]["parameters"]));
   EXPECT_FALSE(meta->accepts(json{{"type", 5}}));
@@ -303,7 +314,7 @@ TEST(SchemaValidator, ResolvesTheDraft07MetaSchemaFromMemory) {
 TEST(SchemaValidator, ChecksPatternsAsPythonsDecimalSchema) {
   // What Python writes for a `Decimal` parameter.
   auto v = schema_validator::make(
-    json{{"type", "string"}, {"pattern", "^-?\\d+(\\.\\d+)?$"}});
+      json{{"type", "string"}, {"pattern", "^-?\\d+(\\.\\d+)?$"}});
   ASSERT_TRUE(v) << v.error().message;
   EXPECT_TRUE(v->accepts("-12.50"));
   EXPECT_FALSE(v->accepts("12."));
@@ -316,23 +327,24 @@ TEST(SchemaValidator, RefusesToMatchHugeStringsInsteadOfCrashing) {
   // libstdc++'s std::regex recurses once per character: 100 kB would
   // overflow the stack. Such a string is rejected with a reason.
   auto v = schema_validator::make(
-    json{{"type", "object"},
-         {"properties", {{"amount", {{"type", "string"}, {"pattern", "^\\d+$"}}}}}});
+      json{{"type", "object"},
+           {"properties", {{"amount", {{"type", "string"}, {"pattern", "^\\d+$"}}}}}});
   ASSERT_TRUE(v);
   EXPECT_TRUE(v->check_parameters({{"amount", std::string(2048, '1')}}));
   auto r = v->check_parameters({{"amount", std::string(100000, '1')}});
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message, "parameter 'amount': string of 100000 bytes is too long to "
-                               "match against a pattern (at most 2048)");
+  EXPECT_EQ(r.error().message,
+            "parameter 'amount': string of 100000 bytes is too long to "
+            "match against a pattern (at most 2048)");
   // Strings that no pattern applies to may be as long as they like.
   auto plain = params_of("check_password");
   EXPECT_TRUE(plain.check_parameters(
-    {{"username", std::string(100000, 'u')}, {"password", std::string(100000, 'p')}}));
+      {{"username", std::string(100000, 'u')}, {"password", std::string(100000, 'p')}}));
 }
 
 TEST(SchemaValidator, RefusesHugeKeysUnderPatternProperties) {
   auto v = schema_validator::make(
-    json{{"type", "object"}, {"patternProperties", {{"^a", {{"type", "integer"}}}}}});
+      json{{"type", "object"}, {"patternProperties", {{"^a", {{"type", "integer"}}}}}});
   ASSERT_TRUE(v);
   EXPECT_TRUE(v->accepts(json{{"ab", 1}, {"b", "x"}}));
   EXPECT_FALSE(v->accepts(json{{"ab", "x"}}));
@@ -355,7 +367,8 @@ TEST(SchemaValidator, RefusesDeepNestingInsteadOfCrashing) {
             "kwargs: nested more than 1000 levels deep");
   auto bad = schema_validator::make(deep);
   ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error().message, "invalid JSON Schema: nested more than 1000 levels deep");
+  EXPECT_EQ(bad.error().message,
+            "invalid JSON Schema: nested more than 1000 levels deep");
 }
 
 TEST(SchemaValidator, RejectsABadRegexWhenCompiling) {
@@ -375,19 +388,23 @@ TEST(SchemaValidator, ResolvesLocalReferences) {
   EXPECT_EQ(r.error().message.rfind("parameter 'sku': ", 0), 0u) << r.error().message;
 }
 
-// -- the free functions, copies and threads ------------------------------------------------
+// -- the free functions, copies and threads
+// ------------------------------------------------
 
 TEST(ValidateFunctions, CompileAndCheck) {
   const auto& rpc = shop()["rpcs"]["check_password"];
   EXPECT_TRUE(lightbus::validate_parameters(rpc["parameters"],
                                             {{"username", "a"}, {"password", "b"}}));
-  EXPECT_EQ(lightbus::validate_parameters(rpc["parameters"], {{"username", "a"}}).error().message,
+  EXPECT_EQ(lightbus::validate_parameters(rpc["parameters"], {{"username", "a"}})
+                .error()
+                .message,
             "missing required parameter 'password'");
   EXPECT_TRUE(lightbus::validate_response(rpc["response"], false));
   EXPECT_EQ(lightbus::validate_response(rpc["response"], 1).error().code,
             lightbus::errc::invalid_message);
-  EXPECT_EQ(lightbus::validate_response(json{{"type", 5}}, 1).error().message.rfind(
-              "invalid JSON Schema", 0),
+  EXPECT_EQ(lightbus::validate_response(json{{"type", 5}}, 1)
+                .error()
+                .message.rfind("invalid JSON Schema", 0),
             0u);
 }
 

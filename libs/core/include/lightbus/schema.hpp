@@ -14,7 +14,7 @@ struct event_declaration;
 
 /// The `$schema` of every schema Lightbus writes: draft-07.
 inline constexpr std::string_view json_schema_draft07
-  = "http://json-schema.org/draft-07/schema#";
+    = "http://json-schema.org/draft-07/schema#";
 
 /// Returns the schema of one parameter's value, with its default written in.
 ///

@@ -13,8 +13,14 @@ namespace lightbus {
 /// A JSON Schema (draft-07), compiled once, that checks values.
 ///
 /// Checks follow Python's `jsonschema.validate()` as Lightbus calls it: the
-/// draft-07 rules, `format` not asserted, `default` never filled in. Copies
-/// share the compiled schema; `check_*` may run concurrently.
+/// schema must itself pass the draft-07 meta-schema, `format` is not
+/// asserted, `default` is never filled in, and 1.0 counts as an integer.
+/// Copies share the compiled schema; `check_*` may run concurrently.
+///
+/// Two limits keep hostile input from crashing the process (Python has
+/// neither, but cannot even parse the second): a string longer than 2048
+/// bytes fails any `pattern` it meets (libstdc++'s std::regex would overflow
+/// the stack), and a value nested more than 1000 levels deep fails.
 ///
 /// ```cpp
 /// auto v = schema_validator::make(*find_rpc_parameters(schema, "get_price"));
@@ -26,7 +32,8 @@ public:
   // -- constructors ----------------------------------------------------------
 
   /// Compiles `schema`; an `errc::invalid_message` error if it is no valid
-  /// draft-07 schema (or uses a remote `$ref`, which we never fetch).
+  /// draft-07 schema, has an invalid `pattern`, or `$ref`s a remote document
+  /// (we never fetch; only the draft-07 meta-schema itself is known).
   static expected<schema_validator> make(const json& schema);
 
   schema_validator(const schema_validator&) = default;

@@ -35,7 +35,7 @@ expected<void> store_schemas(connection& conn,
 /// API schema (an object with `events` and `rpcs` objects) is skipped too: it
 /// is logged and, if `problems` is given, added to it as an
 /// `errc::invalid_message` naming the API. Only a Redis failure is an error.
-expected<std::map<std::string, json>> load_schemas(connection& conn,
-                                                   std::vector<error>* problems = nullptr);
+expected<std::map<std::string, json>>
+load_schemas(connection& conn, std::vector<error>* problems = nullptr);
 
 } // namespace lightbus::redis
