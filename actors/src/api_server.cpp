@@ -78,18 +78,6 @@ struct server_state {
 
 using server_actor = caf::stateful_actor<server_state>;
 
-// An exception in a user's handler actor ends it (we restart it); the call it
-// was handling is answered with the exception's text.
-caf::error exception_to_error(caf::scheduled_actor*, std::exception_ptr& eptr) {
-  try {
-    std::rethrow_exception(eptr);
-  } catch (const std::exception& e) {
-    return make_caf_error(make_error(errc::handler_failed, e.what()));
-  } catch (...) {
-    return make_caf_error(make_error(errc::handler_failed, "unknown exception"));
-  }
-}
-
 caf::actor spawn_handler_actor(server_actor* self, handler_factory factory) {
   return self->spawn([factory](caf::event_based_actor* a) {
     a->set_exception_handler(exception_to_error);

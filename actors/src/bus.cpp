@@ -119,12 +119,9 @@ bus::bus(std::shared_ptr<detail::bus_state> state) : state_(std::move(state)) {}
 
 expected<json> bus::try_call(std::string_view name, json kwargs,
                              std::optional<double> timeout_seconds) const {
-  auto names = split_qualified_name(name);
+  auto names = detail::check_target(name, kwargs);
   if (!names)
     return names.error();
-  if (!kwargs.is_object() && !kwargs.is_null())
-    return make_error(errc::invalid_parameters,
-                      "kwargs of " + std::string(name) + " must be a JSON object");
   const auto& ac = state_->cfg.api(names->first);
   redis::call_timeouts t;
   t.total = timeout_seconds.value_or(ac.rpc_timeout);
@@ -148,12 +145,9 @@ json bus::call(std::string_view name, json kwargs, std::optional<double> timeout
 }
 
 expected<event_message> bus::try_fire(std::string_view name, json kwargs) const {
-  auto names = split_qualified_name(name);
+  auto names = detail::check_target(name, kwargs);
   if (!names)
     return names.error();
-  if (!kwargs.is_object() && !kwargs.is_null())
-    return make_error(errc::invalid_parameters,
-                      "kwargs of " + std::string(name) + " must be a JSON object");
   auto opts = event_options(state_->cfg, names->first);
   if (!opts)
     return opts.error();

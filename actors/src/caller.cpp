@@ -441,12 +441,9 @@ void complete(router_actor* self, const std::string& id, expected<json> outcome)
 caf::result<json> start_call(router_actor* self, const std::string& name, json& kwargs,
                              std::optional<double> timeout) {
   auto& st = self->state;
-  auto names = split_qualified_name(name);
+  auto names = check_target(name, kwargs);
   if (!names)
     return make_caf_error(names.error());
-  if (!kwargs.is_object() && !kwargs.is_null())
-    return make_caf_error(make_error(errc::invalid_parameters,
-                                     "kwargs of " + name + " must be a JSON object"));
   const auto& ac = st.cfg.api(names->first);
   double total = timeout.value_or(ac.rpc_timeout);
   auto msg = make_rpc_message(names->first, names->second, std::move(kwargs));
@@ -472,12 +469,9 @@ caf::result<json> start_call(router_actor* self, const std::string& name, json& 
 caf::result<event_message> start_fire(router_actor* self, const std::string& name,
                                       json& kwargs) {
   auto& st = self->state;
-  auto names = split_qualified_name(name);
+  auto names = check_target(name, kwargs);
   if (!names)
     return make_caf_error(names.error());
-  if (!kwargs.is_object() && !kwargs.is_null())
-    return make_caf_error(make_error(errc::invalid_parameters,
-                                     "kwargs of " + name + " must be a JSON object"));
   auto opts = event_options(st.cfg, names->first);
   if (!opts)
     return make_caf_error(opts.error());

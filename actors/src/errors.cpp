@@ -7,6 +7,7 @@
 #include <caf/sec.hpp>
 
 #include "internal.hpp"
+#include "lightbus/keys.hpp"
 
 namespace lightbus {
 
@@ -58,6 +59,27 @@ void configure(caf::actor_system_config& cfg) {
 }
 
 namespace detail {
+
+caf::error exception_to_error(caf::scheduled_actor*, std::exception_ptr& eptr) {
+  try {
+    std::rethrow_exception(eptr);
+  } catch (const std::exception& e) {
+    return make_caf_error(make_error(errc::handler_failed, e.what()));
+  } catch (...) {
+    return make_caf_error(make_error(errc::handler_failed, "unknown exception"));
+  }
+}
+
+expected<std::pair<std::string, std::string>> check_target(std::string_view name,
+                                                           const json& kwargs) {
+  auto names = split_qualified_name(name);
+  if (!names)
+    return names.error();
+  if (!kwargs.is_object() && !kwargs.is_null())
+    return make_error(errc::invalid_parameters,
+                      "kwargs of " + std::string(name) + " must be a JSON object");
+  return names;
+}
 
 std::string describe(const caf::error& err) {
   auto e = from_caf_error(err);

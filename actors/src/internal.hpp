@@ -130,6 +130,15 @@ caf::actor spawn_caller(caf::actor_system& sys, const config& cfg);
 redis::connection_options redis_options(const std::string& url,
                                         std::chrono::milliseconds read_timeout = {});
 
+/// Exception handler for user handler actors: the exception ends the actor
+/// (its supervisor restarts it) and its text answers the message it was on.
+caf::error exception_to_error(caf::scheduled_actor*, std::exception_ptr& eptr);
+
+/// Splits `api.name` and checks that `kwargs` is an object (or null), as every
+/// call and fire does before it touches Redis.
+expected<std::pair<std::string, std::string>> check_target(std::string_view name,
+                                                           const json& kwargs);
+
 /// Renders a CAF error for logs and error results.
 std::string describe(const caf::error& err);
 

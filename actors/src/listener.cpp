@@ -422,16 +422,6 @@ caf::behavior function_listener(caf::event_based_actor*, event_handler fn) {
   };
 }
 
-caf::error listener_exception(caf::scheduled_actor*, std::exception_ptr& eptr) {
-  try {
-    std::rethrow_exception(eptr);
-  } catch (const std::exception& e) {
-    return make_caf_error(make_error(errc::handler_failed, e.what()));
-  } catch (...) {
-    return make_caf_error(make_error(errc::handler_failed, "unknown exception"));
-  }
-}
-
 // -- the listener ---------------------------------------------------------------------------
 
 struct work_item {
@@ -495,7 +485,7 @@ caf::actor make_handler(listener_actor* self) {
   else if (spec.factory) {
     auto factory = spec.factory;
     a = self->spawn<caf::monitored>([factory](caf::event_based_actor* h) {
-      h->set_exception_handler(listener_exception);
+      h->set_exception_handler(exception_to_error);
       return factory(h);
     });
   } else {

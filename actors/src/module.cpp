@@ -52,33 +52,37 @@ void module::add_listener(listener_spec spec) {
   listeners_.push_back(std::move(spec));
 }
 
-void module::listen(std::vector<std::string> events, std::string listener_name,
-                    event_handler handler, listen_options opts) {
+namespace {
+
+listener_spec make_spec(std::vector<std::string> events, std::string name,
+                        listen_options opts) {
   listener_spec spec;
   spec.events = std::move(events);
-  spec.name = std::move(listener_name);
-  spec.function = std::move(handler);
+  spec.name = std::move(name);
   spec.options = std::move(opts);
+  return spec;
+}
+
+} // namespace
+
+void module::listen(std::vector<std::string> events, std::string listener_name,
+                    event_handler handler, listen_options opts) {
+  auto spec = make_spec(std::move(events), std::move(listener_name), std::move(opts));
+  spec.function = std::move(handler);
   add_listener(std::move(spec));
 }
 
 void module::listen(std::vector<std::string> events, std::string listener_name,
                     handler_factory handler, listen_options opts) {
-  listener_spec spec;
-  spec.events = std::move(events);
-  spec.name = std::move(listener_name);
+  auto spec = make_spec(std::move(events), std::move(listener_name), std::move(opts));
   spec.factory = std::move(handler);
-  spec.options = std::move(opts);
   add_listener(std::move(spec));
 }
 
 void module::listen(std::vector<std::string> events, std::string listener_name,
                     caf::actor handler, listen_options opts) {
-  listener_spec spec;
-  spec.events = std::move(events);
-  spec.name = std::move(listener_name);
+  auto spec = make_spec(std::move(events), std::move(listener_name), std::move(opts));
   spec.actor = std::move(handler);
-  spec.options = std::move(opts);
   add_listener(std::move(spec));
 }
 

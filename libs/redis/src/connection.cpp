@@ -1,5 +1,6 @@
 #include "lightbus/redis/connection.hpp"
 
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -77,6 +78,17 @@ error context_error(const redisContext* ctx, std::string_view what) {
   return make_error(errc::connection_failed, std::move(msg));
 }
 
+// hiredis writes with write(2): a Redis that closes the socket would kill the
+// process with SIGPIPE. Ignore it, unless the application chose a handler.
+void ignore_sigpipe_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction current {};
+    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL)
+      ::signal(SIGPIPE, SIG_IGN);
+  });
+}
+
 } // namespace
 
 struct interrupter::state {
@@ -144,6 +156,7 @@ connection& connection::operator=(connection&&) noexcept = default;
 connection::~connection() = default;
 
 expected<connection> connection::open(const connection_options& opts) {
+  ignore_sigpipe_once();
   connection conn;
   auto tv = to_timeval(opts.connect_timeout);
   redisContext* raw = nullptr;
