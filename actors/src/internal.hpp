@@ -122,6 +122,11 @@ expected<caf::actor> spawn_listener(caf::local_actor* parent, const listener_spe
                                     const config& cfg, caf::actor supervisor,
                                     std::chrono::milliseconds block);
 
+/// Detached: publishes the schemas of `mod`'s APIs (and the internal APIs)
+/// now and every 0.8 x `bus.schema.ttl` (spec §5.1-5.2).
+caf::actor spawn_schema_publisher(caf::local_actor* parent, const module& mod,
+                                  const config& cfg);
+
 /// The bus client's caller actor (see caller.cpp).
 caf::actor spawn_caller(caf::actor_system& sys, const config& cfg);
 

@@ -33,6 +33,7 @@ struct listener_entry {
 
 struct supervisor_state {
   config cfg;
+  caf::actor schema_publisher;
   worker_options opts;
   std::vector<listener_entry> listeners;
   /// Set when a listener asked for the worker to stop (on_error=shutdown).
@@ -85,6 +86,8 @@ void finish_stop(supervisor_actor* self) {
     self->send_exit(w, caf::exit_reason::user_shutdown);
   for (auto& l : st.listeners)
     self->send_exit(l.actor, caf::exit_reason::user_shutdown);
+  if (st.schema_publisher)
+    self->send_exit(st.schema_publisher, caf::exit_reason::user_shutdown);
   if (st.fatal)
     self->quit(make_caf_error(make_error(errc::handler_failed,
                                          "a listener with on_error=shutdown failed")));
@@ -191,6 +194,13 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
     start_server(self, it->second);
     start_consumer(self, it->second);
   }
+  if (!mod.apis().empty()) {
+    try {
+      st.schema_publisher = spawn_schema_publisher(self, mod, st.cfg);
+    } catch (const std::exception& e) {
+      st.log->error("API schemas are not published: {}", e.what());
+    }
+  }
   for (const auto& spec : mod.listeners()) {
     auto a = spawn_listener(self, spec, st.cfg, self, opts.block_timeout);
     if (!a) {
@@ -260,6 +270,8 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
       self->send_exit(w, em.reason);
     for (auto& l : st.listeners)
       self->send_exit(l.actor, em.reason);
+    if (st.schema_publisher)
+      self->send_exit(st.schema_publisher, em.reason);
     self->quit(em.reason);
   });
   return {

@@ -1,0 +1,98 @@
+// The schema publisher: keeps `schema:{api}` of every API this worker serves
+// (and Lightbus's internal.state / internal.metrics, as Python workers do)
+// in Redis, refreshed every 0.8 x ttl so Python peers can validate against it.
+
+#include "internal.hpp"
+#include "lightbus/logger.hpp"
+#include "lightbus/redis/schema_transport.hpp"
+#include "lightbus/schema.hpp"
+
+namespace lightbus::detail {
+
+namespace {
+
+using publish_atom = caf::atom_constant<caf::atom("publish")>;
+
+struct publisher_state {
+  std::vector<std::pair<std::string, json>> schemas;
+  redis::connection_options redis;
+  std::optional<int> ttl;
+  std::optional<redis::connection> conn;
+  int failures = 0;
+};
+
+using publisher_actor = caf::stateful_actor<publisher_state>;
+
+caf::behavior schema_publisher(publisher_actor* self,
+                               std::vector<std::pair<std::string, json>> schemas,
+                               redis::connection_options redis, std::optional<int> ttl) {
+  auto& st = self->state;
+  st.schemas = std::move(schemas);
+  st.redis = std::move(redis);
+  st.redis.read_timeout = std::chrono::seconds(5);
+  st.ttl = ttl;
+  self->send(self, publish_atom::value);
+  return {
+    [=](publish_atom) {
+      auto& st = self->state;
+      auto log = logger("worker");
+      if (!st.conn) {
+        if (auto c = redis::connection::open(st.redis))
+          st.conn = std::move(*c);
+      }
+      bool ok = false;
+      if (st.conn) {
+        auto r = redis::store_schemas(*st.conn, st.schemas, st.ttl);
+        ok = static_cast<bool>(r);
+        if (!r)
+          st.conn.reset();
+      }
+      if (ok) {
+        if (st.failures > 0)
+          log->info("schemas published again after {} failed attempts", st.failures);
+        st.failures = 0;
+      } else if (++st.failures == 1 || st.failures % 10 == 0) {
+        log->warn("cannot publish API schemas to {}; retrying", to_string(st.redis.url));
+      }
+      // Refresh before the keys expire (Python: every 0.8 x ttl); retry a
+      // failed publish sooner.
+      auto every = std::chrono::milliseconds(
+        ok ? static_cast<long long>(st.ttl.value_or(60) * 800) : 1000);
+      self->delayed_send(self, every, publish_atom::value);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_schema_publisher(caf::local_actor* parent, const module& mod,
+                                  const config& cfg) {
+  std::vector<std::pair<std::string, json>> schemas;
+  for (const auto& internal : internal_apis())
+    schemas.emplace_back(internal->name(), api_schema(*internal));
+  for (const auto& served : mod.apis())
+    schemas.emplace_back(served.definition()->name(), api_schema(*served.definition()));
+  // bus.schema.ttl (null = no expiry) and bus.schema.transport.redis.url.
+  std::optional<int> ttl = 60;
+  std::string url = cfg.default_api().rpc_url;
+  const auto& doc = cfg.document();
+  if (auto b = doc.find("bus"); b != doc.end() && b->is_object()) {
+    if (auto s = b->find("schema"); s != b->end() && s->is_object()) {
+      if (auto t = s->find("ttl"); t != s->end()) {
+        if (t->is_null())
+          ttl.reset();
+        else if (t->is_number_integer())
+          ttl = t->get<int>();
+      }
+      auto tr = s->find("transport");
+      if (tr != s->end() && tr->is_object())
+        if (auto r = tr->find("redis"); r != tr->end() && r->is_object())
+          if (auto u = r->find("url"); u != r->end() && u->is_string())
+            url = u->get<std::string>();
+    }
+  }
+  return parent->spawn<caf::detached>(schema_publisher, std::move(schemas),
+                                      redis_options(url), ttl);
+}
+
+} // namespace lightbus::detail
