@@ -241,8 +241,17 @@ caf::behavior stream_consumer(stream_consumer_actor* self, subscription sub,
 
 // -- stream writer ----------------------------------------------------------------------
 
+struct pending_ack {
+  std::string stream;
+  std::string group;
+  std::string id;
+  caf::typed_response_promise<bool> promise;
+};
+
 struct writer_state {
   redis::connection_options redis;
+  std::vector<pending_ack> acks;
+  bool flush_scheduled = false;
   std::optional<redis::connection> conn;
   std::chrono::milliseconds backoff{50};
 };
@@ -279,34 +288,47 @@ caf::behavior stream_writer(stream_writer_actor* self, redis::connection_options
   self->state.redis = std::move(redis);
   self->state.redis.read_timeout = std::chrono::seconds(5);
   return {
-    [=](ack_atom, const std::string& stream, const std::string& group,
-        const std::string& id) -> caf::result<bool> {
-      bool acked = false;
+    [=](ack_atom, std::string& stream, std::string& group,
+        std::string& id) -> caf::result<bool> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<bool>();
+      st.acks.push_back(pending_ack{std::move(stream), std::move(group), std::move(id), rp});
+      if (!st.flush_scheduled) {
+        st.flush_scheduled = true;
+        // Behind every ack already in the mailbox: they share one XACK each
+        // per stream and group.
+        self->send(self, flush_atom::value);
+      }
+      return rp;
+    },
+    [=](flush_atom) {
+      auto& st = self->state;
+      st.flush_scheduled = false;
+      if (st.acks.empty())
+        return;
+      std::map<std::pair<std::string, std::string>, std::vector<std::string>> by_group;
+      for (auto& a : st.acks)
+        by_group[{a.stream, a.group}].push_back(a.id);
       auto ok = with_conn(self, [&](redis::connection& c) {
-        auto r = redis::ack(c, stream, group, {id});
-        if (!r && r.error().code == errc::connection_failed)
-          return false;
-        // NOGROUP: the group is gone, and with it the entry's pending state.
-        acked = static_cast<bool>(r);
+        for (auto& [key, ids] : by_group) {
+          auto r = redis::ack(c, key.first, key.second, ids);
+          // NOGROUP: the group is gone, and with it the entries' pending state.
+          if (!r && r.error().code == errc::connection_failed)
+            return false;
+        }
         return true;
       });
       if (!ok) {
-        auto& st = self->state;
-        log()->warn("XACK of {} on {} failed (Redis unreachable); retrying", id, stream);
-        auto rp = self->make_response_promise<bool>();
-        // (The free function: CAF 0.17's member `delayed_anon_send` passes `self`
-        // as the sender, so the reply came back here as an unexpected message
-        // and killed the writer, losing the acks queued behind it.)
-        caf::delayed_anon_send(caf::actor_cast<caf::actor>(self), st.backoff, ack_atom::value,
-                               stream, group, id);
+        // Keep them and try again: an entry stays pending until its XACK lands.
+        log()->warn("XACK of {} entries failed (Redis unreachable); retrying", st.acks.size());
+        st.flush_scheduled = true;
+        self->delayed_send(self, st.backoff, flush_atom::value);
         st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds(2000));
-        // The retry above is anonymous; answer the listener now: the entry stays
-        // pending in Redis until the retry lands, which is what at-least-once needs.
-        rp.deliver(true);
-        return rp;
+        return;
       }
-      (void) acked;
-      return true;
+      for (auto& a : st.acks)
+        a.promise.deliver(true);
+      st.acks.clear();
     },
     [=](touch_atom, const std::string& stream, const std::string& group,
         const std::string& consumer, const std::vector<std::string>& ids, bool count) {
@@ -440,7 +462,8 @@ struct stream_queue {
   std::shared_ptr<reader_control> control;
   std::deque<work_item> waiting;
   std::map<std::string, work_item> running; // by native id
-  std::set<std::string> known;              // ids waiting or running
+  std::set<std::string> known;              // ids waiting, running or being acked
+  size_t acking = 0;                         // handled, XACK not yet confirmed
   int consumer_restarts = 0;
 };
 
@@ -498,7 +521,7 @@ caf::actor make_handler(listener_actor* self) {
 void maybe_drained(listener_actor* self) {
   auto& st = self->state;
   for (auto& [name, q] : st.streams)
-    if (!q.running.empty())
+    if (!q.running.empty() || q.acking > 0)
       return;
   for (auto& rp : st.drains)
     rp.deliver(true);
@@ -538,16 +561,46 @@ void finish(listener_actor* self, const std::string& stream, const std::string& 
     start_reclaim(self);
 }
 
-// Acknowledges entry `id` of `q`, then frees its slot.
+// Frees the handler slot of entry `id` at once (the next entry may start: order
+// is about handling, not about acks) and acknowledges it; the entry keeps its
+// place in `known` (dedupe, room) and its consumer credit until Redis took
+// the XACK, so memory stays bounded and nothing unacknowledged is forgotten.
 void ack_and_finish(listener_actor* self, stream_queue& q, const std::string& id) {
+  auto& st = self->state;
+  auto i = q.running.find(id);
+  if (i == q.running.end())
+    return;
+  bool from_consumer = i->second.from_consumer;
+  q.running.erase(i);
+  ++q.acking;
   auto stream = q.sub.stream;
-  self->request(self->state.writer, caf::infinite, ack_atom::value, q.sub.stream, q.sub.group, id)
-    .then([=](bool) { finish(self, stream, id); },
+  auto acked = [=] {
+    auto& st = self->state;
+    auto qi = st.streams.find(stream);
+    if (qi == st.streams.end())
+      return;
+    auto& q = qi->second;
+    --q.acking;
+    q.known.erase(id);
+    if (from_consumer)
+      self->send(q.consumer, credit_atom::value, size_t{1});
+    if (st.stopping) {
+      maybe_drained(self);
+      return;
+    }
+    if (st.reclaim_more && !st.reclaim_running
+        && room(st, q) >= std::max<size_t>(1, st.spec.options.max_in_flight / 2))
+      start_reclaim(self);
+  };
+  self->request(st.writer, caf::infinite, ack_atom::value, q.sub.stream, q.sub.group, id)
+    .then([=](bool) { acked(); },
           [=](caf::error& err) {
             log()->warn("ack of {} on {} failed: {}; it will be redelivered", id, stream,
                         describe(err));
-            finish(self, stream, id);
+            acked();
           });
+  if (!st.stopping)
+    pump(self, q);
 }
 
 void dead_letter(listener_actor* self, stream_queue& q, const work_item& item,
@@ -624,15 +677,15 @@ void dispatch(listener_actor* self, stream_queue& q, const std::string& id) {
   auto succeeded = [=] {
     release();
     auto& st = self->state;
-    auto qi = st.streams.find(stream);
-    if (qi != st.streams.end() && qi->second.running.count(id))
-      ack_and_finish(self, qi->second, id);
     auto max = st.spec.options.max_events;
     if (max > 0 && ++st.handled == max && !st.stopping) {
       // Enough: take nothing more; the worker stops once this is acked.
       st.stopping = true;
       self->send(st.supervisor, stop_atom::value, caf::atom("done"));
     }
+    auto qi = st.streams.find(stream);
+    if (qi != st.streams.end() && qi->second.running.count(id))
+      ack_and_finish(self, qi->second, id);
   };
   self->request(handler, caf::infinite, event_atom::value, item.msg)
     .then([=](bool) { succeeded(); },

@@ -124,4 +124,45 @@ nlohmann::json to_json(const rpc_report& r);
 /// Prints the human table.
 void print_table(const rpc_report& r);
 
+// -- events ---------------------------------------------------------------------------
+
+/// What `lightbus-bench events` was asked to do.
+struct events_settings {
+  std::string redis_url;
+  lightbus::redis_url redis;
+  /// Events per phase (after any warm-up).
+  size_t events = 20000;
+  /// Fire requests kept outstanding to the bus actor in the pipelined phase.
+  size_t inflight = 256;
+  /// `MAXLEN ~` used by lightbus (and so by the raw XADD baseline).
+  long long max_stream_length = 0;
+  bool json = false;
+};
+
+/// Everything one `events` run measured.
+struct events_report {
+  events_settings settings;
+  std::string redis_version;
+  size_t scheduler_threads = 0;
+  latency_summary raw_xadd;
+  double raw_xadd_pipelined_per_second = 0;
+  latency_summary fire;
+  double fire_pipelined_per_second = 0;
+  size_t fire_pipelined_errors = 0;
+  double raw_consume_per_second = 0;
+  double consume_per_second = 0;
+  /// Until the handler saw every event (acknowledgements may still be pending).
+  double consume_handled_per_second = 0;
+};
+
+/// Single fire p50: at most this multiple of a raw XADD round trip.
+constexpr double target_fire_p50_ratio = 1.5;
+/// Pipelined fire through the bus actor.
+constexpr double target_fire_per_second = 250000;
+/// Events consumed and acknowledged by one worker.
+constexpr double target_consume_per_second = 200000;
+
+/// Runs every events phase and prints the table or JSON; returns the exit status.
+int run_events(events_settings s);
+
 } // namespace lightbus::bench

@@ -1,6 +1,7 @@
 // lightbus-bench: measures lightbus against raw Redis on the same server.
 //
 //   lightbus-bench rpc [--redis URL] [--calls N] [--inflight K] [--duration S] [--json]
+//   lightbus-bench events [--redis URL] [--events N] [--inflight K] [--json]
 //
 // Exit status: 0 when every phase ran without errors (whether or not the
 // targets were met; they are for people and docs), 1 on any error.
@@ -113,6 +114,23 @@ int main(int argc, char** argv) {
                 "Skip the raw pipelined throughput ceiling");
   cmd->add_flag("--json", rpc.json, "Print one JSON object with all figures, nothing else");
 
+  events_settings ev;
+  ev.redis_url = rpc.redis_url;
+  auto* evcmd = app.add_subcommand("events", "Event fire and consume throughput vs. raw "
+                                             "XADD / XREADGROUP+XACK");
+  evcmd->add_option("--redis", ev.redis_url,
+                    "Redis URL (default: $LIGHTBUS_TEST_REDIS_URL, else redis://127.0.0.1:6379/0)");
+  evcmd->add_option("--events", ev.events, "Events per phase")
+    ->capture_default_str()
+    ->check(CLI::PositiveNumber);
+  evcmd->add_option("--inflight", ev.inflight,
+                    "Fire requests outstanding to the bus actor in the pipelined phase")
+    ->capture_default_str()
+    ->check(CLI::PositiveNumber);
+  evcmd->add_flag("--json", ev.json, "Print one JSON object with all figures, nothing else");
+
   CLI11_PARSE(app, argc, argv);
+  if (evcmd->parsed())
+    return run_events(ev);
   return run_rpc(rpc);
 }

@@ -1,0 +1,497 @@
+// `lightbus-bench events`: event fire and consume throughput next to raw
+// hiredis XADD / XREADGROUP+XACK on the same server, in the same run.
+//
+//   raw XADD           one at a time (p50, events/s) and pipelined in batches of 100
+//   lightbus fire      `bus.fire` one at a time (p50/p90/p99, events/s)
+//   lightbus pipelined actors keeping K `(fire_atom, "bench.ev", kwargs)` outstanding
+//   raw consume        XREADGROUP COUNT 100 + XACK per batch on a pre-filled stream
+//   lightbus consume   an in-process worker (batch_size 100) on a pre-filled stream,
+//                      timed until every event is handled and acknowledged
+//
+// The raw phases write the same fields (`encode_event_fields`) with the same
+// `MAXLEN ~` as lightbus, so Redis moves the same bytes.
+
+#include <atomic>
+#include <iostream>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include <caf/all.hpp>
+#include <lightbus/lightbus.hpp>
+#include <nlohmann/json.hpp>
+
+#include "bench.hpp"
+#include "lightbus/event.hpp"
+#include "lightbus/keys.hpp"
+#include "lightbus/redis/connection.hpp"
+#include "lightbus/uuid.hpp"
+
+using namespace std::chrono_literals;
+
+namespace lightbus::bench {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+constexpr size_t raw_batch = 100;
+
+double micros(clock_type::duration d) {
+  return std::chrono::duration<double, std::micro>(d).count();
+}
+
+double seconds_of(clock_type::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+double ratio(double a, double b) {
+  return b > 0 ? a / b : 0;
+}
+
+const char* verdict(bool met) {
+  return met ? "PASS" : "MISS";
+}
+
+redis::connection open(const events_settings& s) {
+  redis::connection_options opts;
+  opts.url = s.redis;
+  opts.read_timeout = std::chrono::seconds(10);
+  auto conn = redis::connection::open(opts);
+  if (!conn)
+    throw std::runtime_error(conn.error().message);
+  return std::move(*conn);
+}
+
+redis::reply must(expected<redis::reply> r, const char* what) {
+  if (!r)
+    throw std::runtime_error(std::string(what) + ": " + r.error().message);
+  if (r->is_error())
+    throw std::runtime_error(std::string(what) + ": " + r->str);
+  return std::move(*r);
+}
+
+/// `XADD stream MAXLEN ~ n * fields...` for the event `bench.ev {x: i}`.
+std::vector<std::string> xadd_argv(const std::string& stream, long long max_len, int i) {
+  auto msg = make_event_message("bench", "ev", json{{"x", i}});
+  std::vector<std::string> argv{"XADD", stream};
+  if (max_len > 0) {
+    argv.insert(argv.end(), {"MAXLEN", "~", std::to_string(max_len)});
+  }
+  argv.emplace_back("*");
+  for (auto& [k, v] : encode_event_fields(msg)) {
+    argv.push_back(k);
+    argv.push_back(v);
+  }
+  return argv;
+}
+
+/// Writes `n` events to `stream` in pipelines of `raw_batch`; returns events/s.
+double pipelined_xadd(redis::connection& conn, const std::string& stream, long long max_len,
+                      size_t n) {
+  auto t0 = clock_type::now();
+  for (size_t done = 0; done < n;) {
+    size_t k = std::min(raw_batch, n - done);
+    for (size_t i = 0; i < k; ++i)
+      conn.append(xadd_argv(stream, max_len, static_cast<int>(done + i)));
+    for (size_t i = 0; i < k; ++i)
+      must(conn.read_reply(), "XADD (pipelined)");
+    done += k;
+  }
+  return n / seconds_of(clock_type::now() - t0);
+}
+
+// -- raw phases -------------------------------------------------------------------------
+
+void run_raw_fire(const events_settings& s, events_report& out) {
+  auto conn = open(s);
+  auto stream = "lightbus_bench:" + make_uuid1() + ":stream";
+  size_t warmup = std::min<size_t>(1000, s.events / 10);
+  std::vector<double> samples;
+  samples.reserve(s.events);
+  clock_type::time_point start;
+  for (size_t i = 0; i < warmup + s.events; ++i) {
+    if (i == warmup)
+      start = clock_type::now();
+    auto argv = xadd_argv(stream, s.max_stream_length, static_cast<int>(i));
+    auto t0 = clock_type::now();
+    must(conn.command(argv), "XADD");
+    if (i >= warmup)
+      samples.push_back(micros(clock_type::now() - t0));
+  }
+  out.raw_xadd = summarize(samples, clock_type::now() - start);
+  must(conn.command({"DEL", stream}), "DEL");
+  out.raw_xadd_pipelined_per_second = pipelined_xadd(conn, stream, s.max_stream_length,
+                                                     s.events);
+  must(conn.command({"DEL", stream}), "DEL");
+}
+
+void run_raw_consume(const events_settings& s, events_report& out) {
+  auto conn = open(s);
+  auto stream = "lightbus_bench:" + make_uuid1() + ":stream";
+  pipelined_xadd(conn, stream, 0, s.events);
+  must(conn.command({"XGROUP", "CREATE", stream, "g", "0"}), "XGROUP CREATE");
+  auto batch = std::to_string(raw_batch);
+  size_t consumed = 0;
+  auto t0 = clock_type::now();
+  while (consumed < s.events) {
+    auto r = must(conn.command({"XREADGROUP", "GROUP", "g", "c", "COUNT", batch, "STREAMS",
+                                stream, ">"}),
+                  "XREADGROUP");
+    if (r.is_nil() || r.elements.empty())
+      throw std::runtime_error("XREADGROUP: stream drained after " + std::to_string(consumed)
+                               + " of " + std::to_string(s.events) + " events");
+    const auto& entries = r.elements.at(0).elements.at(1).elements;
+    std::vector<std::string> ack{"XACK", stream, "g"};
+    for (const auto& e : entries) {
+      ack.push_back(e.elements.at(0).str);
+      // Decode as a listener would, so the baseline does the same parsing work.
+      std::vector<stream_field> fields;
+      const auto& kv = e.elements.at(1).elements;
+      for (size_t i = 0; i + 1 < kv.size(); i += 2)
+        fields.emplace_back(kv[i].str, kv[i + 1].str);
+      if (!decode_event_fields(fields))
+        throw std::runtime_error("raw consume: undecodable entry " + e.elements.at(0).str);
+    }
+    must(conn.command(ack), "XACK");
+    consumed += entries.size();
+  }
+  out.raw_consume_per_second = consumed / seconds_of(clock_type::now() - t0);
+  must(conn.command({"DEL", stream}), "DEL");
+}
+
+// -- lightbus fire ----------------------------------------------------------------------
+
+void run_lightbus_single_fire(const events_settings& s, const config& cfg,
+                              events_report& out) {
+  auto b = create(cfg);
+  size_t warmup = std::min<size_t>(1000, s.events / 10);
+  std::vector<double> samples;
+  samples.reserve(s.events);
+  size_t errors = 0;
+  std::string first_error;
+  clock_type::time_point start;
+  for (size_t i = 0; i < warmup + s.events; ++i) {
+    if (i == warmup)
+      start = clock_type::now();
+    auto t0 = clock_type::now();
+    auto r = b.try_fire("bench.ev", json{{"x", static_cast<int>(i)}});
+    auto t1 = clock_type::now();
+    if (!r) {
+      if (errors++ == 0)
+        first_error = r.error().message;
+    }
+    if (i >= warmup)
+      samples.push_back(micros(t1 - t0));
+  }
+  auto elapsed = clock_type::now() - start;
+  if (errors > 0)
+    std::cerr << "lightbus-bench: single fire: " << errors << " error(s), first: "
+              << first_error << "\n";
+  out.fire = summarize(samples, elapsed, errors);
+}
+
+struct fire_control {
+  std::atomic<size_t> completed{0};
+  std::atomic<size_t> errors{0};
+  std::mutex mtx;
+  std::string first_error;
+};
+
+struct fire_state {
+  std::shared_ptr<fire_control> ctl;
+  caf::actor bus_actor;
+  size_t remaining = 0;
+  size_t outstanding = 0;
+  int next_x = 0;
+};
+
+using fire_actor = caf::stateful_actor<fire_state>;
+
+void fire_one(fire_actor* self) {
+  auto& st = self->state;
+  --st.remaining;
+  ++st.outstanding;
+  auto done = [self](bool ok, const std::string& why) {
+    auto& st = self->state;
+    --st.outstanding;
+    if (ok) {
+      st.ctl->completed.fetch_add(1, std::memory_order_relaxed);
+    } else if (st.ctl->errors.fetch_add(1) == 0) {
+      std::lock_guard<std::mutex> guard{st.ctl->mtx};
+      st.ctl->first_error = why;
+    }
+    if (st.remaining > 0)
+      fire_one(self);
+    else if (st.outstanding == 0)
+      self->quit();
+  };
+  self->request(st.bus_actor, 10s, fire_atom::value, std::string("bench.ev"),
+                json{{"x", st.next_x++}})
+    .then([done](const event_message&) { done(true, {}); },
+          [done](caf::error& err) { done(false, from_caf_error(err).message); });
+}
+
+caf::behavior fire_client(fire_actor* self, caf::actor bus_actor, size_t k, size_t total,
+                          std::shared_ptr<fire_control> ctl) {
+  auto& st = self->state;
+  st.ctl = std::move(ctl);
+  st.bus_actor = std::move(bus_actor);
+  st.remaining = total;
+  for (size_t i = 0; i < k && st.remaining > 0; ++i)
+    fire_one(self);
+  if (st.outstanding == 0)
+    self->quit();
+  return {[](stop_atom) {}};
+}
+
+/// Fires `total` events with `k` outstanding; returns events/s.
+double fire_pipelined(caf::actor_system& sys, const bus& b, size_t k, size_t total,
+                      size_t& errors) {
+  auto ctl = std::make_shared<fire_control>();
+  auto t0 = clock_type::now();
+  auto client = sys.spawn(fire_client, b.actor(), k, total, ctl);
+  {
+    caf::scoped_actor self{sys};
+    self->wait_for(client);
+  }
+  auto secs = seconds_of(clock_type::now() - t0);
+  errors += ctl->errors.load();
+  if (ctl->errors.load() > 0)
+    std::cerr << "lightbus-bench: pipelined fire: " << ctl->errors.load()
+              << " error(s), first: " << ctl->first_error << "\n";
+  return ctl->completed.load() / secs;
+}
+
+void run_lightbus_pipelined_fire(const events_settings& s, caf::actor_system& sys,
+                                 const config& cfg, events_report& out) {
+  auto b = create(sys, cfg);
+  size_t errors = 0;
+  fire_pipelined(sys, b, s.inflight, std::min<size_t>(s.events, 5000), errors); // warm-up
+  errors = 0;
+  out.fire_pipelined_per_second = fire_pipelined(sys, b, s.inflight, s.events, errors);
+  out.fire_pipelined_errors = errors;
+}
+
+// -- lightbus consume -------------------------------------------------------------------
+
+void run_lightbus_consume(const events_settings& s, caf::actor_system& sys,
+                          events_report& out) {
+  auto service = "bench" + make_uuid1().substr(0, 8);
+  json doc = {{"service_name", service},
+              {"apis",
+               {{"default",
+                 {{"event_transport",
+                   {{"redis", {{"url", s.redis_url}, {"batch_size", raw_batch}}}}}}}}}};
+  auto cfg = config::from_json(doc, "bench");
+  if (!cfg)
+    throw std::runtime_error("config: " + cfg.error().message);
+  cfg->set_redis_url(s.redis_url);
+  auto eopts = event_options(*cfg, "bench");
+  if (!eopts)
+    throw std::runtime_error("event options: " + eopts.error().message);
+  auto stream = event_stream_for(*eopts, "bench", "ev");
+  auto group = consumer_group_name(service, "bench");
+
+  auto conn = open(s);
+  must(conn.command({"DEL", stream}), "DEL");
+  pipelined_xadd(conn, stream, 0, s.events);
+
+  std::atomic<size_t> handled{0};
+  module mod;
+  listen_options lopts;
+  lopts.since = "0";
+  lopts.max_in_flight = 1000;
+  mod.listen({"bench.ev"}, "bench",
+             [&](const event_message&) { handled.fetch_add(1, std::memory_order_relaxed); },
+             lopts);
+  auto t0 = clock_type::now();
+  auto worker = spawn_worker(sys, mod, *cfg);
+  auto deadline = t0 + std::chrono::seconds(60) + std::chrono::milliseconds(s.events / 10);
+  bool finished = false;
+  clock_type::time_point t1;
+  clock_type::time_point t_handled;
+  while (clock_type::now() < deadline) {
+    if (handled.load() >= s.events) {
+      if (t_handled == clock_type::time_point{})
+        t_handled = clock_type::now();
+      auto r = conn.command({"XPENDING", stream, group});
+      if (r && !r->is_error() && r->is_array() && !r->elements.empty()
+          && r->elements[0].integer == 0) {
+        t1 = clock_type::now();
+        finished = true;
+        break;
+      }
+      std::this_thread::sleep_for(100us);
+    } else {
+      std::this_thread::sleep_for(200us);
+    }
+  }
+  if (!stop_worker(sys, worker, 5s))
+    std::cerr << "lightbus-bench: the worker did not stop within 5 s\n";
+  conn.command({"DEL", stream});
+  if (!finished)
+    throw std::runtime_error("lightbus consume: only " + std::to_string(handled.load()) + " of "
+                             + std::to_string(s.events)
+                             + " events handled and acknowledged in time");
+  out.consume_per_second = s.events / seconds_of(t1 - t0);
+  out.consume_handled_per_second = s.events / seconds_of(t_handled - t0);
+}
+
+// -- output -----------------------------------------------------------------------------
+
+bool fire_p50_met(const events_report& r) {
+  return ratio(r.fire.p50, r.raw_xadd.p50) <= target_fire_p50_ratio;
+}
+
+bool pipelined_met(const events_report& r) {
+  return r.fire_pipelined_per_second >= target_fire_per_second;
+}
+
+bool consume_met(const events_report& r) {
+  return r.consume_per_second >= target_consume_per_second;
+}
+
+nlohmann::json latency_json(const latency_summary& x) {
+  return {{"count", x.count},  {"errors", x.errors}, {"p50_us", x.p50},
+          {"p90_us", x.p90},   {"p99_us", x.p99},    {"max_us", x.max},
+          {"mean_us", x.mean}, {"per_second", x.per_second}};
+}
+
+nlohmann::json events_json(const events_report& r) {
+  const auto& s = r.settings;
+  nlohmann::json out;
+  out["benchmark"] = "events";
+  out["redis"] = to_string(s.redis);
+  out["redis_version"] = r.redis_version;
+  out["settings"] = {{"events", s.events},
+                     {"inflight", s.inflight},
+                     {"raw_batch", raw_batch},
+                     {"worker_batch_size", raw_batch},
+                     {"listener_max_in_flight", 1000},
+                     {"max_stream_length", s.max_stream_length},
+                     {"caf_scheduler_threads", r.scheduler_threads}};
+  out["raw_xadd"] = latency_json(r.raw_xadd);
+  out["raw_xadd_pipelined"] = {{"batch", raw_batch},
+                               {"per_second", r.raw_xadd_pipelined_per_second}};
+  out["lightbus_fire"] = latency_json(r.fire);
+  out["lightbus_fire_pipelined"] = {{"inflight", s.inflight},
+                                    {"errors", r.fire_pipelined_errors},
+                                    {"per_second", r.fire_pipelined_per_second}};
+  out["raw_consume"] = {{"batch", raw_batch}, {"per_second", r.raw_consume_per_second}};
+  out["lightbus_consume"] = {{"batch_size", raw_batch},
+                             {"per_second", r.consume_per_second},
+                             {"handled_per_second", r.consume_handled_per_second}};
+  out["ratios"] = {
+    {"fire_p50_vs_raw_xadd", ratio(r.fire.p50, r.raw_xadd.p50)},
+    {"fire_per_second_vs_raw_xadd", ratio(r.fire.per_second, r.raw_xadd.per_second)},
+    {"fire_pipelined_vs_raw_pipelined",
+     ratio(r.fire_pipelined_per_second, r.raw_xadd_pipelined_per_second)},
+    {"consume_vs_raw_consume", ratio(r.consume_per_second, r.raw_consume_per_second)},
+  };
+  out["targets"] = {
+    {"fire_p50_ratio_max", target_fire_p50_ratio},
+    {"fire_p50_ratio_met", fire_p50_met(r)},
+    {"fire_pipelined_per_second_min", target_fire_per_second},
+    {"fire_pipelined_met", pipelined_met(r)},
+    {"consume_per_second_min", target_consume_per_second},
+    {"consume_met", consume_met(r)},
+  };
+  return out;
+}
+
+void print_events_table(const events_report& r) {
+  const auto& s = r.settings;
+  std::printf("lightbus-bench events: %s (Redis %s), %zu events per phase, CAF %zu threads\n\n",
+              to_string(s.redis).c_str(), r.redis_version.c_str(), s.events,
+              r.scheduler_threads);
+  std::printf("%-40s %10s %10s %10s %12s\n", "phase", "p50 us", "p90 us", "p99 us",
+              "events/s");
+  auto lat = [](const char* name, const latency_summary& x) {
+    std::printf("%-40s %10.1f %10.1f %10.1f %12.0f\n", name, x.p50, x.p90, x.p99,
+                x.per_second);
+  };
+  auto rate = [](const std::string& name, double per_second) {
+    std::printf("%-40s %10s %10s %10s %12.0f\n", name.c_str(), "", "", "", per_second);
+  };
+  lat("raw XADD, one at a time", r.raw_xadd);
+  rate("raw XADD, pipelined x" + std::to_string(raw_batch), r.raw_xadd_pipelined_per_second);
+  lat("lightbus fire, one at a time", r.fire);
+  rate("lightbus fire, actors, " + std::to_string(s.inflight) + " in flight",
+       r.fire_pipelined_per_second);
+  rate("raw XREADGROUP COUNT 100 + XACK", r.raw_consume_per_second);
+  rate("lightbus worker consume+ack (batch 100)", r.consume_per_second);
+  rate("  (all handled, before the last ack)", r.consume_handled_per_second);
+  std::printf("\nratios\n");
+  std::printf("  fire p50 / raw XADD p50               %6.2fx\n",
+              ratio(r.fire.p50, r.raw_xadd.p50));
+  std::printf("  pipelined fire / raw pipelined XADD   %6.2fx\n",
+              ratio(r.fire_pipelined_per_second, r.raw_xadd_pipelined_per_second));
+  std::printf("  worker consume / raw consume          %6.2fx\n",
+              ratio(r.consume_per_second, r.raw_consume_per_second));
+  std::printf("\ntargets\n");
+  std::printf("  single fire p50 <= %.1fx raw XADD p50   %6.2fx        %s\n",
+              target_fire_p50_ratio, ratio(r.fire.p50, r.raw_xadd.p50),
+              verdict(fire_p50_met(r)));
+  std::printf("  pipelined fire >= %.0f/s          %10.0f/s   %s\n", target_fire_per_second,
+              r.fire_pipelined_per_second, verdict(pipelined_met(r)));
+  std::printf("  worker consume+ack >= %.0f/s      %10.0f/s   %s\n",
+              target_consume_per_second, r.consume_per_second, verdict(consume_met(r)));
+}
+
+} // namespace
+
+int run_events(events_settings s) {
+  auto url = parse_redis_url(s.redis_url);
+  if (!url) {
+    std::cerr << "lightbus-bench: bad --redis URL: " << url.error().message << "\n";
+    return 1;
+  }
+  s.redis = *url;
+  events_report report;
+  report.settings = s;
+  try {
+    auto say = [&](const char* what) {
+      if (!s.json)
+        std::cerr << "lightbus-bench: " << what << "...\n";
+    };
+    rpc_settings rs;
+    rs.redis = s.redis;
+    report.redis_version = redis_version(rs);
+    auto cfg = config::defaults();
+    cfg.set_redis_url(s.redis_url);
+    if (auto eo = event_options(cfg, "bench"))
+      report.settings.max_stream_length = s.max_stream_length = eo->max_stream_length;
+    say("raw XADD (one at a time, then pipelined)");
+    run_raw_fire(s, report);
+    say("lightbus fire (one at a time)");
+    run_lightbus_single_fire(s, cfg, report);
+
+    caf::actor_system_config sys_cfg;
+    configure(sys_cfg);
+    report.scheduler_threads = caf::get_or(sys_cfg, "scheduler.max-threads", size_t{0});
+    caf::actor_system sys{sys_cfg};
+    say("lightbus fire (actors, requests in flight)");
+    run_lightbus_pipelined_fire(s, sys, cfg, report);
+    {
+      // Leave the fired events out of the consume phases.
+      auto conn = open(s);
+      if (auto eo = event_options(cfg, "bench"))
+        conn.command({"DEL", event_stream_for(*eo, "bench", "ev")});
+    }
+    say("raw XREADGROUP + XACK");
+    run_raw_consume(s, report);
+    say("lightbus worker consume");
+    run_lightbus_consume(s, sys, report);
+  } catch (const std::exception& e) {
+    std::cerr << "lightbus-bench: " << e.what() << "\n";
+    return 1;
+  }
+  if (s.json)
+    std::cout << events_json(report).dump() << std::endl;
+  else
+    print_events_table(report);
+  return report.fire.errors + report.fire_pipelined_errors == 0 ? 0 : 1;
+}
+
+} // namespace lightbus::bench
