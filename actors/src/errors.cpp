@@ -81,6 +81,11 @@ expected<std::pair<std::string, std::string>> check_target(std::string_view name
   return names;
 }
 
+void stop_reader(caf::local_actor* self, std::shared_ptr<reader_control> control) {
+  control->request_stop();
+  self->spawn<caf::detached>([control] { control->unblock(); });
+}
+
 std::string describe(const caf::error& err) {
   auto e = from_caf_error(err);
   return e.message.empty() ? std::string(to_string(e.code)) : e.message;
@@ -109,8 +114,7 @@ void reader_control::detach() {
   intr_.reset();
 }
 
-void reader_control::stop() {
-  stopping_ = true;
+void reader_control::unblock() {
   long long id = -1;
   std::optional<redis::interrupter> intr;
   {

@@ -66,8 +66,17 @@ public:
 
   bool stopping() const noexcept { return stopping_.load(); }
 
-  /// Sets the stop flag and wakes the reader if it is blocked.
-  void stop();
+  /// Sets the stop flag; the reader sees it before its next read.
+  void request_stop() noexcept { stopping_ = true; }
+
+  /// Wakes the reader if it is blocked (a short blocking Redis exchange).
+  void unblock();
+
+  /// `request_stop()` then `unblock()`, in the calling thread.
+  void stop() {
+    request_stop();
+    unblock();
+  }
 
 private:
   redis::connection_options opts_;
@@ -76,6 +85,10 @@ private:
   long long client_id_ = -1;
   std::optional<redis::interrupter> intr_;
 };
+
+/// Stops a reader from an actor's handler without blocking the scheduler: the
+/// flag is set now, the wake-up runs in a short-lived detached actor.
+void stop_reader(caf::local_actor* self, std::shared_ptr<reader_control> control);
 
 // -- spawn functions ----------------------------------------------------------------
 

@@ -935,7 +935,7 @@ caf::behavior listener(listener_actor* self, listener_spec spec, std::vector<sub
       auto& st = self->state;
       st.stopping = true;
       for (auto& [name, q] : st.streams) {
-        q.control->stop();
+        stop_reader(self, q.control);
         self->send(q.consumer, stop_atom::value);
         // Entries not started stay pending in Redis: redelivered to this
         // consumer at its next start, or reclaimed by another.

@@ -262,7 +262,7 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
     // The system is going down (or a parent asked us to): no draining.
     auto& st = self->state;
     for (auto& [name, e] : st.apis) {
-      e.consumer_cfg.control->stop();
+      stop_reader(self, e.consumer_cfg.control);
       self->send_exit(e.consumer, em.reason);
       self->send_exit(e.server, em.reason);
     }
@@ -344,7 +344,7 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
       st.log->info("stopping: no new calls or events are read; finishing work in flight");
       // Step 1: stop every consumer; step 2 (drain) starts when the last is gone.
       for (auto& [name, e] : st.apis) {
-        e.consumer_cfg.control->stop();
+        stop_reader(self, e.consumer_cfg.control);
         self->send(e.consumer, stop_atom::value);
       }
       if (st.consumers_alive == 0)

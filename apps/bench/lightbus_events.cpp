@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench.hpp"
+#include "redis_util.hpp"
 #include "lightbus/event.hpp"
 #include "lightbus/keys.hpp"
 #include "lightbus/redis/connection.hpp"
@@ -54,21 +55,7 @@ const char* verdict(bool met) {
 }
 
 redis::connection open(const events_settings& s) {
-  redis::connection_options opts;
-  opts.url = s.redis;
-  opts.read_timeout = std::chrono::seconds(10);
-  auto conn = redis::connection::open(opts);
-  if (!conn)
-    throw std::runtime_error(conn.error().message);
-  return std::move(*conn);
-}
-
-redis::reply must(expected<redis::reply> r, const char* what) {
-  if (!r)
-    throw std::runtime_error(std::string(what) + ": " + r.error().message);
-  if (r->is_error())
-    throw std::runtime_error(std::string(what) + ": " + r->str);
-  return std::move(*r);
+  return open_redis(s.redis, std::chrono::seconds(10));
 }
 
 /// `XADD stream MAXLEN ~ n * fields...` for the event `bench.ev {x: i}`.

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "bench.hpp"
+#include "redis_util.hpp"
 #include "lightbus/message.hpp"
 #include "lightbus/redis/connection.hpp"
 #include "lightbus/uuid.hpp"
@@ -21,21 +22,7 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 
 redis::connection open(const rpc_settings& s, std::chrono::milliseconds read_timeout) {
-  redis::connection_options opts;
-  opts.url = s.redis;
-  opts.read_timeout = read_timeout;
-  auto conn = redis::connection::open(opts);
-  if (!conn)
-    throw std::runtime_error(conn.error().message);
-  return std::move(*conn);
-}
-
-redis::reply must(expected<redis::reply> r, const char* what) {
-  if (!r)
-    throw std::runtime_error(std::string(what) + ": " + r.error().message);
-  if (r->is_error())
-    throw std::runtime_error(std::string(what) + ": " + r->str);
-  return std::move(*r);
+  return open_redis(s.redis, read_timeout);
 }
 
 struct blobs {

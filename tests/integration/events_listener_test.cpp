@@ -68,25 +68,7 @@ private:
   std::vector<event_message> got_;
 };
 
-/// A gate handlers wait at until the test opens it.
-class gate {
-public:
-  void wait() {
-    std::unique_lock<std::mutex> guard{mtx_};
-    cv_.wait(guard, [this] { return open_; });
-  }
-
-  void open() {
-    std::lock_guard<std::mutex> guard{mtx_};
-    open_ = true;
-    cv_.notify_all();
-  }
-
-private:
-  std::mutex mtx_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
+using lightbus::test::gate;
 
 /// Records the error lines of the `events` and `worker` loggers while alive.
 /// Create it before any worker (adding a sink is not thread-safe).

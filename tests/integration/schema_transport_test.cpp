@@ -35,6 +35,7 @@
 #include "lightbus/keys.hpp"
 #include "lightbus/redis_url.hpp"
 #include "lightbus/schema.hpp"
+#include "support.hpp"
 
 using namespace std::chrono_literals;
 using lightbus::json;
@@ -64,12 +65,7 @@ try_connect(const std::string& url, std::chrono::milliseconds read_timeout = 5s)
 }
 
 redis::reply run(redis::connection& conn, const std::vector<std::string>& argv) {
-  auto r = conn.command(argv);
-  if (!r)
-    throw std::runtime_error(argv.front() + ": " + r.error().message);
-  if (r->is_error())
-    throw std::runtime_error(argv.front() + ": " + r->str);
-  return std::move(*r);
+  return lightbus::test::command(conn, argv);
 }
 
 // Returns a name no other test (or concurrent run) uses.

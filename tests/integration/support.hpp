@@ -7,7 +7,9 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -177,6 +179,26 @@ private:
   caf::actor_system sys_;
   caf::actor worker_;
   bool stopped_ = false;
+};
+
+/// A gate handlers wait at until the test opens it.
+class gate {
+public:
+  void wait() {
+    std::unique_lock<std::mutex> guard{mtx_};
+    cv_.wait(guard, [this] { return open_; });
+  }
+
+  void open() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    open_ = true;
+    cv_.notify_all();
+  }
+
+private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool open_ = false;
 };
 
 } // namespace lightbus::test

@@ -23,26 +23,6 @@
 
 namespace lightbus::test {
 
-/// A gate procedures wait at until the test opens it.
-class gate {
-public:
-  void wait() {
-    std::unique_lock<std::mutex> guard{mtx_};
-    cv_.wait(guard, [this] { return open_; });
-  }
-
-  void open() {
-    std::lock_guard<std::mutex> guard{mtx_};
-    open_ = true;
-    cv_.notify_all();
-  }
-
-private:
-  std::mutex mtx_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
-
 /// What the procedures of `calc_api` saw.
 struct probe {
   std::atomic<int> add_calls{0};
