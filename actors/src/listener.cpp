@@ -16,6 +16,7 @@
 // consumers, writer and handlers: one that dies is respawned; reading resumes
 // from Redis' pending list, so nothing read is ever dropped unacknowledged.
 
+#include <atomic>
 #include <deque>
 #include <set>
 
@@ -25,6 +26,7 @@
 #include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
 #include "lightbus/redis/event_transport.hpp"
+#include "lightbus/redis/stream_info.hpp"
 
 namespace lightbus::detail {
 
@@ -57,6 +59,17 @@ struct reclaimed_entries {
 };
 } // namespace lightbus::detail
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(lightbus::detail::reclaimed_entries)
+namespace lightbus::detail {
+/// How a run of events handed to a function handler went: the first `done`
+/// succeeded; if `failed`, event `done` threw `why`; the rest did not run.
+struct batch_outcome {
+  size_t done = 0;
+  bool failed = false;
+  std::string why;
+};
+} // namespace lightbus::detail
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(lightbus::detail::batch_outcome)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<lightbus::event_message>)
 
 namespace lightbus::detail {
 
@@ -89,6 +102,8 @@ struct consumer_state {
   bool pending_pass = true;
   std::string pending_from = "0";
   bool parked = false;
+  /// The start-up clean-up of idle consumers and empty groups (spec §4.9) ran.
+  bool cleaned = false;
   int failures = 0;
   std::chrono::milliseconds backoff{100};
   ~consumer_state() {
@@ -116,6 +131,29 @@ bool consumer_connect(stream_consumer_actor* self) {
       log()->warn("{} on {}: cannot reach Redis ({}); retrying", st.sub.group, st.sub.stream,
                   conn.error().message);
     return false;
+  }
+  if (!st.cleaned) {
+    // As Python does at every listener start, before creating the group.
+    auto r = redis::clean_up_groups(*conn, st.sub.stream, st.sub.opts.consumer_ttl, st.sub.group);
+    if (r) {
+      st.cleaned = true;
+      for (auto& c : r->deleted_consumers)
+        log()->info("{}: removed consumer {} (idle for more than consumer_ttl = {} s)",
+                    st.sub.stream, c, st.sub.opts.consumer_ttl);
+      for (auto& g : r->destroyed_groups)
+        log()->info("{}: removed consumer group {} (no consumers left)", st.sub.stream, g);
+      for (auto& c : r->kept_consumers)
+        log()->info("{}: consumer {} is idle beyond consumer_ttl but still has pending "
+                    "entries; kept until they are reclaimed",
+                    st.sub.stream, c);
+    } else if (r.error().code == errc::connection_failed) {
+      ++st.failures;
+      return false;
+    } else {
+      st.cleaned = true; // not worth failing the listener over
+      log()->warn("{}: clean-up of idle consumers failed: {}", st.sub.stream,
+                  r.error().message);
+    }
   }
   if (auto r = redis::ensure_group(*conn, st.sub.stream, st.sub.group, st.sub.since); !r) {
     log()->warn("{} on {}: cannot create the consumer group: {}; retrying", st.sub.group,
@@ -244,7 +282,7 @@ caf::behavior stream_consumer(stream_consumer_actor* self, subscription sub,
 struct pending_ack {
   std::string stream;
   std::string group;
-  std::string id;
+  std::vector<std::string> ids;
   caf::typed_response_promise<bool> promise;
 };
 
@@ -289,10 +327,10 @@ caf::behavior stream_writer(stream_writer_actor* self, redis::connection_options
   self->state.redis.read_timeout = std::chrono::seconds(5);
   return {
     [=](ack_atom, std::string& stream, std::string& group,
-        std::string& id) -> caf::result<bool> {
+        std::vector<std::string>& ids) -> caf::result<bool> {
       auto& st = self->state;
       auto rp = self->make_response_promise<bool>();
-      st.acks.push_back(pending_ack{std::move(stream), std::move(group), std::move(id), rp});
+      st.acks.push_back(pending_ack{std::move(stream), std::move(group), std::move(ids), rp});
       if (!st.flush_scheduled) {
         st.flush_scheduled = true;
         // Behind every ack already in the mailbox: they share one XACK each
@@ -307,8 +345,10 @@ caf::behavior stream_writer(stream_writer_actor* self, redis::connection_options
       if (st.acks.empty())
         return;
       std::map<std::pair<std::string, std::string>, std::vector<std::string>> by_group;
-      for (auto& a : st.acks)
-        by_group[{a.stream, a.group}].push_back(a.id);
+      for (auto& a : st.acks) {
+        auto& ids = by_group[{a.stream, a.group}];
+        ids.insert(ids.end(), a.ids.begin(), a.ids.end());
+      }
       auto ok = with_conn(self, [&](redis::connection& c) {
         for (auto& [key, ids] : by_group) {
           auto r = redis::ack(c, key.first, key.second, ids);
@@ -429,7 +469,13 @@ caf::behavior stream_writer(stream_writer_actor* self, redis::connection_options
 
 // -- handlers ----------------------------------------------------------------------------
 
-caf::behavior function_listener(caf::event_based_actor*, event_handler fn) {
+/// Longest a function handler keeps a run of events before it reports back:
+/// fast handlers get long runs (one thread wake-up and one XACK for many
+/// events), slow ones report after every event, so acks never lag behind.
+constexpr auto max_run_time = std::chrono::milliseconds(2);
+
+caf::behavior function_listener(caf::event_based_actor*, event_handler fn,
+                                std::shared_ptr<std::atomic<bool>> halt) {
   return {
     [fn](event_atom, const event_message& msg) -> caf::result<bool> {
       try {
@@ -440,6 +486,27 @@ caf::behavior function_listener(caf::event_based_actor*, event_handler fn) {
       } catch (...) {
         return make_caf_error(make_error(errc::handler_failed, "unknown exception"));
       }
+    },
+    [fn, halt](event_atom, const std::vector<event_message>& run) {
+      batch_outcome out;
+      auto start = std::chrono::steady_clock::now();
+      for (; out.done < run.size(); ++out.done) {
+        if (out.done > 0
+            && (halt->load() || std::chrono::steady_clock::now() - start > max_run_time))
+          break;
+        try {
+          fn(run[out.done]);
+        } catch (const std::exception& e) {
+          out.failed = true;
+          out.why = e.what();
+          break;
+        } catch (...) {
+          out.failed = true;
+          out.why = "unknown exception";
+          break;
+        }
+      }
+      return out;
     },
   };
 }
@@ -481,6 +548,8 @@ struct listener_state {
   caf::actor supervisor;
   bool stopping = false;
   std::vector<caf::response_promise> drains;
+  /// Set when the listener stops: a function handler ends its run early.
+  std::shared_ptr<std::atomic<bool>> halt = std::make_shared<std::atomic<bool>>(false);
   std::chrono::milliseconds block{1000};
   /// A reclaim pass is on its way; the last one left entries behind for lack of room.
   bool reclaim_running = false;
@@ -504,7 +573,8 @@ caf::actor make_handler(listener_actor* self) {
   auto& spec = self->state.spec;
   caf::actor a;
   if (spec.function)
-    a = self->spawn<caf::detached + caf::monitored>(function_listener, spec.function);
+    a = self->spawn<caf::detached + caf::monitored>(function_listener, spec.function,
+                                                    self->state.halt);
   else if (spec.factory) {
     auto factory = spec.factory;
     a = self->spawn<caf::monitored>([factory](caf::event_based_actor* h) {
@@ -561,18 +631,22 @@ void finish(listener_actor* self, const std::string& stream, const std::string& 
     start_reclaim(self);
 }
 
-// Frees the handler slot of entry `id` at once (the next entry may start: order
-// is about handling, not about acks) and acknowledges it; the entry keeps its
-// place in `known` (dedupe, room) and its consumer credit until Redis took
-// the XACK, so memory stays bounded and nothing unacknowledged is forgotten.
-void ack_and_finish(listener_actor* self, stream_queue& q, const std::string& id) {
+// Frees the handler slots of entries `ids` at once (the next entries may
+// start: order is about handling, not about acks) and acknowledges them in one
+// request; each entry keeps its place in `known` (dedupe, room) and its
+// consumer credit until Redis took the XACK, so memory stays bounded and
+// nothing unacknowledged is forgotten.
+void ack_and_finish(listener_actor* self, stream_queue& q, std::vector<std::string> ids) {
   auto& st = self->state;
-  auto i = q.running.find(id);
-  if (i == q.running.end())
-    return;
-  bool from_consumer = i->second.from_consumer;
-  q.running.erase(i);
-  ++q.acking;
+  size_t credits = 0;
+  for (auto& id : ids) {
+    auto i = q.running.find(id);
+    if (i == q.running.end())
+      continue;
+    credits += i->second.from_consumer ? 1 : 0;
+    q.running.erase(i);
+  }
+  q.acking += ids.size();
   auto stream = q.sub.stream;
   auto acked = [=] {
     auto& st = self->state;
@@ -580,10 +654,11 @@ void ack_and_finish(listener_actor* self, stream_queue& q, const std::string& id
     if (qi == st.streams.end())
       return;
     auto& q = qi->second;
-    --q.acking;
-    q.known.erase(id);
-    if (from_consumer)
-      self->send(q.consumer, credit_atom::value, size_t{1});
+    q.acking -= std::min(q.acking, ids.size());
+    for (auto& id : ids)
+      q.known.erase(id);
+    if (credits > 0)
+      self->send(q.consumer, credit_atom::value, credits);
     if (st.stopping) {
       maybe_drained(self);
       return;
@@ -592,15 +667,34 @@ void ack_and_finish(listener_actor* self, stream_queue& q, const std::string& id
         && room(st, q) >= std::max<size_t>(1, st.spec.options.max_in_flight / 2))
       start_reclaim(self);
   };
-  self->request(st.writer, caf::infinite, ack_atom::value, q.sub.stream, q.sub.group, id)
+  self->request(st.writer, caf::infinite, ack_atom::value, q.sub.stream, q.sub.group, ids)
     .then([=](bool) { acked(); },
           [=](caf::error& err) {
-            log()->warn("ack of {} on {} failed: {}; it will be redelivered", id, stream,
-                        describe(err));
+            log()->warn("ack of {} entries on {} failed: {}; they will be redelivered",
+                        ids.size(), stream, describe(err));
             acked();
           });
   if (!st.stopping)
     pump(self, q);
+}
+
+void ack_and_finish(listener_actor* self, stream_queue& q, const std::string& id) {
+  ack_and_finish(self, q, std::vector<std::string>{id});
+}
+
+// Counts handled events; at `max_events` the listener takes nothing more and
+// asks the worker to stop once what it handled is acked.
+void count_handled(listener_actor* self, size_t n) {
+  auto& st = self->state;
+  auto max = st.spec.options.max_events;
+  if (max == 0 || n == 0 || st.stopping)
+    return;
+  auto before = st.handled;
+  st.handled += n;
+  if (before < max && st.handled >= max) {
+    st.stopping = true;
+    self->send(st.supervisor, stop_atom::value, caf::atom("done"));
+  }
 }
 
 void dead_letter(listener_actor* self, stream_queue& q, const work_item& item,
@@ -677,12 +771,7 @@ void dispatch(listener_actor* self, stream_queue& q, const std::string& id) {
   auto succeeded = [=] {
     release();
     auto& st = self->state;
-    auto max = st.spec.options.max_events;
-    if (max > 0 && ++st.handled == max && !st.stopping) {
-      // Enough: take nothing more; the worker stops once this is acked.
-      st.stopping = true;
-      self->send(st.supervisor, stop_atom::value, caf::atom("done"));
-    }
+    count_handled(self, 1);
     auto qi = st.streams.find(stream);
     if (qi != st.streams.end() && qi->second.running.count(id))
       ack_and_finish(self, qi->second, id);
@@ -705,11 +794,109 @@ void dispatch(listener_actor* self, stream_queue& q, const std::string& id) {
           });
 }
 
+// Hands a function handler (concurrency 1) the run of waiting entries in one
+// message; it runs them in stream order and reports how far it got.
+void dispatch_run(listener_actor* self, stream_queue& q, std::vector<std::string> ids) {
+  auto& st = self->state;
+  std::vector<event_message> run;
+  run.reserve(ids.size());
+  auto now = std::chrono::steady_clock::now();
+  for (auto& id : ids) {
+    auto& item = q.running.at(id);
+    item.started = now;
+    ++item.attempts;
+    run.push_back(item.msg);
+  }
+  auto& h = st.handlers.front();
+  ++h.busy;
+  auto handler = h.actor;
+  auto stream = q.sub.stream;
+  self->request(handler, caf::infinite, event_atom::value, std::move(run))
+    .then(
+      [=](batch_outcome& out) {
+        auto& st = self->state;
+        for (auto& x : st.handlers)
+          if (x.actor == handler && x.busy > 0)
+            --x.busy;
+        auto qi = st.streams.find(stream);
+        if (qi == st.streams.end())
+          return;
+        auto& q = qi->second;
+        auto done = std::min(out.done, ids.size());
+        count_handled(self, done);
+        // Not run (the run ended early): back to the front, in order.
+        for (size_t i = ids.size(); i-- > done + (out.failed ? 1 : 0);) {
+          auto it = q.running.find(ids[i]);
+          if (it == q.running.end())
+            continue;
+          --it->second.attempts;
+          if (st.stopping) {
+            q.known.erase(ids[i]); // stays pending in Redis
+          } else {
+            q.waiting.push_front(std::move(it->second));
+          }
+          q.running.erase(it);
+        }
+        bool failed = out.failed && done < ids.size() && q.running.count(ids[done]) > 0;
+        if (done > 0)
+          ack_and_finish(self, q, std::vector<std::string>(ids.begin(), ids.begin() + done));
+        if (failed)
+          handle_failure(self, q, ids[done], out.why);
+        else if (st.stopping)
+          maybe_drained(self);
+        else
+          pump(self, q);
+      },
+      [=](caf::error& err) {
+        // The handler died mid-run: none of the run is acknowledged; each
+        // entry fails once (and is retried or dead-lettered as configured).
+        auto& st = self->state;
+        auto qi = st.streams.find(stream);
+        if (qi == st.streams.end())
+          return;
+        auto& q = qi->second;
+        for (size_t i = ids.size(); i-- > 1;) {
+          auto it = q.running.find(ids[i]);
+          if (it == q.running.end())
+            continue;
+          if (!st.stopping)
+            q.waiting.push_front(std::move(it->second));
+          else
+            q.known.erase(ids[i]);
+          q.running.erase(it);
+        }
+        if (q.running.count(ids.front()))
+          handle_failure(self, q, ids.front(), "handler failed: " + describe(err));
+      });
+}
+
 void pump(listener_actor* self, stream_queue& q) {
   auto& st = self->state;
   if (st.stopping)
     return;
-  while (!st.stopping && q.running.size() < st.spec.options.concurrency && !q.waiting.empty()) {
+  const auto& opts = st.spec.options;
+  if (st.spec.function && opts.concurrency <= 1) {
+    if (!q.running.empty() || q.waiting.empty())
+      return;
+    size_t n = std::min<size_t>(q.waiting.size(), 512);
+    if (opts.max_events > 0)
+      n = std::min(n, opts.max_events - std::min(opts.max_events, st.handled));
+    n = std::max<size_t>(n, 1);
+    std::vector<std::string> ids;
+    ids.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      auto item = std::move(q.waiting.front());
+      q.waiting.pop_front();
+      ids.push_back(item.entry.id);
+      q.running.emplace(ids.back(), std::move(item));
+    }
+    if (ids.size() == 1)
+      dispatch(self, q, ids.front());
+    else
+      dispatch_run(self, q, std::move(ids));
+    return;
+  }
+  while (!st.stopping && q.running.size() < opts.concurrency && !q.waiting.empty()) {
     auto item = std::move(q.waiting.front());
     q.waiting.pop_front();
     auto id = item.entry.id;
@@ -934,6 +1121,7 @@ caf::behavior listener(listener_actor* self, listener_spec spec, std::vector<sub
     [=](drain_atom) -> caf::result<bool> {
       auto& st = self->state;
       st.stopping = true;
+      st.halt->store(true);
       for (auto& [name, q] : st.streams) {
         stop_reader(self, q.control);
         self->send(q.consumer, stop_atom::value);

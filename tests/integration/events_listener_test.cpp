@@ -13,6 +13,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -1236,4 +1237,147 @@ TEST_F(EventsListen, FireFromAnActorRepliesWithTheEvent) {
                              }));
   EXPECT_EQ(std::set<std::string>(native_ids.begin(), native_ids.end()).size(),
             static_cast<size_t>(n));
+}
+
+// -- 12. runs of events in one handler message ------------------------------------------
+
+TEST_F(EventsListen, BacklogIsHandledInStreamOrderAcrossAFailureInARun) {
+  // 300 events already in the stream: the function handler gets them in runs;
+  // event 120 always fails. Order holds across the failure and the retries, and
+  // every other event is handled exactly once.
+  constexpr int n = 300;
+  constexpr int bad = 120;
+  redis_->xadd_many(stream(), api_, "ev", n);
+  auto seen = std::make_shared<std::vector<int>>();
+  auto mtx = std::make_shared<std::mutex>();
+  lightbus::module mod;
+  lightbus::listen_options opts;
+  opts.since = "0";
+  opts.max_deliveries = 2;
+  opts.max_in_flight = 1000;
+  mod.listen(
+      {ev("ev")}, "l",
+      [seen, mtx](const event_message& m) {
+        int i = m.kwargs.at("n").get<int>();
+        {
+          std::lock_guard<std::mutex> guard{*mtx};
+          seen->push_back(i);
+        }
+        if (i == bad)
+          throw std::runtime_error("bad event");
+      },
+      opts);
+  auto cfg = make_config({{"batch_size", 100}});
+  start(mod, cfg);
+  auto dead = group("l") + ":dead_letter";
+  ASSERT_TRUE(t::wait_until(
+      [&] {
+        std::lock_guard<std::mutex> guard{*mtx};
+        return seen->size() >= static_cast<size_t>(n + 1);
+      },
+      20s));
+  await_pel_zero(stream(), group("l"));
+  std::vector<int> expected;
+  for (int i = 0; i < n; ++i) {
+    expected.push_back(i);
+    if (i == bad)
+      expected.push_back(i); // max_deliveries = 2
+  }
+  {
+    std::lock_guard<std::mutex> guard{*mtx};
+    EXPECT_EQ(*seen, expected);
+  }
+  ASSERT_EQ(redis_->xrange(dead).size(), 1u);
+  EXPECT_EQ(field_of(redis_->xrange(dead)[0], ":n"), std::to_string(bad));
+}
+
+TEST_F(EventsListen, MaxEventsStopsAfterExactlyThatManyFromABacklog) {
+  redis_->xadd_many(stream(), api_, "ev", 50);
+  auto count = std::make_shared<std::atomic<int>>(0);
+  lightbus::module mod;
+  lightbus::listen_options opts;
+  opts.since = "0";
+  opts.max_events = 7;
+  mod.listen({ev("ev")}, "l", [count](const event_message&) { ++*count; }, opts);
+  auto cfg = make_config({{"batch_size", 50}});
+  auto& worker = start(mod, cfg);
+  bool stopped = false;
+  {
+    caf::scoped_actor self{worker.system()};
+    self->monitor(worker.actor());
+    self->receive([&](caf::down_msg&) { stopped = true; }, caf::after(10s) >> [] {});
+  }
+  ASSERT_TRUE(stopped) << "max_events did not stop the worker";
+  EXPECT_EQ(count->load(), 7);
+  // The seven are acknowledged; what was read beyond them stays pending (ours).
+  auto rows = redis_->pel_rows(stream(), group("l"));
+  for (auto& r : rows)
+    EXPECT_GT(lightbus::stream_id_ms(r.id), 0);
+  EXPECT_EQ(redis_->group_info(stream(), group("l"), "pending"),
+            std::to_string(rows.size()));
+  EXPECT_LE(rows.size(), 50u - 7u);
+}
+
+// -- 13. clean-up of idle consumers and empty groups (spec §4.9) ------------------------
+
+TEST_F(EventsListen, StartUpRemovesIdleConsumersAndEmptyGroupsAsPythonDoes) {
+  auto s = stream();
+  redis_->xadd(s, {{"", ""}});
+  // A foreign group whose only consumer went idle: consumer and group go.
+  auto gone = service_ + "-gone";
+  redis_->cmd({"XGROUP", "CREATE", s, gone, "0"});
+  redis_->cmd({"XGROUP", "CREATECONSUMER", s, gone, "old"});
+  // A foreign group with an idle and a fresh consumer: only the idle one goes.
+  auto busy = service_ + "-busy";
+  redis_->cmd({"XGROUP", "CREATE", s, busy, "0"});
+  redis_->cmd({"XGROUP", "CREATECONSUMER", s, busy, "old"});
+  // A group that never had a consumer: destroyed.
+  auto empty = service_ + "-empty";
+  redis_->cmd({"XGROUP", "CREATE", s, empty, "$"});
+  // Our own group: an idle consumer that still has an entry pending is kept
+  // (Python would drop the entry with it; reclaim moves it instead).
+  auto own = group("l");
+  redis_->cmd({"XGROUP", "CREATE", s, own, "$"});
+  redis_->xadd_many(s, api_, "ev", 1);
+  redis_->cmd({"XREADGROUP", "GROUP", own, "old", "COUNT", "1", "STREAMS", s, ">"});
+  redis_->cmd({"XGROUP", "CREATECONSUMER", s, own, "idle-empty"});
+
+  std::this_thread::sleep_for(1200ms); // real idle time in Redis, beyond the TTL below
+  redis_->cmd({"XGROUP", "CREATECONSUMER", s, busy, "fresh"});
+
+  lightbus::module mod;
+  mod.listen({ev("ev")}, "l", [](const event_message&) {});
+  auto names = [&](const std::string& g) {
+    std::set<std::string> out;
+    auto r = redis_->cmd({"XINFO", "CONSUMERS", s, g});
+    for (auto& c : r.elements)
+      out.insert(c.elements.at(1).str);
+    return out;
+  };
+  start(mod, make_config({{"consumer_ttl", 1}}));
+  // Our consumer p1 appears with its first read, after the clean-up.
+  ASSERT_TRUE(t::wait_until([&] { return names(own).count("p1") > 0; }, 10s));
+
+  EXPECT_FALSE(redis_->has_group(s, gone));
+  EXPECT_FALSE(redis_->has_group(s, empty));
+  ASSERT_TRUE(redis_->has_group(s, busy));
+  EXPECT_EQ(names(busy), (std::set<std::string>{"fresh"}));
+  EXPECT_EQ(names(own), (std::set<std::string>{"old", "p1"}));
+  EXPECT_EQ(redis_->pel_of(s, own, "old"), 1);
+}
+
+TEST_F(EventsListen, ConsumerTtlNullTurnsTheCleanUpOff) {
+  auto s = stream();
+  redis_->xadd(s, {{"", ""}});
+  auto gone = service_ + "-gone";
+  redis_->cmd({"XGROUP", "CREATE", s, gone, "0"});
+  redis_->cmd({"XGROUP", "CREATECONSUMER", s, gone, "old"});
+  std::this_thread::sleep_for(1200ms);
+  lightbus::module mod;
+  mod.listen({ev("ev")}, "l", [](const event_message&) {});
+  start(mod, make_config({{"consumer_ttl", nullptr}}));
+  await_group(s, group("l"));
+  ASSERT_TRUE(t::wait_until([&] { return redis_->consumers(s, group("l")) == 1; }, 10s));
+  EXPECT_TRUE(redis_->has_group(s, gone));
+  EXPECT_EQ(redis_->consumers(s, gone), 1);
 }
