@@ -17,6 +17,7 @@ const char* to_string(errc code) noexcept {
     case errc::handler_failed: return "handler_failed";
     case errc::shutting_down: return "shutting_down";
     case errc::module_error: return "module_error";
+    case errc::unknown_event: return "unknown_event";
   }
   return "unknown";
 }

@@ -1,5 +1,8 @@
 #include "lightbus/redis/schema_transport.hpp"
 
+#include <memory>
+#include <mutex>
+
 #include <nlohmann/json.hpp>
 
 #include "lightbus/json.hpp"
@@ -103,6 +106,32 @@ expected<std::map<std::string, json>> load_schemas(connection& conn,
     out.emplace(names[i], std::move(*parsed));
   }
   return out;
+}
+
+std::function<expected<std::map<std::string, json>>()>
+schema_loader(connection_options opts) {
+  struct state {
+    connection_options opts;
+    std::mutex mtx;
+    std::optional<connection> conn;
+  };
+  auto st = std::make_shared<state>();
+  st->opts = std::move(opts);
+  if (st->opts.read_timeout.count() == 0)
+    st->opts.read_timeout = std::chrono::seconds(5);
+  return [st]() -> expected<std::map<std::string, json>> {
+    std::lock_guard<std::mutex> guard{st->mtx};
+    if (!st->conn) {
+      auto c = connection::open(st->opts);
+      if (!c)
+        return c.error();
+      st->conn = std::move(*c);
+    }
+    auto r = load_schemas(*st->conn);
+    if (!r && st->conn->broken())
+      st->conn.reset();
+    return r;
+  };
 }
 
 } // namespace lightbus::redis

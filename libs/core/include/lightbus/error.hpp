@@ -35,6 +35,8 @@ enum class errc : uint8_t {
   shutting_down,
   /// A bus module could not be loaded.
   module_error,
+  /// The API's schema has no event of that name.
+  unknown_event,
 };
 
 /// Returns the name of an error code, e.g. "timeout".

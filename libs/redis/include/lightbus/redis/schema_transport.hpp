@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -37,5 +38,12 @@ expected<void> store_schemas(connection& conn,
 /// `errc::invalid_message` naming the API. Only a Redis failure is an error.
 expected<std::map<std::string, json>>
 load_schemas(connection& conn, std::vector<error>* problems = nullptr);
+
+/// Returns a function that loads every schema on the bus at `opts`
+/// (`load_schemas`), for `schema_cache`: it keeps one connection between
+/// calls, opens a new one after a failure, and may be called from any thread
+/// (calls are serialized).
+std::function<expected<std::map<std::string, json>>()>
+schema_loader(connection_options opts);
 
 } // namespace lightbus::redis
