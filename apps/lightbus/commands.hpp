@@ -38,6 +38,13 @@ struct listen_options {
   size_t count = 0;
 };
 
+struct dumpconfigschema_options {
+  std::string out; // --out FILE, else stdout
+};
+
+/// `lightbus dumpconfigschema`: prints the config's JSON Schema (or writes it to `--out`).
+int dumpconfigschema_command(const dumpconfigschema_options& opts);
+
 /// `lightbus fire`: fires one event, prints its ids.
 int fire_command(const common_options& common, const fire_options& opts);
 

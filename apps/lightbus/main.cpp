@@ -83,6 +83,12 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   listen->add_option("--count", listen_opts.count, "Exit after this many events (0 = never)");
 
+  dumpconfigschema_options dumpconfigschema_opts;
+  auto dumpconfigschema = app.add_subcommand(
+    "dumpconfigschema", "Print the JSON Schema of the config file (for editors and checks)");
+  dumpconfigschema->add_option("--out", dumpconfigschema_opts.out,
+                               "Write the schema to FILE instead of stdout");
+
   auto version = app.add_subcommand("version", "Print the version");
 
   try {
@@ -105,6 +111,8 @@ int main(int argc, char** argv) {
       return fire_command(common, fire_opts);
     if (*listen)
       return listen_command(common, listen_opts);
+    if (*dumpconfigschema)
+      return dumpconfigschema_command(dumpconfigschema_opts);
     if (*version) {
       std::cout << version_text << "\n";
       return exit_ok;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -10,6 +11,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "lightbus/config_schema.hpp"
 #include "lightbus/json.hpp"
 
 namespace lightbus {
@@ -58,7 +60,39 @@ json yaml_to_json(const YAML::Node& node) {
   return nullptr;
 }
 
-// -- checked access -------------------------------------------------------------
+// -- reading a validated document ---------------------------------------------------
+//
+// `validate_config` has checked every key and type against config_schema()
+// before these run; null stands for "not set" where the schema allows it.
+
+const json* member(const json& obj, const char* key) {
+  if (!obj.is_object())
+    return nullptr;
+  auto i = obj.find(key);
+  return i == obj.end() || i->is_null() ? nullptr : &*i;
+}
+
+void read(const json& obj, const char* key, double& out) {
+  if (auto v = member(obj, key); v && v->is_number())
+    out = v->get<double>();
+}
+
+void read(const json& obj, const char* key, int& out) {
+  // The schema allows any non-negative integer; more than 68 years of
+  // seconds is as good as forever.
+  if (auto v = member(obj, key); v && v->is_number())
+    out = static_cast<int>(std::min(v->get<double>(), 2147483647.0));
+}
+
+void read(const json& obj, const char* key, bool& out) {
+  if (auto v = member(obj, key); v && v->is_boolean())
+    out = v->get<bool>();
+}
+
+void read(const json& obj, const char* key, std::string& out) {
+  if (auto v = member(obj, key); v && v->is_string())
+    out = v->get<std::string>();
+}
 
 struct reader {
   std::string source;
@@ -67,166 +101,59 @@ struct reader {
     return make_error(errc::invalid_config, source + ": " + path + ": " + why);
   }
 
-  expected<void> keys(const json& obj, const std::string& path,
-                      std::initializer_list<const char*> allowed) const {
-    if (!obj.is_object())
-      return fail(path, std::string("expected object, got ") + json_type_name(obj));
-    for (auto& [k, v] : obj.items()) {
-      (void) v;
-      bool ok = false;
-      for (auto a : allowed)
-        ok = ok || k == a;
-      if (!ok) {
-        std::string list;
-        for (auto a : allowed)
-          list += list.empty() ? a : std::string(", ") + a;
-        return fail(path.empty() ? k : path + "." + k,
-                    "unknown key (expected one of: " + list + ")");
-      }
-    }
-    return {};
-  }
-
-  static std::string join(const std::string& path, const char* key) {
-    return path.empty() ? std::string(key) : path + "." + key;
-  }
-
-  static std::string got(const json& v) {
-    return v.is_string() ? "\"" + v.get<std::string>() + "\"" : dump_python(v);
-  }
-
-  expected<void> number(const json& obj, const char* key, const std::string& path,
-                        double& out) const {
-    auto i = obj.find(key);
-    if (i == obj.end() || i->is_null())
+  // Reads `url` of a transport's options; the error names the key path and
+  // never shows a password (parse_redis_url hides it).
+  expected<void> url(const json& options, const std::string& path, std::string& out) const {
+    read(options, "url", out);
+    if (member(options, "url") == nullptr)
       return {};
-    if (!i->is_number())
-      return fail(join(path, key), "expected number, got " + got(*i));
-    out = i->get<double>();
-    if (out < 0)
-      return fail(join(path, key), "must not be negative");
-    return {};
-  }
-
-  expected<void> integer(const json& obj, const char* key, const std::string& path,
-                         int& out) const {
-    auto i = obj.find(key);
-    if (i == obj.end() || i->is_null())
-      return {};
-    if (!i->is_number_integer())
-      return fail(join(path, key), "expected integer, got " + got(*i));
-    out = i->get<int>();
-    if (out < 0)
-      return fail(join(path, key), "must not be negative");
-    return {};
-  }
-
-  expected<void> boolean(const json& obj, const char* key, const std::string& path,
-                         bool& out) const {
-    auto i = obj.find(key);
-    if (i == obj.end() || i->is_null())
-      return {};
-    if (!i->is_boolean())
-      return fail(join(path, key), "expected boolean, got " + got(*i));
-    out = i->get<bool>();
-    return {};
-  }
-
-  expected<void> string(const json& obj, const char* key, const std::string& path,
-                        std::string& out) const {
-    auto i = obj.find(key);
-    if (i == obj.end() || i->is_null())
-      return {};
-    if (!i->is_string())
-      return fail(join(path, key), "expected string, got " + got(*i));
-    out = i->get<std::string>();
-    return {};
-  }
-
-  expected<void> url(const json& obj, const std::string& path, std::string& out) const {
-    if (auto r = string(obj, "url", path, out); !r)
-      return r;
     if (auto u = parse_redis_url(out); !u)
       return fail(path + ".url", u.error().message);
     return {};
   }
 
-  // Returns the `redis` member of a transport selector, or null if absent.
-  expected<const json*> transport(const json& api, const char* key,
+  // Returns the options of the Redis transport a selector names, or nullptr
+  // if the selector is unset.
+  expected<const json*> transport(const json& parent, const char* key,
                                   const std::string& path) const {
-    auto i = api.find(key);
-    if (i == api.end() || i->is_null())
+    auto selector = member(parent, key);
+    if (selector == nullptr)
       return static_cast<const json*>(nullptr);
     auto p = path + "." + key;
-    if (auto r = keys(*i, p, {"redis", "debug"}); !r)
-      return r.error();
-    if (i->contains("debug") && !(*i)["debug"].is_null())
-      return fail(p + ".debug", "the debug transport is not supported yet; use redis");
-    auto r = i->find("redis");
-    if (r == i->end() || r->is_null())
-      return fail(p, "expected a 'redis' transport");
-    return &*r;
+    if (member(*selector, "debug") != nullptr)
+      return fail(p + ".debug", "the debug transport is not supported; use redis");
+    auto redis = member(*selector, "redis");
+    if (redis == nullptr)
+      return fail(p, "expected a 'redis' transport, e.g. {redis: {url: "
+                     "\"redis://127.0.0.1:6379/0\"}}");
+    return redis;
   }
 };
 
 expected<void> read_api(const reader& rd, const json& obj, const std::string& path,
                         api_config& out, const api_config* fallback_transports) {
-  if (auto r = rd.keys(obj, path,
-                       {"rpc_timeout", "event_listener_setup_timeout", "event_fire_timeout",
-                        "validate", "strict_validation", "cast_values", "rpc_transport",
-                        "result_transport", "event_transport"});
-      !r)
-    return r;
-  if (auto r = rd.number(obj, "rpc_timeout", path, out.rpc_timeout); !r)
-    return r;
-  if (auto r = rd.number(obj, "event_fire_timeout", path, out.event_fire_timeout); !r)
-    return r;
-  double ignored = 0;
-  if (auto r = rd.number(obj, "event_listener_setup_timeout", path, ignored); !r)
-    return r;
-  if (auto v = obj.find("validate"); v != obj.end() && !v->is_null()) {
+  read(obj, "rpc_timeout", out.rpc_timeout);
+  read(obj, "event_fire_timeout", out.event_fire_timeout);
+  if (auto v = member(obj, "validate")) {
     if (v->is_boolean()) {
       out.validate_incoming = out.validate_outgoing = v->get<bool>();
     } else {
-      auto vp = path + ".validate";
-      if (auto r = rd.keys(*v, vp, {"incoming", "outgoing"}); !r)
-        return r;
-      if (auto r = rd.boolean(*v, "incoming", vp, out.validate_incoming); !r)
-        return r;
-      if (auto r = rd.boolean(*v, "outgoing", vp, out.validate_outgoing); !r)
-        return r;
+      read(*v, "incoming", out.validate_incoming);
+      read(*v, "outgoing", out.validate_outgoing);
     }
   }
-  if (auto r = rd.boolean(obj, "strict_validation", path, out.strict_validation); !r)
-    return r;
-  if (auto r = rd.boolean(obj, "cast_values", path, out.cast_values); !r)
-    return r;
+  read(obj, "strict_validation", out.strict_validation);
+  read(obj, "cast_values", out.cast_values);
 
   // Transports not set here come from the default API (spec §7.3).
   auto rpc = rd.transport(obj, "rpc_transport", path);
   if (!rpc)
     return rpc.error();
-  if (*rpc) {
-    auto p = path + ".rpc_transport.redis";
-    const json& t = **rpc;
-    if (auto r = rd.keys(t, p, {"url", "connection_parameters", "batch_size", "serializer",
-                                "deserializer", "rpc_timeout", "rpc_retry_delay",
-                                "consumption_restart_delay"});
-        !r)
+  if (const json* t = *rpc) {
+    if (auto r = rd.url(*t, path + ".rpc_transport.redis", out.rpc_url); !r)
       return r;
-    if (auto r = rd.url(t, p, out.rpc_url); !r)
-      return r;
-    if (auto r = rd.integer(t, "rpc_timeout", p, out.rpc_expiry_seconds); !r)
-      return r;
-    // Accepted for Python compatibility but unused (spec §7.2); still type-checked.
-    int unused_int = 0;
-    if (auto r = rd.integer(t, "batch_size", p, unused_int); !r)
-      return r;
-    double unused_number = 0;
-    if (auto r = rd.number(t, "rpc_retry_delay", p, unused_number); !r)
-      return r;
-    if (auto r = rd.number(t, "consumption_restart_delay", p, out.consumption_restart_delay); !r)
-      return r;
+    read(*t, "rpc_timeout", out.rpc_expiry_seconds);
+    read(*t, "consumption_restart_delay", out.consumption_restart_delay);
   } else if (fallback_transports) {
     out.rpc_url = fallback_transports->rpc_url;
     out.rpc_expiry_seconds = fallback_transports->rpc_expiry_seconds;
@@ -235,19 +162,11 @@ expected<void> read_api(const reader& rd, const json& obj, const std::string& pa
   auto res = rd.transport(obj, "result_transport", path);
   if (!res)
     return res.error();
-  if (*res) {
-    auto p = path + ".result_transport.redis";
-    const json& t = **res;
-    if (auto r = rd.keys(t, p, {"url", "connection_parameters", "serializer", "deserializer",
-                                "result_ttl", "rpc_timeout"});
-        !r)
+  if (const json* t = *res) {
+    if (auto r = rd.url(*t, path + ".result_transport.redis", out.result_url); !r)
       return r;
-    if (auto r = rd.url(t, p, out.result_url); !r)
-      return r;
-    if (auto r = rd.integer(t, "rpc_timeout", p, out.result_blpop_seconds); !r)
-      return r;
-    if (auto r = rd.integer(t, "result_ttl", p, out.result_ttl); !r)
-      return r;
+    read(*t, "rpc_timeout", out.result_blpop_seconds);
+    read(*t, "result_ttl", out.result_ttl);
   } else if (fallback_transports) {
     out.result_url = fallback_transports->result_url;
     out.result_blpop_seconds = fallback_transports->result_blpop_seconds;
@@ -256,10 +175,35 @@ expected<void> read_api(const reader& rd, const json& obj, const std::string& pa
   auto ev = rd.transport(obj, "event_transport", path);
   if (!ev)
     return ev.error();
-  if (*ev)
-    out.event_transport = **ev;
-  else if (fallback_transports)
+  if (const json* t = *ev) {
+    std::string url;
+    if (auto r = rd.url(*t, path + ".event_transport.redis", url); !r)
+      return r;
+    out.event_transport = *t;
+  } else if (fallback_transports) {
     out.event_transport = fallback_transports->event_transport;
+  }
+  return {};
+}
+
+expected<void> read_bus(const reader& rd, const json& doc, bus_config& out,
+                        const std::string& rpc_url) {
+  // Without a schema transport, schemas go where the default API's calls go.
+  out.schema_url = rpc_url;
+  auto bus = member(doc, "bus");
+  if (bus == nullptr)
+    return {};
+  read(*bus, "log_level", out.log_level);
+  auto schema = member(*bus, "schema");
+  if (schema == nullptr)
+    return {};
+  read(*schema, "human_readable", out.schema_human_readable);
+  read(*schema, "ttl", out.schema_ttl);
+  auto t = rd.transport(*schema, "transport", "bus.schema");
+  if (!t)
+    return t.error();
+  if (*t != nullptr)
+    return rd.url(**t, "bus.schema.transport.redis", out.schema_url);
   return {};
 }
 
@@ -340,14 +284,9 @@ config config::defaults() {
 }
 
 expected<config> config::from_json(const json& doc, const std::string& source) {
+  if (auto ok = validate_config(doc, source); !ok)
+    return ok.error();
   reader rd{source};
-  if (!doc.is_object())
-    return make_error(errc::invalid_config,
-                      source + ": the root must be a mapping, got "
-                        + json_type_name(doc));
-  if (auto r = rd.keys(doc, "", {"service_name", "process_name", "bus", "apis", "plugins"});
-      !r)
-    return r.error();
   config cfg;
   cfg.source_ = source;
   cfg.document_ = doc;
@@ -359,30 +298,16 @@ expected<config> config::from_json(const json& doc, const std::string& source) {
     service = env;
   if (auto env = std::getenv("LIGHTBUS_PROCESS_NAME"); env && *env)
     process = env;
-  if (auto r = rd.string(doc, "service_name", "", service); !r)
-    return r.error();
-  if (auto r = rd.string(doc, "process_name", "", process); !r)
-    return r.error();
+  read(doc, "service_name", service);
+  read(doc, "process_name", process);
   cfg.service_name_ = expand_name_placeholders(service);
   cfg.process_name_ = expand_name_placeholders(process);
 
-  if (auto b = doc.find("bus"); b != doc.end() && !b->is_null()) {
-    if (auto r = rd.keys(*b, "bus", {"log_level", "schema"}); !r)
-      return r.error();
-  }
-  if (auto p = doc.find("plugins"); p != doc.end() && !p->is_null()) {
-    if (auto r = rd.keys(*p, "plugins", {"internal_state", "internal_metrics"}); !r)
-      return r.error();
-  }
-
   const json empty = json::object();
-  const json* apis = &empty;
-  if (auto a = doc.find("apis"); a != doc.end() && !a->is_null()) {
-    if (!a->is_object())
-      return rd.fail("apis", std::string("expected object, got ") + json_type_name(*a));
-    apis = &*a;
-  }
-  if (auto d = apis->find("default"); d != apis->end() && !d->is_null()) {
+  const json* apis = member(doc, "apis");
+  if (apis == nullptr)
+    apis = &empty;
+  if (auto d = member(*apis, "default")) {
     if (auto r = read_api(rd, *d, "apis.default", cfg.default_, nullptr); !r)
       return r.error();
   }
@@ -394,6 +319,8 @@ expected<config> config::from_json(const json& doc, const std::string& source) {
       return r.error();
     cfg.apis_.emplace(name, std::move(ac));
   }
+  if (auto r = read_bus(rd, doc, cfg.bus_, cfg.default_.rpc_url); !r)
+    return r.error();
   return cfg;
 }
 
@@ -408,10 +335,23 @@ expected<config> config::load_file(const std::string& path) {
   json doc;
   bool is_json = path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0;
   if (is_json) {
-    auto parsed = parse_json(text);
-    if (!parsed)
-      return make_error(errc::invalid_config, path + ": not valid JSON");
-    doc = std::move(*parsed);
+    try {
+      doc = json::parse(text);
+    } catch (const json::parse_error& e) {
+      // Only the position: the text near it may hold a password.
+      size_t line = 1, column = 1;
+      for (size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
+        if (text[i] == '\n') {
+          ++line;
+          column = 1;
+        } else {
+          ++column;
+        }
+      }
+      return make_error(errc::invalid_config, path + ": not valid JSON (error at line "
+                                                + std::to_string(line) + ", column "
+                                                + std::to_string(column) + ")");
+    }
   } else {
     try {
       auto node = YAML::Load(text);
@@ -447,6 +387,7 @@ void config::set_redis_url(const std::string& url) {
   apply(default_);
   for (auto& [name, a] : apis_)
     apply(a);
+  bus_.schema_url = url;
 }
 
 } // namespace lightbus

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "lightbus/event.hpp"
 #include "test_data.hpp"
 
 using lightbus::config;
@@ -537,4 +538,228 @@ TEST(Config, RandomPlaceholdersDifferBetweenExpansions) {
   for (int i = 0; i < 20 && !differs; ++i)
     differs = lightbus::expand_name_placeholders("{random16}") != first;
   EXPECT_TRUE(differs);
+}
+
+// -- every option, read with a value other than its default -----------------------------
+
+TEST(Config, ReadsEveryOptionSetToANonDefaultValue) {
+  env_guard service("LIGHTBUS_SERVICE_NAME", nullptr);
+  env_guard process("LIGHTBUS_PROCESS_NAME", nullptr);
+  auto cfg = load_yaml(R"(
+service_name: billing
+process_name: worker-7
+bus:
+  log_level: warning
+  schema:
+    human_readable: false
+    ttl: 30
+    transport:
+      redis:
+        url: redis://schemas:6381/4
+        connection_parameters: {maxsize: 5}
+apis:
+  default:
+    rpc_timeout: 7
+    event_listener_setup_timeout: 3
+    event_fire_timeout: 8
+    validate:
+      outgoing: false
+      incoming: true
+    strict_validation: true
+    cast_values: false
+    rpc_transport:
+      redis:
+        url: redis://rpc:6382/1
+        connection_parameters: {maxsize: 10}
+        batch_size: 3
+        serializer: my.Serializer
+        deserializer: my.Deserializer
+        rpc_timeout: 11
+        rpc_retry_delay: 2
+        consumption_restart_delay: 1.5
+    result_transport:
+      redis:
+        url: redis://results:6383/2
+        connection_parameters: {maxsize: 20}
+        serializer: my.Serializer
+        deserializer: my.Deserializer
+        result_ttl: 120
+        rpc_timeout: 3
+    event_transport:
+      redis:
+        url: redis://events:6384/3
+        connection_parameters: {maxsize: 30}
+        service_name: ev-service
+        consumer_name: ev-consumer
+        batch_size: 4
+        reclaim_batch_size: 9
+        serializer: my.Serializer
+        deserializer: my.Deserializer
+        acknowledgement_timeout: 12.5
+        reclaim_interval: 6
+        max_stream_length: 500
+        stream_use: per_event
+        consumption_restart_delay: 2
+        consumer_ttl: 3600
+plugins:
+  internal_state:
+    enabled: true
+    ping_enabled: false
+    ping_interval: 15
+  internal_metrics:
+    enabled: true
+)");
+  ASSERT_TRUE(cfg) << lightbus::to_string(cfg.error());
+  EXPECT_EQ(cfg->service_name(), "billing");
+  EXPECT_EQ(cfg->process_name(), "worker-7");
+  EXPECT_EQ(cfg->bus().log_level, "warning");
+  EXPECT_FALSE(cfg->bus().schema_human_readable);
+  EXPECT_EQ(cfg->bus().schema_ttl, 30);
+  EXPECT_EQ(cfg->bus().schema_url, "redis://schemas:6381/4");
+
+  const auto& d = cfg->default_api();
+  EXPECT_EQ(d.rpc_timeout, 7);
+  EXPECT_EQ(d.event_fire_timeout, 8);
+  EXPECT_FALSE(d.validate_outgoing);
+  EXPECT_TRUE(d.validate_incoming);
+  EXPECT_TRUE(d.strict_validation);
+  EXPECT_FALSE(d.cast_values);
+  EXPECT_EQ(d.rpc_url, "redis://rpc:6382/1");
+  EXPECT_EQ(d.rpc_expiry_seconds, 11);
+  EXPECT_EQ(d.consumption_restart_delay, 1.5);
+  EXPECT_EQ(d.result_url, "redis://results:6383/2");
+  EXPECT_EQ(d.result_ttl, 120);
+  EXPECT_EQ(d.result_blpop_seconds, 3);
+
+  auto ev = lightbus::event_options(*cfg, "auth");
+  ASSERT_TRUE(ev) << lightbus::to_string(ev.error());
+  EXPECT_EQ(ev->url, "redis://events:6384/3");
+  EXPECT_EQ(ev->service_name, "ev-service");
+  EXPECT_EQ(ev->consumer_name, "ev-consumer");
+  EXPECT_EQ(ev->batch_size, 4);
+  EXPECT_EQ(ev->reclaim_batch_size, 9);
+  EXPECT_EQ(ev->acknowledgement_timeout, 12.5);
+  EXPECT_EQ(ev->reclaim_interval, 6);
+  EXPECT_EQ(ev->max_stream_length, 500);
+  EXPECT_TRUE(ev->per_event);
+  EXPECT_EQ(ev->consumer_ttl, 3600);
+
+  // Plugins (read by lightbus/plugins.hpp) and the options accepted for
+  // Python but unused by lightbus: kept in the document as written.
+  const auto& doc = cfg->document();
+  EXPECT_EQ(doc["plugins"]["internal_state"],
+            json({{"enabled", true}, {"ping_enabled", false}, {"ping_interval", 15}}));
+  EXPECT_EQ(doc["plugins"]["internal_metrics"], json({{"enabled", true}}));
+  const auto& rpc = doc["apis"]["default"]["rpc_transport"]["redis"];
+  EXPECT_EQ(rpc["batch_size"], json(3));
+  EXPECT_EQ(rpc["rpc_retry_delay"], json(2));
+  EXPECT_EQ(rpc["serializer"], json("my.Serializer"));
+  EXPECT_EQ(rpc["connection_parameters"], json({{"maxsize", 10}}));
+  EXPECT_EQ(doc["apis"]["default"]["event_listener_setup_timeout"], json(3));
+}
+
+TEST(Config, BusSectionDefaults) {
+  auto cfg = config::defaults();
+  EXPECT_EQ(cfg.bus().log_level, "info");
+  EXPECT_TRUE(cfg.bus().schema_human_readable);
+  EXPECT_EQ(cfg.bus().schema_ttl, 60);
+  EXPECT_EQ(cfg.bus().schema_url, "redis://127.0.0.1:6379/0");
+}
+
+TEST(Config, SchemaUrlFollowsTheDefaultRpcUrlUnlessSet) {
+  auto cfg = load_yaml("apis:\n  default:\n    rpc_transport:\n      redis:\n"
+                       "        url: redis://rpc:1/0\n");
+  ASSERT_TRUE(cfg) << lightbus::to_string(cfg.error());
+  EXPECT_EQ(cfg->bus().schema_url, "redis://rpc:1/0");
+  cfg->set_redis_url("redis://cli:2/0");
+  EXPECT_EQ(cfg->bus().schema_url, "redis://cli:2/0");
+}
+
+// -- names: the whole precedence chain (spec §7.4) --------------------------------------
+
+TEST(Config, NamePrecedenceIsCliThenFileThenEnvironmentThenDefault) {
+  {
+    env_guard service("LIGHTBUS_SERVICE_NAME", nullptr);
+    auto cfg = load_yaml("");
+    ASSERT_TRUE(cfg);
+    EXPECT_TRUE(is_friendly(cfg->service_name())) << cfg->service_name();  // default
+  }
+  env_guard service("LIGHTBUS_SERVICE_NAME", "from_env");
+  auto env_only = load_yaml("");
+  ASSERT_TRUE(env_only);
+  EXPECT_EQ(env_only->service_name(), "from_env");
+  auto file = load_yaml("service_name: from_file\n");
+  ASSERT_TRUE(file);
+  EXPECT_EQ(file->service_name(), "from_file");
+  // What `lightbus -s` does after loading.
+  file->service_name(lightbus::expand_name_placeholders("from_cli"));
+  EXPECT_EQ(file->service_name(), "from_cli");
+}
+
+// -- errors: each kind, with the exact message ------------------------------------------
+
+TEST(Config, WrongTypeMessageIsExact) {
+  std::string path;
+  auto err = yaml_error("apis:\n  default:\n    event_transport:\n      redis:\n"
+                        "        batch_size: ten\n",
+                        &path);
+  EXPECT_EQ(err, path + ": apis.default.event_transport.redis.batch_size: expected integer, "
+                        "got \"ten\"");
+}
+
+TEST(Config, UnknownKeyMessageListsTheKnownKeys) {
+  std::string path;
+  auto err = yaml_error("bus:\n  schema:\n    tll: 60\n", &path);
+  EXPECT_EQ(err, path + ": bus.schema.tll: unknown key (expected one of: human_readable, "
+                        "transport, ttl)");
+}
+
+TEST(Config, BadUrlNamesKeyPathAndHidesPassword) {
+  struct bad_case {
+    const char* yaml;
+    const char* key_path;
+  };
+  for (auto [yaml, key_path] : {
+         bad_case{"apis:\n  default:\n    rpc_transport:\n      redis:\n"
+                  "        url: http://:hunter2@h:1/0\n",
+                  "apis.default.rpc_transport.redis.url"},
+         bad_case{"apis:\n  store:\n    result_transport:\n      redis:\n"
+                  "        url: redis://u:hunter2@h:port/0\n",
+                  "apis.store.result_transport.redis.url"},
+         bad_case{"apis:\n  default:\n    event_transport:\n      redis:\n"
+                  "        url: redis://:hunter2@h:1/zero\n",
+                  "apis.default.event_transport.redis.url"},
+         bad_case{"bus:\n  schema:\n    transport:\n      redis:\n"
+                  "        url: unix://relative.sock?password=hunter2\n",
+                  "bus.schema.transport.redis.url"},
+       }) {
+    std::string path;
+    auto err = yaml_error(yaml, &path);
+    EXPECT_EQ(err.rfind(path + ": " + key_path + ": bad Redis URL '", 0), 0u) << err;
+    EXPECT_EQ(err.find("hunter2"), std::string::npos) << err;
+  }
+}
+
+TEST(Config, MalformedJsonNamesFileAndPosition) {
+  temp_file f("{\n  \"apis\": {\"default\": [}\n}\n", ".json");
+  auto cfg = config::load_file(f.path());
+  ASSERT_FALSE(cfg);
+  EXPECT_EQ(cfg.error().code, lightbus::errc::invalid_config);
+  EXPECT_EQ(cfg.error().message.rfind(f.path() + ": not valid JSON (error at line 2, column ", 0),
+            0u)
+    << cfg.error().message;
+}
+
+TEST(Config, MalformedJsonDoesNotEchoItsText) {
+  temp_file f("{\"url\": \"redis://:hunter2@h:1/0\" oops}", ".json");
+  auto cfg = config::load_file(f.path());
+  ASSERT_FALSE(cfg);
+  EXPECT_EQ(cfg.error().message.find("hunter2"), std::string::npos) << cfg.error().message;
+}
+
+TEST(Config, DebugTransportIsRefusedWithAHint) {
+  std::string path;
+  auto err = yaml_error("apis:\n  default:\n    rpc_transport:\n      debug: {}\n", &path);
+  EXPECT_EQ(err, path + ": apis.default.rpc_transport.debug: the debug transport is not "
+                        "supported; use redis");
 }

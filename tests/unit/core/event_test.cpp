@@ -77,11 +77,23 @@ lightbus::config with_event_transport(const json& redis) {
            {"apis", {{"default", {{"event_transport", {{"redis", redis}}}}}}}});
 }
 
+// Returns event_options' error for `redis` as the default API's event
+// transport. The loader rejects such a document first (config_test.cpp), so the
+// options are set directly, as code building a config may do; both errors
+// must name the key.
 std::string options_error(const json& redis) {
-  auto opts = lightbus::event_options(with_event_transport(redis), "auth");
+  json doc = {{"apis", {{"default", {{"event_transport", {{"redis", redis}}}}}}}};
+  auto loaded = lightbus::config::from_json(doc, "inline");
+  EXPECT_FALSE(loaded) << redis;
+  std::string load_error = loaded ? "" : loaded.error().message;
+  auto cfg = lightbus::config::defaults();
+  cfg.default_api().event_transport = redis;
+  auto opts = lightbus::event_options(cfg, "auth");
   if (opts)
     return "";
   EXPECT_EQ(opts.error().code, errc::invalid_config);
+  if (load_error.find(" apis.default.event_transport.redis.") == std::string::npos)
+    return "loader: " + load_error;
   return opts.error().message;
 }
 

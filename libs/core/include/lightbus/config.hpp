@@ -38,11 +38,29 @@ struct api_config {
   /// TTL the worker puts on a result list (seconds).
   int result_ttl = 60;
 
-  /// `event_transport.redis` (kept for the events issue; read but unused by RPC).
+  /// `event_transport.redis`, as written (checked against the config schema);
+  /// `event_options()` reads it.
   json event_transport = json::object();
 };
 
+/// Settings of the bus as a whole, as `bus` in a Lightbus config (spec §7.2).
+struct bus_config {
+  /// `bus.log_level`: debug, info, warning, error or critical.
+  std::string log_level = "info";
+  /// `bus.schema.human_readable`: indent the files `dumpschema` writes.
+  bool schema_human_readable = true;
+  /// `bus.schema.ttl`: seconds a published schema lives.
+  int schema_ttl = 60;
+  /// `bus.schema.transport.redis.url`; without a schema transport, the
+  /// default API's RPC URL (where the schema publisher has always put them).
+  std::string schema_url = "redis://127.0.0.1:6379/0";
+};
+
 /// A loaded Lightbus configuration: YAML or JSON, the structure Python reads.
+///
+/// Every document is validated against `config_schema()` (see
+/// `lightbus/config_schema.hpp`) before it is read; errors name the file and
+/// the key path.
 class config {
 public:
   // -- loading ---------------------------------------------------------------
@@ -72,14 +90,18 @@ public:
   /// Returns `apis.<name>` if present, else `apis.default` (no inheritance, as Lightbus).
   const api_config& api(std::string_view name) const;
 
+  /// Returns the `bus` section.
+  const bus_config& bus() const noexcept { return bus_; }
+
   /// Returns the settings of `apis.default`.
   api_config& default_api() noexcept { return default_; }
   const api_config& default_api() const noexcept { return default_; }
 
-  /// Sets every transport URL of every API, e.g. from `--redis`.
+  /// Sets every transport URL of every API and the schema transport's, e.g.
+  /// from `--redis`.
   void set_redis_url(const std::string& url);
 
-  /// The document the config was read from, with defaults filled in.
+  /// The document the config was read from (defaults not filled in).
   const json& document() const noexcept { return document_; }
 
   /// Where the config came from ("defaults" or a path).
@@ -89,6 +111,7 @@ private:
   std::string service_name_;
   std::string process_name_;
   api_config default_;
+  bus_config bus_;
   std::map<std::string, api_config, std::less<>> apis_;
   json document_ = json::object();
   std::string source_ = "defaults";
