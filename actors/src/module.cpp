@@ -87,3 +87,29 @@ void module::listen(std::vector<std::string> events, std::string listener_name,
 }
 
 } // namespace lightbus
+
+namespace lightbus {
+
+void module::schedule(lightbus::schedule when, task_function fn, task_options opts) {
+  if (!fn)
+    throw std::invalid_argument("a background task needs a function");
+  if (opts.name.empty())
+    opts.name = "task-" + std::to_string(tasks_.size() + 1);
+  for (const auto& t : tasks_)
+    if (t.name == opts.name)
+      throw std::invalid_argument("task name '" + opts.name + "' is used twice");
+  if (opts.backoff.initial <= std::chrono::milliseconds::zero()
+      || opts.backoff.max < opts.backoff.initial)
+    throw std::invalid_argument("task '" + opts.name
+                                + "': the back-off needs 0 < initial <= max");
+  auto name = opts.name;
+  tasks_.push_back(task_spec{std::move(name), std::move(when), std::move(fn), std::move(opts)});
+}
+
+void module::every(std::chrono::milliseconds interval, task_function fn,
+                   bool also_run_immediately, task_options opts) {
+  schedule(lightbus::schedule::every(interval, also_run_immediately), std::move(fn),
+           std::move(opts));
+}
+
+} // namespace lightbus

@@ -1,7 +1,10 @@
 // The worker's root supervisor.
 //
 // Tree:  supervisor ─┬─ result writer (detached)
-//                    └─ per API: queue consumer (detached) ─> [supervisor] ─> API server ─> handler actors
+//                    ├─ per API: queue consumer (detached) ─> [supervisor] ─> API server ─> handler actors
+//                    ├─ per listener: listener (see listener.cpp)
+//                    ├─ per background task: task runner (detached, task_runner.cpp)
+//                    └─ internal.state plugin (detached, state_plugin.cpp), if enabled
 //
 // Calls popped by a consumer are routed through here to the API's current
 // server, and credits flow back the same way, so either side can be restarted
@@ -9,8 +12,11 @@
 // a back-off that grows with repeated failures; its siblings are untouched.
 
 #include "internal.hpp"
+#include "lightbus/actors/bus.hpp"
 #include "lightbus/actors/errors.hpp"
 #include "lightbus/logger.hpp"
+#include "lightbus/plugins.hpp"
+#include "tasks.hpp"
 
 namespace lightbus::detail {
 
@@ -31,12 +37,25 @@ struct listener_entry {
   int restarts = 0;
 };
 
+struct task_entry {
+  std::shared_ptr<const task_spec> spec;
+  caf::actor actor;
+  int restarts = 0;
+};
+
 struct supervisor_state {
   config cfg;
+  std::vector<task_entry> tasks;
+  /// The bus client background tasks get (created when there are tasks).
+  std::optional<lightbus::bus> client;
+  caf::actor state_plugin;
+  /// Set once finish_stop started (it may wait for the state plugin).
+  bool finishing = false;
   caf::actor schema_publisher;
   worker_options opts;
   std::vector<listener_entry> listeners;
-  /// Set when a listener asked for the worker to stop (on_error=shutdown).
+  /// Set when a listener (on_error=shutdown) or a task
+  /// (on_task_error::stop_worker) asked for the worker to stop.
   bool fatal = false;
   std::map<std::string, api_entry, std::less<>> apis;
   // One result writer per result Redis (normally just one).
@@ -65,6 +84,13 @@ void start_server(supervisor_actor* self, api_entry& e) {
   self->monitor(e.server);
 }
 
+void start_task(supervisor_actor* self, task_entry& t) {
+  task_runner_config rc{*t.spec, *self->state.client, self, {}};
+  rc.now = [] { return std::chrono::system_clock::now(); };
+  t.actor = spawn_task_runner(self, std::move(rc));
+  self->monitor(t.actor);
+}
+
 void start_consumer(supervisor_actor* self, api_entry& e) {
   // A fresh control: the old one may be marked stopping or point at a dead
   // connection.
@@ -74,7 +100,38 @@ void start_consumer(supervisor_actor* self, api_entry& e) {
   ++self->state.consumers_alive;
 }
 
+void stop_tasks(supervisor_actor* self, const caf::error& reason) {
+  // A runner between runs quits at once; one in a run quits when it returns
+  // (a thread cannot be interrupted).
+  for (auto& t : self->state.tasks)
+    if (t.actor)
+      self->send_exit(t.actor, reason);
+}
+
+void quit_now(supervisor_actor* self);
+
+// Last step of a stop: worker_stopped (if the state plugin runs), then the
+// children go and the supervisor quits.
 void finish_stop(supervisor_actor* self) {
+  auto& st = self->state;
+  if (st.finishing)
+    return;
+  st.finishing = true;
+  stop_tasks(self, caf::make_error(caf::exit_reason::user_shutdown));
+  if (!st.state_plugin) {
+    quit_now(self);
+    return;
+  }
+  self->request(st.state_plugin, std::chrono::seconds(2), stop_atom::value)
+    .then([=](bool) { quit_now(self); },
+          [=](caf::error& err) {
+            self->state.log->warn("internal.state plugin did not confirm worker_stopped: {}",
+                                  describe(err));
+            quit_now(self);
+          });
+}
+
+void quit_now(supervisor_actor* self) {
   auto& st = self->state;
   for (auto& rp : st.stop_promises)
     rp.deliver(true);
@@ -88,9 +145,12 @@ void finish_stop(supervisor_actor* self) {
     self->send_exit(l.actor, caf::exit_reason::user_shutdown);
   if (st.schema_publisher)
     self->send_exit(st.schema_publisher, caf::exit_reason::user_shutdown);
+  if (st.state_plugin)
+    self->send_exit(st.state_plugin, caf::exit_reason::user_shutdown);
   if (st.fatal)
-    self->quit(make_caf_error(make_error(errc::handler_failed,
-                                         "a listener with on_error=shutdown failed")));
+    self->quit(make_caf_error(make_error(
+      errc::handler_failed,
+      "a listener with on_error=shutdown or a task with on_task_error::stop_worker failed")));
   else
     self->quit();
 }
@@ -174,12 +234,14 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
     self->monitor(w);
     st.writers[url] = w;
   };
-  for (const auto& served : mod.apis()) {
+  // Feature `rpcs` off: no queue is read, so no consumer, server or writer.
+  const auto& served_apis = opts.features.rpcs ? mod.apis() : std::vector<served_api>{};
+  for (const auto& served : served_apis) {
     const auto& url = st.cfg.api(served.definition()->name()).result_url;
     if (st.writers.count(url) == 0)
       start_writer(url);
   }
-  for (const auto& served : mod.apis()) {
+  for (const auto& served : served_apis) {
     const auto& name = served.definition()->name();
     const auto& ac = st.cfg.api(name);
     api_entry e{served, {}, {}, {}, 0, 0};
@@ -201,7 +263,30 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
       st.log->error("API schemas are not published: {}", e.what());
     }
   }
-  for (const auto& spec : mod.listeners()) {
+  // The state plugin comes before listeners and tasks, as in Lightbus
+  // (worker_started is sent from the before_worker_start hook).
+  if (auto sp = state_plugin_options_of(st.cfg); !sp) {
+    st.log->error("internal.state plugin not started: {}", sp.error().message);
+  } else if (sp->enabled) {
+    state_plugin_config pc;
+    pc.options = *sp;
+    pc.service_name = st.cfg.service_name();
+    pc.process_name = st.cfg.process_name();
+    pc.metrics_enabled = metrics_plugin_enabled(st.cfg);
+    for (const auto& served : served_apis)
+      pc.api_names.push_back(served.definition()->name());
+    if (opts.features.events)
+      for (const auto& l : mod.listeners())
+        pc.listening_for.insert(pc.listening_for.end(), l.events.begin(), l.events.end());
+    if (auto a = spawn_state_plugin(self, std::move(pc), st.cfg)) {
+      st.state_plugin = *a;
+      self->monitor(st.state_plugin);
+    } else {
+      st.log->error("internal.state plugin not started: {}", a.error().message);
+    }
+  }
+  const auto& listeners = opts.features.events ? mod.listeners() : std::vector<listener_spec>{};
+  for (const auto& spec : listeners) {
     auto a = spawn_listener(self, spec, st.cfg, self, opts.block_timeout);
     if (!a) {
       st.log->error("listener {} cannot start: {}", spec.name, a.error().message);
@@ -210,8 +295,36 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
     self->monitor(*a);
     st.listeners.push_back(listener_entry{spec, *a, 0});
   }
+  if (opts.features.tasks && !mod.tasks().empty()) {
+    st.client = create(self->system(), st.cfg);
+    for (const auto& t : mod.tasks()) {
+      st.tasks.push_back(task_entry{std::make_shared<const task_spec>(t), {}, 0});
+      start_task(self, st.tasks.back());
+    }
+  }
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
+    for (auto& t : st.tasks) {
+      if (dm.source != t.actor.address())
+        continue;
+      t.actor = nullptr;
+      // A runner quits normally after a stop_worker failure (it asked for
+      // the stop itself); any other end is a crash of the runner.
+      if (st.stopping || st.finishing || dm.reason == caf::exit_reason::normal)
+        return;
+      st.log->error("task {}: runner exited ({}); restarting it", t.spec->name,
+                    describe(dm.reason));
+      self->delayed_send(self, backoff(t.restarts++), restart_atom::value, t.spec->name,
+                         std::string("task"));
+      return;
+    }
+    if (st.state_plugin && dm.source == st.state_plugin.address()) {
+      if (!st.stopping && !st.finishing && dm.reason != caf::exit_reason::normal)
+        st.log->error("internal.state plugin exited ({}); it is not restarted",
+                      describe(dm.reason));
+      st.state_plugin = nullptr;
+      return;
+    }
     for (size_t i = 0; i < st.listeners.size(); ++i) {
       auto& l = st.listeners[i];
       if (dm.source != l.actor.address())
@@ -272,6 +385,9 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
       self->send_exit(l.actor, em.reason);
     if (st.schema_publisher)
       self->send_exit(st.schema_publisher, em.reason);
+    if (st.state_plugin)
+      self->send_exit(st.state_plugin, em.reason);
+    stop_tasks(self, em.reason);
     self->quit(em.reason);
   });
   return {
@@ -302,6 +418,12 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
         return;
       if (what == "writer") {
         start_writer(api_name); // api_name holds the writer's URL here
+        return;
+      }
+      if (what == "task") {
+        for (auto& t : st.tasks)
+          if (t.spec->name == api_name && !t.actor)
+            start_task(self, t);
         return;
       }
       if (what == "listener") {
@@ -342,6 +464,7 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
         return rp;
       st.stopping = true;
       st.log->info("stopping: no new calls or events are read; finishing work in flight");
+      stop_tasks(self, caf::make_error(caf::exit_reason::user_shutdown));
       // Step 1: stop every consumer; step 2 (drain) starts when the last is gone.
       for (auto& [name, e] : st.apis) {
         stop_reader(self, e.consumer_cfg.control);

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <iostream>
 #include <mutex>
@@ -18,9 +19,11 @@
 #include "lightbus/actors/errors.hpp"
 #include "lightbus/actors/worker.hpp"
 #include "lightbus/event.hpp"
+#include "lightbus/features.hpp"
 #include "lightbus/json.hpp"
 #include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
+#include "lightbus/plugins.hpp"
 #include "lightbus/redis/connection.hpp"
 #include "module_loader.hpp"
 
@@ -112,9 +115,98 @@ int serve_until_stopped(const sigset_t& stop_signals, const module& mod, const c
 
 } // namespace
 
+namespace {
+
+std::string hide_password(const std::string& url) {
+  auto u = parse_redis_url(url);
+  return u ? to_string(*u) : url;
+}
+
+std::string join(const std::vector<std::string>& xs) {
+  std::string out;
+  for (const auto& x : xs)
+    out += (out.empty() ? "" : ", ") + x;
+  return out;
+}
+
+// The start-up banner: what this worker runs, where, with what (at info).
+void log_banner(const module& mod, const config& cfg, const run_options& opts,
+                const features& feats, const state_plugin_options& state_plugin) {
+  auto log = logger("worker");
+  log->info("lightbus worker starting: service '{}', process '{}', config {}",
+            cfg.service_name(), cfg.process_name(), cfg.source());
+  log->info("features: {}", to_string(feats));
+  std::vector<std::string> urls;
+  auto add_url = [&](const std::string& url) {
+    auto shown = hide_password(url);
+    if (std::find(urls.begin(), urls.end(), shown) == urls.end())
+      urls.push_back(shown);
+  };
+  for (const auto& served : mod.apis()) {
+    const auto& def = *served.definition();
+    const auto& ac = cfg.api(def.name());
+    if (!feats.rpcs) {
+      log->info("API '{}' is not served (feature rpcs is off); its schema is published",
+                def.name());
+      continue;
+    }
+    std::vector<std::string> procs;
+    for (const auto& p : def.procedures())
+      procs.push_back(p.name);
+    add_url(ac.rpc_url);
+    add_url(ac.result_url);
+    log->info("serving API '{}' [{}] from {} on {} (at most {} calls in flight)", def.name(),
+              join(procs), rpc_queue_key(def.name()), hide_password(ac.rpc_url),
+              served.max_in_flight() ? served.max_in_flight() : opts.max_in_flight);
+  }
+  for (const auto& l : mod.listeners()) {
+    if (!feats.events) {
+      log->info("listener '{}' does not run (feature events is off)", l.name);
+      continue;
+    }
+    for (const auto& e : l.events)
+      if (auto names = split_qualified_name(e))
+        if (auto o = event_options(cfg, names->first))
+          add_url(o->url);
+    log->info("listener '{}' for [{}] in group '{}'", l.name, join(l.events),
+              consumer_group_name(cfg.service_name(), l.name));
+  }
+  for (const auto& t : mod.tasks()) {
+    if (!feats.tasks) {
+      log->info("task '{}' does not run (feature tasks is off)", t.name);
+      continue;
+    }
+    log->info("task '{}': {}; on error: {}", t.name, t.when.describe(),
+              to_string(t.options.on_error));
+  }
+  std::vector<std::string> plugins;
+  if (state_plugin.enabled) {
+    if (auto o = event_options(cfg, "internal.metrics"))
+      add_url(o->url);
+    plugins.push_back(state_plugin.ping_enabled
+                        ? "internal_state (ping every "
+                            + to_string(std::chrono::milliseconds(static_cast<long long>(
+                              state_plugin.ping_seconds() * 1000)))
+                            + ")"
+                        : std::string("internal_state (no pings)"));
+  }
+  if (metrics_plugin_enabled(cfg))
+    plugins.push_back("internal_metrics (not implemented in C++ yet: sends nothing)");
+  log->info("plugins: {}", plugins.empty() ? std::string("none") : join(plugins));
+  if (!urls.empty())
+    log->info("redis: {}", join(urls));
+  bool runs_something = (feats.rpcs && !mod.apis().empty())
+                        || (feats.events && !mod.listeners().empty())
+                        || (feats.tasks && !mod.tasks().empty());
+  if (!runs_something)
+    log->warn("with features [{}] this worker serves no API and runs no listener or task",
+              to_string(feats));
+}
+
+} // namespace
+
 int run_command(const common_options& common, const run_options& opts) {
   auto stop_signals = block_stop_signals();
-  auto log = logger("worker");
   auto cfg = load_config(common);
   if (!cfg) {
     std::cerr << "lightbus run: " << cfg.error().message << "\n";
@@ -133,10 +225,11 @@ int run_command(const common_options& common, const run_options& opts) {
     std::cerr << "lightbus run: " << r.error().message << "\n";
     return exit_module;
   }
-  if (mod.apis().empty() && mod.listeners().empty()) {
+  if (mod.apis().empty() && mod.listeners().empty() && mod.tasks().empty()) {
     std::cerr << "lightbus run: bus module '" << bus_path
-              << "' serves no APIs and runs no listeners: nothing to do (call "
-                 "bus.serve<your_api>() or bus.listen(...) in LIGHTBUS_MODULE)\n";
+              << "' serves no APIs, runs no listeners and no tasks: nothing to do (call "
+                 "bus.serve<your_api>(), bus.listen(...) or bus.every(...) in "
+                 "LIGHTBUS_MODULE)\n";
     return exit_module;
   }
   for (const auto& l : mod.listeners())
@@ -146,33 +239,27 @@ int run_command(const common_options& common, const run_options& opts) {
           std::cerr << "lightbus run: " << o.error().message << "\n";
           return exit_config;
         }
-
-  log->info("lightbus worker starting: service '{}', process '{}', config {}",
-            cfg->service_name(), cfg->process_name(), cfg->source());
-  for (const auto& served : mod.apis()) {
-    const auto& def = *served.definition();
-    std::string procs;
-    for (const auto& p : def.procedures())
-      procs += (procs.empty() ? "" : ", ") + p.name;
-    const auto& ac = cfg->api(def.name());
-    auto url = parse_redis_url(ac.rpc_url);
-    log->info("serving API '{}' [{}] from {} on {} (at most {} calls in flight)", def.name(),
-              procs, rpc_queue_key(def.name()), url ? to_string(*url) : ac.rpc_url,
-              served.max_in_flight() ? served.max_in_flight() : opts.max_in_flight);
+  std::optional<std::string> features_env;
+  if (auto env = std::getenv("LIGHTBUS_FEATURES"))
+    features_env = env;
+  auto feats = resolve_features(opts.only, opts.skip, features_env);
+  if (!feats) {
+    std::cerr << "lightbus run: " << feats.error().message << "\n";
+    return exit_usage;
   }
-  for (const auto& l : mod.listeners()) {
-    std::string events;
-    for (const auto& e : l.events)
-      events += (events.empty() ? "" : ", ") + e;
-    log->info("listener '{}' for [{}] in group '{}'", l.name, events,
-              consumer_group_name(cfg->service_name(), l.name));
+  auto state_plugin = state_plugin_options_of(*cfg);
+  if (!state_plugin) {
+    std::cerr << "lightbus run: " << state_plugin.error().message << "\n";
+    return exit_config;
   }
-  if (!mod.apis().empty())
+  log_banner(mod, *cfg, opts, *feats, *state_plugin);
+  if (feats->rpcs && !mod.apis().empty())
     warn_if_unreachable(cfg->api(mod.apis().front().definition()->name()).rpc_url);
 
   worker_options wopts;
   wopts.max_in_flight = opts.max_in_flight;
   wopts.handlers_per_procedure = opts.handlers_per_procedure;
+  wopts.features = *feats;
   return serve_until_stopped(stop_signals, mod, *cfg, wopts);
 }
 

@@ -18,6 +18,8 @@ struct run_options {
   std::string bus_path; // --bus, else $LIGHTBUS_MODULE
   size_t max_in_flight = 32;
   size_t handlers_per_procedure = 2;
+  std::optional<std::string> only; // -o/--only: features to run (comma list)
+  std::optional<std::string> skip; // -k/--skip: features not to run
 };
 
 struct call_options {

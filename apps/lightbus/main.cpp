@@ -48,6 +48,13 @@ int main(int argc, char** argv) {
   run->add_option("--handlers", run_opts.handlers_per_procedure,
                   "Handler actors (threads) per function-served procedure")
     ->check(CLI::Range(1, 1024));
+  run->add_option_function<std::string>(
+    "-o,--only", [&run_opts](const std::string& v) { run_opts.only = v; },
+    "Run only these features: a comma list of rpcs, events, tasks");
+  run->add_option_function<std::string>(
+    "-k,--skip", [&run_opts](const std::string& v) { run_opts.skip = v; },
+    "Do not run these features (comma list); with neither --only nor --skip, "
+    "$LIGHTBUS_FEATURES, else all");
 
   call_options call_opts;
   auto call = app.add_subcommand("call", "Call an RPC and print its JSON result");

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <map>
@@ -14,6 +15,7 @@
 
 #include "lightbus/api.hpp"
 #include "lightbus/event.hpp"
+#include "lightbus/schedule.hpp"
 
 namespace lightbus {
 
@@ -104,6 +106,32 @@ struct listener_spec {
   listen_options options;
 };
 
+class bus;
+
+/// The body of a background task. It gets the worker's bus client, to call
+/// RPCs (`bus.call`) and fire events (`bus.fire`); it runs on a thread of its
+/// own, so it may block. Throwing means the run failed (see `on_task_error`).
+using task_function = std::function<void(const bus&)>;
+
+/// How a background task runs.
+struct task_options {
+  /// Names the task in logs (default: `task-N`, N its position in the module).
+  std::string name;
+  /// What a failed run leads to; by default the task is run again after a
+  /// back-off (see `lightbus/schedule.hpp`).
+  on_task_error on_error = on_task_error::restart;
+  /// Back-off of `on_task_error::restart`.
+  task_backoff backoff;
+};
+
+/// One background task: what to run, and when.
+struct task_spec {
+  std::string name;
+  lightbus::schedule when;
+  task_function function;
+  task_options options;
+};
+
 /// What a bus module (or an embedding program) gives the worker to run.
 class module {
 public:
@@ -123,6 +151,20 @@ public:
 
   const std::vector<listener_spec>& listeners() const noexcept { return listeners_; }
 
+  /// Runs `fn` every `interval` while the worker runs (feature `tasks`).
+  /// The time a run takes is subtracted from the wait (no drift); the first
+  /// run comes one interval after the start, or at once if
+  /// `also_run_immediately`. Throws `std::invalid_argument` for an interval
+  /// that is not positive or a task name used twice.
+  void every(std::chrono::milliseconds interval, task_function fn,
+             bool also_run_immediately = false, task_options opts = {});
+
+  /// Runs `fn` on a calendar schedule in UTC, e.g. `lightbus::daily_at{9, 30}`
+  /// or `lightbus::every_minutes{15, 0}`.
+  void schedule(lightbus::schedule when, task_function fn, task_options opts = {});
+
+  const std::vector<task_spec>& tasks() const noexcept { return tasks_; }
+
   /// Serves a new `Api` constructed from `args`.
   template <class Api, class... Args>
   served_api& serve(Args&&... args) {
@@ -140,6 +182,7 @@ private:
 
   std::vector<served_api> apis_;
   std::vector<listener_spec> listeners_;
+  std::vector<task_spec> tasks_;
 };
 
 /// ABI version of bus modules; `lightbus run` refuses modules built for another.

@@ -8,6 +8,7 @@
 
 #include "lightbus/actors/module.hpp"
 #include "lightbus/config.hpp"
+#include "lightbus/features.hpp"
 
 namespace lightbus {
 
@@ -21,13 +22,18 @@ struct worker_options {
   std::chrono::milliseconds drain_timeout{1500};
   /// Length of each blocking queue read; bounds how long a stop can take.
   std::chrono::milliseconds block_timeout{1000};
+  /// What runs: RPC serving, event listeners, background tasks (`lightbus
+  /// run --only/--skip`). Schemas are published whatever is switched off.
+  lightbus::features features;
 };
 
 /// Spawns the supervised worker that serves the APIs of `mod`.
 ///
 /// The root supervisor owns, per API, a queue consumer (a detached actor doing
 /// the blocking Redis reads), an API server with one handler actor per
-/// procedure, and a shared result writer. Send it `stop_atom` to shut down.
+/// procedure, and a shared result writer; a listener per `module::listen`; a
+/// task runner per background task; and the `internal.state` plugin when
+/// `plugins.internal_state.enabled`. Send it `stop_atom` to shut down.
 caf::actor spawn_worker(caf::actor_system& sys, const module& mod, const config& cfg,
                         worker_options opts = {});
 
