@@ -5,9 +5,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "cli_fixture.hpp"
 #include "lightbus/keys.hpp"
@@ -157,4 +159,47 @@ TEST_F(Cli, SigtermFinishesCallInFlight) {
   ASSERT_TRUE(call_code);
   EXPECT_EQ(*call_code, 0) << caller.err();
   EXPECT_EQ(caller.out(), "0.8\n") << "the result of the call in flight was lost";
+}
+
+// -- dumpconfigschema (no Redis needed) ---------------------------------------------------
+
+TEST(CliDumpConfigSchema, PrintsTheConfigSchemaAsJson) {
+  auto r = lightbus::test::run_command({lightbus::test::lightbus_binary(), "dumpconfigschema"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  auto schema = lightbus::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(schema.is_discarded()) << r.out;
+  EXPECT_EQ(schema.value("$schema", ""), "http://json-schema.org/draft-07/schema#");
+  ASSERT_TRUE(schema["properties"].contains("apis")) << r.out;
+  EXPECT_EQ(schema["properties"]["apis"]["properties"]["default"]["properties"]["rpc_timeout"]
+                  ["default"],
+            lightbus::json(5));
+  EXPECT_EQ(schema["additionalProperties"], lightbus::json(false));
+  // Pretty-printed, one key per line.
+  EXPECT_THAT(r.out, HasSubstr("\n  \"properties\": {\n"));
+}
+
+TEST(CliDumpConfigSchema, OutWritesTheSameSchemaToAFile) {
+  temp_file out{"lightbus-it-config-schema.json", "stale"};
+  auto r = lightbus::test::run_command(
+    {lightbus::test::lightbus_binary(), "dumpconfigschema", "--out", out.path.string()});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(r.out, "");
+  std::ifstream in(out.path);
+  std::string written((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto printed
+    = lightbus::test::run_command({lightbus::test::lightbus_binary(), "dumpconfigschema"});
+  ASSERT_EQ(printed.exit_code, 0) << describe(printed);
+  EXPECT_EQ(written, printed.out);
+  auto schema = lightbus::json::parse(written, nullptr, false);
+  ASSERT_FALSE(schema.is_discarded()) << written;
+  EXPECT_TRUE(schema["properties"].contains("apis"));
+}
+
+TEST(CliDumpConfigSchema, UnwritableOutExitsSeventyNamingTheFile) {
+  auto path = std::string("/nonexistent-dir/schema.json");
+  auto r = lightbus::test::run_command(
+    {lightbus::test::lightbus_binary(), "dumpconfigschema", "--out", path});
+  EXPECT_EQ(r.exit_code, 70) << describe(r);
+  EXPECT_THAT(r.err, HasSubstr(path));
+  EXPECT_EQ(r.out, "");
 }
