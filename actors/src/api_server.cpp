@@ -16,6 +16,7 @@
 #include "lightbus/json.hpp"
 #include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
+#include "lightbus/schema.hpp"
 
 namespace lightbus::detail {
 
@@ -127,6 +128,20 @@ void finished(server_actor* self) {
   }
 }
 
+// A successful result must match the procedure's response schema
+// (`validate.outgoing`, spec §5.6); one that does not is answered with an
+// error instead (Python's worker would crash).
+result_message checked(server_actor* self, const rpc_message& call, result_message res) {
+  if (res.error)
+    return res;
+  auto ok = self->state.cfg.schemas->validate(direction::outgoing, schema_part::rpc_response,
+                                              call.api_name, call.procedure_name, res.result);
+  if (ok)
+    return res;
+  self->state.log->warn("{}", ok.error().message);
+  return make_error_result(call, ok.error().message, "lightbus: " + ok.error().message + "\n");
+}
+
 void answer(server_actor* self, const rpc_message& call, const result_message& res) {
   auto key = result_key_from_return_path(call.return_path);
   if (!key) { // checked when decoded; kept for safety
@@ -187,6 +202,16 @@ void dispatch(server_actor* self, rpc_message call) {
     answer(self, call, make_error_result(call, text, "lightbus: " + text + "\n"));
     return;
   }
+  // Incoming kwargs must match the procedure's parameters schema
+  // (`validate.incoming`, spec §5.6): an error result, never a crash.
+  if (auto ok = st.cfg.schemas->validate(direction::incoming, schema_part::rpc_parameters,
+                                         call.api_name, call.procedure_name, call.kwargs);
+      !ok) {
+    st.log->warn("{}", ok.error().message);
+    answer(self, call,
+           make_error_result(call, ok.error().message, "lightbus: " + ok.error().message + "\n"));
+    return;
+  }
   auto* slot = pick(self, call.procedure_name);
   if (slot == nullptr) {
     auto text = "no handler serves " + call.canonical_name();
@@ -216,7 +241,7 @@ void dispatch(server_actor* self, rpc_message call) {
       .then(
         [=](result_message& res) {
           release();
-          answer(self, call, res);
+          answer(self, call, checked(self, call, std::move(res)));
         },
         on_error);
     return;
@@ -232,7 +257,7 @@ void dispatch(server_actor* self, rpc_message call) {
     .then(
       [=](json& value) {
         release();
-        answer(self, call, make_result(call, std::move(value)));
+        answer(self, call, checked(self, call, make_result(call, std::move(value))));
       },
       on_error);
 }
@@ -241,6 +266,11 @@ caf::behavior api_server(server_actor* self, api_server_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   const auto& def = *st.cfg.api.definition();
+  if (!st.cfg.schemas) {
+    // No worker cache given: the API's own schema, default switches.
+    st.cfg.schemas = std::make_shared<schema_cache>(config::defaults(), schema_cache::loader{});
+    (void) st.cfg.schemas->add_local(def.name(), api_schema(def));
+  }
   for (const auto& proc : def.procedures()) {
     auto& slots = st.handlers[proc.name];
     auto h = st.cfg.api.handlers().find(proc.name);

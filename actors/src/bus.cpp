@@ -8,6 +8,7 @@
 #include "lightbus/keys.hpp"
 #include "lightbus/redis/event_transport.hpp"
 #include "lightbus/redis/rpc_transport.hpp"
+#include "schema_cache.hpp"
 
 namespace lightbus {
 
@@ -23,6 +24,8 @@ struct call_lease {
 
 struct bus_state {
   lightbus::config cfg;
+  /// Shared with the caller actor; loads run in the calling thread here.
+  std::shared_ptr<schema_cache> schemas;
   std::mutex mtx;
   std::unique_ptr<caf::actor_system_config> own_cfg;
   std::unique_ptr<caf::actor_system> own_sys;
@@ -122,7 +125,15 @@ expected<json> bus::try_call(std::string_view name, json kwargs,
   auto names = detail::check_target(name, kwargs);
   if (!names)
     return names.error();
+  if (kwargs.is_null())
+    kwargs = json::object();
   const auto& ac = state_->cfg.api(names->first);
+  // Spec §5.6: an invalid call never reaches Redis.
+  if (auto ok = state_->schemas->validate_loading(direction::outgoing,
+                                                  schema_part::rpc_parameters, names->first,
+                                                  names->second, kwargs);
+      !ok)
+    return ok.error();
   redis::call_timeouts t;
   t.total = timeout_seconds.value_or(ac.rpc_timeout);
   t.expiry_seconds = ac.rpc_expiry_seconds;
@@ -134,6 +145,13 @@ expected<json> bus::try_call(std::string_view name, json kwargs,
     return lease.error();
   auto result = redis::call((*lease)->writer, (*lease)->reader, msg, t);
   state_->release(std::move(*lease));
+  if (result) {
+    // Python's caller validates a successful result too (incoming).
+    auto ok = state_->schemas->validate_loading(direction::incoming, schema_part::rpc_response,
+                                                msg.api_name, msg.procedure_name, *result);
+    if (!ok)
+      return ok.error();
+  }
   return result;
 }
 
@@ -148,9 +166,17 @@ expected<event_message> bus::try_fire(std::string_view name, json kwargs) const 
   auto names = detail::check_target(name, kwargs);
   if (!names)
     return names.error();
+  if (kwargs.is_null())
+    kwargs = json::object();
   auto opts = event_options(state_->cfg, names->first);
   if (!opts)
     return opts.error();
+  // Spec §5.6: an invalid event never reaches Redis.
+  if (auto ok = state_->schemas->validate_loading(direction::outgoing,
+                                                  schema_part::event_parameters, names->first,
+                                                  names->second, kwargs);
+      !ok)
+    return ok.error();
   auto msg = make_event_message(std::move(names->first), std::move(names->second),
                                 std::move(kwargs));
   msg.stream = event_stream_for(*opts, msg.api_name, msg.event_name);
@@ -187,7 +213,7 @@ caf::actor bus::actor() const {
   auto& sys = state_->system();
   std::lock_guard<std::mutex> guard{state_->mtx};
   if (!state_->caller)
-    state_->caller = detail::spawn_caller(sys, state_->cfg);
+    state_->caller = detail::spawn_caller(sys, state_->cfg, state_->schemas);
   return state_->caller;
 }
 
@@ -209,12 +235,14 @@ bus create() {
 bus create(lightbus::config cfg) {
   auto st = std::make_shared<detail::bus_state>();
   st->cfg = std::move(cfg);
+  st->schemas = detail::make_client_schemas(st->cfg);
   return bus{std::move(st)};
 }
 
 bus create(caf::actor_system& sys, lightbus::config cfg) {
   auto st = std::make_shared<detail::bus_state>();
   st->cfg = std::move(cfg);
+  st->schemas = detail::make_client_schemas(st->cfg);
   st->sys = &sys;
   return bus{std::move(st)};
 }

@@ -13,6 +13,7 @@
 
 #include "internal.hpp"
 #include "lightbus/actors/errors.hpp"
+#include "schema_cache.hpp"
 #include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
 #include "lightbus/redis/event_transport.hpp"
@@ -386,6 +387,10 @@ struct transport_pair {
 
 struct router_state {
   config cfg;
+  // Schemas the calls, events and results are validated against; loads that
+  // must happen before a message is checked run in `schema_loader`.
+  std::shared_ptr<schema_cache> schemas;
+  caf::actor schema_loader;
   std::map<std::string, caf::actor> event_senders; // by URL and max length
   // Stopped when the router ends, so blocked receivers return at once.
   std::shared_ptr<std::vector<std::shared_ptr<reader_control>>> controls;
@@ -438,18 +443,13 @@ void complete(router_actor* self, const std::string& id, expected<json> outcome)
   st.pending.erase(i);
 }
 
-caf::result<json> start_call(router_actor* self, const std::string& name, json& kwargs,
-                             std::optional<double> timeout) {
+// Sends a call whose kwargs passed validation; answers through `rp`.
+void send_call(router_actor* self, caf::typed_response_promise<json> rp, rpc_message msg,
+               double total) {
   auto& st = self->state;
-  auto names = check_target(name, kwargs);
-  if (!names)
-    return make_caf_error(names.error());
-  const auto& ac = st.cfg.api(names->first);
-  double total = timeout.value_or(ac.rpc_timeout);
-  auto msg = make_rpc_message(names->first, names->second, std::move(kwargs));
+  const auto& ac = st.cfg.api(msg.api_name);
   auto& tp = pair_for(self, ac);
   auto key = *result_key_from_return_path(msg.return_path);
-  auto rp = self->make_response_promise<json>();
   auto deadline = std::chrono::steady_clock::now()
                   + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                     std::chrono::duration<double>(total));
@@ -463,7 +463,81 @@ caf::result<json> start_call(router_actor* self, const std::string& name, json& 
   st.pending.emplace(msg.id, pending_call{rp, std::move(meta), key, tp.receiver, dl, total});
   self->send(tp.sender, send_atom::value, std::move(msg), ac.rpc_expiry_seconds);
   schedule_sweep(self);
+}
+
+// Validates the kwargs (spec §5.6) and sends the call; an invalid call never
+// reaches Redis.
+void validate_and_send_call(router_actor* self, caf::typed_response_promise<json> rp,
+                            rpc_message msg, double total) {
+  auto ok = self->state.schemas->validate(direction::outgoing, schema_part::rpc_parameters,
+                                          msg.api_name, msg.procedure_name, msg.kwargs);
+  if (!ok) {
+    rp.deliver(make_caf_error(ok.error()));
+    return;
+  }
+  send_call(self, std::move(rp), std::move(msg), total);
+}
+
+// Runs `next` once the schemas of `api_name` are fit to validate against:
+// at once, or after the loader finished a load that must come first (the
+// first use, or a miss). A due refresh runs in the background meanwhile.
+template <class F>
+void with_schemas(router_actor* self, const std::string& api_name, F next) {
+  auto& st = self->state;
+  const auto& ac = st.cfg.api(api_name);
+  if (!ac.validate_outgoing && !ac.validate_incoming) {
+    next();
+    return;
+  }
+  switch (st.schemas->load_needed(api_name)) {
+    case load_need::now:
+      self->request(st.schema_loader, caf::infinite, schemaload_atom::value, api_name)
+        .then([next](bool) mutable { next(); }, [next](caf::error&) mutable { next(); });
+      return;
+    case load_need::background:
+      self->send(st.schema_loader, schemaload_atom::value, api_name);
+      break;
+    case load_need::none:
+      break;
+  }
+  next();
+}
+
+caf::result<json> start_call(router_actor* self, const std::string& name, json& kwargs,
+                             std::optional<double> timeout) {
+  auto& st = self->state;
+  auto names = check_target(name, kwargs);
+  if (!names)
+    return make_caf_error(names.error());
+  const auto& ac = st.cfg.api(names->first);
+  double total = timeout.value_or(ac.rpc_timeout);
+  auto msg = std::make_shared<rpc_message>(
+    make_rpc_message(names->first, names->second, std::move(kwargs)));
+  auto rp = self->make_response_promise<json>();
+  with_schemas(self, names->first,
+               [self, rp, msg, total] { validate_and_send_call(self, rp, std::move(*msg), total); });
   return rp;
+}
+
+// Validates the kwargs (spec §5.6) and hands the event to the sender for its
+// Redis; an invalid event never reaches Redis.
+void validate_and_fire(router_actor* self, caf::typed_response_promise<event_message> rp,
+                       event_message msg, const event_transport_options& opts) {
+  auto& st = self->state;
+  auto ok = st.schemas->validate(direction::outgoing, schema_part::event_parameters,
+                                 msg.api_name, msg.event_name, msg.kwargs);
+  if (!ok) {
+    rp.deliver(make_caf_error(ok.error()));
+    return;
+  }
+  auto id = opts.url + "|" + std::to_string(opts.max_stream_length);
+  auto i = st.event_senders.find(id);
+  if (i == st.event_senders.end())
+    i = st.event_senders
+          .emplace(id, self->spawn<caf::detached + caf::linked>(
+                         event_sender, redis_options(opts.url), opts.max_stream_length))
+          .first;
+  rp.delegate(i->second, fire_atom::value, std::move(msg));
 }
 
 caf::result<event_message> start_fire(router_actor* self, const std::string& name,
@@ -475,21 +549,20 @@ caf::result<event_message> start_fire(router_actor* self, const std::string& nam
   auto opts = event_options(st.cfg, names->first);
   if (!opts)
     return make_caf_error(opts.error());
-  auto msg = make_event_message(names->first, names->second, std::move(kwargs));
-  msg.stream = event_stream_for(*opts, msg.api_name, msg.event_name);
-  auto id = opts->url + "|" + std::to_string(opts->max_stream_length);
-  auto i = st.event_senders.find(id);
-  if (i == st.event_senders.end())
-    i = st.event_senders
-          .emplace(id, self->spawn<caf::detached + caf::linked>(
-                         event_sender, redis_options(opts->url), opts->max_stream_length))
-          .first;
-  self->delegate(i->second, fire_atom::value, std::move(msg));
-  return caf::delegated<event_message>{};
+  auto msg = std::make_shared<event_message>(
+    make_event_message(names->first, names->second, std::move(kwargs)));
+  msg->stream = event_stream_for(*opts, msg->api_name, msg->event_name);
+  auto rp = self->make_response_promise<event_message>();
+  auto o = std::make_shared<event_transport_options>(std::move(*opts));
+  with_schemas(self, names->first,
+               [self, rp, msg, o] { validate_and_fire(self, rp, std::move(*msg), *o); });
+  return rp;
 }
 
-caf::behavior router(router_actor* self, config cfg) {
+caf::behavior router(router_actor* self, config cfg, std::shared_ptr<schema_cache> schemas) {
   self->state.cfg = std::move(cfg);
+  self->state.schemas = std::move(schemas);
+  self->state.schema_loader = spawn_schema_loader(self, self->state.schemas);
   auto controls = std::make_shared<std::vector<std::shared_ptr<reader_control>>>();
   self->state.controls = controls;
   self->attach_functor([controls] {
@@ -510,7 +583,15 @@ caf::behavior router(router_actor* self, config cfg) {
       if (i == self->state.pending.end())
         return;
       auto call = i->second.call;
-      complete(self, id, redis::unwrap_result(call, std::move(res)));
+      auto outcome = redis::unwrap_result(call, std::move(res));
+      if (outcome) {
+        // Python's caller validates a successful result too (incoming).
+        auto ok = self->state.schemas->validate(direction::incoming, schema_part::rpc_response,
+                                                call.api_name, call.procedure_name, *outcome);
+        if (!ok)
+          outcome = ok.error();
+      }
+      complete(self, id, std::move(outcome));
     },
     [=](failed_atom, const std::string& id, const error& err) {
       auto i = self->state.pending.find(id);
@@ -540,8 +621,9 @@ caf::behavior router(router_actor* self, config cfg) {
 
 } // namespace
 
-caf::actor spawn_caller(caf::actor_system& sys, const config& cfg) {
-  return sys.spawn(router, cfg);
+caf::actor spawn_caller(caf::actor_system& sys, const config& cfg,
+                        std::shared_ptr<schema_cache> schemas) {
+  return sys.spawn(router, cfg, std::move(schemas));
 }
 
 } // namespace lightbus::detail

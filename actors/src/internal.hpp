@@ -16,6 +16,7 @@
 #include "lightbus/actors/worker.hpp"
 #include "lightbus/config.hpp"
 #include "lightbus/redis/connection.hpp"
+#include "lightbus/schema_cache.hpp"
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(lightbus::error)
 
@@ -114,6 +115,9 @@ caf::actor spawn_result_writer(caf::local_actor* parent, redis::connection_optio
 /// What an API server needs.
 struct api_server_config {
   served_api api;
+  /// The worker's schemas and `validate` switches (`make_worker_schemas`);
+  /// when null the server uses its API's own schema with default switches.
+  std::shared_ptr<schema_cache> schemas;
   size_t handlers_per_procedure = 2;
   /// Routes result writes and credits.
   caf::actor supervisor;
@@ -141,7 +145,8 @@ caf::actor spawn_schema_publisher(caf::local_actor* parent, const module& mod,
                                   const config& cfg);
 
 /// The bus client's caller actor (see caller.cpp).
-caf::actor spawn_caller(caf::actor_system& sys, const config& cfg);
+caf::actor spawn_caller(caf::actor_system& sys, const config& cfg,
+                        std::shared_ptr<schema_cache> schemas);
 
 /// Connection options for a transport URL (throws on a bad URL: configs are
 /// validated when loaded).

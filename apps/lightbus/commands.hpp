@@ -47,6 +47,14 @@ struct dumpconfigschema_options {
 /// `lightbus dumpconfigschema`: prints the config's JSON Schema (or writes it to `--out`).
 int dumpconfigschema_command(const dumpconfigschema_options& opts);
 
+struct dumpschema_options {
+  std::string out;      // --out FILE|DIR, else stdout
+  std::string bus_path; // --bus: also the schemas of this module's APIs
+};
+
+/// `lightbus dumpschema`: every API schema known on the bus (ours and remote).
+int dumpschema_command(const common_options& common, const dumpschema_options& opts);
+
 /// `lightbus fire`: fires one event, prints its ids.
 int fire_command(const common_options& common, const fire_options& opts);
 

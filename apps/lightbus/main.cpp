@@ -96,6 +96,15 @@ int main(int argc, char** argv) {
   dumpconfigschema->add_option("--out", dumpconfigschema_opts.out,
                                "Write the schema to FILE instead of stdout");
 
+  dumpschema_options dumpschema_opts;
+  auto dumpschema = app.add_subcommand(
+    "dumpschema", "Print every API schema on the bus (and of --bus) as {api: schema}");
+  add_common(dumpschema, common);
+  dumpschema->add_option("-o,--out", dumpschema_opts.out,
+                         "Write to FILE, or one <api>.json per API into an existing DIR");
+  dumpschema->add_option("-b,--bus", dumpschema_opts.bus_path,
+                         "Bus module whose APIs' schemas are included too");
+
   auto version = app.add_subcommand("version", "Print the version");
 
   try {
@@ -120,6 +129,8 @@ int main(int argc, char** argv) {
       return listen_command(common, listen_opts);
     if (*dumpconfigschema)
       return dumpconfigschema_command(dumpconfigschema_opts);
+    if (*dumpschema)
+      return dumpschema_command(common, dumpschema_opts);
     if (*version) {
       std::cout << version_text << "\n";
       return exit_ok;
