@@ -26,6 +26,7 @@
 #include "lightbus/plugins.hpp"
 #include "lightbus/redis/connection.hpp"
 #include "module_loader.hpp"
+#include "progress.hpp"
 
 namespace lightbus::cli {
 
@@ -63,6 +64,10 @@ void warn_if_unreachable(const std::string& url) {
 }
 
 } // namespace
+
+expected<config> load_cli_config(const common_options& common) {
+  return load_config(common);
+}
 
 namespace {
 
@@ -310,16 +315,30 @@ int listen_command(const common_options& common, const listen_options& opts) {
   lo.max_events = opts.count;
   lo.on_error = on_error::shutdown;
   auto out_mtx = std::make_shared<std::mutex>();
+  // `n/K` on a terminal (stderr) while waiting for --count events; nothing when piped.
+  std::shared_ptr<progress> bar;
+  if (opts.count > 0) {
+    // Drawn from the first event on, after the start-up log lines.
+    bar = std::make_shared<progress>(std::cerr, progress::stderr_is_terminal(), "listen: events",
+                                     progress::options{std::chrono::milliseconds{0},
+                                                       std::chrono::milliseconds{0}});
+    bar->total(static_cast<long long>(opts.count));
+  }
+  auto received = std::make_shared<long long>(0);
   try {
     mod.listen(
       events, opts.listener_name,
-      [out_mtx](const event_message& m) {
+      [out_mtx, bar, received](const event_message& m) {
         json line = {{"api", m.api_name}, {"event", m.event_name}, {"id", m.id},
                      {"native_id", m.native_id}, {"kwargs", m.kwargs}};
         std::lock_guard<std::mutex> guard{*out_mtx};
+        if (bar)
+          bar->clear();
         std::cout << line.dump() << std::endl; // flushed at once
         if (!std::cout)
           throw std::runtime_error("stdout is closed");
+        if (bar)
+          bar->update(++*received);
       },
       lo);
   } catch (const std::invalid_argument& e) {

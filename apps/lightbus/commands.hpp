@@ -1,7 +1,15 @@
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "lightbus/error.hpp"
+
+namespace lightbus {
+class config;
+} // namespace lightbus
 
 namespace lightbus::cli {
 
@@ -63,6 +71,29 @@ int listen_command(const common_options& common, const listen_options& opts);
 
 /// `lightbus run`: serves the APIs of a bus module until SIGINT/SIGTERM.
 int run_command(const common_options& common, const run_options& opts);
+
+struct inspect_options {
+  std::string api;                     // -a/--api: wildcard pattern
+  std::string event;                   // -e/--event: wildcard pattern
+  std::string id;                      // -i/--id: event id
+  std::string native_id;               // -n/--native-id: stream id
+  std::vector<std::string> json_paths; // -j/--json-path (repeatable, all must hold)
+  std::string since;                   // --since
+  std::string until;                   // --until
+  size_t limit = 0;                    // -l/--limit: the newest N matches (0 = all)
+  bool follow = false;                 // -f/--follow
+  bool groups = false;                 // -g/--groups: the streams and groups report
+  bool internal = false;               // -I/--internal: show internal.* APIs too
+  std::string format = "json";         // -F/--format json|pretty
+};
+
+/// `lightbus inspect`: searches (and follows) event history, or with
+/// `--groups` reports streams and consumer groups.
+int inspect_command(const common_options& common, const inspect_options& opts);
+
+/// Loads the config as every command does: file (or defaults), then
+/// `--redis`, `-s` and `-p`.
+expected<config> load_cli_config(const common_options& common);
 
 /// `lightbus call`: calls one procedure and prints its result as JSON.
 int call_command(const common_options& common, const call_options& opts);

@@ -1,4 +1,5 @@
-// The `lightbus` command: run a worker, call an RPC, fire and listen for events.
+// The `lightbus` command: run a worker, call an RPC, fire and listen for events,
+// inspect event history and consumer groups.
 
 #include <iostream>
 
@@ -105,6 +106,38 @@ int main(int argc, char** argv) {
   dumpschema->add_option("-b,--bus", dumpschema_opts.bus_path,
                          "Bus module whose APIs' schemas are included too");
 
+  inspect_options inspect_opts;
+  auto inspect = app.add_subcommand(
+    "inspect", "Search and follow event history; --groups: streams, lag, pending, consumers");
+  add_common(inspect, common);
+  inspect->add_option("-a,--api", inspect_opts.api,
+                      "API name or wildcard pattern (* and ?), e.g. 'auth' or 'my_company.*'");
+  inspect->add_option("-e,--event", inspect_opts.event,
+                      "Event name or wildcard pattern, e.g. 'user_*'");
+  inspect->add_option("-i,--id", inspect_opts.id, "Only the event with this (Lightbus) id");
+  inspect->add_option("-n,--native-id", inspect_opts.native_id,
+                      "Only the entry with this stream id, e.g. 1700000000000-0");
+  inspect->add_option("-j,--json-path", inspect_opts.json_paths,
+                      "Filter on kwargs: $.path OP value with OP one of = != < > <= >=, or "
+                      "$.path alone (exists), e.g. '$.username=sally'; repeat: all must hold");
+  inspect->add_option("--since", inspect_opts.since,
+                      "Oldest entry: stream id, UTC time (2026-11-22T10:00:00Z), epoch "
+                      "seconds (1700000000s) or time ago (-30s, -15m, -2h, -7d)");
+  inspect->add_option("--until", inspect_opts.until, "Newest entry, in the forms of --since");
+  inspect->add_option("-l,--limit", inspect_opts.limit,
+                      "Show only the newest N matches (still oldest first); 0 = all")
+    ->check(CLI::NonNegativeNumber);
+  inspect->add_flag("-f,--follow", inspect_opts.follow,
+                    "After the history, keep printing new matching events until SIGINT/SIGTERM");
+  inspect->add_flag("-g,--groups", inspect_opts.groups,
+                    "Report per stream: length, last id; per consumer group: lag, pending, "
+                    "oldest pending, consumers and idle times, dead letters");
+  inspect->add_flag("-I,--internal", inspect_opts.internal,
+                    "Include internal.* APIs (hidden unless --api names them)");
+  inspect->add_option("-F,--format", inspect_opts.format,
+                      "json (one object per line) or pretty (for people)")
+    ->capture_default_str();
+
   auto version = app.add_subcommand("version", "Print the version");
 
   try {
@@ -131,6 +164,8 @@ int main(int argc, char** argv) {
       return dumpconfigschema_command(dumpconfigschema_opts);
     if (*dumpschema)
       return dumpschema_command(common, dumpschema_opts);
+    if (*inspect)
+      return inspect_command(common, inspect_opts);
     if (*version) {
       std::cout << version_text << "\n";
       return exit_ok;

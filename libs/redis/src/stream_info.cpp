@@ -48,6 +48,8 @@ expected<std::vector<group_info>> stream_groups(connection& conn, const std::str
         info.pending = value.integer;
       else if (key == "last-delivered-id")
         info.last_delivered_id = value.str;
+      else if (key == "lag" && value.is_integer())
+        info.lag = value.integer;
     });
     out.push_back(std::move(info));
   }

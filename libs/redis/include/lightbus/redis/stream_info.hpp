@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,9 @@ struct group_info {
   long long consumers = 0;
   long long pending = 0;
   std::string last_delivered_id;
+  /// Entries not yet delivered to the group (`lag`, Redis >= 7); nullopt
+  /// when Redis does not say (older Redis, or it cannot tell after deletions).
+  std::optional<long long> lag;
 };
 
 /// One entry of `XINFO CONSUMERS`.

@@ -1,0 +1,626 @@
+// `lightbus inspect`: search and follow event history; report streams and
+// consumer groups (length, lag, pending, consumers, dead letters).
+
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <deque>
+#include <iostream>
+#include <map>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "exit_codes.hpp"
+#include "lightbus/config.hpp"
+#include "lightbus/event.hpp"
+#include "lightbus/keys.hpp"
+#include "lightbus/redis/connection.hpp"
+#include "lightbus/redis/history.hpp"
+#include "lightbus/redis/stream_info.hpp"
+#include "progress.hpp"
+
+namespace lightbus::cli {
+
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+constexpr long long page_size = 500;
+constexpr auto follow_block = 1000ms;
+constexpr auto rescan_interval = 2s;
+
+std::atomic<bool> stop_requested{false};
+
+void request_stop(int) {
+  stop_requested = true;
+}
+
+// SIGINT/SIGTERM end `--follow` after the current XREAD (at most
+// `follow_block`), so the output ends on a whole line.
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = request_stop;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+long long now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// `2026-11-29T22:10:00.123Z` of a stream id's milliseconds.
+std::string format_time(long long ms) {
+  if (ms < 0)
+    return "?";
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[80];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+  return buf;
+}
+
+std::string format_duration(long long ms) {
+  char buf[32];
+  if (ms < 1000)
+    std::snprintf(buf, sizeof(buf), "%lldms", ms);
+  else if (ms < 60'000)
+    std::snprintf(buf, sizeof(buf), "%.1fs", ms / 1000.0);
+  else if (ms < 3'600'000)
+    std::snprintf(buf, sizeof(buf), "%lldm%02llds", ms / 60'000, (ms / 1000) % 60);
+  else if (ms < 86'400'000)
+    std::snprintf(buf, sizeof(buf), "%lldh%02lldm", ms / 3'600'000, (ms / 60'000) % 60);
+  else
+    std::snprintf(buf, sizeof(buf), "%lldd%02lldh", ms / 86'400'000, (ms / 3'600'000) % 24);
+  return buf;
+}
+
+// Bytes from Redis may be any bytes: never let invalid UTF-8 throw.
+std::string dump(const json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, json::error_handler_t::replace);
+}
+
+bool is_internal(const std::string& api) {
+  return api.rfind("internal.", 0) == 0;
+}
+
+// -- the search -----------------------------------------------------------------------
+
+struct search {
+  const inspect_options& opts;
+  std::vector<redis::json_path_filter> filters;
+
+  bool api_shown(const std::string& api) const {
+    if (!opts.api.empty())
+      return redis::wildcard_match(opts.api, api);
+    // As in Python Lightbus: internal APIs only when asked for.
+    return opts.internal || !is_internal(api);
+  }
+
+  bool stream_selected(const redis::stream_name& n) const {
+    if (!api_shown(n.api))
+      return false;
+    return opts.event.empty() || n.event == "*" || redis::wildcard_match(opts.event, n.event);
+  }
+
+  bool event_matches(const event_message& m) const {
+    if (!api_shown(m.api_name))
+      return false;
+    if (!opts.event.empty() && !redis::wildcard_match(opts.event, m.event_name))
+      return false;
+    if (!opts.id.empty() && m.id != opts.id)
+      return false;
+    return std::all_of(filters.begin(), filters.end(),
+                       [&](const auto& f) { return redis::matches(f, m.kwargs); });
+  }
+
+  // An entry we cannot decode is shown unless a filter needs what it lacks.
+  bool undecodable_matches(const redis::stream_name& n) const {
+    if (!opts.id.empty() || !filters.empty())
+      return false;
+    return opts.event.empty() || (n.event != "*" && redis::wildcard_match(opts.event, n.event));
+  }
+};
+
+// -- output ---------------------------------------------------------------------------
+
+struct printer {
+  bool pretty = false;
+
+  // Returns false once stdout is gone (e.g. `| head`).
+  bool event(const event_message& m) {
+    if (!pretty) {
+      json line = {{"api", m.api_name},       {"event", m.event_name},
+                   {"id", m.id},              {"native_id", m.native_id},
+                   {"stream", m.stream},      {"version", m.version},
+                   {"kwargs", m.kwargs}};
+      std::cout << dump(line) << '\n';
+    } else {
+      std::cout << format_time(stream_id_ms(m.native_id)) << "  " << m.canonical_name()
+                << "  (id " << m.id << ", native id " << m.native_id << " on " << m.stream
+                << ")\n";
+      for (auto& [k, v] : m.kwargs.items())
+        std::cout << "    " << k << ": " << dump(v) << '\n';
+    }
+    std::cout.flush();
+    return static_cast<bool>(std::cout);
+  }
+
+  bool undecodable(const std::string& stream, const redis::stream_entry& e,
+                   const std::string& why) {
+    json fields = json::object();
+    for (const auto& [k, v] : e.fields)
+      fields[k] = v;
+    if (!pretty) {
+      json line = {{"stream", stream}, {"native_id", e.id}, {"error", why}, {"fields", fields}};
+      std::cout << dump(line) << '\n';
+    } else {
+      std::cout << format_time(stream_id_ms(e.id)) << "  UNDECODABLE entry " << e.id << " on "
+                << stream << ": " << why << '\n';
+      for (const auto& [k, v] : e.fields)
+        std::cout << "    " << dump(json(k)) << " = " << dump(json(v)) << '\n';
+    }
+    std::cout.flush();
+    return static_cast<bool>(std::cout);
+  }
+};
+
+// One stream entry with what its stream says and what decoding gave.
+struct found {
+  std::string stream;
+  redis::stream_entry entry;
+  std::optional<event_message> message;
+  std::string error;
+};
+
+// Decodes and filters one entry; nullopt if it is a no-op or filtered out.
+std::optional<found> examine(const search& s, const std::string& stream,
+                             const redis::stream_name& name, redis::stream_entry e) {
+  if (e.deleted || is_noop_entry(e.fields))
+    return std::nullopt;
+  found f{stream, std::move(e), std::nullopt, {}};
+  auto decoded = decode_event_fields(f.entry.fields);
+  if (decoded) {
+    decoded->native_id = f.entry.id;
+    decoded->stream = stream;
+    if (!s.event_matches(*decoded))
+      return std::nullopt;
+    f.message = std::move(*decoded);
+  } else {
+    if (!s.undecodable_matches(name))
+      return std::nullopt;
+    f.error = decoded.error().message;
+  }
+  return f;
+}
+
+bool print(printer& out, const found& f) {
+  return f.message ? out.event(*f.message) : out.undecodable(f.stream, f.entry, f.error);
+}
+
+// Reads one stream page by page, in either direction, within [lo, hi].
+struct cursor {
+  std::string stream;
+  redis::stream_name name;
+  std::string lo;
+  std::string hi;
+  bool reverse = false;
+  std::deque<redis::stream_entry> buffer;
+  bool exhausted = false;
+
+  // Makes sure an entry is buffered if any is left; false at the end.
+  expected<bool> fill(redis::connection& conn) {
+    if (!buffer.empty())
+      return true;
+    if (exhausted)
+      return false;
+    auto page = redis::read_range(conn, stream, lo, hi, page_size, reverse);
+    if (!page)
+      return page.error();
+    if (static_cast<long long>(page->size()) < page_size)
+      exhausted = true;
+    if (!page->empty()) {
+      if (!reverse) {
+        lo = redis::next_stream_id(page->back().id);
+      } else if (auto prev = redis::previous_stream_id(page->back().id)) {
+        hi = *prev;
+      } else {
+        exhausted = true;
+      }
+    }
+    for (auto& e : *page)
+      buffer.push_back(std::move(e));
+    return !buffer.empty();
+  }
+};
+
+struct selected_stream {
+  std::string key;
+  redis::stream_name name;
+  std::optional<redis::stream_summary> summary;
+};
+
+expected<std::vector<selected_stream>> select_streams(redis::connection& conn, const search& s,
+                                                      const std::string& configured) {
+  auto keys = redis::scan_keys(conn, "*:stream");
+  if (!keys)
+    return keys.error();
+  if (!configured.empty() && std::find(keys->begin(), keys->end(), configured) == keys->end())
+    keys->push_back(configured);
+  std::vector<selected_stream> out;
+  for (const auto& k : *keys) {
+    auto name = redis::parse_stream_key(k);
+    if (!name || !s.stream_selected(*name))
+      continue;
+    auto summary = redis::summarize_stream(conn, k);
+    if (!summary)
+      return summary.error();
+    out.push_back(selected_stream{k, *name, std::move(*summary)});
+  }
+  return out;
+}
+
+int redis_failure(const error& err) {
+  std::cerr << "lightbus inspect: " << err.message
+            << " (is Redis running? pass --redis URL or set the event transport url)\n";
+  return exit_unavailable;
+}
+
+// -- history --------------------------------------------------------------------------
+
+// Prints the history of `streams` (oldest first); sets each stream's follow
+// position. Returns an exit code, or -1 to go on (following).
+int print_history(redis::connection& conn, const search& s, printer& out,
+                  std::vector<selected_stream>& streams,
+                  std::map<std::string, std::string>& positions, const std::string& since,
+                  const std::string& until) {
+  const auto& opts = s.opts;
+  auto bar = progress::on_stderr("inspect: scanned");
+  long long total = 0;
+  for (const auto& st : streams)
+    if (st.summary)
+      total += st.summary->length;
+  bar.total(total);
+  if (!opts.native_id.empty()) {
+    std::vector<found> hits;
+    for (const auto& st : streams) {
+      positions[st.key] = st.summary ? st.summary->last_id : "0-0";
+      auto page = redis::read_range(conn, st.key, opts.native_id, opts.native_id, 1);
+      if (!page)
+        return redis_failure(page.error());
+      for (auto& e : *page)
+        if (auto f = examine(s, st.key, st.name, std::move(e)))
+          hits.push_back(std::move(*f));
+    }
+    for (const auto& f : hits)
+      if (!print(out, f))
+        return exit_ok;
+    return -1;
+  }
+  std::vector<cursor> cursors;
+  bool reverse = opts.limit > 0;
+  for (const auto& st : streams) {
+    std::string last = st.summary ? st.summary->last_id : "0-0";
+    positions[st.key] = last;
+    if (!st.summary || st.summary->length == 0)
+      continue;
+    cursor c;
+    c.stream = st.key;
+    c.name = st.name;
+    c.lo = since.empty() ? "-" : since;
+    // Up to what the stream held when we started: newer entries are for --follow.
+    c.hi = until.empty() ? last : until;
+    c.reverse = reverse;
+    cursors.push_back(std::move(c));
+  }
+  std::vector<found> newest; // with --limit: newest first
+  long long scanned = 0;
+  for (;;) {
+    cursor* best = nullptr;
+    for (auto& c : cursors) {
+      auto more = c.fill(conn);
+      if (!more)
+        return redis_failure(more.error());
+      if (!*more)
+        continue;
+      if (best == nullptr) {
+        best = &c;
+        continue;
+      }
+      int cmp = redis::compare_stream_ids(c.buffer.front().id, best->buffer.front().id);
+      if (reverse ? cmp > 0 : cmp < 0)
+        best = &c;
+    }
+    if (best == nullptr)
+      break;
+    auto entry = std::move(best->buffer.front());
+    best->buffer.pop_front();
+    bar.update(++scanned);
+    auto f = examine(s, best->stream, best->name, std::move(entry));
+    if (!f)
+      continue;
+    if (!reverse) {
+      bar.clear();
+      if (!print(out, *f))
+        return exit_ok;
+      continue;
+    }
+    newest.push_back(std::move(*f));
+    if (newest.size() >= opts.limit)
+      break;
+  }
+  bar.clear();
+  for (auto it = newest.rbegin(); it != newest.rend(); ++it)
+    if (!print(out, *it))
+      return exit_ok;
+  return -1;
+}
+
+int follow(redis::connection& conn, const search& s, printer& out,
+           std::map<std::string, std::string>& positions) {
+  install_stop_handlers();
+  auto last_scan = std::chrono::steady_clock::now();
+  while (!stop_requested) {
+    if (std::chrono::steady_clock::now() - last_scan >= rescan_interval) {
+      last_scan = std::chrono::steady_clock::now();
+      auto keys = redis::scan_keys(conn, "*:stream");
+      if (!keys)
+        return redis_failure(keys.error());
+      for (const auto& k : *keys)
+        if (auto name = redis::parse_stream_key(k); name && s.stream_selected(*name))
+          positions.emplace(k, "0-0"); // new since we started: all of it is new
+    }
+    if (positions.empty()) {
+      std::this_thread::sleep_for(200ms);
+      continue;
+    }
+    std::vector<std::string> keys, ids;
+    for (const auto& [k, id] : positions) {
+      keys.push_back(k);
+      ids.push_back(id);
+    }
+    auto batches = redis::read_streams(conn, keys, ids, page_size, follow_block.count());
+    if (!batches)
+      return stop_requested ? exit_ok : redis_failure(batches.error());
+    for (auto& b : *batches) {
+      auto name = redis::parse_stream_key(b.stream);
+      if (!name)
+        continue;
+      for (auto& e : b.entries) {
+        positions[b.stream] = e.id;
+        if (auto f = examine(s, b.stream, *name, std::move(e)))
+          if (!print(out, *f))
+            return exit_ok;
+      }
+    }
+  }
+  return exit_ok;
+}
+
+// -- groups report --------------------------------------------------------------------
+
+expected<json> report_stream(redis::connection& conn, const selected_stream& st) {
+  const auto& sum = *st.summary;
+  json out = {{"stream", st.key},
+              {"api", st.name.api},
+              {"event", st.name.event},
+              {"length", sum.length},
+              {"last_id", sum.last_id},
+              {"first_id", sum.first_id.empty() ? json(nullptr) : json(sum.first_id)},
+              {"groups", json::array()}};
+  auto groups = redis::stream_groups(conn, st.key);
+  if (!groups)
+    return groups.error();
+  auto now = now_ms();
+  for (const auto& g : *groups) {
+    json group = {{"name", g.name},
+                  {"pending", g.pending},
+                  {"last_delivered_id", g.last_delivered_id}};
+    if (g.lag) {
+      group["lag"] = *g.lag;
+      group["lag_source"] = "redis";
+    } else {
+      // Redis < 7, or Redis cannot tell: count what lies after the group's position.
+      auto n = redis::count_entries_after(conn, st.key, g.last_delivered_id);
+      if (!n)
+        return n.error();
+      group["lag"] = *n;
+      group["lag_source"] = "counted";
+    }
+    auto oldest = redis::oldest_pending(conn, st.key, g.name);
+    if (!oldest && !redis::is_nogroup(oldest.error()))
+      return oldest.error();
+    if (oldest && *oldest) {
+      const auto& p = **oldest;
+      auto ms = stream_id_ms(p.id);
+      group["oldest_pending"] = {{"id", p.id},
+                                 {"consumer", p.consumer},
+                                 {"idle_ms", p.idle_ms},
+                                 {"deliveries", p.deliveries},
+                                 {"age_ms", ms >= 0 ? std::max(0LL, now - ms) : 0}};
+    } else {
+      group["oldest_pending"] = nullptr;
+    }
+    json consumers = json::array();
+    auto cs = redis::group_consumers(conn, st.key, g.name);
+    if (!cs && !redis::is_nogroup(cs.error()))
+      return cs.error();
+    if (cs)
+      for (const auto& c : *cs)
+        consumers.push_back({{"name", c.name}, {"pending", c.pending}, {"idle_ms", c.idle_ms}});
+    group["consumers"] = std::move(consumers);
+    auto dl_key = redis::dead_letter_stream_key(g.name);
+    auto dl = redis::stream_length(conn, dl_key);
+    if (!dl)
+      return dl.error();
+    group["dead_letter"] = {{"stream", dl_key}, {"length", *dl}};
+    out["groups"].push_back(std::move(group));
+  }
+  return out;
+}
+
+void print_stream_pretty(const json& r) {
+  std::cout << r["stream"].get<std::string>() << "  (api " << r["api"].get<std::string>()
+            << ", "
+            << (r["event"] == "*" ? std::string("every event")
+                                  : "event " + r["event"].get<std::string>())
+            << ")\n  length " << r["length"] << ", last id "
+            << r["last_id"].get<std::string>() << "\n";
+  if (r["groups"].empty())
+    std::cout << "  no consumer groups\n";
+  for (const auto& g : r["groups"]) {
+    std::cout << "  group " << g["name"].get<std::string>() << ": lag " << g["lag"]
+              << (g["lag_source"] == "counted" ? " (counted)" : "") << ", pending "
+              << g["pending"];
+    if (!g["oldest_pending"].is_null()) {
+      const auto& p = g["oldest_pending"];
+      std::cout << " (oldest " << p["id"].get<std::string>() << " on "
+                << p["consumer"].get<std::string>() << ", idle "
+                << format_duration(p["idle_ms"].get<long long>()) << ", "
+                << p["deliveries"] << " deliveries)";
+    }
+    std::cout << ", last delivered " << g["last_delivered_id"].get<std::string>() << "\n";
+    std::cout << "    dead letter: " << g["dead_letter"]["length"] << " in "
+              << g["dead_letter"]["stream"].get<std::string>() << "\n";
+    if (g["consumers"].empty())
+      std::cout << "    no consumers\n";
+    for (const auto& c : g["consumers"])
+      std::cout << "    consumer " << c["name"].get<std::string>() << ": pending "
+                << c["pending"] << ", idle " << format_duration(c["idle_ms"].get<long long>())
+                << "\n";
+  }
+}
+
+int groups_report(redis::connection& conn, const search& s, bool pretty,
+                  const std::string& configured) {
+  auto streams = select_streams(conn, s, configured);
+  if (!streams)
+    return redis_failure(streams.error());
+  auto bar = progress::on_stderr("inspect: streams");
+  bar.total(static_cast<long long>(streams->size()));
+  long long done = 0;
+  bool any = false;
+  for (const auto& st : *streams) {
+    bar.update(done++);
+    if (!st.summary)
+      continue; // configured but not created yet
+    auto r = report_stream(conn, st);
+    if (!r)
+      return redis_failure(r.error());
+    bar.clear();
+    if (pretty)
+      print_stream_pretty(*r);
+    else
+      std::cout << dump(*r) << '\n';
+    std::cout.flush();
+    any = true;
+  }
+  bar.clear();
+  if (!any)
+    std::cerr << "lightbus inspect: no event streams found"
+              << (s.opts.api.empty() ? std::string() : " for --api " + s.opts.api) << "\n";
+  return exit_ok;
+}
+
+int usage(const std::string& message) {
+  std::cerr << "lightbus inspect: " << message << " (see lightbus inspect --help)\n";
+  return exit_usage;
+}
+
+} // namespace
+
+int inspect_command(const common_options& common, const inspect_options& opts) {
+  // -- check the arguments before touching anything --------------------------------
+  if (opts.groups) {
+    if (opts.follow || !opts.id.empty() || !opts.native_id.empty() || !opts.json_paths.empty()
+        || !opts.since.empty() || !opts.until.empty() || opts.limit > 0)
+      return usage("--groups reports streams and consumer groups; it takes only --api, "
+                   "--event, --internal and --format");
+  }
+  if (opts.follow && !opts.until.empty())
+    return usage("--follow and --until exclude each other (--follow never ends)");
+  if (opts.format != "json" && opts.format != "pretty")
+    return usage("--format must be json or pretty, got '" + opts.format + "'");
+  search s{opts, {}};
+  for (const auto& text : opts.json_paths) {
+    auto f = redis::parse_json_path_filter(text);
+    if (!f)
+      return usage(f.error().message);
+    s.filters.push_back(std::move(*f));
+  }
+  if (!opts.native_id.empty()) {
+    auto dash = opts.native_id.find('-');
+    if (dash == 0 || dash == std::string::npos || dash + 1 == opts.native_id.size()
+        || opts.native_id.find('-', dash + 1) != std::string::npos
+        || opts.native_id.find_first_not_of("0123456789-") != std::string::npos)
+      return usage("--native-id must be a stream id like 1700000000000-0, got '"
+                   + opts.native_id + "'");
+  }
+  std::string since, until;
+  auto now = now_ms();
+  if (!opts.since.empty()) {
+    auto b = redis::parse_history_bound(opts.since, false, now);
+    if (!b)
+      return usage(b.error().message);
+    since = *b;
+  }
+  if (!opts.until.empty()) {
+    auto b = redis::parse_history_bound(opts.until, true, now);
+    if (!b)
+      return usage(b.error().message);
+    until = *b;
+  }
+
+  // -- where the events are ----------------------------------------------------------
+  auto cfg = load_cli_config(common);
+  if (!cfg) {
+    std::cerr << "lightbus inspect: " << cfg.error().message << "\n";
+    return exit_config;
+  }
+  // A literal --api reads that API's transport (and its stream even before
+  // it exists, for --follow); a pattern uses the default API's.
+  bool literal_api = !opts.api.empty() && !redis::has_wildcard(opts.api);
+  auto eo = event_options(*cfg, literal_api ? opts.api : std::string("default"));
+  if (!eo) {
+    std::cerr << "lightbus inspect: " << eo.error().message << "\n";
+    return exit_config;
+  }
+  std::string configured;
+  if (literal_api && (!eo->per_event || (!opts.event.empty() && !redis::has_wildcard(opts.event))))
+    configured = event_stream_for(*eo, opts.api, opts.event);
+  auto url = parse_redis_url(eo->url);
+  if (!url) {
+    std::cerr << "lightbus inspect: event transport url: " << url.error().message << "\n";
+    return exit_config;
+  }
+  redis::connection_options copts;
+  copts.url = *url;
+  copts.read_timeout = 30s;
+  auto conn = redis::connection::open(copts);
+  if (!conn)
+    return redis_failure(conn.error());
+
+  printer out{opts.format == "pretty"};
+  if (opts.groups)
+    return groups_report(*conn, s, out.pretty, configured);
+
+  auto streams = select_streams(*conn, s, configured);
+  if (!streams)
+    return redis_failure(streams.error());
+  std::map<std::string, std::string> positions;
+  int rc = print_history(*conn, s, out, *streams, positions, since, until);
+  if (rc >= 0 || !opts.follow)
+    return rc >= 0 ? rc : exit_ok;
+  return follow(*conn, s, out, positions);
+}
+
+} // namespace lightbus::cli
