@@ -33,6 +33,8 @@ struct bus_state {
   caf::actor caller;
   std::vector<std::unique_ptr<call_lease>> idle;
   std::vector<std::pair<std::string, redis::connection>> idle_event_conns;
+  /// Set by `make_bus`: takes every call and event instead of Redis.
+  std::shared_ptr<bus_backend> backend;
 
   ~bus_state() {
     if (caller) {
@@ -116,12 +118,16 @@ struct bus_state {
   }
 };
 
+bus_backend::~bus_backend() = default;
+
 } // namespace detail
 
 bus::bus(std::shared_ptr<detail::bus_state> state) : state_(std::move(state)) {}
 
 expected<json> bus::try_call(std::string_view name, json kwargs,
                              std::optional<double> timeout_seconds) const {
+  if (state_->backend)
+    return state_->backend->try_call(name, std::move(kwargs), timeout_seconds);
   auto names = detail::check_target(name, kwargs);
   if (!names)
     return names.error();
@@ -163,6 +169,8 @@ json bus::call(std::string_view name, json kwargs, std::optional<double> timeout
 }
 
 expected<event_message> bus::try_fire(std::string_view name, json kwargs) const {
+  if (state_->backend)
+    return state_->backend->try_fire(name, std::move(kwargs));
   auto names = detail::check_target(name, kwargs);
   if (!names)
     return names.error();
@@ -210,6 +218,8 @@ event_message bus::fire(std::string_view name, json kwargs) const {
 }
 
 caf::actor bus::actor() const {
+  if (state_->backend)
+    return state_->backend->actor();
   auto& sys = state_->system();
   std::lock_guard<std::mutex> guard{state_->mtx};
   if (!state_->caller)
@@ -246,5 +256,18 @@ bus create(caf::actor_system& sys, lightbus::config cfg) {
   st->sys = &sys;
   return bus{std::move(st)};
 }
+
+namespace detail {
+
+bus make_bus(std::shared_ptr<bus_backend> backend, caf::actor_system& sys,
+             lightbus::config cfg) {
+  auto st = std::make_shared<bus_state>();
+  st->cfg = std::move(cfg);
+  st->sys = &sys;
+  st->backend = std::move(backend);
+  return bus{std::move(st)};
+}
+
+} // namespace detail
 
 } // namespace lightbus

@@ -27,7 +27,27 @@ private:
 };
 
 namespace detail {
+
 struct bus_state;
+
+/// Serves a `bus` instead of Redis: the in-memory bus and the mock of
+/// `lightbus/testing.hpp`. Called from any thread.
+class bus_backend {
+public:
+  virtual ~bus_backend();
+
+  /// Does what `bus::try_call` does.
+  virtual expected<json> try_call(std::string_view name, json kwargs,
+                                  std::optional<double> timeout_seconds)
+    = 0;
+
+  /// Does what `bus::try_fire` does.
+  virtual expected<event_message> try_fire(std::string_view name, json kwargs) = 0;
+
+  /// Returns the actor behind `bus::actor()`.
+  virtual caf::actor actor() = 0;
+};
+
 } // namespace detail
 
 /// A bus client: call RPCs from any thread, or from actors through `actor()`.
@@ -73,6 +93,15 @@ public:
 private:
   std::shared_ptr<detail::bus_state> state_;
 };
+
+namespace detail {
+
+/// Returns a client that hands every call and event to `backend`; its
+/// `system()` is `sys` (which must outlive the client's use).
+bus make_bus(std::shared_ptr<bus_backend> backend, caf::actor_system& sys,
+             lightbus::config cfg);
+
+} // namespace detail
 
 /// Returns a client configured from `$LIGHTBUS_CONFIG`, else the defaults.
 /// Throws `bus_error` for a bad config file.

@@ -1,0 +1,656 @@
+// The in-memory bus: a module's APIs and listeners served inside the process.
+//
+// Plain code (`bus.call`, `bus.fire`) runs function handlers in the calling
+// thread and asks handler actors through a scoped actor. Actor code goes
+// through the router actor, which never blocks: function handlers run in
+// short-lived detached actors, handler actors are asked with `request`. Both
+// paths share the steps below, so they answer alike, with the Redis path's
+// errors and texts (api_server.cpp and caller.cpp).
+
+#include "lightbus/testing/in_memory_bus.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+
+#include <caf/all.hpp>
+
+#include "../internal.hpp"
+#include "lightbus/actors/errors.hpp"
+#include "lightbus/json.hpp"
+#include "lightbus/logger.hpp"
+#include "lightbus/message.hpp"
+#include "lightbus/redis/rpc_transport.hpp"
+#include "lightbus/schema.hpp"
+#include "lightbus/schema_cache.hpp"
+
+namespace lightbus::testing::detail {
+
+namespace {
+
+using lightbus::detail::invoke_atom;
+
+/// A handler actor: the user's, or one we spawn from a factory (and spawn
+/// again once it died).
+struct handler_slot {
+  caf::actor actor;
+  handler_factory factory;
+  std::shared_ptr<std::atomic<bool>> down;
+};
+
+struct served {
+  std::shared_ptr<const api> definition;
+  std::map<std::string, handler_slot, std::less<>> handlers;
+};
+
+struct listener_entry {
+  listener_spec spec;
+  handler_slot slot;
+};
+
+/// How one call is served.
+struct call_plan {
+  rpc_message call;
+  std::shared_ptr<const api> definition; // keeps `proc` alive
+  const procedure* proc = nullptr;
+  caf::actor actor;         // set: ask this handler actor
+  bool from_factory = false; // the actor is ours to respawn
+  std::optional<result_message> answer; // set: answered already
+};
+
+bool matches(const listener_spec& spec, const event_message& msg) {
+  for (const auto& e : spec.events) {
+    auto dot = e.rfind('.');
+    if (e.compare(0, dot, msg.api_name) != 0 || dot != msg.api_name.size())
+      continue;
+    auto ev = std::string_view(e).substr(dot + 1);
+    if (ev == "*" || ev == msg.event_name)
+      return true;
+  }
+  return false;
+}
+
+std::string describe_handler_error(const std::string& what, const caf::error& err) {
+  // As the API server words it.
+  return err.category() == caf::atom("lightbus")
+           ? lightbus::detail::describe(err)
+           : "handler of " + what + " failed: " + lightbus::detail::describe(err);
+}
+
+/// Names and presence of kwargs for procedures served by actors (typed
+/// functions check their own), as the API server does.
+std::optional<std::string> check_kwargs(const procedure& proc, const json& kwargs) {
+  try {
+    lightbus::detail::check_kwarg_names(proc.parameters, kwargs);
+  } catch (const invalid_parameters_error& e) {
+    return std::string(e.what());
+  }
+  for (const auto& p : proc.parameters)
+    if (!kwargs.contains(p.name) && !p.default_value)
+      return "parameter '" + p.name + "': missing required parameter";
+  return std::nullopt;
+}
+
+} // namespace
+
+class in_memory_core : public lightbus::detail::bus_backend,
+                       public std::enable_shared_from_this<in_memory_core> {
+public:
+  in_memory_core(caf::actor_system& sys, in_memory_options opts)
+    : sys_(sys),
+      opts_(std::move(opts)),
+      schemas_(std::make_shared<schema_cache>(opts_.cfg, schema_cache::loader{})) {}
+
+  // -- set-up ------------------------------------------------------------------
+
+  void add(const module& mod) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (const auto& a : mod.apis()) {
+      const auto& name = a.definition()->name();
+      if (apis_.count(name) > 0)
+        throw std::invalid_argument("API '" + name + "' is served twice");
+      for (const auto& l : mod.listeners())
+        for (const auto& m : listeners_)
+          if (m->spec.name == l.name)
+            throw std::invalid_argument("listener name '" + l.name + "' is used twice");
+    }
+    for (const auto& a : mod.apis()) {
+      served s;
+      s.definition = a.definition();
+      for (const auto& [proc, h] : a.handlers())
+        s.handlers.emplace(proc, handler_slot{h.actor, h.factory, nullptr});
+      if (auto ok = schemas_->add_local(s.definition->name(), api_schema(*s.definition)); !ok)
+        throw std::invalid_argument(ok.error().message);
+      apis_.emplace(s.definition->name(), std::move(s));
+    }
+    for (const auto& l : mod.listeners()) {
+      auto e = std::make_shared<listener_entry>();
+      e->spec = l;
+      e->slot = handler_slot{l.actor, l.factory, nullptr};
+      listeners_.push_back(std::move(e));
+    }
+    for (const auto& t : mod.tasks())
+      tasks_.push_back(t);
+  }
+
+  task_function task(std::string_view name) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (const auto& t : tasks_)
+      if (t.name == name)
+        return t.function;
+    throw std::invalid_argument("no background task named '" + std::string(name) + "'");
+  }
+
+  /// Ends our actors and drops the modules (their functions may hold clients
+  /// of this bus); later calls fail with `errc::shutting_down`.
+  void close() {
+    std::vector<caf::actor> ours;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      closed_ = true;
+      ours.swap(spawned_);
+      if (router_)
+        ours.push_back(std::move(router_));
+      router_ = nullptr;
+      apis_.clear();
+      listeners_.clear();
+      tasks_.clear();
+    }
+    for (auto& a : ours)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  }
+
+  // -- calls -------------------------------------------------------------------
+
+  /// Checks a call as the caller and the worker would; the plan says who
+  /// serves it, or holds the error (as an error or an early answer).
+  expected<call_plan> plan_call(std::string_view name, json kwargs,
+                                std::optional<double> timeout) {
+    auto names = lightbus::detail::check_target(name, kwargs);
+    if (!names)
+      return names.error();
+    if (kwargs.is_null())
+      kwargs = json::object();
+    if (auto ok = schemas_->validate(direction::outgoing, schema_part::rpc_parameters,
+                                     names->first, names->second, kwargs);
+        !ok)
+      return ok.error();
+    call_plan plan;
+    plan.call = make_rpc_message(names->first, names->second, std::move(kwargs));
+    const auto& call = plan.call;
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (closed_)
+      return make_error(errc::shutting_down, "the in-memory bus is shut down");
+    auto a = apis_.find(call.api_name);
+    if (a == apis_.end())
+      return redis::timeout_error(call, timeout.value_or(opts_.cfg.api(call.api_name).rpc_timeout));
+    plan.definition = a->second.definition;
+    plan.proc = plan.definition->find_procedure(call.procedure_name);
+    if (plan.proc == nullptr) {
+      std::string offered;
+      for (const auto& p : plan.definition->procedures())
+        offered += (offered.empty() ? "" : ", ") + p.name;
+      auto text = "unknown procedure " + call.canonical_name() + " (API '" + call.api_name
+                  + "' offers: " + (offered.empty() ? "nothing" : offered) + ")";
+      plan.answer = make_error_result(call, text, "lightbus: " + text + "\n");
+      return plan;
+    }
+    if (auto ok = schemas_->validate(direction::incoming, schema_part::rpc_parameters,
+                                     call.api_name, call.procedure_name, call.kwargs);
+        !ok) {
+      plan.answer = make_error_result(call, ok.error().message,
+                                      "lightbus: " + ok.error().message + "\n");
+      return plan;
+    }
+    auto h = a->second.handlers.find(call.procedure_name);
+    if (h != a->second.handlers.end()) {
+      if (auto bad = check_kwargs(*plan.proc, call.kwargs)) {
+        auto text = "invalid parameters for " + call.canonical_name() + ": " + *bad;
+        plan.answer = make_error_result(call, text, "lightbus: " + text + "\n");
+        return plan;
+      }
+      plan.from_factory = static_cast<bool>(h->second.factory);
+      plan.actor = live(h->second);
+    } else if (!plan.proc->invoke) {
+      auto text = "no handler serves " + call.canonical_name();
+      plan.answer = make_error_result(call, text, "lightbus: " + text + "\n");
+    }
+    return plan;
+  }
+
+  /// Runs a function handler, as the worker's function handler does.
+  static result_message run_function(const call_plan& plan) {
+    const auto& call = plan.call;
+    try {
+      return make_result(call, plan.proc->invoke(call.kwargs));
+    } catch (const invalid_parameters_error& e) {
+      return make_error_result(call,
+                               "invalid parameters for " + call.canonical_name() + ": "
+                                 + e.what(),
+                               "lightbus: the call's kwargs do not match "
+                                 + call.canonical_name() + "\n");
+    } catch (const std::exception& e) {
+      logger("testing")->warn("{} raised: {}", call.canonical_name(), e.what());
+      return make_error_result(call, e.what(),
+                               "C++ exception in " + call.canonical_name() + ": " + e.what()
+                                 + "\n");
+    } catch (...) {
+      return make_error_result(call, "unknown exception",
+                               "unknown C++ exception in " + call.canonical_name() + "\n");
+    }
+  }
+
+  /// Turns a handler actor's answer into a result.
+  static result_message actor_result(const call_plan& plan, expected<json> outcome,
+                                     const caf::error& err) {
+    if (outcome)
+      return make_result(plan.call, std::move(*outcome));
+    auto text = describe_handler_error(plan.call.canonical_name(), err);
+    return make_error_result(plan.call, text, "lightbus: " + text + "\n");
+  }
+
+  /// What the caller gets for `res`: checked on both sides, as over Redis.
+  expected<json> finish(const call_plan& plan, result_message res) {
+    const auto& call = plan.call;
+    if (!res.error) {
+      auto ok = schemas_->validate(direction::outgoing, schema_part::rpc_response,
+                                   call.api_name, call.procedure_name, res.result);
+      if (!ok)
+        res = make_error_result(call, ok.error().message,
+                                "lightbus: " + ok.error().message + "\n");
+    }
+    auto out = redis::unwrap_result(call, std::move(res));
+    if (out) {
+      auto ok = schemas_->validate(direction::incoming, schema_part::rpc_response,
+                                   call.api_name, call.procedure_name, *out);
+      if (!ok)
+        return ok.error();
+    }
+    return out;
+  }
+
+  /// A handler actor of a plan that turned out dead: spawns it again.
+  caf::actor respawn(const call_plan& plan) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto a = apis_.find(plan.call.api_name);
+    if (a == apis_.end())
+      return nullptr;
+    auto h = a->second.handlers.find(plan.call.procedure_name);
+    if (h == a->second.handlers.end())
+      return nullptr;
+    if (h->second.actor == plan.actor)
+      *h->second.down = true;
+    return live(h->second);
+  }
+
+  expected<json> try_call(std::string_view name, json kwargs,
+                          std::optional<double> timeout) override {
+    auto plan = plan_call(name, std::move(kwargs), timeout);
+    if (!plan)
+      return plan.error();
+    if (plan->answer)
+      return finish(*plan, std::move(*plan->answer));
+    if (!plan->actor)
+      return finish(*plan, run_function(*plan));
+    for (int attempt = 0;; ++attempt) {
+      caf::scoped_actor self{sys_};
+      std::optional<result_message> res;
+      caf::error failure;
+      self->request(plan->actor, opts_.handler_timeout, call_atom::value,
+                    plan->call.procedure_name, plan->call.kwargs)
+        .receive([&](json& value) { res = actor_result(*plan, std::move(value), {}); },
+                 [&](caf::error& err) { failure = std::move(err); });
+      if (res)
+        return finish(*plan, std::move(*res));
+      // It died before it got the call: a factory's actor is spawned again.
+      if (failure == caf::sec::request_receiver_down && plan->from_factory && attempt == 0)
+        if (auto again = respawn(*plan)) {
+          plan->actor = again;
+          continue;
+        }
+      return finish(*plan, actor_result(*plan, error{}, failure));
+    }
+  }
+
+  // -- events ------------------------------------------------------------------
+
+  /// Checks and numbers an event; returns it with the listeners to run.
+  expected<std::pair<event_message, std::vector<std::shared_ptr<listener_entry>>>>
+  plan_fire(std::string_view name, json kwargs) {
+    auto names = lightbus::detail::check_target(name, kwargs);
+    if (!names)
+      return names.error();
+    if (kwargs.is_null())
+      kwargs = json::object();
+    auto opts = event_options(opts_.cfg, names->first);
+    if (!opts)
+      return opts.error();
+    if (auto ok = schemas_->validate(direction::outgoing, schema_part::event_parameters,
+                                     names->first, names->second, kwargs);
+        !ok)
+      return ok.error();
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (closed_)
+      return make_error(errc::shutting_down, "the in-memory bus is shut down");
+    int version = 1;
+    if (auto a = apis_.find(names->first); a != apis_.end())
+      version = a->second.definition->version();
+    auto msg = make_event_message(std::move(names->first), std::move(names->second),
+                                  std::move(kwargs), version);
+    msg.stream = event_stream_for(*opts, msg.api_name, msg.event_name);
+    msg.native_id = std::to_string(++sequence_) + "-0";
+    fired_.push_back(msg);
+    std::vector<std::shared_ptr<listener_entry>> targets;
+    for (const auto& l : listeners_)
+      if (matches(l->spec, msg))
+        targets.push_back(l);
+    return std::make_pair(std::move(msg), std::move(targets));
+  }
+
+  /// Returns the handler actor of a listener (spawned again if it died).
+  caf::actor listener_actor(listener_entry& l) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return live(l.slot);
+  }
+
+  void failed(const listener_entry& l, const event_message& msg, std::string reason) {
+    logger("testing")->error("listener '{}' failed on {} ({}): {}", l.spec.name,
+                             msg.canonical_name(), msg.native_id, reason);
+    std::lock_guard<std::mutex> guard{mtx_};
+    failures_.push_back(listener_failure{l.spec.name, msg, std::move(reason)});
+  }
+
+  /// Runs a function listener in this thread; returns why it failed.
+  static std::optional<std::string> run_listener(const listener_entry& l,
+                                                 const event_message& msg) {
+    try {
+      l.spec.function(msg);
+      return std::nullopt;
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    } catch (...) {
+      return std::string("unknown exception");
+    }
+  }
+
+  expected<event_message> try_fire(std::string_view name, json kwargs) override {
+    auto plan = plan_fire(name, std::move(kwargs));
+    if (!plan)
+      return plan.error();
+    auto& [msg, targets] = *plan;
+    for (auto& l : targets) {
+      if (l->spec.function) {
+        if (auto why = run_listener(*l, msg))
+          failed(*l, msg, *why);
+        continue;
+      }
+      auto handler = listener_actor(*l);
+      caf::scoped_actor self{sys_};
+      std::optional<std::string> why;
+      self->request(handler, opts_.handler_timeout, event_atom::value, msg)
+        .receive([](bool) {},
+                 [&](caf::error& err) {
+                   // A handler actor may reply with anything; only an error fails.
+                   if (err != caf::sec::unexpected_response)
+                     why = describe_listener_error(err);
+                 });
+      if (why)
+        failed(*l, msg, *why);
+    }
+    return msg;
+  }
+
+  static std::string describe_listener_error(const caf::error& err) {
+    return err.category() == caf::atom("lightbus") ? lightbus::detail::describe(err)
+                                                   : "handler failed: "
+                                                       + lightbus::detail::describe(err);
+  }
+
+  // -- the actor path ----------------------------------------------------------
+
+  caf::actor actor() override;
+
+  caf::actor_system& system() { return sys_; }
+  const in_memory_options& options() const { return opts_; }
+
+  std::vector<event_message> fired() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return fired_;
+  }
+
+  std::vector<listener_failure> failures() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return failures_;
+  }
+
+private:
+  /// Returns the slot's actor, spawning it from its factory when needed.
+  /// Called with `mtx_` held.
+  caf::actor live(handler_slot& slot) {
+    if (!slot.factory || (slot.actor && !slot.down->load()))
+      return slot.actor;
+    auto down = std::make_shared<std::atomic<bool>>(false);
+    auto factory = slot.factory;
+    auto a = sys_.spawn([factory, down](caf::event_based_actor* self) {
+      self->set_exception_handler(lightbus::detail::exception_to_error);
+      self->attach_functor([down] { *down = true; });
+      return factory(self);
+    });
+    slot.actor = a;
+    slot.down = std::move(down);
+    spawned_.push_back(a);
+    return a;
+  }
+
+  caf::actor_system& sys_;
+  in_memory_options opts_;
+  std::shared_ptr<schema_cache> schemas_;
+  mutable std::mutex mtx_;
+  bool closed_ = false;
+  std::map<std::string, served, std::less<>> apis_;
+  std::vector<std::shared_ptr<listener_entry>> listeners_;
+  std::vector<task_spec> tasks_;
+  std::vector<event_message> fired_;
+  std::vector<listener_failure> failures_;
+  long long sequence_ = 0;
+  std::vector<caf::actor> spawned_;
+  caf::actor router_;
+};
+
+namespace {
+
+// -- the router: bus.actor() ---------------------------------------------------
+
+void deliver(caf::typed_response_promise<json>& rp, expected<json> x) {
+  if (x)
+    rp.deliver(std::move(*x));
+  else
+    rp.deliver(make_caf_error(x.error()));
+}
+
+caf::result<json> to_result(expected<json> x) {
+  if (x)
+    return std::move(*x);
+  return make_caf_error(x.error());
+}
+
+/// Runs `job` in a short-lived detached actor (it may block), then `done`.
+template <class Done>
+void run_detached(caf::event_based_actor* self, std::function<void()> job, Done done) {
+  auto worker = self->spawn<caf::detached>([job](caf::event_based_actor* w) -> caf::behavior {
+    return {
+      [w, job](invoke_atom) {
+        job();
+        w->quit();
+      },
+    };
+  });
+  self->request(worker, caf::infinite, invoke_atom::value)
+    .then([done]() mutable { done(); }, [done](caf::error&) mutable { done(); });
+}
+
+void ask_actor(caf::event_based_actor* self, std::shared_ptr<in_memory_core> core,
+               std::shared_ptr<call_plan> plan, caf::typed_response_promise<json> rp,
+               bool retried) {
+  self->request(plan->actor, core->options().handler_timeout, call_atom::value,
+                plan->call.procedure_name, plan->call.kwargs)
+    .then(
+      [=](json& value) mutable {
+        deliver(rp, core->finish(*plan, core->actor_result(*plan, std::move(value), {})));
+      },
+      [=](caf::error& err) mutable {
+        if (err == caf::sec::request_receiver_down && plan->from_factory && !retried)
+          if (auto again = core->respawn(*plan)) {
+            plan->actor = again;
+            ask_actor(self, core, plan, rp, true);
+            return;
+          }
+        deliver(rp, core->finish(*plan, core->actor_result(*plan, error{}, err)));
+      });
+}
+
+caf::result<json> start_call(caf::event_based_actor* self, std::shared_ptr<in_memory_core> core,
+                             const std::string& name, json& kwargs,
+                             std::optional<double> timeout) {
+  auto planned = core->plan_call(name, std::move(kwargs), timeout);
+  if (!planned)
+    return make_caf_error(planned.error());
+  auto plan = std::make_shared<call_plan>(std::move(*planned));
+  if (plan->answer)
+    return to_result(core->finish(*plan, std::move(*plan->answer)));
+  auto rp = self->make_response_promise<json>();
+  if (plan->actor) {
+    ask_actor(self, core, plan, rp, false);
+    return rp;
+  }
+  auto res = std::make_shared<result_message>();
+  run_detached(self, [plan, res] { *res = in_memory_core::run_function(*plan); },
+               [core, plan, res, rp]() mutable { deliver(rp, core->finish(*plan, *res)); });
+  return rp;
+}
+
+using targets_ptr = std::shared_ptr<std::vector<std::shared_ptr<listener_entry>>>;
+
+// Runs the listeners one after the other, then answers the fire.
+void deliver_from(caf::event_based_actor* self, std::shared_ptr<in_memory_core> core,
+                  std::shared_ptr<event_message> msg, targets_ptr targets, size_t i,
+                  caf::typed_response_promise<event_message> rp) {
+  if (i == targets->size()) {
+    rp.deliver(*msg);
+    return;
+  }
+  auto l = (*targets)[i];
+  auto next = [=]() mutable { deliver_from(self, core, msg, targets, i + 1, rp); };
+  if (l->spec.function) {
+    auto why = std::make_shared<std::optional<std::string>>();
+    run_detached(self, [l, msg, why] { *why = in_memory_core::run_listener(*l, *msg); },
+                 [=]() mutable {
+                   if (*why)
+                     core->failed(*l, *msg, **why);
+                   next();
+                 });
+    return;
+  }
+  self->request(core->listener_actor(*l), core->options().handler_timeout, event_atom::value,
+                *msg)
+    .then([=](bool) mutable { next(); },
+          [=](caf::error& err) mutable {
+            if (err != caf::sec::unexpected_response)
+              core->failed(*l, *msg, in_memory_core::describe_listener_error(err));
+            next();
+          });
+}
+
+caf::result<event_message> start_fire(caf::event_based_actor* self,
+                                      std::shared_ptr<in_memory_core> core,
+                                      const std::string& name, json& kwargs) {
+  auto plan = core->plan_fire(name, std::move(kwargs));
+  if (!plan)
+    return make_caf_error(plan.error());
+  auto msg = std::make_shared<event_message>(std::move(plan->first));
+  auto targets = std::make_shared<std::vector<std::shared_ptr<listener_entry>>>(
+    std::move(plan->second));
+  auto rp = self->make_response_promise<event_message>();
+  deliver_from(self, core, msg, targets, 0, rp);
+  return rp;
+}
+
+caf::behavior router(caf::event_based_actor* self, std::shared_ptr<in_memory_core> core) {
+  return {
+    [=](call_atom, const std::string& name, json& kwargs) -> caf::result<json> {
+      return start_call(self, core, name, kwargs, std::nullopt);
+    },
+    [=](call_atom, const std::string& name, json& kwargs, double timeout)
+      -> caf::result<json> { return start_call(self, core, name, kwargs, timeout); },
+    [=](fire_atom, const std::string& name, json& kwargs) -> caf::result<event_message> {
+      return start_fire(self, core, name, kwargs);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor in_memory_core::actor() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (!router_ && !closed_)
+    router_ = sys_.spawn(router, shared_from_this());
+  return router_;
+}
+
+} // namespace lightbus::testing::detail
+
+namespace lightbus::testing {
+
+in_memory_bus::in_memory_bus(in_memory_options opts) {
+  own_cfg_ = std::make_unique<caf::actor_system_config>();
+  configure(*own_cfg_);
+  own_sys_ = std::make_unique<caf::actor_system>(*own_cfg_);
+  sys_ = own_sys_.get();
+  init(std::move(opts));
+}
+
+in_memory_bus::in_memory_bus(const module& mod, in_memory_options opts)
+  : in_memory_bus(std::move(opts)) {
+  add(mod);
+}
+
+in_memory_bus::in_memory_bus(caf::actor_system& sys, const module& mod, in_memory_options opts)
+  : sys_(&sys) {
+  init(std::move(opts));
+  add(mod);
+}
+
+in_memory_bus::~in_memory_bus() {
+  core_->close();
+}
+
+void in_memory_bus::init(in_memory_options opts) {
+  auto cfg = opts.cfg;
+  core_ = std::make_shared<detail::in_memory_core>(*sys_, std::move(opts));
+  bus_ = lightbus::detail::make_bus(core_, *sys_, std::move(cfg));
+}
+
+void in_memory_bus::add(const module& mod) {
+  core_->add(mod);
+}
+
+void in_memory_bus::run_task(std::string_view name) {
+  auto fn = core_->task(name);
+  fn(bus_);
+}
+
+lightbus::bus in_memory_bus::bus() const {
+  return bus_;
+}
+
+std::vector<event_message> in_memory_bus::fired() const {
+  return core_->fired();
+}
+
+std::vector<listener_failure> in_memory_bus::failures() const {
+  return core_->failures();
+}
+
+} // namespace lightbus::testing
