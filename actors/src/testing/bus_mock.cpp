@@ -32,7 +32,8 @@ call_stub& call_stub::invokes(std::function<json(const json&)> fn) {
       return fn(kwargs);
     } catch (const std::exception& e) {
       // What a Redis caller gets when the remote procedure raised.
-      return make_error(errc::remote_error, "Error while calling " + name + ": " + e.what());
+      return make_error(errc::remote_error,
+                        "Error while calling " + name + ": " + e.what());
     }
   };
   return *this;
@@ -113,8 +114,8 @@ public:
         }
       if (hit == nullptr) {
         ADD_FAILURE() << "bus_mock: unexpected RPC " << full << " with kwargs "
-                      << kwargs.dump() << stubs_of(full)
-                      << "\n  stub it: mock.on_call(\"" << full << "\").returns(...)";
+                      << kwargs.dump() << stubs_of(full) << "\n  stub it: mock.on_call(\""
+                      << full << "\").returns(...)";
         return make_error(errc::unknown_procedure,
                           "bus_mock: no stub matches " + full + " " + kwargs.dump());
       }
@@ -143,7 +144,8 @@ public:
       if (s->forbidden_ && covers(s->name_, msg.api_name, msg.event_name)) {
         ADD_FAILURE() << "bus_mock: forbidden event " << full << " fired with kwargs "
                       << msg.kwargs.dump();
-        return make_error(errc::unknown_event, "bus_mock: event " + full + " is forbidden");
+        return make_error(errc::unknown_event,
+                          "bus_mock: event " + full + " is forbidden");
       }
     for (auto i = event_stubs_.rbegin(); i != event_stubs_.rend(); ++i)
       if (!(*i)->forbidden_ && covers((*i)->name_, msg.api_name, msg.event_name)
@@ -156,8 +158,8 @@ public:
     ADD_FAILURE() << "bus_mock: unexpected event " << full << " with kwargs "
                   << msg.kwargs.dump() << "\n  allow it: mock.allow_event(\"" << full
                   << "\")";
-    return make_error(errc::unknown_event,
-                      "bus_mock: event " + full + " " + msg.kwargs.dump() + " is not allowed");
+    return make_error(errc::unknown_event, "bus_mock: event " + full + " "
+                                               + msg.kwargs.dump() + " is not allowed");
   }
 
   caf::actor actor() override;
@@ -242,18 +244,17 @@ caf::actor mock_core::actor() {
         return std::move(*r);
       };
       return {
-        [answer](call_atom, const std::string& name, json& kwargs) -> caf::result<json> {
-          return answer(name, kwargs);
-        },
-        [answer](call_atom, const std::string& name, json& kwargs, double)
-          -> caf::result<json> { return answer(name, kwargs); },
-        [core](fire_atom, const std::string& name, json& kwargs)
-          -> caf::result<event_message> {
-          auto r = core->try_fire(name, std::move(kwargs));
-          if (!r)
-            return make_caf_error(r.error());
-          return std::move(*r);
-        },
+          [answer](call_atom, const std::string& name,
+                   json& kwargs) -> caf::result<json> { return answer(name, kwargs); },
+          [answer](call_atom, const std::string& name, json& kwargs,
+                   double) -> caf::result<json> { return answer(name, kwargs); },
+          [core](fire_atom, const std::string& name,
+                 json& kwargs) -> caf::result<event_message> {
+            auto r = core->try_fire(name, std::move(kwargs));
+            if (!r)
+              return make_caf_error(r.error());
+            return std::move(*r);
+          },
       };
     });
   }

@@ -55,8 +55,8 @@ struct call_plan {
   rpc_message call;
   std::shared_ptr<const api> definition; // keeps `proc` alive
   const procedure* proc = nullptr;
-  caf::actor actor;         // set: ask this handler actor
-  bool from_factory = false; // the actor is ours to respawn
+  caf::actor actor;                     // set: ask this handler actor
+  bool from_factory = false;            // the actor is ours to respawn
   std::optional<result_message> answer; // set: answered already
 };
 
@@ -75,8 +75,8 @@ bool matches(const listener_spec& spec, const event_message& msg) {
 std::string describe_handler_error(const std::string& what, const caf::error& err) {
   // As the API server words it.
   return err.category() == caf::atom("lightbus")
-           ? lightbus::detail::describe(err)
-           : "handler of " + what + " failed: " + lightbus::detail::describe(err);
+             ? lightbus::detail::describe(err)
+             : "handler of " + what + " failed: " + lightbus::detail::describe(err);
 }
 
 /// Names and presence of kwargs for procedures served by actors (typed
@@ -99,9 +99,8 @@ class in_memory_core : public lightbus::detail::bus_backend,
                        public std::enable_shared_from_this<in_memory_core> {
 public:
   in_memory_core(caf::actor_system& sys, in_memory_options opts)
-    : sys_(sys),
-      opts_(std::move(opts)),
-      schemas_(std::make_shared<schema_cache>(opts_.cfg, schema_cache::loader{})) {}
+      : sys_(sys), opts_(std::move(opts)),
+        schemas_(std::make_shared<schema_cache>(opts_.cfg, schema_cache::loader{})) {}
 
   // -- set-up ------------------------------------------------------------------
 
@@ -121,7 +120,8 @@ public:
       s.definition = a.definition();
       for (const auto& [proc, h] : a.handlers())
         s.handlers.emplace(proc, handler_slot{h.actor, h.factory, nullptr});
-      if (auto ok = schemas_->add_local(s.definition->name(), api_schema(*s.definition)); !ok)
+      if (auto ok = schemas_->add_local(s.definition->name(), api_schema(*s.definition));
+          !ok)
         throw std::invalid_argument(ok.error().message);
       apis_.emplace(s.definition->name(), std::move(s));
     }
@@ -185,7 +185,8 @@ public:
       return make_error(errc::shutting_down, "the in-memory bus is shut down");
     auto a = apis_.find(call.api_name);
     if (a == apis_.end())
-      return redis::timeout_error(call, timeout.value_or(opts_.cfg.api(call.api_name).rpc_timeout));
+      return redis::timeout_error(
+          call, timeout.value_or(opts_.cfg.api(call.api_name).rpc_timeout));
     plan.definition = a->second.definition;
     plan.proc = plan.definition->find_procedure(call.procedure_name);
     if (plan.proc == nullptr) {
@@ -226,19 +227,18 @@ public:
     try {
       return make_result(call, plan.proc->invoke(call.kwargs));
     } catch (const invalid_parameters_error& e) {
-      return make_error_result(call,
-                               "invalid parameters for " + call.canonical_name() + ": "
-                                 + e.what(),
-                               "lightbus: the call's kwargs do not match "
-                                 + call.canonical_name() + "\n");
+      return make_error_result(
+          call, "invalid parameters for " + call.canonical_name() + ": " + e.what(),
+          "lightbus: the call's kwargs do not match " + call.canonical_name() + "\n");
     } catch (const std::exception& e) {
       logger("testing")->warn("{} raised: {}", call.canonical_name(), e.what());
       return make_error_result(call, e.what(),
-                               "C++ exception in " + call.canonical_name() + ": " + e.what()
-                                 + "\n");
+                               "C++ exception in " + call.canonical_name() + ": "
+                                   + e.what() + "\n");
     } catch (...) {
       return make_error_result(call, "unknown exception",
-                               "unknown C++ exception in " + call.canonical_name() + "\n");
+                               "unknown C++ exception in " + call.canonical_name()
+                                   + "\n");
     }
   }
 
@@ -300,12 +300,13 @@ public:
       caf::error failure;
       self->request(plan->actor, opts_.handler_timeout, call_atom::value,
                     plan->call.procedure_name, plan->call.kwargs)
-        .receive([&](json& value) { res = actor_result(*plan, std::move(value), {}); },
-                 [&](caf::error& err) { failure = std::move(err); });
+          .receive([&](json& value) { res = actor_result(*plan, std::move(value), {}); },
+                   [&](caf::error& err) { failure = std::move(err); });
       if (res)
         return finish(*plan, std::move(*res));
       // It died before it got the call: a factory's actor is spawned again.
-      if (failure == caf::sec::request_receiver_down && plan->from_factory && attempt == 0)
+      if (failure == caf::sec::request_receiver_down && plan->from_factory
+          && attempt == 0)
         if (auto again = respawn(*plan)) {
           plan->actor = again;
           continue;
@@ -390,12 +391,12 @@ public:
       caf::scoped_actor self{sys_};
       std::optional<std::string> why;
       self->request(handler, opts_.handler_timeout, event_atom::value, msg)
-        .receive([](bool) {},
-                 [&](caf::error& err) {
-                   // A handler actor may reply with anything; only an error fails.
-                   if (err != caf::sec::unexpected_response)
-                     why = describe_listener_error(err);
-                 });
+          .receive([](bool) {},
+                   [&](caf::error& err) {
+                     // A handler actor may reply with anything; only an error fails.
+                     if (err != caf::sec::unexpected_response)
+                       why = describe_listener_error(err);
+                   });
       if (why)
         failed(*l, msg, *why);
     }
@@ -403,9 +404,9 @@ public:
   }
 
   static std::string describe_listener_error(const caf::error& err) {
-    return err.category() == caf::atom("lightbus") ? lightbus::detail::describe(err)
-                                                   : "handler failed: "
-                                                       + lightbus::detail::describe(err);
+    return err.category() == caf::atom("lightbus")
+               ? lightbus::detail::describe(err)
+               : "handler failed: " + lightbus::detail::describe(err);
   }
 
   // -- the actor path ----------------------------------------------------------
@@ -479,16 +480,17 @@ caf::result<json> to_result(expected<json> x) {
 /// Runs `job` in a short-lived detached actor (it may block), then `done`.
 template <class Done>
 void run_detached(caf::event_based_actor* self, std::function<void()> job, Done done) {
-  auto worker = self->spawn<caf::detached>([job](caf::event_based_actor* w) -> caf::behavior {
-    return {
-      [w, job](invoke_atom) {
-        job();
-        w->quit();
-      },
-    };
-  });
+  auto worker
+      = self->spawn<caf::detached>([job](caf::event_based_actor* w) -> caf::behavior {
+          return {
+              [w, job](invoke_atom) {
+                job();
+                w->quit();
+              },
+          };
+        });
   self->request(worker, caf::infinite, invoke_atom::value)
-    .then([done]() mutable { done(); }, [done](caf::error&) mutable { done(); });
+      .then([done]() mutable { done(); }, [done](caf::error&) mutable { done(); });
 }
 
 void ask_actor(caf::event_based_actor* self, std::shared_ptr<in_memory_core> core,
@@ -496,22 +498,24 @@ void ask_actor(caf::event_based_actor* self, std::shared_ptr<in_memory_core> cor
                bool retried) {
   self->request(plan->actor, core->options().handler_timeout, call_atom::value,
                 plan->call.procedure_name, plan->call.kwargs)
-    .then(
-      [=](json& value) mutable {
-        deliver(rp, core->finish(*plan, core->actor_result(*plan, std::move(value), {})));
-      },
-      [=](caf::error& err) mutable {
-        if (err == caf::sec::request_receiver_down && plan->from_factory && !retried)
-          if (auto again = core->respawn(*plan)) {
-            plan->actor = again;
-            ask_actor(self, core, plan, rp, true);
-            return;
-          }
-        deliver(rp, core->finish(*plan, core->actor_result(*plan, error{}, err)));
-      });
+      .then(
+          [=](json& value) mutable {
+            deliver(rp,
+                    core->finish(*plan, core->actor_result(*plan, std::move(value), {})));
+          },
+          [=](caf::error& err) mutable {
+            if (err == caf::sec::request_receiver_down && plan->from_factory && !retried)
+              if (auto again = core->respawn(*plan)) {
+                plan->actor = again;
+                ask_actor(self, core, plan, rp, true);
+                return;
+              }
+            deliver(rp, core->finish(*plan, core->actor_result(*plan, error{}, err)));
+          });
 }
 
-caf::result<json> start_call(caf::event_based_actor* self, std::shared_ptr<in_memory_core> core,
+caf::result<json> start_call(caf::event_based_actor* self,
+                             std::shared_ptr<in_memory_core> core,
                              const std::string& name, json& kwargs,
                              std::optional<double> timeout) {
   auto planned = core->plan_call(name, std::move(kwargs), timeout);
@@ -526,8 +530,9 @@ caf::result<json> start_call(caf::event_based_actor* self, std::shared_ptr<in_me
     return rp;
   }
   auto res = std::make_shared<result_message>();
-  run_detached(self, [plan, res] { *res = in_memory_core::run_function(*plan); },
-               [core, plan, res, rp]() mutable { deliver(rp, core->finish(*plan, *res)); });
+  run_detached(
+      self, [plan, res] { *res = in_memory_core::run_function(*plan); },
+      [core, plan, res, rp]() mutable { deliver(rp, core->finish(*plan, *res)); });
   return rp;
 }
 
@@ -545,22 +550,23 @@ void deliver_from(caf::event_based_actor* self, std::shared_ptr<in_memory_core> 
   auto next = [=]() mutable { deliver_from(self, core, msg, targets, i + 1, rp); };
   if (l->spec.function) {
     auto why = std::make_shared<std::optional<std::string>>();
-    run_detached(self, [l, msg, why] { *why = in_memory_core::run_listener(*l, *msg); },
-                 [=]() mutable {
-                   if (*why)
-                     core->failed(*l, *msg, **why);
-                   next();
-                 });
+    run_detached(
+        self, [l, msg, why] { *why = in_memory_core::run_listener(*l, *msg); },
+        [=]() mutable {
+          if (*why)
+            core->failed(*l, *msg, **why);
+          next();
+        });
     return;
   }
-  self->request(core->listener_actor(*l), core->options().handler_timeout, event_atom::value,
-                *msg)
-    .then([=](bool) mutable { next(); },
-          [=](caf::error& err) mutable {
-            if (err != caf::sec::unexpected_response)
-              core->failed(*l, *msg, in_memory_core::describe_listener_error(err));
-            next();
-          });
+  self->request(core->listener_actor(*l), core->options().handler_timeout,
+                event_atom::value, *msg)
+      .then([=](bool) mutable { next(); },
+            [=](caf::error& err) mutable {
+              if (err != caf::sec::unexpected_response)
+                core->failed(*l, *msg, in_memory_core::describe_listener_error(err));
+              next();
+            });
 }
 
 caf::result<event_message> start_fire(caf::event_based_actor* self,
@@ -571,7 +577,7 @@ caf::result<event_message> start_fire(caf::event_based_actor* self,
     return make_caf_error(plan.error());
   auto msg = std::make_shared<event_message>(std::move(plan->first));
   auto targets = std::make_shared<std::vector<std::shared_ptr<listener_entry>>>(
-    std::move(plan->second));
+      std::move(plan->second));
   auto rp = self->make_response_promise<event_message>();
   deliver_from(self, core, msg, targets, 0, rp);
   return rp;
@@ -579,14 +585,13 @@ caf::result<event_message> start_fire(caf::event_based_actor* self,
 
 caf::behavior router(caf::event_based_actor* self, std::shared_ptr<in_memory_core> core) {
   return {
-    [=](call_atom, const std::string& name, json& kwargs) -> caf::result<json> {
-      return start_call(self, core, name, kwargs, std::nullopt);
-    },
-    [=](call_atom, const std::string& name, json& kwargs, double timeout)
-      -> caf::result<json> { return start_call(self, core, name, kwargs, timeout); },
-    [=](fire_atom, const std::string& name, json& kwargs) -> caf::result<event_message> {
-      return start_fire(self, core, name, kwargs);
-    },
+      [=](call_atom, const std::string& name, json& kwargs) -> caf::result<json> {
+        return start_call(self, core, name, kwargs, std::nullopt);
+      },
+      [=](call_atom, const std::string& name, json& kwargs, double timeout)
+          -> caf::result<json> { return start_call(self, core, name, kwargs, timeout); },
+      [=](fire_atom, const std::string& name, json& kwargs)
+          -> caf::result<event_message> { return start_fire(self, core, name, kwargs); },
   };
 }
 
@@ -612,12 +617,13 @@ in_memory_bus::in_memory_bus(in_memory_options opts) {
 }
 
 in_memory_bus::in_memory_bus(const module& mod, in_memory_options opts)
-  : in_memory_bus(std::move(opts)) {
+    : in_memory_bus(std::move(opts)) {
   add(mod);
 }
 
-in_memory_bus::in_memory_bus(caf::actor_system& sys, const module& mod, in_memory_options opts)
-  : sys_(&sys) {
+in_memory_bus::in_memory_bus(caf::actor_system& sys, const module& mod,
+                             in_memory_options opts)
+    : sys_(&sys) {
   init(std::move(opts));
   add(mod);
 }

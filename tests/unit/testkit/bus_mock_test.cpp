@@ -98,13 +98,17 @@ TEST(BusMock, KwargMatcherTakesGoogleMockMatchers) {
   bus_mock mock;
   mock.on_call("store.get_price").with(kwarg("sku", ::testing::_)).returns(1.5);
   EXPECT_EQ(mock.bus().call("store.get_price", {{"sku", "x"}}), json(1.5));
-  EXPECT_EQ(mock.call_count("store.get_price", kwarg("sku", ::testing::Ne(json("y")))), 1u);
+  EXPECT_EQ(mock.call_count("store.get_price", kwarg("sku", ::testing::Ne(json("y")))),
+            1u);
   EXPECT_EQ(mock.call_count("store.get_price", kwarg("other", ::testing::_)), 0u);
 }
 
 TEST(BusMock, TimesIsVerified) {
   bus_mock mock;
-  mock.on_call("auth.check_password").with(kwarg("username", "sally")).returns(true).times(2);
+  mock.on_call("auth.check_password")
+      .with(kwarg("username", "sally"))
+      .returns(true)
+      .times(2);
   mock.bus().call("auth.check_password", login("sally", "x"));
   EXPECT_NONFATAL_FAILURE(mock.verify(), "expected 2 call(s), got 1");
 }
@@ -122,8 +126,8 @@ TEST(BusMock, UnmockedCallFailsTheTestAndReturnsAnError) {
   bus_mock mock;
   std::optional<lightbus::expected<json>> r;
   EXPECT_NONFATAL_FAILURE(
-    r = mock.bus().try_call("auth.check_password", login("sally", "x")),
-    R"(bus_mock: unexpected RPC auth.check_password with kwargs {"password":"x","username":"sally"})");
+      r = mock.bus().try_call("auth.check_password", login("sally", "x")),
+      R"(bus_mock: unexpected RPC auth.check_password with kwargs {"password":"x","username":"sally"})");
   ASSERT_TRUE(r && !*r);
   EXPECT_EQ((*r).error().code, errc::unknown_procedure);
   EXPECT_EQ(mock.call_count("auth.check_password"), 1u);
@@ -140,8 +144,8 @@ TEST(BusMock, UnexpectedEventFailsTheTest) {
   bus_mock mock;
   std::optional<lightbus::expected<lightbus::event_message>> r;
   EXPECT_NONFATAL_FAILURE(
-    r = mock.bus().try_fire("auth.user_registered", {{"username", "sally"}}),
-    R"(bus_mock: unexpected event auth.user_registered with kwargs {"username":"sally"})");
+      r = mock.bus().try_fire("auth.user_registered", {{"username", "sally"}}),
+      R"(bus_mock: unexpected event auth.user_registered with kwargs {"username":"sally"})");
   ASSERT_TRUE(r && !*r);
   EXPECT_EQ((*r).error().code, errc::unknown_event);
   // Captured all the same.
@@ -152,7 +156,8 @@ TEST(BusMock, AllowedEventsAreCapturedWithIds) {
   bus_mock mock;
   mock.allow_event("auth.*");
   auto bus = mock.bus();
-  auto first = bus.fire("auth.user_registered", {{"username", "sally"}, {"email", "s@x"}});
+  auto first
+      = bus.fire("auth.user_registered", {{"username", "sally"}, {"email", "s@x"}});
   bus.fire("auth.user_deleted", {{"username", "bob"}});
   EXPECT_EQ(first.native_id, "1-0");
   EXPECT_FALSE(first.id.empty());
@@ -169,8 +174,9 @@ TEST(BusMock, EventAllowedOnlyForMatchingKwargs) {
   bus_mock mock;
   mock.allow_event("auth.user_registered").with(kwarg("username", "sally"));
   EXPECT_TRUE(mock.bus().try_fire("auth.user_registered", {{"username", "sally"}}));
-  EXPECT_NONFATAL_FAILURE(mock.bus().try_fire("auth.user_registered", {{"username", "eve"}}),
-                          "unexpected event auth.user_registered");
+  EXPECT_NONFATAL_FAILURE(
+      mock.bus().try_fire("auth.user_registered", {{"username", "eve"}}),
+      "unexpected event auth.user_registered");
 }
 
 TEST(BusMock, ForbiddenEventFailsEvenWhenAllEventsAreAllowed) {
@@ -193,27 +199,30 @@ TEST(BusMock, BadNamesAreRefusedWithoutFailingTheTest) {
 TEST(BusMock, ActorCodeGetsStubsThroughBusActor) {
   bus_mock mock;
   mock.on_call("auth.check_password").with(kwarg("username", "admin")).returns(true);
-  mock.on_call("auth.check_password").with(kwarg("username", "eve")).fails(errc::remote_error,
-                                                                          "locked");
+  mock.on_call("auth.check_password")
+      .with(kwarg("username", "eve"))
+      .fails(errc::remote_error, "locked");
   mock.allow_event("auth.user_registered");
   caf::scoped_actor self{mock.system()};
   auto bus = mock.bus();
-  self->request(bus.actor(), 5s, lightbus::call_atom::value, std::string("auth.check_password"),
-                login("admin", "x"))
-    .receive([](const json& ok) { EXPECT_EQ(ok, json(true)); },
-             [](caf::error& e) { ADD_FAILURE() << lightbus::from_caf_error(e).message; });
-  self->request(bus.actor(), 5s, lightbus::call_atom::value, std::string("auth.check_password"),
-                login("eve", "x"), 1.0)
-    .receive([](const json&) { ADD_FAILURE() << "no error"; },
-             [](caf::error& e) {
-               auto err = lightbus::from_caf_error(e);
-               EXPECT_EQ(err.code, errc::remote_error);
-               EXPECT_EQ(err.message, "locked");
-             });
+  self->request(bus.actor(), 5s, lightbus::call_atom::value,
+                std::string("auth.check_password"), login("admin", "x"))
+      .receive(
+          [](const json& ok) { EXPECT_EQ(ok, json(true)); },
+          [](caf::error& e) { ADD_FAILURE() << lightbus::from_caf_error(e).message; });
+  self->request(bus.actor(), 5s, lightbus::call_atom::value,
+                std::string("auth.check_password"), login("eve", "x"), 1.0)
+      .receive([](const json&) { ADD_FAILURE() << "no error"; },
+               [](caf::error& e) {
+                 auto err = lightbus::from_caf_error(e);
+                 EXPECT_EQ(err.code, errc::remote_error);
+                 EXPECT_EQ(err.message, "locked");
+               });
   self->request(bus.actor(), 5s, lightbus::fire_atom::value,
                 std::string("auth.user_registered"), json{{"username", "a"}})
-    .receive([](const lightbus::event_message& m) { EXPECT_EQ(m.native_id, "1-0"); },
-             [](caf::error& e) { ADD_FAILURE() << lightbus::from_caf_error(e).message; });
+      .receive(
+          [](const lightbus::event_message& m) { EXPECT_EQ(m.native_id, "1-0"); },
+          [](caf::error& e) { ADD_FAILURE() << lightbus::from_caf_error(e).message; });
   EXPECT_EQ(mock.call_count("auth.check_password"), 2u);
 }
 
@@ -221,14 +230,14 @@ TEST(BusMock, UnmockedCallFromActorCodeFailsTheTest) {
   bus_mock mock;
   std::optional<lightbus::error> got;
   EXPECT_NONFATAL_FAILURE_ON_ALL_THREADS(
-    {
-      caf::scoped_actor self{mock.system()};
-      self->request(mock.bus().actor(), 5s, lightbus::call_atom::value,
-                    std::string("store.get_price"), json{{"sku", "x"}})
-        .receive([](const json&) {},
-                 [&](caf::error& e) { got = lightbus::from_caf_error(e); });
-    },
-    "unexpected RPC store.get_price");
+      {
+        caf::scoped_actor self{mock.system()};
+        self->request(mock.bus().actor(), 5s, lightbus::call_atom::value,
+                      std::string("store.get_price"), json{{"sku", "x"}})
+            .receive([](const json&) {},
+                     [&](caf::error& e) { got = lightbus::from_caf_error(e); });
+      },
+      "unexpected RPC store.get_price");
   ASSERT_TRUE(got);
   EXPECT_EQ(got->code, errc::unknown_procedure);
 }

@@ -44,7 +44,8 @@ lightbus::module mailer_module(std::shared_ptr<outbox> box) {
 // announces the new user.
 bool sign_up(const lightbus::bus& bus, const std::string& admin_password,
              const std::string& username, const std::string& email) {
-  auto ok = bus.call("auth.check_password", {{"username", "admin"}, {"password", admin_password}});
+  auto ok = bus.call("auth.check_password",
+                     {{"username", "admin"}, {"password", admin_password}});
   if (!ok.get<bool>())
     return false;
   bus.fire("auth.user_registered", {{"username", username}, {"email", email}});

@@ -37,7 +37,7 @@ namespace detail {
 class kwarg_matcher_impl : public ::testing::MatcherInterface<const json&> {
 public:
   kwarg_matcher_impl(std::string name, ::testing::Matcher<const json&> inner)
-    : name_(std::move(name)), inner_(std::move(inner)) {}
+      : name_(std::move(name)), inner_(std::move(inner)) {}
 
   bool MatchAndExplain(const json& kwargs,
                        ::testing::MatchResultListener* listener) const override {
@@ -100,7 +100,7 @@ private:
 template <class M>
 kwargs_matcher kwarg(std::string name, M m) {
   return ::testing::MakeMatcher(new detail::kwarg_matcher_impl(
-    std::move(name), ::testing::MatcherCast<const json&>(std::move(m))));
+      std::move(name), ::testing::MatcherCast<const json&>(std::move(m))));
 }
 
 /// Matches kwargs that hold every key of `subset` with an equal value (others
@@ -168,7 +168,7 @@ private:
   friend class detail::mock_core;
 
   event_stub(std::string name, bool forbidden)
-    : name_(std::move(name)), forbidden_(forbidden) {}
+      : name_(std::move(name)), forbidden_(forbidden) {}
 
   std::string name_;
   bool forbidden_;
