@@ -271,6 +271,13 @@ public:
     return out;
   }
 
+  /// What the caller gets when a handler actor did not answer in time: what
+  /// a Redis caller gets when no result came.
+  error handler_timeout(const call_plan& plan) const {
+    return redis::timeout_error(
+        plan.call, std::chrono::duration<double>(opts_.handler_timeout).count());
+  }
+
   /// A handler actor of a plan that turned out dead: spawns it again.
   caf::actor respawn(const call_plan& plan) {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -304,6 +311,8 @@ public:
                    [&](caf::error& err) { failure = std::move(err); });
       if (res)
         return finish(*plan, std::move(*res));
+      if (failure == caf::sec::request_timeout)
+        return handler_timeout(*plan);
       // It died before it got the call: a factory's actor is spawned again.
       if (failure == caf::sec::request_receiver_down && plan->from_factory
           && attempt == 0)
@@ -504,6 +513,10 @@ void ask_actor(caf::event_based_actor* self, std::shared_ptr<in_memory_core> cor
                     core->finish(*plan, core->actor_result(*plan, std::move(value), {})));
           },
           [=](caf::error& err) mutable {
+            if (err == caf::sec::request_timeout) {
+              deliver(rp, core->handler_timeout(*plan));
+              return;
+            }
             if (err == caf::sec::request_receiver_down && plan->from_factory && !retried)
               if (auto again = core->respawn(*plan)) {
                 plan->actor = again;

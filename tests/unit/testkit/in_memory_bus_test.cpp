@@ -407,3 +407,27 @@ TEST(InMemoryBusModules, ClientOutlivingTheBusGetsShuttingDown) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, errc::shutting_down);
 }
+
+TEST(InMemoryBusModules, HandlerActorThatNeverAnswersTimesOut) {
+  lightbus::module mod;
+  mod.serve<store_api>().handle(
+      "get_price",
+      lightbus::handler_factory{[](caf::event_based_actor* self) -> caf::behavior {
+        return {[self](lightbus::call_atom, const std::string&, const json&) {
+          return self->make_response_promise<json>(); // never delivered
+        }};
+      }});
+  lightbus::testing::in_memory_options opts;
+  opts.handler_timeout = 50ms;
+  in_memory_bus mem{mod, opts};
+  auto r = mem.bus().try_call("store.get_price", {{"sku", "x"}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::timeout);
+  caf::scoped_actor self{mem.system()};
+  self->request(mem.bus().actor(), 5s, lightbus::call_atom::value,
+                std::string("store.get_price"), json{{"sku", "x"}})
+      .receive([](const json&) { ADD_FAILURE() << "no error"; },
+               [](caf::error& e) {
+                 EXPECT_EQ(lightbus::from_caf_error(e).code, errc::timeout);
+               });
+}
