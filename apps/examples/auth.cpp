@@ -14,6 +14,7 @@
 #include <string>
 
 #include <lightbus/lightbus.hpp>
+#include <lightbus/logger.hpp>
 
 #include "module_config.hpp"
 
@@ -93,6 +94,7 @@ struct auth_api : lightbus::api {
             users->remove(username);
             throw;
           }
+          lightbus::logger("auth")->info("new customer {} <{}>", username, email);
           return true;
         });
     event<std::string, std::string>("user_registered", {"username", "email"});

@@ -73,6 +73,8 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_path, "Lightbus config file (default $LIGHTBUS_CONFIG)");
   app.add_option("--username", username, "Who signs up")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  // Line by line, also into a pipe: scripts/demo interleaves it with the workers' logs.
+  std::cout << std::unitbuf;
 
   auto cfg = lightbus::config::load(config_path.empty() ? std::nullopt
                                                         : std::optional{config_path});

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <lightbus/lightbus.hpp>
+#include <lightbus/logger.hpp>
 
 namespace {
 
@@ -161,6 +162,7 @@ struct image_api : lightbus::api {
           check_side("width", width);
           check_side("height", height);
           auto img = resize(load_image(image_id), width, height);
+          lightbus::logger("image")->info("resized {} to {}x{}", image_id, width, height);
           return resized_image{image_id,
                                width,
                                height,

@@ -82,5 +82,5 @@ LIGHTBUS_MODULE(bus) {
       lightbus::logger("price_monitor")
         ->info("competitor sells {} at {:.2f}", seen.sku, seen.price);
     },
-    true, opts);
+    false, opts);
 }

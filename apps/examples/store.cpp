@@ -8,10 +8,15 @@
 // - a handler actor listens for `auth.user_registered`, asks the image service
 //   for a banner (`image.resize`, an RPC from actor code) and "sends" a welcome
 //   mail (it logs it).
+//
+// The listeners' requests to the bus actor use `caf::infinite`: the bus actor
+// itself answers within the API's `rpc_timeout`. A CAF 0.17 request timeout
+// would also keep the handler actor, and so its bus client, alive until it
+// expires, delaying the worker's shutdown by up to that long.
+//
 // Build: build/examples/store.so
 // Run:   LIGHTBUS_CONFIG=bus.yaml build/bin/lightbus run --bus build/examples/store.so
 
-#include <chrono>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -24,8 +29,6 @@
 #include <lightbus/logger.hpp>
 
 #include "module_config.hpp"
-
-using namespace std::chrono_literals;
 
 namespace {
 
@@ -124,8 +127,9 @@ caf::behavior price_matcher(caf::event_based_actor* self, std::shared_ptr<price_
       book->set_price(sku, price);
       auto rp = self->make_response_promise<bool>();
       // Fire from actor code: the bus actor replies once Redis has the event.
+      // No timeout of ours (see the note at the top of this file).
       self
-        ->request(client.actor(), 5s, lightbus::fire_atom::value,
+        ->request(client.actor(), caf::infinite, lightbus::fire_atom::value,
                   std::string("store.price_changed"),
                   lightbus::json{{"sku", sku}, {"price", price}})
         .then(
@@ -158,10 +162,11 @@ caf::behavior welcome_mailer(caf::event_based_actor* self, lightbus::bus client)
       auto username = m.kwargs["username"].get<std::string>();
       auto email = m.kwargs["email"].get<std::string>();
       auto rp = self->make_response_promise<bool>();
-      // RPC from actor code: the reply comes as a message, nothing blocks.
+      // RPC from actor code: the reply comes as a message, nothing blocks. The
+      // bus actor answers within image's rpc_timeout, with an error at worst.
       lightbus::json kwargs = {{"image_id", "welcome-" + username}, {"width", 600}, {"height", 200}};
       self
-        ->request(client.actor(), 5s, lightbus::call_atom::value,
+        ->request(client.actor(), caf::infinite, lightbus::call_atom::value,
                   std::string("image.resize"), kwargs)
         .then(
           [=](const lightbus::json& banner) mutable {
