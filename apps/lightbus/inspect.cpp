@@ -19,6 +19,7 @@
 #include "lightbus/config.hpp"
 #include "lightbus/event.hpp"
 #include "lightbus/keys.hpp"
+#include "lightbus/logger.hpp"
 #include "lightbus/redis/connection.hpp"
 #include "lightbus/redis/history.hpp"
 #include "lightbus/redis/stream_info.hpp"
@@ -368,6 +369,12 @@ int print_history(redis::connection& conn, const search& s, printer& out,
 int follow(redis::connection& conn, const search& s, printer& out,
            std::map<std::string, std::string>& positions) {
   install_stop_handlers();
+  logger("inspect")->info("following {} for new events{} (Ctrl-C to stop)",
+                          positions.size() == 1 ? positions.begin()->first
+                                                : std::to_string(positions.size()) + " streams",
+                          !s.opts.api.empty() && !redis::has_wildcard(s.opts.api)
+                            ? ""
+                            : "; new matching streams are picked up every 2 s");
   auto last_scan = std::chrono::steady_clock::now();
   while (!stop_requested) {
     if (std::chrono::steady_clock::now() - last_scan >= rescan_interval) {
@@ -486,7 +493,7 @@ void print_stream_pretty(const json& r) {
       std::cout << " (oldest " << p["id"].get<std::string>() << " on "
                 << p["consumer"].get<std::string>() << ", idle "
                 << format_duration(p["idle_ms"].get<long long>()) << ", "
-                << p["deliveries"] << " deliveries)";
+                << "deliveries " << p["deliveries"] << ")";
     }
     std::cout << ", last delivered " << g["last_delivered_id"].get<std::string>() << "\n";
     std::cout << "    dead letter: " << g["dead_letter"]["length"] << " in "
