@@ -65,8 +65,9 @@ std::string format_time(long long ms) {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[80];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ",
+                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                tm.tm_sec, ms % 1000);
   return buf;
 }
 
@@ -81,7 +82,8 @@ std::string format_duration(long long ms) {
   else if (ms < 86'400'000)
     std::snprintf(buf, sizeof(buf), "%lldh%02lldm", ms / 3'600'000, (ms / 60'000) % 60);
   else
-    std::snprintf(buf, sizeof(buf), "%lldd%02lldh", ms / 86'400'000, (ms / 3'600'000) % 24);
+    std::snprintf(buf, sizeof(buf), "%lldd%02lldh", ms / 86'400'000,
+                  (ms / 3'600'000) % 24);
   return buf;
 }
 
@@ -110,7 +112,8 @@ struct search {
   bool stream_selected(const redis::stream_name& n) const {
     if (!api_shown(n.api))
       return false;
-    return opts.event.empty() || n.event == "*" || redis::wildcard_match(opts.event, n.event);
+    return opts.event.empty() || n.event == "*"
+           || redis::wildcard_match(opts.event, n.event);
   }
 
   bool event_matches(const event_message& m) const {
@@ -128,7 +131,8 @@ struct search {
   bool undecodable_matches(const redis::stream_name& n) const {
     if (!opts.id.empty() || !filters.empty())
       return false;
-    return opts.event.empty() || (n.event != "*" && redis::wildcard_match(opts.event, n.event));
+    return opts.event.empty()
+           || (n.event != "*" && redis::wildcard_match(opts.event, n.event));
   }
 };
 
@@ -140,10 +144,10 @@ struct printer {
   // Returns false once stdout is gone (e.g. `| head`).
   bool event(const event_message& m) {
     if (!pretty) {
-      json line = {{"api", m.api_name},       {"event", m.event_name},
-                   {"id", m.id},              {"native_id", m.native_id},
-                   {"stream", m.stream},      {"version", m.version},
-                   {"kwargs", m.kwargs}};
+      json line
+          = {{"api", m.api_name},        {"event", m.event_name}, {"id", m.id},
+             {"native_id", m.native_id}, {"stream", m.stream},    {"version", m.version},
+             {"kwargs", m.kwargs}};
       std::cout << dump(line) << '\n';
     } else {
       std::cout << format_time(stream_id_ms(m.native_id)) << "  " << m.canonical_name()
@@ -162,11 +166,12 @@ struct printer {
     for (const auto& [k, v] : e.fields)
       fields[k] = v;
     if (!pretty) {
-      json line = {{"stream", stream}, {"native_id", e.id}, {"error", why}, {"fields", fields}};
+      json line
+          = {{"stream", stream}, {"native_id", e.id}, {"error", why}, {"fields", fields}};
       std::cout << dump(line) << '\n';
     } else {
-      std::cout << format_time(stream_id_ms(e.id)) << "  UNDECODABLE entry " << e.id << " on "
-                << stream << ": " << why << '\n';
+      std::cout << format_time(stream_id_ms(e.id)) << "  UNDECODABLE entry " << e.id
+                << " on " << stream << ": " << why << '\n';
       for (const auto& [k, v] : e.fields)
         std::cout << "    " << dump(json(k)) << " = " << dump(json(v)) << '\n';
     }
@@ -250,12 +255,13 @@ struct selected_stream {
   std::optional<redis::stream_summary> summary;
 };
 
-expected<std::vector<selected_stream>> select_streams(redis::connection& conn, const search& s,
-                                                      const std::string& configured) {
+expected<std::vector<selected_stream>>
+select_streams(redis::connection& conn, const search& s, const std::string& configured) {
   auto keys = redis::scan_keys(conn, "*:stream");
   if (!keys)
     return keys.error();
-  if (!configured.empty() && std::find(keys->begin(), keys->end(), configured) == keys->end())
+  if (!configured.empty()
+      && std::find(keys->begin(), keys->end(), configured) == keys->end())
     keys->push_back(configured);
   std::vector<selected_stream> out;
   for (const auto& k : *keys) {
@@ -370,11 +376,12 @@ int follow(redis::connection& conn, const search& s, printer& out,
            std::map<std::string, std::string>& positions) {
   install_stop_handlers();
   logger("inspect")->info("following {} for new events{} (Ctrl-C to stop)",
-                          positions.size() == 1 ? positions.begin()->first
-                                                : std::to_string(positions.size()) + " streams",
+                          positions.size() == 1
+                              ? positions.begin()->first
+                              : std::to_string(positions.size()) + " streams",
                           !s.opts.api.empty() && !redis::has_wildcard(s.opts.api)
-                            ? ""
-                            : "; new matching streams are picked up every 2 s");
+                              ? ""
+                              : "; new matching streams are picked up every 2 s");
   auto last_scan = std::chrono::steady_clock::now();
   while (!stop_requested) {
     if (std::chrono::steady_clock::now() - last_scan >= rescan_interval) {
@@ -463,7 +470,8 @@ expected<json> report_stream(redis::connection& conn, const selected_stream& st)
       return cs.error();
     if (cs)
       for (const auto& c : *cs)
-        consumers.push_back({{"name", c.name}, {"pending", c.pending}, {"idle_ms", c.idle_ms}});
+        consumers.push_back(
+            {{"name", c.name}, {"pending", c.pending}, {"idle_ms", c.idle_ms}});
     group["consumers"] = std::move(consumers);
     auto dl_key = redis::dead_letter_stream_key(g.name);
     auto dl = redis::stream_length(conn, dl_key);
@@ -502,8 +510,8 @@ void print_stream_pretty(const json& r) {
       std::cout << "    no consumers\n";
     for (const auto& c : g["consumers"])
       std::cout << "    consumer " << c["name"].get<std::string>() << ": pending "
-                << c["pending"] << ", idle " << format_duration(c["idle_ms"].get<long long>())
-                << "\n";
+                << c["pending"] << ", idle "
+                << format_duration(c["idle_ms"].get<long long>()) << "\n";
   }
 }
 
@@ -534,7 +542,8 @@ int groups_report(redis::connection& conn, const search& s, bool pretty,
   bar.clear();
   if (!any)
     std::cerr << "lightbus inspect: no event streams found"
-              << (s.opts.api.empty() ? std::string() : " for --api " + s.opts.api) << "\n";
+              << (s.opts.api.empty() ? std::string() : " for --api " + s.opts.api)
+              << "\n";
   return exit_ok;
 }
 
@@ -548,8 +557,9 @@ int usage(const std::string& message) {
 int inspect_command(const common_options& common, const inspect_options& opts) {
   // -- check the arguments before touching anything --------------------------------
   if (opts.groups) {
-    if (opts.follow || !opts.id.empty() || !opts.native_id.empty() || !opts.json_paths.empty()
-        || !opts.since.empty() || !opts.until.empty() || opts.limit > 0)
+    if (opts.follow || !opts.id.empty() || !opts.native_id.empty()
+        || !opts.json_paths.empty() || !opts.since.empty() || !opts.until.empty()
+        || opts.limit > 0)
       return usage("--groups reports streams and consumer groups; it takes only --api, "
                    "--event, --internal and --format");
   }
@@ -602,7 +612,8 @@ int inspect_command(const common_options& common, const inspect_options& opts) {
     return exit_config;
   }
   std::string configured;
-  if (literal_api && (!eo->per_event || (!opts.event.empty() && !redis::has_wildcard(opts.event))))
+  if (literal_api
+      && (!eo->per_event || (!opts.event.empty() && !redis::has_wildcard(opts.event))))
     configured = event_stream_for(*eo, opts.api, opts.event);
   auto url = parse_redis_url(eo->url);
   if (!url) {

@@ -20,12 +20,8 @@ progress progress::on_stderr(std::string label, options opts) {
 }
 
 progress::progress(std::ostream& out, bool enabled, std::string label, options opts)
-  : out_(&out),
-    enabled_(enabled),
-    label_(std::move(label)),
-    opts_(opts),
-    start_(std::chrono::steady_clock::now()) {
-}
+    : out_(&out), enabled_(enabled), label_(std::move(label)), opts_(opts),
+      start_(std::chrono::steady_clock::now()) {}
 
 progress::~progress() {
   clear();

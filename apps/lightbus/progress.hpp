@@ -27,7 +27,9 @@ public:
 
   /// A display on stderr, enabled only if stderr is a terminal.
   static progress on_stderr(std::string label, options opts);
-  static progress on_stderr(std::string label) { return on_stderr(std::move(label), options{}); }
+  static progress on_stderr(std::string label) {
+    return on_stderr(std::move(label), options{});
+  }
 
   progress(std::ostream& out, bool enabled, std::string label, options opts);
   progress(const progress&) = delete;

@@ -24,7 +24,8 @@ using testing::Not;
 namespace {
 
 std::string describe(const command_result& r) {
-  return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
+  return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out
+         + "\nstderr: " + r.err;
 }
 
 std::vector<json> json_lines(const std::string& out) {
@@ -53,7 +54,7 @@ std::vector<std::string> field(const std::vector<json>& lines, const char* key) 
 // Waits until `proc` says on stderr that it follows the streams.
 bool following(lightbus::test::child_process& proc) {
   return lightbus::test::wait_until(
-    [&] { return proc.err().find("following") != std::string::npos; }, 10s);
+      [&] { return proc.err().find("following") != std::string::npos; }, 10s);
 }
 
 class InspectTest : public lightbus::test::cli_fixture {
@@ -65,8 +66,8 @@ protected:
 
   /// Writes one event as `lightbus fire` would (per_api stream); returns it
   /// with its native id. `id` picks the stream id (`*` = the server's).
-  lightbus::event_message add(const std::string& api, const std::string& event, json kwargs,
-                              const std::string& id = "*") {
+  lightbus::event_message add(const std::string& api, const std::string& event,
+                              json kwargs, const std::string& id = "*") {
     auto msg = lightbus::make_event_message(api, event, std::move(kwargs));
     msg.stream = lightbus::event_stream_key(api);
     std::vector<std::string> argv{"XADD", msg.stream, id};
@@ -79,7 +80,8 @@ protected:
   }
 
   command_result inspect(std::vector<std::string> args) {
-    std::vector<std::string> argv{lightbus::test::lightbus_binary(), "inspect", "--redis", url()};
+    std::vector<std::string> argv{lightbus::test::lightbus_binary(), "inspect", "--redis",
+                                  url()};
     argv.insert(argv.end(), args.begin(), args.end());
     return lightbus::test::run_command(std::move(argv));
   }
@@ -138,8 +140,10 @@ TEST_F(InspectTest, FindsOneEventByIdAndByNativeId) {
 }
 
 TEST_F(InspectTest, FiltersOnKwargsWithJsonPath) {
-  add("shop", "user_registered", {{"username", "sally"}, {"age", 30}, {"address", {{"city", "Paris"}}}});
-  add("shop", "user_registered", {{"username", "bob"}, {"age", 40}, {"address", {{"city", "Rome"}}}});
+  add("shop", "user_registered",
+      {{"username", "sally"}, {"age", 30}, {"address", {{"city", "Paris"}}}});
+  add("shop", "user_registered",
+      {{"username", "bob"}, {"age", 40}, {"address", {{"city", "Rome"}}}});
   auto r = inspect({"--json-path", "$.username=sally"});
   auto lines = json_lines(r.out);
   ASSERT_EQ(lines.size(), 1u) << describe(r);
@@ -161,8 +165,9 @@ TEST_F(InspectTest, SelectsATimeRangeAndTheNewestWithLimit) {
   add("shop", "middle", {}, "1700000000000-0");
   add("shop", "new", {}, "1750000000000-0");
   using testing::ElementsAre;
-  EXPECT_THAT(events_of({"--since", "2023-01-01T00:00:00Z", "--until", "2024-01-01T00:00:00Z"}),
-              ElementsAre("middle"));
+  EXPECT_THAT(
+      events_of({"--since", "2023-01-01T00:00:00Z", "--until", "2024-01-01T00:00:00Z"}),
+      ElementsAre("middle"));
   EXPECT_THAT(events_of({"--since", "1700000000000-0"}), ElementsAre("middle", "new"));
   EXPECT_THAT(events_of({"--until", "1700000000s"}), ElementsAre("old", "middle"));
   EXPECT_THAT(events_of({"--since", "-1d"}), testing::IsEmpty());
@@ -180,8 +185,8 @@ TEST_F(InspectTest, MergesStreamsInTimeOrder) {
 
 TEST_F(InspectTest, JsonFormatIsOneObjectPerLineWithEveryField) {
   auto fired = lightbus::test::run_command({lightbus::test::lightbus_binary(), "fire",
-                                            "shop.user_registered", R"({"username":"sally"})",
-                                            "--redis", url()});
+                                            "shop.user_registered",
+                                            R"({"username":"sally"})", "--redis", url()});
   ASSERT_EQ(fired.exit_code, 0) << describe(fired);
   auto ids = json::parse(fired.out);
   auto r = inspect({"--format", "json"});
@@ -229,8 +234,9 @@ TEST_F(InspectTest, HidesInternalApisUnlessAsked) {
 
 TEST_F(InspectTest, FollowPrintsEventsFiredAfterItStarted) {
   add("shop", "before", {});
-  processes_.push_back(std::make_unique<lightbus::test::child_process>(std::vector<std::string>{
-    lightbus::test::lightbus_binary(), "inspect", "--redis", url(), "--api", "shop", "--follow"}));
+  processes_.push_back(std::make_unique<lightbus::test::child_process>(
+      std::vector<std::string>{lightbus::test::lightbus_binary(), "inspect", "--redis",
+                               url(), "--api", "shop", "--follow"}));
   auto& proc = *processes_.back();
   ASSERT_TRUE(following(proc)) << proc.out() << proc.err();
   // The history came first.
@@ -238,8 +244,8 @@ TEST_F(InspectTest, FollowPrintsEventsFiredAfterItStarted) {
   auto after = add("shop", "after", {{"k", "v"}});
   auto other = add("elsewhere", "ignored", {});
   ASSERT_TRUE(lightbus::test::wait_until(
-    [&] { return proc.out().find(after.id) != std::string::npos; }, 10s))
-    << proc.out() << proc.err();
+      [&] { return proc.out().find(after.id) != std::string::npos; }, 10s))
+      << proc.out() << proc.err();
   proc.signal(SIGTERM);
   auto rc = proc.wait_for(5s);
   ASSERT_TRUE(rc) << "inspect --follow did not stop on SIGTERM";
@@ -252,14 +258,15 @@ TEST_F(InspectTest, FollowPrintsEventsFiredAfterItStarted) {
 }
 
 TEST_F(InspectTest, FollowWaitsForAStreamThatDoesNotExistYet) {
-  processes_.push_back(std::make_unique<lightbus::test::child_process>(std::vector<std::string>{
-    lightbus::test::lightbus_binary(), "inspect", "--redis", url(), "--api", "fresh", "-f"}));
+  processes_.push_back(std::make_unique<lightbus::test::child_process>(
+      std::vector<std::string>{lightbus::test::lightbus_binary(), "inspect", "--redis",
+                               url(), "--api", "fresh", "-f"}));
   auto& proc = *processes_.back();
   ASSERT_TRUE(following(proc)) << proc.err();
   auto e = add("fresh", "born", {});
   ASSERT_TRUE(lightbus::test::wait_until(
-    [&] { return proc.out().find(e.id) != std::string::npos; }, 10s))
-    << proc.out() << proc.err();
+      [&] { return proc.out().find(e.id) != std::string::npos; }, 10s))
+      << proc.out() << proc.err();
   proc.signal(SIGINT);
   auto rc = proc.wait_for(5s);
   ASSERT_TRUE(rc);
@@ -267,15 +274,16 @@ TEST_F(InspectTest, FollowWaitsForAStreamThatDoesNotExistYet) {
 }
 
 TEST_F(InspectTest, FollowPicksUpStreamsCreatedLater) {
-  processes_.push_back(std::make_unique<lightbus::test::child_process>(std::vector<std::string>{
-    lightbus::test::lightbus_binary(), "inspect", "--redis", url(), "--api", "late*", "-f"}));
+  processes_.push_back(std::make_unique<lightbus::test::child_process>(
+      std::vector<std::string>{lightbus::test::lightbus_binary(), "inspect", "--redis",
+                               url(), "--api", "late*", "-f"}));
   auto& proc = *processes_.back();
   ASSERT_TRUE(following(proc)) << proc.err();
   auto e = add("late_api", "hello", {});
   // Streams are looked for again every 2 s.
   ASSERT_TRUE(lightbus::test::wait_until(
-    [&] { return proc.out().find(e.id) != std::string::npos; }, 10s))
-    << proc.out() << proc.err();
+      [&] { return proc.out().find(e.id) != std::string::npos; }, 10s))
+      << proc.out() << proc.err();
 }
 
 TEST_F(InspectTest, GroupsReportShowsLagPendingConsumersAndDeadLetters) {
@@ -285,7 +293,8 @@ TEST_F(InspectTest, GroupsReportShowsLagPendingConsumersAndDeadLetters) {
   const std::string stream = "shop.*:stream";
   redis({"XGROUP", "CREATE", stream, "svc-mailer", "0"});
   // c1 reads 3 and acknowledges the first: 2 pending, 2 never delivered.
-  redis({"XREADGROUP", "GROUP", "svc-mailer", "c1", "COUNT", "3", "STREAMS", stream, ">"});
+  redis(
+      {"XREADGROUP", "GROUP", "svc-mailer", "c1", "COUNT", "3", "STREAMS", stream, ">"});
   redis({"XACK", stream, "svc-mailer", fired[0].native_id});
   redis({"XGROUP", "CREATECONSUMER", stream, "svc-mailer", "c2"});
   redis({"XADD", "svc-mailer:dead_letter", "*", "dead_letter_reason", "boom"});
@@ -350,11 +359,12 @@ TEST_F(InspectTest, GroupsReportCountsLagWhenRedisCannotTell) {
 
 TEST_F(InspectTest, NoEscapeCodesWhenPiped) {
   // Enough entries for a scan to take a moment, so progress would be drawn on a terminal.
-  std::vector<std::string> argv{"EVAL",
-                                "for i=1,20000 do redis.call('XADD', KEYS[1], '*', 'id', 'x' .. i, "
-                                "'api_name', 'shop', 'event_name', 'bulk', 'version', '1', ':i', "
-                                "tostring(i)) end return 1",
-                                "1", "shop.*:stream"};
+  std::vector<std::string> argv{
+      "EVAL",
+      "for i=1,100000 do redis.call('XADD', KEYS[1], '*', 'id', 'x' .. i, "
+      "'api_name', 'shop', 'event_name', 'bulk', 'version', '1', ':i', "
+      "tostring(i)) end return 1",
+      "1", "shop.*:stream"};
   redis(argv);
   auto r = inspect({"--event", "none_of_these"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
@@ -379,7 +389,8 @@ TEST_F(InspectTest, ListenCountShowsProgressOnATerminal) {
   for (int i = 0; i < 2; ++i)
     add("shop", "tick", {{"i", i}});
   // script(1) runs the command on a pseudo-terminal and copies what it wrote.
-  std::string cmd = lightbus::test::lightbus_binary() + " listen shop.tick --since 0 --count 2 "
+  std::string cmd = lightbus::test::lightbus_binary()
+                    + " listen shop.tick --since 0 --count 2 "
                     + "--log-level error -s svc --redis " + url();
   auto r = lightbus::test::run_command({"/usr/bin/script", "-qec", cmd, "/dev/null"},
                                        std::chrono::milliseconds(20000));
@@ -395,15 +406,15 @@ TEST_F(InspectTest, BadArgumentsExit64WithAClearMessage) {
     const char* says;
   };
   std::vector<bad_case> cases{
-    {{"--since", "yesterday"}, "--since must be"},
-    {{"--until", "soon"}, "--until must be"},
-    {{"--json-path", "$..x=1"}, "--json-path"},
-    {{"--native-id", "abc"}, "--native-id must be a stream id"},
-    {{"--groups", "--follow"}, "--groups reports"},
-    {{"--follow", "--until", "0"}, "--follow and --until"},
-    {{"--format", "xml"}, "--format must be json or pretty"},
-    {{"--limit", "-3"}, "--limit"},
-    {{"--no-such-flag"}, "no-such-flag"},
+      {{"--since", "yesterday"}, "--since must be"},
+      {{"--until", "soon"}, "--until must be"},
+      {{"--json-path", "$..x=1"}, "--json-path"},
+      {{"--native-id", "abc"}, "--native-id must be a stream id"},
+      {{"--groups", "--follow"}, "--groups reports"},
+      {{"--follow", "--until", "0"}, "--follow and --until"},
+      {{"--format", "xml"}, "--format must be json or pretty"},
+      {{"--limit", "-3"}, "--limit"},
+      {{"--no-such-flag"}, "no-such-flag"},
   };
   for (const auto& c : cases) {
     auto r = inspect(c.args);
@@ -414,8 +425,8 @@ TEST_F(InspectTest, BadArgumentsExit64WithAClearMessage) {
 }
 
 TEST_F(InspectTest, UnreachableRedisExits69) {
-  auto r = lightbus::test::run_command({lightbus::test::lightbus_binary(), "inspect", "--redis",
-                                        "redis://127.0.0.1:1/0"});
+  auto r = lightbus::test::run_command(
+      {lightbus::test::lightbus_binary(), "inspect", "--redis", "redis://127.0.0.1:1/0"});
   EXPECT_EQ(r.exit_code, 69) << describe(r);
   EXPECT_THAT(r.err, HasSubstr("lightbus inspect:"));
 }

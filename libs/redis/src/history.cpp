@@ -26,7 +26,8 @@ bool parse_u64(std::string_view s, unsigned long long& out) {
 }
 
 // `ms-seq` or `ms`; a missing seq is 0.
-bool split_stream_id(std::string_view id, unsigned long long& ms, unsigned long long& seq) {
+bool split_stream_id(std::string_view id, unsigned long long& ms,
+                     unsigned long long& seq) {
   auto dash = id.find('-');
   seq = 0;
   if (dash == std::string_view::npos)
@@ -165,10 +166,9 @@ expected<std::optional<stream_summary>> summarize_stream(connection& conn,
   return std::optional<stream_summary>{std::move(s)};
 }
 
-expected<std::vector<stream_entry>> read_range(connection& conn, const std::string& stream,
-                                               const std::string& start,
-                                               const std::string& end, long long count,
-                                               bool reverse) {
+expected<std::vector<stream_entry>>
+read_range(connection& conn, const std::string& stream, const std::string& start,
+           const std::string& end, long long count, bool reverse) {
   std::vector<std::string> argv{reverse ? "XREVRANGE" : "XRANGE", stream};
   if (reverse) {
     argv.push_back(end);
@@ -242,9 +242,8 @@ expected<long long> count_entries_after(connection& conn, const std::string& str
   }
 }
 
-expected<std::optional<pending_entry>> oldest_pending(connection& conn,
-                                                      const std::string& stream,
-                                                      const std::string& group) {
+expected<std::optional<pending_entry>>
+oldest_pending(connection& conn, const std::string& stream, const std::string& group) {
   auto entries = pending(conn, stream, group, "-", "+", 1);
   if (!entries)
     return entries.error();
@@ -290,8 +289,8 @@ expected<std::vector<std::string>> parse_path(std::string_view text,
   auto bad = [&](const std::string& why) {
     return make_error(errc::invalid_parameters,
                       "--json-path '" + whole + "': " + why
-                        + " (write e.g. $.username=sally, $.address.city!=Paris, "
-                          "$.items[0].price>=10 or $.email)");
+                          + " (write e.g. $.username=sally, $.address.city!=Paris, "
+                            "$.items[0].price>=10 or $.email)");
   };
   std::vector<std::string> path;
   size_t i = 0;
@@ -316,10 +315,12 @@ expected<std::vector<std::string>> parse_path(std::string_view text,
       if (inner.size() >= 2 && (inner.front() == '\'' || inner.front() == '"')
           && inner.back() == inner.front())
         path.emplace_back(inner.substr(1, inner.size() - 2));
-      else if (!inner.empty() && inner.find_first_not_of("0123456789") == std::string_view::npos)
+      else if (!inner.empty()
+               && inner.find_first_not_of("0123456789") == std::string_view::npos)
         path.emplace_back("[" + std::string(inner) + "]");
       else
-        return bad("an index must be a number or a quoted key, got [" + std::string(inner) + "]");
+        return bad("an index must be a number or a quoted key, got [" + std::string(inner)
+                   + "]");
       i = close + 1;
     } else if (!need_sep && path.empty()) {
       // No `$.`: the first key starts right away.
@@ -337,7 +338,8 @@ expected<std::vector<std::string>> parse_path(std::string_view text,
   return path;
 }
 
-const nlohmann::json* lookup(const std::vector<std::string>& path, const nlohmann::json& root) {
+const nlohmann::json* lookup(const std::vector<std::string>& path,
+                             const nlohmann::json& root) {
   const nlohmann::json* cur = &root;
   for (const auto& step : path) {
     if (step.size() >= 2 && step.front() == '[' && step.back() == ']') {
@@ -401,7 +403,7 @@ expected<json_path_filter> parse_json_path_filter(std::string_view text) {
     return f;
   auto op = text.substr(pos, len);
   using o = json_path_filter::op;
-  f.operation = op == "!=" ? o::ne
+  f.operation = op == "!="   ? o::ne
                 : op == "<=" ? o::le
                 : op == ">=" ? o::ge
                 : op == "<"  ? o::lt
@@ -419,12 +421,16 @@ bool matches(const json_path_filter& filter, const nlohmann::json& kwargs) {
   if (v == nullptr)
     return filter.operation == o::ne;
   auto parsed = nlohmann::json::parse(filter.value_text, nullptr, false);
-  nlohmann::json want = parsed.is_discarded() ? nlohmann::json(filter.value_text) : parsed;
+  nlohmann::json want
+      = parsed.is_discarded() ? nlohmann::json(filter.value_text) : parsed;
   bool equal = *v == want || (!v->is_structured() && plain_text(*v) == filter.value_text);
   switch (filter.operation) {
-    case o::eq: return equal;
-    case o::ne: return !equal;
-    default: break;
+  case o::eq:
+    return equal;
+  case o::ne:
+    return !equal;
+  default:
+    break;
   }
   int cmp = 0;
   if (v->is_number() && want.is_number()) {
@@ -437,22 +443,30 @@ bool matches(const json_path_filter& filter, const nlohmann::json& kwargs) {
     return false;
   }
   switch (filter.operation) {
-    case o::lt: return cmp < 0;
-    case o::gt: return cmp > 0;
-    case o::le: return cmp <= 0;
-    case o::ge: return cmp >= 0;
-    default: return false;
+  case o::lt:
+    return cmp < 0;
+  case o::gt:
+    return cmp > 0;
+  case o::le:
+    return cmp <= 0;
+  case o::ge:
+    return cmp >= 0;
+  default:
+    return false;
   }
 }
 
-expected<std::string> parse_history_bound(std::string_view text, bool upper, long long now_ms) {
+expected<std::string> parse_history_bound(std::string_view text, bool upper,
+                                          long long now_ms) {
   const char* what = upper ? "--until" : "--since";
   auto bad = [&] {
-    return make_error(errc::invalid_parameters,
-                      std::string(what) + " must be a stream id (1700000000000-0), a UTC time "
-                        "(2026-11-22T10:00:00Z), epoch seconds (1700000000s) or a time ago "
-                        "(-30s, -15m, -2h, -7d); got '"
-                        + std::string(text) + "'");
+    return make_error(
+        errc::invalid_parameters,
+        std::string(what)
+            + " must be a stream id (1700000000000-0), a UTC time "
+              "(2026-11-22T10:00:00Z), epoch seconds (1700000000s) or a time ago "
+              "(-30s, -15m, -2h, -7d); got '"
+            + std::string(text) + "'");
   };
   if (text.empty() || text == "$")
     return bad();
@@ -465,11 +479,20 @@ expected<std::string> parse_history_bound(std::string_view text, bool upper, lon
       return bad();
     long long unit = 0;
     switch (text.back()) {
-      case 's': unit = 1000; break;
-      case 'm': unit = 60 * 1000; break;
-      case 'h': unit = 3600 * 1000; break;
-      case 'd': unit = 24 * 3600 * 1000; break;
-      default: return bad();
+    case 's':
+      unit = 1000;
+      break;
+    case 'm':
+      unit = 60 * 1000;
+      break;
+    case 'h':
+      unit = 3600 * 1000;
+      break;
+    case 'd':
+      unit = 24 * 3600 * 1000;
+      break;
+    default:
+      return bad();
     }
     ms = std::max(0LL, now_ms - n * unit);
   } else {
@@ -482,8 +505,9 @@ expected<std::string> parse_history_bound(std::string_view text, bool upper, lon
       if (since.error().message.find("UTC") != std::string::npos
           && since.error().message.find("only") != std::string::npos)
         return make_error(errc::invalid_parameters,
-                          std::string(what) + ": only UTC times are accepted (end with Z), got '"
-                            + std::string(text) + "'");
+                          std::string(what)
+                              + ": only UTC times are accepted (end with Z), got '"
+                              + std::string(text) + "'");
       return bad();
     }
     ms = stream_id_ms(*since);

@@ -53,7 +53,8 @@ TEST(Progress, UnknownTotalShowsTheCountOnly) {
 
 TEST(Progress, NothingBeforeTheDelay) {
   std::ostringstream out;
-  progress bar{out, true, "x", progress::options{std::chrono::hours{1}, std::chrono::milliseconds{0}}};
+  progress bar{out, true, "x",
+               progress::options{std::chrono::hours{1}, std::chrono::milliseconds{0}}};
   bar.total(10);
   bar.update(5);
   bar.redraw();

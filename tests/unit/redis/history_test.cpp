@@ -43,7 +43,8 @@ TEST(History, ParsesPerApiAndPerEventStreamKeys) {
 }
 
 TEST(History, DeadLetterStreamIsGroupWithSuffix) {
-  EXPECT_EQ(lightbus::redis::dead_letter_stream_key("shop-mailer"), "shop-mailer:dead_letter");
+  EXPECT_EQ(lightbus::redis::dead_letter_stream_key("shop-mailer"),
+            "shop-mailer:dead_letter");
 }
 
 TEST(History, ComparesStreamIdsNumerically) {
@@ -120,7 +121,8 @@ TEST(History, JsonPathRejectsMalformedPaths) {
     auto f = parse_json_path_filter(bad);
     EXPECT_FALSE(f) << bad;
     if (!f) {
-      EXPECT_NE(f.error().message.find("--json-path"), std::string::npos) << f.error().message;
+      EXPECT_NE(f.error().message.find("--json-path"), std::string::npos)
+          << f.error().message;
     }
   }
 }

@@ -66,10 +66,9 @@ expected<std::optional<stream_summary>> summarize_stream(connection& conn,
 
 /// `XRANGE stream start end COUNT count` (or `XREVRANGE stream end start ...`
 /// when `reverse`); `count` 0 = no COUNT.
-expected<std::vector<stream_entry>> read_range(connection& conn, const std::string& stream,
-                                               const std::string& start,
-                                               const std::string& end, long long count,
-                                               bool reverse = false);
+expected<std::vector<stream_entry>>
+read_range(connection& conn, const std::string& stream, const std::string& start,
+           const std::string& end, long long count, bool reverse = false);
 
 /// `XREAD [COUNT n] [BLOCK ms] STREAMS s... id...` (`block_ms` < 0 = no
 /// BLOCK); an empty result when the block timed out.
@@ -88,9 +87,8 @@ expected<long long> count_entries_after(connection& conn, const std::string& str
 
 /// The oldest pending entry of a group (`XPENDING stream group - + 1`, the
 /// extended form, which has the idle time); nullopt if nothing is pending.
-expected<std::optional<pending_entry>> oldest_pending(connection& conn,
-                                                      const std::string& stream,
-                                                      const std::string& group);
+expected<std::optional<pending_entry>>
+oldest_pending(connection& conn, const std::string& stream, const std::string& group);
 
 // -- filters (pure) -------------------------------------------------------------
 
@@ -130,6 +128,7 @@ bool matches(const json_path_filter& filter, const nlohmann::json& kwargs);
 /// (`2026-11-22T10:00:00Z`), epoch seconds (`1700000000s`), or a time
 /// before `now_ms` (`-30s`, `-15m`, `-2h`, `-7d`) as `{ms}-0` for a lower
 /// bound and `{ms}` (every entry of that millisecond) for an upper one.
-expected<std::string> parse_history_bound(std::string_view text, bool upper, long long now_ms);
+expected<std::string> parse_history_bound(std::string_view text, bool upper,
+                                          long long now_ms);
 
 } // namespace lightbus::redis
