@@ -193,6 +193,8 @@ std::optional<found> examine(const search& s, const std::string& stream,
                              const redis::stream_name& name, redis::stream_entry e) {
   if (e.deleted || is_noop_entry(e.fields))
     return std::nullopt;
+  if (!s.opts.native_id.empty() && redis::compare_stream_ids(e.id, s.opts.native_id) != 0)
+    return std::nullopt;
   found f{stream, std::move(e), std::nullopt, {}};
   auto decoded = decode_event_fields(f.entry.fields);
   if (decoded) {
@@ -372,8 +374,25 @@ int print_history(redis::connection& conn, const search& s, printer& out,
   return -1;
 }
 
-int follow(redis::connection& conn, const search& s, printer& out,
-           std::map<std::string, std::string>& positions) {
+// After a lost connection (Redis restarted, network), reconnects every
+// second until it works or a stop is requested; false on a stop.
+bool reconnect(redis::connection& conn, const redis::connection_options& copts,
+               const error& why) {
+  auto log = logger("inspect");
+  log->warn("lost the Redis connection ({}); reconnecting every second", why.message);
+  while (!stop_requested) {
+    std::this_thread::sleep_for(1s);
+    if (auto fresh = redis::connection::open(copts)) {
+      conn = std::move(*fresh);
+      log->info("reconnected to Redis; following on");
+      return true;
+    }
+  }
+  return false;
+}
+
+int follow(redis::connection& conn, const redis::connection_options& copts,
+           const search& s, printer& out, std::map<std::string, std::string>& positions) {
   install_stop_handlers();
   logger("inspect")->info("following {} for new events{} (Ctrl-C to stop)",
                           positions.size() == 1
@@ -387,6 +406,11 @@ int follow(redis::connection& conn, const search& s, printer& out,
     if (std::chrono::steady_clock::now() - last_scan >= rescan_interval) {
       last_scan = std::chrono::steady_clock::now();
       auto keys = redis::scan_keys(conn, "*:stream");
+      if (!keys && conn.broken()) {
+        if (!reconnect(conn, copts, keys.error()))
+          return exit_ok;
+        continue;
+      }
       if (!keys)
         return redis_failure(keys.error());
       for (const auto& k : *keys)
@@ -403,8 +427,15 @@ int follow(redis::connection& conn, const search& s, printer& out,
       ids.push_back(id);
     }
     auto batches = redis::read_streams(conn, keys, ids, page_size, follow_block.count());
+    if (!batches && stop_requested)
+      return exit_ok;
+    if (!batches && conn.broken()) {
+      if (!reconnect(conn, copts, batches.error()))
+        return exit_ok;
+      continue;
+    }
     if (!batches)
-      return stop_requested ? exit_ok : redis_failure(batches.error());
+      return redis_failure(batches.error());
     for (auto& b : *batches) {
       auto name = redis::parse_stream_key(b.stream);
       if (!name)
@@ -638,7 +669,7 @@ int inspect_command(const common_options& common, const inspect_options& opts) {
   int rc = print_history(*conn, s, out, *streams, positions, since, until);
   if (rc >= 0 || !opts.follow)
     return rc >= 0 ? rc : exit_ok;
-  return follow(*conn, s, out, positions);
+  return follow(*conn, copts, s, out, positions);
 }
 
 } // namespace lightbus::cli

@@ -286,6 +286,27 @@ TEST_F(InspectTest, FollowPicksUpStreamsCreatedLater) {
       << proc.out() << proc.err();
 }
 
+TEST_F(InspectTest, FollowReconnectsAfterRedisRestarts) {
+  add("shop", "before", {});
+  processes_.push_back(std::make_unique<lightbus::test::child_process>(
+      std::vector<std::string>{lightbus::test::lightbus_binary(), "inspect", "--redis",
+                               url(), "--api", "shop", "-f"}));
+  auto& proc = *processes_.back();
+  ASSERT_TRUE(following(proc)) << proc.err();
+  conn_.reset();
+  server_->kill();
+  server_->start();
+  conn_.emplace(lightbus::test::connect(url()));
+  ASSERT_TRUE(lightbus::test::wait_until(
+      [&] { return proc.err().find("reconnected") != std::string::npos; }, 10s))
+      << proc.err();
+  auto e = add("shop", "after_restart", {});
+  ASSERT_TRUE(lightbus::test::wait_until(
+      [&] { return proc.out().find(e.id) != std::string::npos; }, 10s))
+      << proc.out() << proc.err();
+  EXPECT_TRUE(proc.running());
+}
+
 TEST_F(InspectTest, GroupsReportShowsLagPendingConsumersAndDeadLetters) {
   std::vector<lightbus::event_message> fired;
   for (int i = 0; i < 5; ++i)
