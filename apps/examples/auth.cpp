@@ -88,7 +88,8 @@ struct auth_api : lightbus::api {
           check_sign_up(username, email, password);
           users->add(username, password);
           try {
-            client.fire("auth.user_registered", {{"username", username}, {"email", email}});
+            client.fire("auth.user_registered",
+                        {{"username", username}, {"email", email}});
           } catch (const lightbus::bus_error&) {
             // Nobody heard of the new user: undo, so that the caller can retry.
             users->remove(username);

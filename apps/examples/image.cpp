@@ -53,7 +53,8 @@ rgb_image load_image(const std::string& image_id) {
 // Bilinear resize: each target pixel mixes the four source pixels around the
 // point it maps to (pixel centres aligned).
 rgb_image resize(const rgb_image& src, int width, int height) {
-  rgb_image dst{width, height, std::vector<uint8_t>(static_cast<size_t>(width) * height * 3)};
+  rgb_image dst{width, height,
+                std::vector<uint8_t>(static_cast<size_t>(width) * height * 3)};
   auto source_coordinate = [](int i, int dst_size, int src_size) {
     double v = (i + 0.5) * src_size / dst_size - 0.5;
     return std::clamp(v, 0.0, static_cast<double>(src_size - 1));
@@ -71,8 +72,8 @@ rgb_image resize(const rgb_image& src, int width, int height) {
       for (int c = 0; c < 3; ++c) {
         double top = src.at(x0, y0, c) * (1 - fx) + src.at(x1, y0, c) * fx;
         double bottom = src.at(x0, y1, c) * (1 - fx) + src.at(x1, y1, c) * fx;
-        dst.pixels[(static_cast<size_t>(y) * width + x) * 3 + c] =
-          static_cast<uint8_t>(std::lround(top * (1 - fy) + bottom * fy));
+        dst.pixels[(static_cast<size_t>(y) * width + x) * 3 + c]
+            = static_cast<uint8_t>(std::lround(top * (1 - fy) + bottom * fy));
       }
     }
   }
@@ -136,9 +137,10 @@ struct lightbus::bus_type<resized_image> {
   }
   static bool from_json(const json& j, resized_image& out, std::string& err) {
     try {
-      out = {j.at("image_id").get<std::string>(), j.at("width").get<int>(),
-             j.at("height").get<int>(),           j.at("bytes").get<int64_t>(),
-             j.at("checksum").get<std::string>(), j.at("average_color").get<std::string>()};
+      out = {
+          j.at("image_id").get<std::string>(), j.at("width").get<int>(),
+          j.at("height").get<int>(),           j.at("bytes").get<int64_t>(),
+          j.at("checksum").get<std::string>(), j.at("average_color").get<std::string>()};
       return true;
     } catch (const std::exception& e) {
       err = e.what();

@@ -27,9 +27,9 @@ inline lightbus::config module_config(const std::string& service) {
   const char* path = std::getenv("LIGHTBUS_CONFIG");
   if (path == nullptr || *path == '\0')
     lightbus::logger(service)->warn(
-      "LIGHTBUS_CONFIG is not set: the {} module's own bus client uses the default "
-      "Redis; set LIGHTBUS_CONFIG to the config file of this worker",
-      service);
+        "LIGHTBUS_CONFIG is not set: the {} module's own bus client uses the default "
+        "Redis; set LIGHTBUS_CONFIG to the config file of this worker",
+        service);
   return std::move(*cfg);
 }
 

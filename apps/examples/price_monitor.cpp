@@ -51,8 +51,9 @@ std::chrono::milliseconds interval_from_env() {
   double seconds = std::strtod(text, &end);
   if (end == text || *end != '\0' || !(seconds >= 0.1 && seconds <= 3600))
     throw std::invalid_argument(
-      std::string("PRICE_MONITOR_INTERVAL must be a number of seconds from 0.1 to 3600, got '")
-      + text + "'");
+        std::string(
+            "PRICE_MONITOR_INTERVAL must be a number of seconds from 0.1 to 3600, got '")
+        + text + "'");
   return std::chrono::milliseconds(std::lround(seconds * 1000));
 }
 
@@ -74,13 +75,13 @@ LIGHTBUS_MODULE(bus) {
   // A task gets the worker's bus client and runs on a thread of its own: it
   // may block. If it throws (Redis is down), it runs again after a back-off.
   bus.every(
-    interval_from_env(),
-    [shop](const lightbus::bus& client) {
-      auto seen = shop->next();
-      client.fire("price_monitor.competitor_price_changed",
-                  {{"sku", seen.sku}, {"price", seen.price}});
-      lightbus::logger("price_monitor")
-        ->info("competitor sells {} at {:.2f}", seen.sku, seen.price);
-    },
-    false, opts);
+      interval_from_env(),
+      [shop](const lightbus::bus& client) {
+        auto seen = shop->next();
+        client.fire("price_monitor.competitor_price_changed",
+                    {{"sku", seen.sku}, {"price", seen.price}});
+        lightbus::logger("price_monitor")
+            ->info("competitor sells {} at {:.2f}", seen.sku, seen.price);
+      },
+      false, opts);
 }

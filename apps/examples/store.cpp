@@ -15,8 +15,10 @@
 // expires, delaying the worker's shutdown by up to that long.
 //
 // Build: build/examples/store.so
-// Run:   LIGHTBUS_CONFIG=bus.yaml build/bin/lightbus run --bus build/examples/store.so
+// Run:   LIGHTBUS_CONFIG=bus.yaml build/bin/lightbus run --bus \
+//          build/examples/store.so
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -56,7 +58,7 @@ public:
 private:
   mutable std::mutex mtx_;
   std::map<std::string, entry> entries_{
-    {"sku-1", {10.5, 9.5}}, {"sku-2", {20.0, 18.0}}, {"sku-3", {7.25, 6.5}}};
+      {"sku-1", {10.5, 9.5}}, {"sku-2", {20.0, 18.0}}, {"sku-3", {7.25, 6.5}}};
 };
 
 // 1% below the competitor, in cents, but never below our floor.
@@ -64,11 +66,9 @@ double undercut(double competitor_price, double floor) {
   return std::max(floor, std::round(competitor_price * 99) / 100);
 }
 
-// True if `kwargs` has a field `name` for which `is_type` holds.
-bool has(const lightbus::json& kwargs, const char* name,
-         bool (lightbus::json::*is_type)() const noexcept) {
-  auto i = kwargs.find(name);
-  return i != kwargs.end() && ((*i).*is_type)();
+// True if `kwargs` has a string field `name`.
+bool has_string(const lightbus::json& kwargs, const char* name) {
+  return kwargs.contains(name) && kwargs[name].is_string();
 }
 
 } // namespace
@@ -85,66 +85,65 @@ struct store_api : lightbus::api {
 // with JSON. The worker has checked the kwargs against the signature already.
 caf::behavior price_desk(caf::event_based_actor*, std::shared_ptr<price_book> book) {
   return {
-    [book](lightbus::call_atom, const std::string& procedure,
-           const lightbus::json& kwargs) -> caf::result<lightbus::json> {
-      if (procedure != "get_price")
-        return lightbus::make_caf_error(
-          lightbus::make_error(lightbus::errc::unknown_procedure, procedure));
-      auto sku = kwargs.at("sku").get<std::string>();
-      auto e = book->find(sku);
-      if (!e)
-        // An exception ends this actor; the worker answers the call with the
-        // error and restarts the actor. Other calls never notice.
-        throw std::runtime_error("unknown sku: " + sku);
-      return lightbus::json(e->price);
-    },
+      [book](lightbus::call_atom, const std::string& procedure,
+             const lightbus::json& kwargs) -> caf::result<lightbus::json> {
+        if (procedure != "get_price")
+          return lightbus::make_caf_error(
+              lightbus::make_error(lightbus::errc::unknown_procedure, procedure));
+        auto sku = kwargs.at("sku").get<std::string>();
+        auto e = book->find(sku);
+        if (!e)
+          // An exception ends this actor; the worker answers the call with the
+          // error and restarts the actor. Other calls never notice.
+          throw std::runtime_error("unknown sku: " + sku);
+        return lightbus::json(e->price);
+      },
   };
 }
 
 // Listens for `price_monitor.competitor_price_changed`. Replying ends the
 // event's handling (it is acknowledged); replying with an error has it retried.
-caf::behavior price_matcher(caf::event_based_actor* self, std::shared_ptr<price_book> book,
-                            lightbus::bus client) {
+caf::behavior price_matcher(caf::event_based_actor* self,
+                            std::shared_ptr<price_book> book, lightbus::bus client) {
   auto log = lightbus::logger("shop");
   return {
-    [=](lightbus::event_atom, const lightbus::event_message& m) -> caf::result<bool> {
-      if (!has(m.kwargs, "sku", &lightbus::json::is_string)
-          || !has(m.kwargs, "price", &lightbus::json::is_number)) {
-        log->warn("ignoring a malformed event: {}", m.kwargs.dump());
-        return true;
-      }
-      auto sku = m.kwargs["sku"].get<std::string>();
-      auto competitor_price = m.kwargs["price"].get<double>();
-      auto e = book->find(sku);
-      if (!e) {
-        log->info("ignoring the competitor's price of {}: we do not sell it", sku);
-        return true;
-      }
-      double price = undercut(competitor_price, e->floor);
-      if (price == e->price)
-        return true;
-      // Change the price first, so that whoever hears of it reads the new one.
-      book->set_price(sku, price);
-      auto rp = self->make_response_promise<bool>();
-      // Fire from actor code: the bus actor replies once Redis has the event.
-      // No timeout of ours (see the note at the top of this file).
-      self
-        ->request(client.actor(), caf::infinite, lightbus::fire_atom::value,
-                  std::string("store.price_changed"),
-                  lightbus::json{{"sku", sku}, {"price", price}})
-        .then(
-          [=](const lightbus::event_message&) mutable {
-            log->info("competitor sells {} at {:.2f}: our price {:.2f} -> {:.2f}", sku,
-                      competitor_price, e->price, price);
-            rp.deliver(true);
-          },
-          [=](caf::error& err) mutable {
-            // Undo, so that the retry of this event announces the change again.
-            book->set_price(sku, e->price);
-            rp.deliver(err);
-          });
-      return rp;
-    },
+      [=](lightbus::event_atom, const lightbus::event_message& m) -> caf::result<bool> {
+        if (!has_string(m.kwargs, "sku") || !m.kwargs.contains("price")
+            || !m.kwargs["price"].is_number()) {
+          log->warn("ignoring a malformed event: {}", m.kwargs.dump());
+          return true;
+        }
+        auto sku = m.kwargs["sku"].get<std::string>();
+        auto competitor_price = m.kwargs["price"].get<double>();
+        auto e = book->find(sku);
+        if (!e) {
+          log->info("ignoring the competitor's price of {}: we do not sell it", sku);
+          return true;
+        }
+        double price = undercut(competitor_price, e->floor);
+        if (price == e->price)
+          return true;
+        // Change the price first, so that whoever hears of it reads the new one.
+        book->set_price(sku, price);
+        auto rp = self->make_response_promise<bool>();
+        // Fire from actor code: the bus actor replies once Redis has the event.
+        // No timeout of ours (see the note at the top of this file).
+        self->request(client.actor(), caf::infinite, lightbus::fire_atom::value,
+                      std::string("store.price_changed"),
+                      lightbus::json{{"sku", sku}, {"price", price}})
+            .then(
+                [=](const lightbus::event_message&) mutable {
+                  log->info("competitor sells {} at {:.2f}: our price {:.2f} -> {:.2f}",
+                            sku, competitor_price, e->price, price);
+                  rp.deliver(true);
+                },
+                [=](caf::error& err) mutable {
+                  // Undo, so that the retry of this event announces the change again.
+                  book->set_price(sku, e->price);
+                  rp.deliver(err);
+                });
+        return rp;
+      },
   };
 }
 
@@ -153,47 +152,48 @@ caf::behavior price_matcher(caf::event_based_actor* self, std::shared_ptr<price_
 caf::behavior welcome_mailer(caf::event_based_actor* self, lightbus::bus client) {
   auto log = lightbus::logger("shop");
   return {
-    [=](lightbus::event_atom, const lightbus::event_message& m) -> caf::result<bool> {
-      if (!has(m.kwargs, "username", &lightbus::json::is_string)
-          || !has(m.kwargs, "email", &lightbus::json::is_string)) {
-        log->warn("ignoring a malformed event: {}", m.kwargs.dump());
-        return true;
-      }
-      auto username = m.kwargs["username"].get<std::string>();
-      auto email = m.kwargs["email"].get<std::string>();
-      auto rp = self->make_response_promise<bool>();
-      // RPC from actor code: the reply comes as a message, nothing blocks. The
-      // bus actor answers within image's rpc_timeout, with an error at worst.
-      lightbus::json kwargs = {{"image_id", "welcome-" + username}, {"width", 600}, {"height", 200}};
-      self
-        ->request(client.actor(), caf::infinite, lightbus::call_atom::value,
-                  std::string("image.resize"), kwargs)
-        .then(
-          [=](const lightbus::json& banner) mutable {
-            log->info("welcome mail to {} <{}>: \"Welcome to the shop, {}!\" with a "
+      [=](lightbus::event_atom, const lightbus::event_message& m) -> caf::result<bool> {
+        if (!has_string(m.kwargs, "username") || !has_string(m.kwargs, "email")) {
+          log->warn("ignoring a malformed event: {}", m.kwargs.dump());
+          return true;
+        }
+        auto username = m.kwargs["username"].get<std::string>();
+        auto email = m.kwargs["email"].get<std::string>();
+        auto rp = self->make_response_promise<bool>();
+        // RPC from actor code: the reply comes as a message, nothing blocks. The
+        // bus actor answers within image's rpc_timeout, with an error at worst.
+        lightbus::json kwargs
+            = {{"image_id", "welcome-" + username}, {"width", 600}, {"height", 200}};
+        self->request(client.actor(), caf::infinite, lightbus::call_atom::value,
+                      std::string("image.resize"), kwargs)
+            .then(
+                [=](const lightbus::json& banner) mutable {
+                  log->info(
+                      "welcome mail to {} <{}>: \"Welcome to the shop, {}!\" with a "
                       "{}x{} banner (checksum {})",
                       username, email, username, banner.value("width", 0),
                       banner.value("height", 0), banner.value("checksum", "?"));
-            rp.deliver(true);
-          },
-          [=](caf::error& err) mutable {
-            // A mail without a banner beats no mail.
-            log->warn("image.resize failed: {}; sending the mail without a banner",
-                      lightbus::from_caf_error(err).message);
-            log->info("welcome mail to {} <{}>: \"Welcome to the shop, {}!\"", username,
-                      email, username);
-            rp.deliver(true);
-          });
-      return rp;
-    },
+                  rp.deliver(true);
+                },
+                [=](caf::error& err) mutable {
+                  // A mail without a banner beats no mail.
+                  log->warn("image.resize failed: {}; sending the mail without a banner",
+                            lightbus::from_caf_error(err).message);
+                  log->info("welcome mail to {} <{}>: \"Welcome to the shop, {}!\"",
+                            username, email, username);
+                  rp.deliver(true);
+                });
+        return rp;
+      },
   };
 }
 
 LIGHTBUS_MODULE(bus) {
   auto book = std::make_shared<price_book>();
   auto cfg = examples::module_config("shop");
-  bus.serve<store_api>().handle(
-    "get_price", [book](caf::event_based_actor* self) { return price_desk(self, book); });
+  bus.serve<store_api>().handle("get_price", [book](caf::event_based_actor* self) {
+    return price_desk(self, book);
+  });
   // Each handler actor makes its own bus client in the worker's actor system
   // (see module_config.hpp); a restarted actor gets a new one.
   bus.listen({"price_monitor.competitor_price_changed"}, "price_matcher",
