@@ -142,7 +142,15 @@ result_message checked(server_actor* self, const rpc_message& call, result_messa
   return make_error_result(call, ok.error().message, "lightbus: " + ok.error().message + "\n");
 }
 
-void answer(server_actor* self, const rpc_message& call, const result_message& res) {
+// A hook with on_hook_error::stop failed: the worker stops gracefully.
+void hook_stop(server_actor* self, const hook_outcome& out) {
+  if (out.stop)
+    self->send(self->state.cfg.supervisor, stop_atom::value, caf::atom("fatal"));
+}
+
+void answer(server_actor* self, const rpc_message& call, result_message res) {
+  if (const auto& h = self->state.cfg.hooks; h && !h->empty(hook_point::after_rpc_execution))
+    hook_stop(self, h->run(hook_point::after_rpc_execution, call, res));
   auto key = result_key_from_return_path(call.return_path);
   if (!key) { // checked when decoded; kept for safety
     finished(self);
@@ -191,6 +199,15 @@ void dispatch(server_actor* self, rpc_message call) {
   auto& st = self->state;
   ++st.in_flight;
   const auto& def = *st.cfg.api.definition();
+  if (const auto& h = st.cfg.hooks; h && !h->empty(hook_point::before_rpc_execution)) {
+    // May change the call (kwargs); runs before validation and the handler.
+    auto out = h->run(hook_point::before_rpc_execution, call);
+    if (out.stop) {
+      hook_stop(self, out);
+      answer(self, call, make_error_result(call, out.error, "lightbus: " + out.error + "\n"));
+      return;
+    }
+  }
   auto* proc = def.find_procedure(call.procedure_name);
   if (proc == nullptr) {
     std::string offered;

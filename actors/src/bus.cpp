@@ -6,6 +6,7 @@
 #include "internal.hpp"
 #include "lightbus/actors/errors.hpp"
 #include "lightbus/keys.hpp"
+#include "lightbus/plugins.hpp"
 #include "lightbus/redis/event_transport.hpp"
 #include "lightbus/redis/rpc_transport.hpp"
 #include "schema_cache.hpp"
@@ -35,6 +36,8 @@ struct bus_state {
   std::vector<std::pair<std::string, redis::connection>> idle_event_conns;
   /// Set by `make_bus`: takes every call and event instead of Redis.
   std::shared_ptr<bus_backend> backend;
+  /// before/after_rpc_call, before/after_event_sent (never null).
+  std::shared_ptr<lightbus::hooks> hooks = std::make_shared<lightbus::hooks>();
 
   ~bus_state() {
     if (caller) {
@@ -120,6 +123,39 @@ struct bus_state {
 
 bus_backend::~bus_backend() = default;
 
+expected<void> run_before_hooks(const lightbus::hooks& h, rpc_message& msg) {
+  auto out = h.run(hook_point::before_rpc_call, msg);
+  if (out.stop)
+    return make_error(errc::hook_failed, out.error + "; " + msg.canonical_name() + " not sent");
+  return {};
+}
+
+expected<void> run_before_hooks(const lightbus::hooks& h, event_message& msg) {
+  auto out = h.run(hook_point::before_event_sent, msg);
+  if (out.stop)
+    return make_error(errc::hook_failed, out.error + "; " + msg.canonical_name() + " not sent");
+  return {};
+}
+
+expected<json> run_after_call_hooks(const lightbus::hooks& h, const rpc_message& call,
+                                    expected<json> outcome) {
+  if (h.empty(hook_point::after_rpc_call))
+    return outcome;
+  if (!outcome && outcome.error().code != errc::remote_error)
+    return outcome; // not answered: timeout, connection, validation
+  auto res = outcome ? make_result(call, *outcome)
+                     : make_error_result(call, outcome.error().message, {});
+  auto out = h.run(hook_point::after_rpc_call, call, res);
+  if (out.stop)
+    return make_error(errc::hook_failed, out.error);
+  if (!res.error)
+    return std::move(res.result);
+  if (!outcome)
+    return outcome; // still an error: the original text
+  return make_error(errc::remote_error,
+                    res.result.is_string() ? res.result.get<std::string>() : res.result.dump());
+}
+
 } // namespace detail
 
 bus::bus(std::shared_ptr<detail::bus_state> state) : state_(std::move(state)) {}
@@ -146,6 +182,16 @@ expected<json> bus::try_call(std::string_view name, json kwargs,
   t.blpop_seconds = ac.result_blpop_seconds;
   auto msg = make_rpc_message(std::move(names->first), std::move(names->second),
                               std::move(kwargs));
+  const auto& hooks = *state_->hooks;
+  if (!hooks.empty(hook_point::before_rpc_call)) {
+    if (auto ok = detail::run_before_hooks(hooks, msg); !ok)
+      return ok.error();
+    // A hook may have changed the kwargs: check them again.
+    if (auto ok = state_->schemas->validate(direction::outgoing, schema_part::rpc_parameters,
+                                            msg.api_name, msg.procedure_name, msg.kwargs);
+        !ok)
+      return ok.error();
+  }
   auto lease = state_->acquire(ac);
   if (!lease)
     return lease.error();
@@ -158,7 +204,7 @@ expected<json> bus::try_call(std::string_view name, json kwargs,
     if (!ok)
       return ok.error();
   }
-  return result;
+  return detail::run_after_call_hooks(hooks, msg, std::move(result));
 }
 
 json bus::call(std::string_view name, json kwargs, std::optional<double> timeout_seconds) const {
@@ -188,6 +234,15 @@ expected<event_message> bus::try_fire(std::string_view name, json kwargs) const 
   auto msg = make_event_message(std::move(names->first), std::move(names->second),
                                 std::move(kwargs));
   msg.stream = event_stream_for(*opts, msg.api_name, msg.event_name);
+  const auto& hooks = *state_->hooks;
+  if (!hooks.empty(hook_point::before_event_sent)) {
+    if (auto ok = detail::run_before_hooks(hooks, msg); !ok)
+      return ok.error();
+    if (auto ok = state_->schemas->validate(direction::outgoing, schema_part::event_parameters,
+                                            msg.api_name, msg.event_name, msg.kwargs);
+        !ok)
+      return ok.error();
+  }
   auto fields = encode_event_fields(msg);
   bool reused = false;
   auto conn = state_->acquire_event_conn(opts->url, reused);
@@ -207,6 +262,10 @@ expected<event_message> bus::try_fire(std::string_view name, json kwargs) const 
   if (!id)
     return id.error();
   msg.native_id = std::move(*id);
+  if (!hooks.empty(hook_point::after_event_sent)) {
+    if (auto out = hooks.run(hook_point::after_event_sent, msg); out.stop)
+      return make_error(errc::hook_failed, out.error + " (the event was sent)");
+  }
   return msg;
 }
 
@@ -223,7 +282,7 @@ caf::actor bus::actor() const {
   auto& sys = state_->system();
   std::lock_guard<std::mutex> guard{state_->mtx};
   if (!state_->caller)
-    state_->caller = detail::spawn_caller(sys, state_->cfg, state_->schemas);
+    state_->caller = detail::spawn_caller(sys, state_->cfg, state_->schemas, state_->hooks);
   return state_->caller;
 }
 
@@ -235,6 +294,15 @@ const lightbus::config& bus::config() const {
   return state_->cfg;
 }
 
+lightbus::hooks& bus::hooks() const {
+  return *state_->hooks;
+}
+
+void bus::use_hooks(std::shared_ptr<lightbus::hooks> h) const {
+  if (h)
+    state_->hooks = std::move(h);
+}
+
 bus create() {
   auto cfg = config::load();
   if (!cfg)
@@ -242,10 +310,30 @@ bus create() {
   return create(std::move(*cfg));
 }
 
+namespace {
+
+// A client with the internal.metrics plugin on fires the caller-side metrics
+// events through its own caller actor (held weakly: no reference cycle).
+void add_client_plugins(const std::shared_ptr<detail::bus_state>& st) {
+  if (!metrics_plugin_enabled(st->cfg))
+    return;
+  std::weak_ptr<detail::bus_state> weak = st;
+  detail::add_metrics_hooks(
+    *st->hooks, st->cfg,
+    [weak](const std::string& event, json kwargs) {
+      if (auto s = weak.lock())
+        detail::metrics_sender(bus{s}.actor())(event, std::move(kwargs));
+    },
+    true, false);
+}
+
+} // namespace
+
 bus create(lightbus::config cfg) {
   auto st = std::make_shared<detail::bus_state>();
   st->cfg = std::move(cfg);
   st->schemas = detail::make_client_schemas(st->cfg);
+  add_client_plugins(st);
   return bus{std::move(st)};
 }
 
@@ -254,6 +342,7 @@ bus create(caf::actor_system& sys, lightbus::config cfg) {
   st->cfg = std::move(cfg);
   st->schemas = detail::make_client_schemas(st->cfg);
   st->sys = &sys;
+  add_client_plugins(st);
   return bus{std::move(st)};
 }
 

@@ -391,6 +391,8 @@ struct router_state {
   // must happen before a message is checked run in `schema_loader`.
   std::shared_ptr<schema_cache> schemas;
   caf::actor schema_loader;
+  /// The client's hooks (never null).
+  std::shared_ptr<const lightbus::hooks> hooks;
   std::map<std::string, caf::actor> event_senders; // by URL and max length
   // Stopped when the router ends, so blocked receivers return at once.
   std::shared_ptr<std::vector<std::shared_ptr<reader_control>>> controls;
@@ -459,6 +461,8 @@ void send_call(router_actor* self, caf::typed_response_promise<json> rp, rpc_mes
   meta.id = msg.id;
   meta.api_name = msg.api_name;
   meta.procedure_name = msg.procedure_name;
+  if (!st.hooks->empty(hook_point::after_rpc_call))
+    meta.kwargs = msg.kwargs; // the hooks see the whole call
   auto dl = st.deadlines.emplace(deadline, msg.id);
   st.pending.emplace(msg.id, pending_call{rp, std::move(meta), key, tp.receiver, dl, total});
   self->send(tp.sender, send_atom::value, std::move(msg), ac.rpc_expiry_seconds);
@@ -513,6 +517,9 @@ caf::result<json> start_call(router_actor* self, const std::string& name, json& 
   double total = timeout.value_or(ac.rpc_timeout);
   auto msg = std::make_shared<rpc_message>(
     make_rpc_message(names->first, names->second, std::move(kwargs)));
+  // Hooks may change the call; validation below checks what they left.
+  if (auto ok = run_before_hooks(*st.hooks, *msg); !ok)
+    return make_caf_error(ok.error());
   auto rp = self->make_response_promise<json>();
   with_schemas(self, names->first,
                [self, rp, msg, total] { validate_and_send_call(self, rp, std::move(*msg), total); });
@@ -537,7 +544,21 @@ void validate_and_fire(router_actor* self, caf::typed_response_promise<event_mes
           .emplace(id, self->spawn<caf::detached + caf::linked>(
                          event_sender, redis_options(opts.url), opts.max_stream_length))
           .first;
-  rp.delegate(i->second, fire_atom::value, std::move(msg));
+  if (st.hooks->empty(hook_point::after_event_sent)) {
+    rp.delegate(i->second, fire_atom::value, std::move(msg));
+    return;
+  }
+  self->request(i->second, caf::infinite, fire_atom::value, std::move(msg))
+    .then(
+      [self, rp](event_message& sent) mutable {
+        auto out = self->state.hooks->run(hook_point::after_event_sent, sent);
+        if (out.stop)
+          rp.deliver(make_caf_error(
+            make_error(errc::hook_failed, out.error + " (the event was sent)")));
+        else
+          rp.deliver(std::move(sent));
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
 }
 
 caf::result<event_message> start_fire(router_actor* self, const std::string& name,
@@ -552,6 +573,8 @@ caf::result<event_message> start_fire(router_actor* self, const std::string& nam
   auto msg = std::make_shared<event_message>(
     make_event_message(names->first, names->second, std::move(kwargs)));
   msg->stream = event_stream_for(*opts, msg->api_name, msg->event_name);
+  if (auto ok = run_before_hooks(*st.hooks, *msg); !ok)
+    return make_caf_error(ok.error());
   auto rp = self->make_response_promise<event_message>();
   auto o = std::make_shared<event_transport_options>(std::move(*opts));
   with_schemas(self, names->first,
@@ -559,9 +582,11 @@ caf::result<event_message> start_fire(router_actor* self, const std::string& nam
   return rp;
 }
 
-caf::behavior router(router_actor* self, config cfg, std::shared_ptr<schema_cache> schemas) {
+caf::behavior router(router_actor* self, config cfg, std::shared_ptr<schema_cache> schemas,
+                     std::shared_ptr<const lightbus::hooks> hooks) {
   self->state.cfg = std::move(cfg);
   self->state.schemas = std::move(schemas);
+  self->state.hooks = hooks ? std::move(hooks) : std::make_shared<const lightbus::hooks>();
   self->state.schema_loader = spawn_schema_loader(self, self->state.schemas);
   auto controls = std::make_shared<std::vector<std::shared_ptr<reader_control>>>();
   self->state.controls = controls;
@@ -591,6 +616,7 @@ caf::behavior router(router_actor* self, config cfg, std::shared_ptr<schema_cach
         if (!ok)
           outcome = ok.error();
       }
+      outcome = run_after_call_hooks(*self->state.hooks, call, std::move(outcome));
       complete(self, id, std::move(outcome));
     },
     [=](failed_atom, const std::string& id, const error& err) {
@@ -622,8 +648,9 @@ caf::behavior router(router_actor* self, config cfg, std::shared_ptr<schema_cach
 } // namespace
 
 caf::actor spawn_caller(caf::actor_system& sys, const config& cfg,
-                        std::shared_ptr<schema_cache> schemas) {
-  return sys.spawn(router, cfg, std::move(schemas));
+                        std::shared_ptr<schema_cache> schemas,
+                        std::shared_ptr<const lightbus::hooks> hooks) {
+  return sys.spawn(router, cfg, std::move(schemas), std::move(hooks));
 }
 
 } // namespace lightbus::detail

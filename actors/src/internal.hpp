@@ -119,6 +119,8 @@ struct api_server_config {
   /// when null the server uses its API's own schema with default switches.
   std::shared_ptr<schema_cache> schemas;
   size_t handlers_per_procedure = 2;
+  /// The module's hooks (before/after_rpc_execution); may be null.
+  std::shared_ptr<const lightbus::hooks> hooks;
   /// Routes result writes and credits.
   caf::actor supervisor;
 };
@@ -134,10 +136,13 @@ caf::actor spawn_function_handler(caf::local_actor* parent,
 std::string dead_letter_stream_key(std::string_view group);
 
 /// Spawns a listener (its stream consumers, writer and handlers); replies
-/// `true` to `drain_atom` once its running handlers finished.
+/// `true` to `drain_atom` once its running handlers finished. Events whose
+/// kwargs fail `schemas` (when not null) never reach the handler.
 expected<caf::actor> spawn_listener(caf::local_actor* parent, const listener_spec& spec,
                                     const config& cfg, caf::actor supervisor,
-                                    std::chrono::milliseconds block);
+                                    std::chrono::milliseconds block,
+                                    std::shared_ptr<schema_cache> schemas,
+                                    std::shared_ptr<const lightbus::hooks> hooks);
 
 /// Detached: publishes the schemas of `mod`'s APIs (and the internal APIs)
 /// now and every 0.8 x `bus.schema.ttl` (spec §5.1-5.2).
@@ -146,7 +151,32 @@ caf::actor spawn_schema_publisher(caf::local_actor* parent, const module& mod,
 
 /// The bus client's caller actor (see caller.cpp).
 caf::actor spawn_caller(caf::actor_system& sys, const config& cfg,
-                        std::shared_ptr<schema_cache> schemas);
+                        std::shared_ptr<schema_cache> schemas,
+                        std::shared_ptr<const lightbus::hooks> hooks);
+
+/// Fires `internal.metrics.<event>` with `kwargs`; must not block.
+using metrics_fire = std::function<void(const std::string& event, json kwargs)>;
+
+/// Adds the hooks of the `internal.metrics` plugin (spec §6.2) to `h`: the
+/// caller side (rpc_call_sent, rpc_response_received, event_fired) and/or the
+/// worker side (rpc_call_received, rpc_response_sent, event_received,
+/// event_processed).
+void add_metrics_hooks(lightbus::hooks& h, const config& cfg, metrics_fire fire,
+                       bool caller_side, bool worker_side);
+
+/// Returns a `metrics_fire` that sends `(fire_atom, ...)` to `caller` (a bus's
+/// caller actor) without waiting for the answer.
+metrics_fire metrics_sender(caf::actor caller);
+
+/// Runs the `before_rpc_call` / `before_event_sent` hooks on `msg` (they may
+/// change it); an error (`hook_failed`) when one with on_hook_error::stop threw.
+expected<void> run_before_hooks(const lightbus::hooks& h, rpc_message& msg);
+expected<void> run_before_hooks(const lightbus::hooks& h, event_message& msg);
+
+/// Runs the `after_rpc_call` hooks on an answered call (a result or a remote
+/// error): they may change the result. Other outcomes pass unchanged.
+expected<json> run_after_call_hooks(const lightbus::hooks& h, const rpc_message& call,
+                                    expected<json> outcome);
 
 /// Connection options for a transport URL (throws on a bad URL: configs are
 /// validated when loaded).

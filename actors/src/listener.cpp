@@ -26,7 +26,9 @@
 #include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
 #include "lightbus/redis/event_transport.hpp"
+#include "lightbus/redis/history.hpp"
 #include "lightbus/redis/stream_info.hpp"
+#include "schema_cache.hpp"
 
 namespace lightbus::detail {
 
@@ -83,6 +85,7 @@ using touch_atom = caf::atom_constant<caf::atom("touch")>;
 using keepalive_atom = caf::atom_constant<caf::atom("keepalive")>;
 using dead_atom = caf::atom_constant<caf::atom("dead")>;
 using respawn_atom = caf::atom_constant<caf::atom("respawn")>;
+using debit_atom = caf::atom_constant<caf::atom("debit")>;
 
 std::shared_ptr<spdlog::logger> log() {
   return logger("events");
@@ -92,8 +95,11 @@ std::shared_ptr<spdlog::logger> log() {
 
 struct consumer_state {
   subscription sub;
-  size_t max_credits = 100;
-  size_t credits = 100;
+  long long max_credits = 100;
+  /// Entries this consumer may still read; reclaimed entries held by the
+  /// listener count against it too (`debit_atom`), so the two together never
+  /// exceed `max_in_flight`. Negative while the listener holds more.
+  long long credits = 100;
   caf::actor listener;
   std::shared_ptr<reader_control> control;
   std::chrono::milliseconds block{1000};
@@ -195,7 +201,7 @@ void add_delivery_counts(consumer_state& st, std::vector<redis::stream_entry>& e
 void consumer_read(stream_consumer_actor* self) {
   auto& st = self->state;
   auto count = static_cast<long long>(
-    std::min<size_t>(st.credits, static_cast<size_t>(std::max(1LL, st.sub.opts.batch_size))));
+    std::min(st.credits, std::max(1LL, st.sub.opts.batch_size)));
   auto batches = st.pending_pass
                    ? redis::read_group(*st.conn, st.sub.group, st.sub.consumer,
                                        {st.sub.stream}, st.pending_from, count, -1)
@@ -233,7 +239,7 @@ void consumer_read(stream_consumer_actor* self) {
     }
   }
   if (!entries.empty()) {
-    st.credits -= std::min(st.credits, entries.size());
+    st.credits -= static_cast<long long>(entries.size());
     self->send(st.listener, entries_atom::value, st.sub.stream, std::move(entries), true);
   }
   self->send(self, read_atom::value);
@@ -244,7 +250,7 @@ caf::behavior stream_consumer(stream_consumer_actor* self, subscription sub,
                               std::shared_ptr<reader_control> control) {
   auto& st = self->state;
   st.sub = std::move(sub);
-  st.max_credits = st.credits = max_in_flight;
+  st.max_credits = st.credits = static_cast<long long>(max_in_flight);
   st.listener = std::move(listener);
   st.control = std::move(control);
   self->send(self, read_atom::value);
@@ -255,7 +261,7 @@ caf::behavior stream_consumer(stream_consumer_actor* self, subscription sub,
         self->quit();
         return;
       }
-      if (st.credits == 0) {
+      if (st.credits <= 0) {
         st.parked = true;
         return;
       }
@@ -267,12 +273,13 @@ caf::behavior stream_consumer(stream_consumer_actor* self, subscription sub,
     },
     [=](credit_atom, size_t n) {
       auto& st = self->state;
-      st.credits = std::min(st.credits + n, st.max_credits);
-      if (st.parked) {
+      st.credits = std::min(st.credits + static_cast<long long>(n), st.max_credits);
+      if (st.parked && st.credits > 0) {
         st.parked = false;
         self->send(self, read_atom::value);
       }
     },
+    [=](debit_atom, size_t n) { self->state.credits -= static_cast<long long>(n); },
     [=](stop_atom) { self->quit(); },
   };
 }
@@ -521,6 +528,8 @@ struct work_item {
   /// When the entry's idle time in Redis was last reset (read, claimed, touched).
   std::chrono::steady_clock::time_point touched;
   int attempts = 0;
+  /// Checked against the API's schema already (see `screen`).
+  bool screened = false;
 };
 
 struct stream_queue {
@@ -541,6 +550,14 @@ struct handler_entry {
 
 struct listener_state {
   listener_spec spec;
+  /// The worker's schemas: incoming events are validated against them (spec
+  /// §5.6) before a handler sees them. Null: no validation.
+  std::shared_ptr<schema_cache> schemas;
+  /// Runs schema loads (Redis I/O) off this actor; spawned at first need.
+  caf::actor schema_loader;
+  bool schema_loading = false;
+  /// The module's hooks (before/after_event_execution); may be null.
+  std::shared_ptr<const lightbus::hooks> hooks;
   size_t handled = 0;
   std::map<std::string, stream_queue> streams; // by stream key
   caf::actor writer;
@@ -751,11 +768,45 @@ void handle_failure(listener_actor* self, stream_queue& q, const std::string& id
   }
 }
 
+bool has_hooks(const listener_state& st, hook_point p) {
+  return st.hooks && !st.hooks->empty(p);
+}
+
+// A hook with on_hook_error::stop failed before the handler ran: as with
+// on_error::shutdown, the event stays pending and the worker stops.
+void stop_for_hook(listener_actor* self, stream_queue& q, const std::string& id,
+                   const std::string& why) {
+  auto& st = self->state;
+  log()->critical("listener {}: {}; stopping the worker; event {} stays pending", st.spec.name,
+                  why, id);
+  st.stopping = true;
+  q.running.erase(id);
+  q.known.erase(id);
+  self->send(st.supervisor, stop_atom::value, caf::atom("fatal"));
+}
+
+void after_hooks(listener_actor* self, const event_message& msg, const std::string& error) {
+  auto& st = self->state;
+  if (!has_hooks(st, hook_point::after_event_execution))
+    return;
+  if (st.hooks->run(hook_point::after_event_execution, msg, error).stop)
+    self->send(st.supervisor, stop_atom::value, caf::atom("fatal"));
+}
+
 void dispatch(listener_actor* self, stream_queue& q, const std::string& id) {
   auto& st = self->state;
   auto& item = q.running.at(id);
   item.started = std::chrono::steady_clock::now();
   ++item.attempts;
+  // The handler gets a copy: hooks may change it, a retry starts from the entry.
+  auto msg = item.msg;
+  if (has_hooks(st, hook_point::before_event_execution)) {
+    auto out = st.hooks->run(hook_point::before_event_execution, msg);
+    if (out.stop) {
+      stop_for_hook(self, q, id, out.error);
+      return;
+    }
+  }
   handler_entry* h = &st.handlers.front();
   for (auto& x : st.handlers)
     if (x.busy < h->busy)
@@ -770,13 +821,14 @@ void dispatch(listener_actor* self, stream_queue& q, const std::string& id) {
   };
   auto succeeded = [=] {
     release();
+    after_hooks(self, msg, {});
     auto& st = self->state;
     count_handled(self, 1);
     auto qi = st.streams.find(stream);
     if (qi != st.streams.end() && qi->second.running.count(id))
       ack_and_finish(self, qi->second, id);
   };
-  self->request(handler, caf::infinite, event_atom::value, item.msg)
+  self->request(handler, caf::infinite, event_atom::value, msg)
     .then([=](bool) { succeeded(); },
           [=](caf::error& err) {
             // A handler actor may reply with anything; only an error is a failure.
@@ -785,12 +837,12 @@ void dispatch(listener_actor* self, stream_queue& q, const std::string& id) {
               return;
             }
             release();
+            auto why = err.category() == caf::atom("lightbus") ? describe(err)
+                                                              : "handler failed: " + describe(err);
+            after_hooks(self, msg, why);
             auto qi = self->state.streams.find(stream);
             if (qi != self->state.streams.end() && qi->second.running.count(id))
-              handle_failure(self, qi->second, id,
-                             err.category() == caf::atom("lightbus")
-                               ? describe(err)
-                               : "handler failed: " + describe(err));
+              handle_failure(self, qi->second, id, why);
           });
 }
 
@@ -801,12 +853,35 @@ void dispatch_run(listener_actor* self, stream_queue& q, std::vector<std::string
   std::vector<event_message> run;
   run.reserve(ids.size());
   auto now = std::chrono::steady_clock::now();
-  for (auto& id : ids) {
-    auto& item = q.running.at(id);
+  bool hooked = has_hooks(st, hook_point::before_event_execution);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto& item = q.running.at(ids[i]);
     item.started = now;
     ++item.attempts;
     run.push_back(item.msg);
+    if (!hooked)
+      continue;
+    auto out = st.hooks->run(hook_point::before_event_execution, run.back());
+    if (!out.stop)
+      continue;
+    // Entries after this one go back to the queue; this one stays pending.
+    run.pop_back();
+    --item.attempts;
+    for (size_t j = ids.size(); j-- > i + 1;) {
+      auto it = q.running.find(ids[j]);
+      q.waiting.push_front(std::move(it->second));
+      q.running.erase(it);
+    }
+    auto failed_id = ids[i];
+    ids.resize(i);
+    stop_for_hook(self, q, failed_id, out.error);
+    break;
   }
+  if (ids.empty())
+    return;
+  auto sent = has_hooks(st, hook_point::after_event_execution)
+                ? std::make_shared<std::vector<event_message>>(run)
+                : nullptr;
   auto& h = st.handlers.front();
   ++h.busy;
   auto handler = h.actor;
@@ -823,6 +898,12 @@ void dispatch_run(listener_actor* self, stream_queue& q, std::vector<std::string
           return;
         auto& q = qi->second;
         auto done = std::min(out.done, ids.size());
+        if (sent) {
+          for (size_t i = 0; i < done; ++i)
+            after_hooks(self, (*sent)[i], {});
+          if (out.failed && done < sent->size())
+            after_hooks(self, (*sent)[done], out.why);
+        }
         count_handled(self, done);
         // Not run (the run ended early): back to the front, in order.
         for (size_t i = ids.size(); i-- > done + (out.failed ? 1 : 0);) {
@@ -870,9 +951,83 @@ void dispatch_run(listener_actor* self, stream_queue& q, std::vector<std::string
       });
 }
 
+// An event whose kwargs do not match its schema never reaches the handler
+// (retrying cannot fix it): dead-lettered at once, or handled as a failure.
+void reject_invalid(listener_actor* self, stream_queue& q, const std::string& id,
+                    const std::string& why) {
+  auto& st = self->state;
+  if (st.spec.options.on_error == on_error::dead_letter)
+    dead_letter(self, q, q.running.at(id), "invalid event: " + why);
+  else
+    handle_failure(self, q, id, "invalid event: " + why);
+}
+
+// Returns false while the schemas must be loaded before `q`'s events can be
+// validated; the load runs in the schema loader and pumps every queue after.
+bool schemas_ready(listener_actor* self, const stream_queue& q) {
+  auto& st = self->state;
+  if (st.schema_loading)
+    return false;
+  auto need = st.schemas->load_needed(q.sub.api);
+  if (need == load_need::none)
+    return true;
+  if (!st.schema_loader)
+    st.schema_loader = spawn_schema_loader(self, st.schemas);
+  if (need == load_need::background) {
+    self->send(st.schema_loader, schemaload_atom::value, q.sub.api);
+    return true;
+  }
+  st.schema_loading = true;
+  auto resume = [self] {
+    auto& st = self->state;
+    st.schema_loading = false;
+    for (auto& [name, other] : st.streams)
+      pump(self, other);
+  };
+  self->request(st.schema_loader, caf::infinite, schemaload_atom::value, q.sub.api)
+    .then([resume](bool) { resume(); }, [resume](caf::error&) { resume(); });
+  return false;
+}
+
+// Validates the kwargs of entries that arrived since the last call (`validate.
+// incoming` of the API, spec §5.6); invalid ones leave the queue. Returns
+// false while schemas are loading (nothing may start yet).
+bool screen(listener_actor* self, stream_queue& q) {
+  auto& st = self->state;
+  if (!st.schemas || !st.schemas->enabled(direction::incoming, q.sub.api))
+    return true;
+  // New entries come at the back; retried ones go back to the front screened.
+  size_t first = q.waiting.size();
+  while (first > 0 && !q.waiting[first - 1].screened)
+    --first;
+  if (first == q.waiting.size())
+    return true;
+  if (!schemas_ready(self, q))
+    return false;
+  std::vector<std::pair<std::string, std::string>> invalid;
+  for (size_t i = first; i < q.waiting.size();) {
+    auto& item = q.waiting[i];
+    item.screened = true;
+    auto ok = st.schemas->validate(direction::incoming, schema_part::event_parameters,
+                                   q.sub.api, item.msg.event_name, item.msg.kwargs);
+    if (ok) {
+      ++i;
+      continue;
+    }
+    auto id = item.entry.id;
+    invalid.emplace_back(id, ok.error().message);
+    q.running.emplace(id, std::move(item));
+    q.waiting.erase(q.waiting.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  for (auto& [id, why] : invalid)
+    if (q.running.count(id))
+      reject_invalid(self, q, id, why);
+  return true;
+}
+
 void pump(listener_actor* self, stream_queue& q) {
   auto& st = self->state;
-  if (st.stopping)
+  if (st.stopping || !screen(self, q) || st.stopping)
     return;
   const auto& opts = st.spec.options;
   if (st.spec.function && opts.concurrency <= 1) {
@@ -906,24 +1061,27 @@ void pump(listener_actor* self, stream_queue& q) {
 }
 
 // Sorts one arriving entry: skip, dead-letter, or queue for the handler.
-void accept(listener_actor* self, stream_queue& q, redis::stream_entry entry,
+// Returns false for an entry the listener holds already.
+bool accept(listener_actor* self, stream_queue& q, redis::stream_entry entry,
             bool from_consumer) {
   if (q.known.count(entry.id)) {
     // Already waiting or running here (re-read after a reconnect, or reclaimed).
     if (from_consumer)
       self->send(q.consumer, credit_atom::value, size_t{1});
-    return;
+    return false;
   }
   q.known.insert(entry.id);
   work_item item;
-  item.from_consumer = from_consumer;
+  // Reclaimed entries are debited from the consumer's credits (see
+  // start_reclaim), so every entry gives a credit back when it is done.
+  item.from_consumer = true;
   item.touched = std::chrono::steady_clock::now();
   auto id = entry.id;
   if (entry.deleted || is_noop_entry(entry.fields)) {
     item.entry = std::move(entry);
     q.running.emplace(id, std::move(item));
     ack_and_finish(self, q, id);
-    return;
+    return true;
   }
   auto msg = decode_event_fields(entry.fields);
   item.entry = std::move(entry);
@@ -932,18 +1090,19 @@ void accept(listener_actor* self, stream_queue& q, redis::stream_entry entry,
     auto reason = "malformed: " + msg.error().message;
     q.running.emplace(id, std::move(item));
     dead_letter(self, q, q.running.at(id), reason);
-    return;
+    return true;
   }
   bool wanted = q.sub.events.count("*") || q.sub.events.count(msg->event_name);
   if (!wanted || msg->api_name != q.sub.api) {
     q.running.emplace(id, std::move(item));
     ack_and_finish(self, q, id);
-    return;
+    return true;
   }
   msg->native_id = id;
   msg->stream = q.sub.stream;
   item.msg = std::move(*msg);
   q.waiting.push_back(std::move(item));
+  return true;
 }
 
 // Takes over entries other consumers left idle for too long (spec §4.8), as
@@ -976,8 +1135,11 @@ void start_reclaim(listener_actor* self, bool periodic) {
                      "listener {}: reclaimed {} event(s) on {} idle for more than {} s",
                      st.spec.name, entries.size(), stream,
                      qi->second.sub.opts.acknowledgement_timeout);
+          size_t taken = 0;
           for (auto& e : entries)
-            accept(self, qi->second, std::move(e), false);
+            taken += accept(self, qi->second, std::move(e), false) ? 1 : 0;
+          if (taken > 0)
+            self->send(qi->second.consumer, debit_atom::value, taken);
           pump(self, qi->second);
         }
       },
@@ -985,9 +1147,12 @@ void start_reclaim(listener_actor* self, bool periodic) {
 }
 
 caf::behavior listener(listener_actor* self, listener_spec spec, std::vector<subscription> subs,
-                       caf::actor supervisor, std::chrono::milliseconds block) {
+                       caf::actor supervisor, std::chrono::milliseconds block,
+                       std::shared_ptr<schema_cache> schemas, std::shared_ptr<const lightbus::hooks> hooks) {
   auto& st = self->state;
   st.spec = std::move(spec);
+  st.schemas = std::move(schemas);
+  st.hooks = std::move(hooks);
   st.supervisor = std::move(supervisor);
   st.block = block;
   st.writer = self->spawn<caf::detached + caf::monitored>(stream_writer,
@@ -1142,12 +1307,14 @@ caf::behavior listener(listener_actor* self, listener_spec spec, std::vector<sub
 } // namespace
 
 std::string dead_letter_stream_key(std::string_view group) {
-  return std::string(group) + ":dead_letter";
+  return redis::dead_letter_stream_key(group); // what `lightbus inspect --groups` reads
 }
 
 expected<caf::actor> spawn_listener(caf::local_actor* parent, const listener_spec& spec,
                                     const config& cfg, caf::actor supervisor,
-                                    std::chrono::milliseconds block) {
+                                    std::chrono::milliseconds block,
+                                    std::shared_ptr<schema_cache> schemas,
+                                    std::shared_ptr<const lightbus::hooks> hooks) {
   // One subscription per stream: several events of one API share a stream
   // (per_api) and one XREADGROUP.
   std::map<std::string, subscription> by_stream;
@@ -1173,7 +1340,8 @@ expected<caf::actor> spawn_listener(caf::local_actor* parent, const listener_spe
   std::vector<subscription> subs;
   for (auto& [k, v] : by_stream)
     subs.push_back(std::move(v));
-  return parent->spawn(listener, spec, std::move(subs), std::move(supervisor), block);
+  return parent->spawn(listener, spec, std::move(subs), std::move(supervisor), block,
+                       std::move(schemas), std::move(hooks));
 }
 
 } // namespace lightbus::detail

@@ -72,27 +72,10 @@ caf::actor spawn_schema_publisher(caf::local_actor* parent, const module& mod,
     schemas.emplace_back(internal->name(), api_schema(*internal));
   for (const auto& served : mod.apis())
     schemas.emplace_back(served.definition()->name(), api_schema(*served.definition()));
-  // bus.schema.ttl (null = no expiry) and bus.schema.transport.redis.url.
-  std::optional<int> ttl = 60;
-  std::string url = cfg.default_api().rpc_url;
-  const auto& doc = cfg.document();
-  if (auto b = doc.find("bus"); b != doc.end() && b->is_object()) {
-    if (auto s = b->find("schema"); s != b->end() && s->is_object()) {
-      if (auto t = s->find("ttl"); t != s->end()) {
-        if (t->is_null())
-          ttl.reset();
-        else if (t->is_number_integer())
-          ttl = t->get<int>();
-      }
-      auto tr = s->find("transport");
-      if (tr != s->end() && tr->is_object())
-        if (auto r = tr->find("redis"); r != tr->end() && r->is_object())
-          if (auto u = r->find("url"); u != r->end() && u->is_string())
-            url = u->get<std::string>();
-    }
-  }
+  // bus.schema.ttl (null = no expiry) and the schema transport's URL.
+  auto settings = schema_settings_of(cfg);
   return parent->spawn<caf::detached>(schema_publisher, std::move(schemas),
-                                      redis_options(url), ttl);
+                                      redis_options(settings.url), settings.ttl);
 }
 
 } // namespace lightbus::detail

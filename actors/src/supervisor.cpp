@@ -16,6 +16,7 @@
 #include "lightbus/actors/errors.hpp"
 #include "lightbus/logger.hpp"
 #include "lightbus/plugins.hpp"
+#include "schema_cache.hpp"
 #include "tasks.hpp"
 
 namespace lightbus::detail {
@@ -45,6 +46,13 @@ struct task_entry {
 
 struct supervisor_state {
   config cfg;
+  /// Schemas of the served APIs and those loaded from the bus: the API
+  /// servers and listeners validate against them (spec §5.6).
+  std::shared_ptr<schema_cache> schemas;
+  /// The module's hooks plus the plugins' (never null).
+  std::shared_ptr<lightbus::hooks> hooks;
+  /// Sends the internal.metrics events (when the plugin is on).
+  std::optional<lightbus::bus> metrics_client;
   std::vector<task_entry> tasks;
   /// The bus client background tasks get (created when there are tasks).
   std::optional<lightbus::bus> client;
@@ -79,6 +87,8 @@ void start_server(supervisor_actor* self, api_entry& e) {
   api_server_config sc;
   sc.api = e.api;
   sc.handlers_per_procedure = self->state.opts.handlers_per_procedure;
+  sc.schemas = self->state.schemas;
+  sc.hooks = self->state.hooks;
   sc.supervisor = self;
   e.server = spawn_api_server(self, std::move(sc));
   self->monitor(e.server);
@@ -131,8 +141,19 @@ void finish_stop(supervisor_actor* self) {
           });
 }
 
+// Runs the worker hooks of `p`; one with on_hook_error::stop that fails stops
+// the worker with exit code 1.
+void run_worker_hooks(supervisor_actor* self, hook_point p) {
+  auto out = self->state.hooks->run(p);
+  if (out.stop && !self->state.stopping)
+    self->send(self, stop_atom::value, caf::atom("fatal"));
+  else if (out.stop)
+    self->state.fatal = true;
+}
+
 void quit_now(supervisor_actor* self) {
   auto& st = self->state;
+  run_worker_hooks(self, hook_point::after_worker_stop);
   for (auto& rp : st.stop_promises)
     rp.deliver(true);
   st.stop_promises.clear();
@@ -220,6 +241,16 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.opts = opts;
+  st.schemas = make_worker_schemas(mod, st.cfg);
+  // The module's hooks, then the plugins' (Python runs plugins first; ours
+  // observe what the user's hooks changed). A copy: the module stays as given.
+  st.hooks = std::make_shared<lightbus::hooks>(*mod.shared_hooks());
+  if (metrics_plugin_enabled(st.cfg)) {
+    st.metrics_client = create(self->system(), st.cfg);
+    add_metrics_hooks(*st.hooks, st.cfg, metrics_sender(st.metrics_client->actor()), true,
+                      true);
+  }
+  run_worker_hooks(self, hook_point::before_worker_start);
   auto start_writer = [=](const std::string& url) {
     auto& st = self->state;
     const auto& ac = st.cfg.default_api();
@@ -287,7 +318,8 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
   }
   const auto& listeners = opts.features.events ? mod.listeners() : std::vector<listener_spec>{};
   for (const auto& spec : listeners) {
-    auto a = spawn_listener(self, spec, st.cfg, self, opts.block_timeout);
+    auto a = spawn_listener(self, spec, st.cfg, self, opts.block_timeout, st.schemas,
+                            st.hooks);
     if (!a) {
       st.log->error("listener {} cannot start: {}", spec.name, a.error().message);
       continue;
@@ -297,11 +329,13 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
   }
   if (opts.features.tasks && !mod.tasks().empty()) {
     st.client = create(self->system(), st.cfg);
+    st.client->use_hooks(st.hooks); // call and event-sent hooks of the module and plugins
     for (const auto& t : mod.tasks()) {
       st.tasks.push_back(task_entry{std::make_shared<const task_spec>(t), {}, 0});
       start_task(self, st.tasks.back());
     }
   }
+  run_worker_hooks(self, hook_point::after_worker_start);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     for (auto& t : st.tasks) {
@@ -430,7 +464,8 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
         for (auto& l : st.listeners) {
           if (l.spec.name != api_name)
             continue;
-          if (auto a = spawn_listener(self, l.spec, st.cfg, self, st.opts.block_timeout)) {
+          if (auto a = spawn_listener(self, l.spec, st.cfg, self, st.opts.block_timeout,
+                                      st.schemas, st.hooks)) {
             l.actor = *a;
             self->monitor(l.actor);
           }
@@ -462,6 +497,7 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
       st.stop_promises.push_back(rp);
       if (st.stopping)
         return rp;
+      run_worker_hooks(self, hook_point::before_worker_stop);
       st.stopping = true;
       st.log->info("stopping: no new calls or events are read; finishing work in flight");
       stop_tasks(self, caf::make_error(caf::exit_reason::user_shutdown));

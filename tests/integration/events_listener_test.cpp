@@ -833,6 +833,81 @@ TEST_F(EventsListen, PoisonEntriesAreDeadLetteredAndTheListenerGoesOn) {
   EXPECT_EQ(rec->all().back().native_id, after.native_id);
 }
 
+TEST_F(EventsListen, EventsThatFailTheSchemaAreDeadLetteredNotHandled) {
+  // The worker serves the API, so its schema (ev: n integer, required) is local;
+  // validate.incoming is on by default (spec §5.6).
+  struct typed_api : lightbus::api {
+    explicit typed_api(const std::string& name) : api(name) { event<int>("ev", {"n"}); }
+  };
+  auto rec = std::make_shared<recorder>();
+  lightbus::module mod;
+  mod.serve<typed_api>(api_);
+  mod.listen({ev("ev")}, "l", [rec](const event_message& m) { rec->add(m); });
+  auto cfg = make_config();
+  start(mod, cfg);
+  await_group(stream(), group("l"));
+
+  auto entry = [&](const std::string& id, const std::string& n) {
+    return redis_->xadd(stream(), {{"id", id},
+                                   {"api_name", api_},
+                                   {"event_name", "ev"},
+                                   {"version", "1"},
+                                   {":n", n}});
+  };
+  // Well-formed entries (as a peer that does not validate would send them).
+  auto good1 = entry("g1", "1");
+  auto wrong_type = entry("b1", "\"one\"");
+  auto good2 = entry("g2", "2");
+  auto missing = redis_->xadd(
+      stream(), {{"id", "b2"}, {"api_name", api_}, {"event_name", "ev"}, {"version", "1"}});
+
+  auto dead = group("l") + ":dead_letter";
+  ASSERT_TRUE(t::wait_until([&] { return rec->size() >= 2; }, 15s)) << rec->size();
+  ASSERT_TRUE(
+      t::wait_until([&] { return redis_->exists(dead) && redis_->xlen(dead) >= 2; }, 10s))
+      << "dead letters: " << (redis_->exists(dead) ? redis_->xlen(dead) : 0);
+  await_pel_zero(stream(), group("l"));
+
+  auto got = rec->all();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].native_id, good1);
+  EXPECT_EQ(got[1].native_id, good2);
+  std::set<std::string> lettered;
+  for (auto& l : redis_->xrange(dead)) {
+    lettered.insert(field_of(l, "dead_letter_native_id"));
+    EXPECT_NE(field_of(l, "dead_letter_reason").find("invalid event"), std::string::npos)
+        << field_of(l, "dead_letter_reason");
+  }
+  EXPECT_EQ(lettered, (std::set<std::string>{wrong_type, missing}));
+}
+
+TEST_F(EventsListen, ValidateIncomingOffHandsInvalidEventsToTheHandler) {
+  struct typed_api : lightbus::api {
+    explicit typed_api(const std::string& name) : api(name) { event<int>("ev", {"n"}); }
+  };
+  auto rec = std::make_shared<recorder>();
+  lightbus::module mod;
+  mod.serve<typed_api>(api_);
+  mod.listen({ev("ev")}, "l", [rec](const event_message& m) { rec->add(m); });
+  json doc = {{"service_name", service_},
+              {"process_name", "p1"},
+              {"apis", {{"default", {{"validate", {{"incoming", false}}}}}}}};
+  auto cfg = lightbus::config::from_json(doc, "test");
+  ASSERT_TRUE(cfg) << lightbus::to_string(cfg.error());
+  cfg->set_redis_url(url_);
+  start(mod, *cfg);
+  await_group(stream(), group("l"));
+  auto id = redis_->xadd(stream(), {{"id", "b1"},
+                                    {"api_name", api_},
+                                    {"event_name", "ev"},
+                                    {"version", "1"},
+                                    {":n", "\"one\""}});
+  ASSERT_TRUE(t::wait_until([&] { return rec->size() >= 1; }, 10s));
+  EXPECT_EQ(rec->all().front().native_id, id);
+  EXPECT_EQ(rec->all().front().kwargs.at("n"), "one");
+  await_pel_zero(stream(), group("l"));
+}
+
 // -- 7. handler failure policies --------------------------------------------------------
 
 TEST_F(EventsListen, FailingHandlerIsRetriedThenDeadLettered) {

@@ -18,6 +18,7 @@ const char* to_string(errc code) noexcept {
     case errc::shutting_down: return "shutting_down";
     case errc::module_error: return "module_error";
     case errc::unknown_event: return "unknown_event";
+    case errc::hook_failed: return "hook_failed";
   }
   return "unknown";
 }

@@ -16,7 +16,9 @@ const char* to_string(direction d) noexcept {
 
 schema_settings schema_settings_of(const config& cfg) {
   schema_settings out;
-  out.url = cfg.default_api().rpc_url;
+  // bus.schema.transport.redis.url, else the default API's RPC URL; `--redis`
+  // sets it (config::set_redis_url), so it is read from bus(), not the file.
+  out.url = cfg.bus().schema_url;
   const auto& doc = cfg.document();
   auto b = doc.find("bus");
   if (b == doc.end() || !b->is_object())
@@ -32,11 +34,6 @@ schema_settings schema_settings_of(const config& cfg) {
   }
   if (auto h = s->find("human_readable"); h != s->end() && h->is_boolean())
     out.human_readable = h->get<bool>();
-  auto tr = s->find("transport");
-  if (tr != s->end() && tr->is_object())
-    if (auto r = tr->find("redis"); r != tr->end() && r->is_object())
-      if (auto u = r->find("url"); u != r->end() && u->is_string())
-        out.url = u->get<std::string>();
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include "lightbus/config.hpp"
 #include "lightbus/error.hpp"
 #include "lightbus/event.hpp"
+#include "lightbus/hooks.hpp"
 
 namespace lightbus {
 
@@ -87,6 +88,14 @@ public:
   caf::actor_system& system() const;
 
   const lightbus::config& config() const;
+
+  /// This client's hooks (shared by its copies): before/after_rpc_call and
+  /// before/after_event_sent run in `call`, `fire` and the `actor()` path.
+  /// Add them before the client is used. See `lightbus/hooks.hpp`.
+  lightbus::hooks& hooks() const;
+
+  /// Makes this client (and its copies) run `h` instead, e.g. a module's.
+  void use_hooks(std::shared_ptr<lightbus::hooks> h) const;
 
   explicit operator bool() const noexcept { return state_ != nullptr; }
 

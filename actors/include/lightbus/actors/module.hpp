@@ -15,6 +15,7 @@
 
 #include "lightbus/api.hpp"
 #include "lightbus/event.hpp"
+#include "lightbus/hooks.hpp"
 #include "lightbus/schedule.hpp"
 
 namespace lightbus {
@@ -177,12 +178,20 @@ public:
 
   const std::vector<served_api>& apis() const noexcept { return apis_; }
 
+  /// The worker's hooks: `mod.hooks().before_rpc_execution([](rpc_message& c) {...})`.
+  /// Worker start/stop, RPC execution and event execution hooks run in the
+  /// worker; call and event-sent hooks run in the bus client that background
+  /// tasks get. See `lightbus/hooks.hpp`.
+  lightbus::hooks& hooks() noexcept { return *hooks_; }
+  const std::shared_ptr<lightbus::hooks>& shared_hooks() const noexcept { return hooks_; }
+
 private:
   void add_listener(listener_spec spec);
 
   std::vector<served_api> apis_;
   std::vector<listener_spec> listeners_;
   std::vector<task_spec> tasks_;
+  std::shared_ptr<lightbus::hooks> hooks_ = std::make_shared<lightbus::hooks>();
 };
 
 /// ABI version of bus modules; `lightbus run` refuses modules built for another.

@@ -37,6 +37,8 @@ enum class errc : uint8_t {
   module_error,
   /// The API's schema has no event of that name.
   unknown_event,
+  /// A hook registered with `on_hook_error::stop` threw; nothing was sent.
+  hook_failed,
 };
 
 /// Returns the name of an error code, e.g. "timeout".
