@@ -15,8 +15,7 @@
 // expires, delaying the worker's shutdown by up to that long.
 //
 // Build: build/examples/store.so
-// Run:   LIGHTBUS_CONFIG=bus.yaml build/bin/lightbus run --bus \
-//          build/examples/store.so
+// Run:   LIGHTBUS_CONFIG=bus.yaml lightbus run --bus build/examples/store.so
 
 #include <algorithm>
 #include <cmath>
