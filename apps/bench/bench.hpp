@@ -165,4 +165,16 @@ constexpr double target_consume_per_second = 200000;
 /// Runs every events phase and prints the table or JSON; returns the exit status.
 int run_events(events_settings s);
 
+/// `lightbus-bench backlog`: worker memory while a slow listener works through a backlog.
+struct backlog_settings {
+  std::string redis_url;
+  size_t events = 1000000;
+  long long handler_us = 1000;
+  size_t max_in_flight = 100;
+  int seconds = 10;
+  bool json = false;
+};
+
+int run_backlog(const backlog_settings& s);
+
 } // namespace lightbus::bench

@@ -2,6 +2,7 @@
 //
 //   lightbus-bench rpc [--redis URL] [--calls N] [--inflight K] [--duration S] [--json]
 //   lightbus-bench events [--redis URL] [--events N] [--inflight K] [--json]
+//   lightbus-bench backlog [--redis URL] [--events N] [--handler-us U] [--seconds S] [--json]
 //
 // Exit status: 0 when every phase ran without errors (whether or not the
 // targets were met; they are for people and docs), 1 on any error.
@@ -129,8 +130,30 @@ int main(int argc, char** argv) {
     ->check(CLI::PositiveNumber);
   evcmd->add_flag("--json", ev.json, "Print one JSON object with all figures, nothing else");
 
+  backlog_settings bl;
+  bl.redis_url = rpc.redis_url;
+  auto* blcmd = app.add_subcommand(
+    "backlog", "Worker memory (RSS) and XPENDING while a slow listener works through a backlog");
+  blcmd->add_option("--redis", bl.redis_url,
+                    "Redis URL (default: $LIGHTBUS_TEST_REDIS_URL, else redis://127.0.0.1:6379/0)");
+  blcmd->add_option("--events", bl.events, "Events pre-filled into the stream")
+    ->capture_default_str()
+    ->check(CLI::PositiveNumber);
+  blcmd->add_option("--handler-us", bl.handler_us, "Time the handler takes per event (us)")
+    ->capture_default_str()
+    ->check(CLI::NonNegativeNumber);
+  blcmd->add_option("--max-in-flight", bl.max_in_flight, "The listener's max_in_flight")
+    ->capture_default_str()
+    ->check(CLI::PositiveNumber);
+  blcmd->add_option("--seconds", bl.seconds, "How long the worker runs")
+    ->capture_default_str()
+    ->check(CLI::Range(2, 3600));
+  blcmd->add_flag("--json", bl.json, "Print one JSON object with all figures, nothing else");
+
   CLI11_PARSE(app, argc, argv);
   if (evcmd->parsed())
     return run_events(ev);
+  if (blcmd->parsed())
+    return run_backlog(bl);
   return run_rpc(rpc);
 }

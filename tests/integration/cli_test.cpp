@@ -203,3 +203,29 @@ TEST(CliDumpConfigSchema, UnwritableOutExitsSeventyNamingTheFile) {
   EXPECT_THAT(r.err, HasSubstr(path));
   EXPECT_EQ(r.out, "");
 }
+
+TEST(CliHelp, EveryCommandHasHelpThatNamesItsOptions) {
+  // Each subcommand, with an option its help must list.
+  const std::vector<std::pair<std::string, std::string>> commands{
+    {"run", "--skip"},        {"call", "--timeout"},    {"fire", "--redis"},
+    {"listen", "--count"},    {"inspect", "--follow"},  {"dumpschema", "--out"},
+    {"dumpconfigschema", "--out"}, {"version", "--help"}};
+  for (const auto& [command, option] : commands) {
+    auto r = lightbus::test::run_command({lightbus::test::lightbus_binary(), command, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << command << ": " << r.err;
+    EXPECT_NE(r.out.find("Usage:"), std::string::npos) << command << ":\n" << r.out;
+    EXPECT_NE(r.out.find(option), std::string::npos) << command << " --help lacks " << option
+                                                     << ":\n" << r.out;
+  }
+  auto r = lightbus::test::run_command({lightbus::test::lightbus_binary(), "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  for (const auto& [command, option] : commands)
+    EXPECT_NE(r.out.find(command), std::string::npos) << "lightbus --help lacks " << command;
+}
+
+TEST(CliHelp, UnknownCommandOrOptionIsAUsageError) {
+  auto r = lightbus::test::run_command({lightbus::test::lightbus_binary(), "frobnicate"});
+  EXPECT_EQ(r.exit_code, 64) << r.out << r.err;
+  r = lightbus::test::run_command({lightbus::test::lightbus_binary(), "call", "--no-such-flag"});
+  EXPECT_EQ(r.exit_code, 64) << r.out << r.err;
+}
