@@ -74,6 +74,9 @@ struct server_state {
   std::map<std::string, std::vector<handler_slot>, std::less<>> handlers;
   size_t in_flight = 0;
   std::vector<caf::response_promise> drains;
+  /// Every handler actor spawned here (respawned ones too), ended with the server.
+  std::shared_ptr<std::vector<caf::actor_addr>> owned
+    = std::make_shared<std::vector<caf::actor_addr>>();
   std::shared_ptr<spdlog::logger> log = logger("worker");
 };
 
@@ -100,6 +103,8 @@ handler_slot make_slot(server_actor* self, const procedure* proc, const procedur
   } else {
     slot.actor = h->actor;
   }
+  if (slot.owned)
+    self->state.owned->push_back(slot.actor.address());
   self->monitor(slot.actor);
   return slot;
 }
@@ -302,6 +307,11 @@ caf::behavior api_server(server_actor* self, api_server_config cfg) {
                    def.name(), proc.name);
     }
   }
+  // Handler actors we spawned end with the server (user-owned ones are left alone).
+  self->attach_functor([owned = st.owned] {
+    for (auto& h : *owned)
+      caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+  });
   self->set_down_handler([=](caf::down_msg& dm) {
     for (auto& [name, slots] : self->state.handlers) {
       for (auto& s : slots) {
@@ -313,12 +323,15 @@ caf::behavior api_server(server_actor* self, api_server_config cfg) {
                               describe(dm.reason), s.owned ? "; restarting it" : "");
         if (!s.owned)
           continue;
+        auto& owned = *self->state.owned;
+        owned.erase(std::remove(owned.begin(), owned.end(), dm.source), owned.end());
         s.outstanding = 0;
         if (s.is_function)
           s.actor = spawn_function_handler(self, self->state.cfg.api.definition(), s.proc);
         else {
           s.actor = spawn_handler_actor(self, s.factory);
         }
+        self->state.owned->push_back(s.actor.address());
         self->monitor(s.actor);
       }
     }

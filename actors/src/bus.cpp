@@ -36,6 +36,8 @@ struct bus_state {
   std::vector<std::pair<std::string, redis::connection>> idle_event_conns;
   /// Set by `make_bus`: takes every call and event instead of Redis.
   std::shared_ptr<bus_backend> backend;
+  /// Set for a module's client (`make_unbound_bus`) until a worker binds it.
+  std::atomic<bool> unbound{false};
   /// before/after_rpc_call, before/after_event_sent (never null).
   std::shared_ptr<lightbus::hooks> hooks = std::make_shared<lightbus::hooks>();
 
@@ -160,8 +162,20 @@ expected<json> run_after_call_hooks(const lightbus::hooks& h, const rpc_message&
 
 bus::bus(std::shared_ptr<detail::bus_state> state) : state_(std::move(state)) {}
 
+namespace {
+
+error unbound_error() {
+  return make_error(errc::shutting_down,
+                    "this module's bus client is used while no worker runs the module "
+                    "(module::client() works from the worker's start to its stop)");
+}
+
+} // namespace
+
 expected<json> bus::try_call(std::string_view name, json kwargs,
                              std::optional<double> timeout_seconds) const {
+  if (state_->unbound)
+    return unbound_error();
   if (state_->backend)
     return state_->backend->try_call(name, std::move(kwargs), timeout_seconds);
   auto names = detail::check_target(name, kwargs);
@@ -215,6 +229,8 @@ json bus::call(std::string_view name, json kwargs, std::optional<double> timeout
 }
 
 expected<event_message> bus::try_fire(std::string_view name, json kwargs) const {
+  if (state_->unbound)
+    return unbound_error();
   if (state_->backend)
     return state_->backend->try_fire(name, std::move(kwargs));
   auto names = detail::check_target(name, kwargs);
@@ -277,6 +293,8 @@ event_message bus::fire(std::string_view name, json kwargs) const {
 }
 
 caf::actor bus::actor() const {
+  if (state_->unbound)
+    throw bus_error(unbound_error());
   if (state_->backend)
     return state_->backend->actor();
   auto& sys = state_->system();
@@ -355,6 +373,37 @@ bus make_bus(std::shared_ptr<bus_backend> backend, caf::actor_system& sys,
   st->sys = &sys;
   st->backend = std::move(backend);
   return bus{std::move(st)};
+}
+
+bus make_unbound_bus() {
+  auto st = std::make_shared<bus_state>();
+  st->unbound = true;
+  return bus{std::move(st)};
+}
+
+void bind_bus(const bus& b, caf::actor_system& sys, const lightbus::config& cfg,
+              std::shared_ptr<schema_cache> schemas, std::shared_ptr<lightbus::hooks> hooks) {
+  auto& st = *b.state_;
+  std::lock_guard<std::mutex> guard{st.mtx};
+  if (st.caller)
+    caf::anon_send_exit(st.caller, caf::exit_reason::user_shutdown);
+  st.caller = nullptr;
+  st.cfg = cfg;
+  st.schemas = std::move(schemas);
+  st.sys = &sys;
+  st.hooks = hooks ? std::move(hooks) : std::make_shared<lightbus::hooks>();
+  st.idle.clear();
+  st.idle_event_conns.clear();
+  st.unbound = false;
+}
+
+void unbind_bus(const bus& b) {
+  auto& st = *b.state_;
+  st.unbound = true;
+  std::lock_guard<std::mutex> guard{st.mtx};
+  if (st.caller)
+    caf::anon_send_exit(st.caller, caf::exit_reason::user_shutdown);
+  st.caller = nullptr;
 }
 
 } // namespace detail

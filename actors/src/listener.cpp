@@ -571,6 +571,9 @@ struct listener_state {
   /// A reclaim pass is on its way; the last one left entries behind for lack of room.
   bool reclaim_running = false;
   bool reclaim_more = false;
+  /// Every handler actor spawned here (respawned ones too), ended with the listener.
+  std::shared_ptr<std::vector<caf::actor_addr>> owned
+    = std::make_shared<std::vector<caf::actor_addr>>();
   /// Every consumer's control (respawned ones too), stopped when the listener ends.
   std::shared_ptr<std::vector<std::shared_ptr<reader_control>>> controls
     = std::make_shared<std::vector<std::shared_ptr<reader_control>>>();
@@ -601,7 +604,9 @@ caf::actor make_handler(listener_actor* self) {
   } else {
     a = spec.actor;
     self->monitor(a);
+    return a;
   }
+  self->state.owned->push_back(a.address());
   return a;
 }
 
@@ -1171,9 +1176,13 @@ caf::behavior listener(listener_actor* self, listener_spec spec, std::vector<sub
     q.sub = sub;
     spawn_consumer(self, q);
   }
-  self->attach_functor([controls = st.controls] {
+  self->attach_functor([controls = st.controls, owned = st.owned] {
     for (auto& c : *controls)
       c->stop();
+    // Handler actors we spawned end with the listener (a user-owned one is
+    // left alone): one waiting on a request timeout would otherwise outlive it.
+    for (auto& h : *owned)
+      caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
   });
   // Reclaim once at start, then every reclaim_interval (spec §4.8).
   auto reclaim_every = std::chrono::milliseconds(
@@ -1207,6 +1216,8 @@ caf::behavior listener(listener_actor* self, listener_spec spec, std::vector<sub
     for (auto& h : st.handlers) {
       if (dm.source != h.actor.address())
         continue;
+      auto& owned = *st.owned;
+      owned.erase(std::remove(owned.begin(), owned.end(), dm.source), owned.end());
       log()->warn("listener {}: handler actor exited ({}){}", st.spec.name, describe(dm.reason),
                   st.spec.function || st.spec.factory ? "; restarting it" : "");
       if (st.spec.function || st.spec.factory) {

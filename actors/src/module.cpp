@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "lightbus/actors/bus.hpp"
+
 namespace lightbus {
 
 served_api& served_api::handle(const std::string& procedure, handler_factory factory) {
@@ -18,6 +20,18 @@ served_api& served_api::handle(const std::string& procedure, caf::actor handler)
                                 + "'");
   handlers_[procedure] = procedure_handler{{}, std::move(handler)};
   return *this;
+}
+
+namespace detail {
+
+std::shared_ptr<bus> make_module_client() {
+  return std::make_shared<bus>(make_unbound_bus());
+}
+
+} // namespace detail
+
+bus module::client() const {
+  return *client_;
 }
 
 served_api& module::serve(std::shared_ptr<const api> definition) {

@@ -53,6 +53,8 @@ struct supervisor_state {
   std::shared_ptr<lightbus::hooks> hooks;
   /// Sends the internal.metrics events (when the plugin is on).
   std::optional<lightbus::bus> metrics_client;
+  /// `module::client()`: bound to this worker while it runs.
+  std::optional<lightbus::bus> module_client;
   std::vector<task_entry> tasks;
   /// The bus client background tasks get (created when there are tasks).
   std::optional<lightbus::bus> client;
@@ -154,6 +156,8 @@ void run_worker_hooks(supervisor_actor* self, hook_point p) {
 void quit_now(supervisor_actor* self) {
   auto& st = self->state;
   run_worker_hooks(self, hook_point::after_worker_stop);
+  if (st.module_client)
+    unbind_bus(*st.module_client);
   for (auto& rp : st.stop_promises)
     rp.deliver(true);
   st.stop_promises.clear();
@@ -250,6 +254,8 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
     add_metrics_hooks(*st.hooks, st.cfg, metrics_sender(st.metrics_client->actor()), true,
                       true);
   }
+  st.module_client = mod.client();
+  bind_bus(*st.module_client, self->system(), st.cfg, st.schemas, st.hooks);
   run_worker_hooks(self, hook_point::before_worker_start);
   auto start_writer = [=](const std::string& url) {
     auto& st = self->state;
@@ -422,6 +428,8 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
     if (st.state_plugin)
       self->send_exit(st.state_plugin, em.reason);
     stop_tasks(self, em.reason);
+    if (st.module_client)
+      unbind_bus(*st.module_client);
     self->quit(em.reason);
   });
   return {

@@ -27,9 +27,17 @@ private:
   errc code_;
 };
 
+class schema_cache;
+
+class bus;
+
 namespace detail {
 
 struct bus_state;
+
+void bind_bus(const bus& b, caf::actor_system& sys, const lightbus::config& cfg,
+              std::shared_ptr<schema_cache> schemas, std::shared_ptr<lightbus::hooks> hooks);
+void unbind_bus(const bus& b);
 
 /// Serves a `bus` instead of Redis: the in-memory bus and the mock of
 /// `lightbus/testing.hpp`. Called from any thread.
@@ -100,6 +108,10 @@ public:
   explicit operator bool() const noexcept { return state_ != nullptr; }
 
 private:
+  friend void detail::bind_bus(const bus&, caf::actor_system&, const lightbus::config&,
+                               std::shared_ptr<schema_cache>, std::shared_ptr<lightbus::hooks>);
+  friend void detail::unbind_bus(const bus&);
+
   std::shared_ptr<detail::bus_state> state_;
 };
 
@@ -109,6 +121,17 @@ namespace detail {
 /// `system()` is `sys` (which must outlive the client's use).
 bus make_bus(std::shared_ptr<bus_backend> backend, caf::actor_system& sys,
              lightbus::config cfg);
+
+/// Returns a client that works once a worker bound it (`module::client()`);
+/// until then (and after `unbind_bus`) calls fail with `errc::shutting_down`.
+bus make_unbound_bus();
+
+/// Makes `b` use the worker's actor system, config, schemas and hooks.
+void bind_bus(const bus& b, caf::actor_system& sys, const lightbus::config& cfg,
+              std::shared_ptr<schema_cache> schemas, std::shared_ptr<lightbus::hooks> hooks);
+
+/// Ends `b`'s caller actor (the worker is stopping); calls fail until bound again.
+void unbind_bus(const bus& b);
 
 } // namespace detail
 

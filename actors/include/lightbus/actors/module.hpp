@@ -109,6 +109,11 @@ struct listener_spec {
 
 class bus;
 
+namespace detail {
+/// Returns the (unbound) client behind `module::client()`.
+std::shared_ptr<bus> make_module_client();
+} // namespace detail
+
 /// The body of a background task. It gets the worker's bus client, to call
 /// RPCs (`bus.call`) and fire events (`bus.fire`); it runs on a thread of its
 /// own, so it may block. Throwing means the run failed (see `on_task_error`).
@@ -183,6 +188,15 @@ public:
   /// worker; call and event-sent hooks run in the bus client that background
   /// tasks get. See `lightbus/hooks.hpp`.
   lightbus::hooks& hooks() noexcept { return *hooks_; }
+
+  /// The bus client of the worker running this module, for handler actors,
+  /// listeners and procedures: capture it when declaring them,
+  /// `auto bus = mod.client();`, use it while they run (`bus.actor()` from
+  /// actor code, `bus.call`/`bus.fire` from functions). It uses the worker's
+  /// config (`--config`, `--redis`), schemas and hooks. Used when no worker
+  /// runs the module, it fails with `errc::shutting_down`. Shared by copies of
+  /// the module.
+  lightbus::bus client() const;
   const std::shared_ptr<lightbus::hooks>& shared_hooks() const noexcept { return hooks_; }
 
 private:
@@ -192,6 +206,7 @@ private:
   std::vector<listener_spec> listeners_;
   std::vector<task_spec> tasks_;
   std::shared_ptr<lightbus::hooks> hooks_ = std::make_shared<lightbus::hooks>();
+  std::shared_ptr<lightbus::bus> client_ = detail::make_module_client();
 };
 
 /// ABI version of bus modules; `lightbus run` refuses modules built for another.
