@@ -1,8 +1,8 @@
 // Illustrates a bus module served by plain functions: the demo's auth service.
-// Customers sign up with `auth.register`, which fires `auth.user_registered`;
+// Customers sign up with `accounts.register`, which fires `auth.user_registered`;
 // `auth.check_password` checks a login.
 // Build: build/examples/auth.so
-// Run:   LIGHTBUS_CONFIG=bus.yaml build/bin/lightbus run --bus build/examples/auth.so
+// Run:   build/bin/lightbus run --bus build/examples/auth.so [--config bus.yaml]
 
 #include <cctype>
 #include <cstddef>
@@ -15,8 +15,6 @@
 
 #include <lightbus/lightbus.hpp>
 #include <lightbus/logger.hpp>
-
-#include "module_config.hpp"
 
 namespace {
 
@@ -73,14 +71,23 @@ void check_sign_up(const std::string& username, const std::string& email,
 
 } // namespace
 
+// The `auth` API exactly as the Python Lightbus example declares it: its schema
+// equals Python's (tests/data/10-schema-auth.json, checked by the tests).
 struct auth_api : lightbus::api {
-  explicit auth_api(lightbus::bus client) : api("auth") {
-    auto users = std::make_shared<user_table>();
+  explicit auth_api(std::shared_ptr<user_table> users) : api("auth") {
     // Parameter and result types are deduced from the callable.
     rpc("check_password", {"username", "password"},
         [users](const std::string& username, const std::string& password) {
           return users->check(username, password);
         });
+    event<std::string, std::string>("user_registered", {"username", "email"});
+  }
+};
+
+// Sign-ups, an API of the same service: `accounts.register` fires
+// `auth.user_registered`.
+struct accounts_api : lightbus::api {
+  accounts_api(std::shared_ptr<user_table> users, lightbus::bus client) : api("accounts") {
     // Functions run on threads of their own: blocking on the bus here is fine.
     rpc("register", {"username", "email", "password"},
         [users, client](const std::string& username, const std::string& email,
@@ -98,10 +105,12 @@ struct auth_api : lightbus::api {
           lightbus::logger("auth")->info("new customer {} <{}>", username, email);
           return true;
         });
-    event<std::string, std::string>("user_registered", {"username", "email"});
   }
 };
 
 LIGHTBUS_MODULE(bus) {
-  bus.serve<auth_api>(lightbus::create(examples::module_config("auth")));
+  auto users = std::make_shared<user_table>();
+  bus.serve<auth_api>(users);
+  // The worker's own client (its --config / --redis), usable once it runs.
+  bus.serve<accounts_api>(users, bus.client());
 }

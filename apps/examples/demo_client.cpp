@@ -87,13 +87,13 @@ int main(int argc, char** argv) {
   std::string password = "correct horse";
 
   // 1. A customer signs up: the auth service fires auth.user_registered.
-  auto r = show_call(bus, "auth.register",
+  auto r = show_call(bus, "accounts.register",
                      {{"username", username},
                       {"email", username + "@example.com"},
                       {"password", password}});
   expect(r == lightbus::json(true), "the sign-up failed");
   // Signing up twice is refused: the procedure's error comes back as text.
-  r = show_call(bus, "auth.register",
+  r = show_call(bus, "accounts.register",
                 {{"username", username},
                  {"email", username + "@example.com"},
                  {"password", password}});

@@ -15,7 +15,7 @@
 // expires, delaying the worker's shutdown by up to that long.
 //
 // Build: build/examples/store.so
-// Run:   LIGHTBUS_CONFIG=bus.yaml lightbus run --bus build/examples/store.so
+// Run:   lightbus run --bus build/examples/store.so [--config bus.yaml]
 
 #include <algorithm>
 #include <cmath>
@@ -28,8 +28,6 @@
 
 #include <lightbus/lightbus.hpp>
 #include <lightbus/logger.hpp>
-
-#include "module_config.hpp"
 
 namespace {
 
@@ -189,18 +187,17 @@ caf::behavior welcome_mailer(caf::event_based_actor* self, lightbus::bus client)
 
 LIGHTBUS_MODULE(bus) {
   auto book = std::make_shared<price_book>();
-  auto cfg = examples::module_config("shop");
+  // The worker's bus client (its --config / --redis), for the handler actors.
+  auto client = bus.client();
   bus.serve<store_api>().handle("get_price", [book](caf::event_based_actor* self) {
     return price_desk(self, book);
   });
-  // Each handler actor makes its own bus client in the worker's actor system
-  // (see module_config.hpp); a restarted actor gets a new one.
   bus.listen({"price_monitor.competitor_price_changed"}, "price_matcher",
-             lightbus::handler_factory{[book, cfg](caf::event_based_actor* self) {
-               return price_matcher(self, book, lightbus::create(self->system(), cfg));
+             lightbus::handler_factory{[book, client](caf::event_based_actor* self) {
+               return price_matcher(self, book, client);
              }});
   bus.listen({"auth.user_registered"}, "welcome_mail",
-             lightbus::handler_factory{[cfg](caf::event_based_actor* self) {
-               return welcome_mailer(self, lightbus::create(self->system(), cfg));
+             lightbus::handler_factory{[client](caf::event_based_actor* self) {
+               return welcome_mailer(self, client);
              }});
 }
