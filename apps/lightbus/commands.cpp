@@ -268,6 +268,28 @@ int run_command(const common_options& common, const run_options& opts) {
   return serve_until_stopped(stop_signals, mod, *cfg, wopts);
 }
 
+namespace {
+
+// The exit code of a failed call or fire (docs/cli.md, "Exit codes").
+int exit_code_for(errc code) {
+  switch (code) {
+    case errc::remote_error: return exit_remote_error;
+    case errc::timeout: return exit_timeout;
+    case errc::connection_failed:
+    case errc::redis_error: return exit_unavailable;
+    // Refused before anything was sent: the name or the kwargs are wrong.
+    case errc::invalid_parameters:
+    case errc::invalid_message:
+    case errc::unknown_api:
+    case errc::unknown_procedure:
+    case errc::unknown_event: return exit_usage;
+    case errc::invalid_config: return exit_config;
+    default: return exit_software;
+  }
+}
+
+} // namespace
+
 int fire_command(const common_options& common, const fire_options& opts) {
   auto cfg = load_config(common);
   if (!cfg) {
@@ -289,7 +311,7 @@ int fire_command(const common_options& common, const fire_options& opts) {
   auto fired = bus.try_fire(opts.name, std::move(*kwargs));
   if (!fired) {
     std::cerr << "lightbus fire: " << fired.error().message << "\n";
-    return fired.error().code == errc::invalid_config ? exit_config : exit_unavailable;
+    return exit_code_for(fired.error().code);
   }
   json out = {{"id", fired->id}, {"native_id", fired->native_id}, {"stream", fired->stream}};
   std::cout << out.dump() << std::endl;
@@ -379,14 +401,7 @@ int call_command(const common_options& common, const call_options& opts) {
     return exit_ok;
   }
   std::cerr << result.error().message << "\n";
-  switch (result.error().code) {
-    case errc::remote_error: return exit_remote_error;
-    case errc::timeout: return exit_timeout;
-    case errc::connection_failed:
-    case errc::redis_error: return exit_unavailable;
-    case errc::invalid_parameters: return exit_usage;
-    default: return exit_software;
-  }
+  return exit_code_for(result.error().code);
 }
 
 } // namespace lightbus::cli

@@ -283,6 +283,24 @@ TEST_F(DumpSchemaCli, PrintsLocalAndRemoteSchemas) {
   EXPECT_EQ(doc->size(), 5u);
 }
 
+TEST_F(DumpSchemaCli, CallAndFireRefusedByTheSchemaExitWithUsageError) {
+  auto conn = lightbus::test::connect(url());
+  ASSERT_TRUE(lightbus::redis::store_schemas(conn, {{"remote.store", store_schema()}}, 60));
+  auto bin = lightbus::test::lightbus_binary();
+  auto r = lightbus::test::run_command(
+    {bin, "fire", "remote.store.price_changed", R"({"sku": 1, "price": 2.5})", "--redis", url()});
+  EXPECT_EQ(r.exit_code, 64) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("sku")) << "names the parameter";
+  r = lightbus::test::run_command({bin, "fire", "remote.store.no_such_event", "{}", "--redis", url()});
+  EXPECT_EQ(r.exit_code, 64) << r.out << r.err;
+  r = lightbus::test::run_command(
+    {bin, "call", "remote.store.get_price", R"({"sku": 5})", "--redis", url(), "--timeout", "2"});
+  EXPECT_EQ(r.exit_code, 64) << r.out << r.err;
+  // Nothing reached Redis.
+  EXPECT_EQ(lightbus::test::command(conn, {"EXISTS", "remote.store.*:stream"}).integer, 0);
+  EXPECT_EQ(lightbus::test::command(conn, {"LLEN", "remote.store:rpc_queue"}).integer, 0);
+}
+
 TEST_F(DumpSchemaCli, ExampleModulesPublishTheSchemasPythonPublishes) {
   // The examples' `auth` and `store` APIs, as `lightbus run` would publish
   // them, equal (as JSON values) what Python Lightbus 1.3 stored (capture 10).
