@@ -195,8 +195,11 @@ void log_banner(const module& mod, const config& cfg, const run_options& opts,
                             + ")"
                         : std::string("internal_state (no pings)"));
   }
-  if (metrics_plugin_enabled(cfg))
-    plugins.push_back("internal_metrics (not implemented in C++ yet: sends nothing)");
+  if (metrics_plugin_enabled(cfg)) {
+    if (auto o = event_options(cfg, "internal.metrics"))
+      add_url(o->url);
+    plugins.push_back("internal_metrics (7 events per call and event, see docs/hooks.md)");
+  }
   log->info("plugins: {}", plugins.empty() ? std::string("none") : join(plugins));
   if (!urls.empty())
     log->info("redis: {}", join(urls));
