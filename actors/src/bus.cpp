@@ -125,6 +125,44 @@ struct bus_state {
 
 bus_backend::~bus_backend() = default;
 
+error unbound_error() {
+  return make_error(errc::shutting_down,
+                    "this module's bus client is used while no worker runs the module "
+                    "(module::client() works from the worker's start to its stop)");
+}
+
+namespace {
+
+/// Forwards to a backend that may be gone (then: `unbound_error`).
+class weak_backend : public bus_backend {
+public:
+  explicit weak_backend(std::weak_ptr<bus_backend> target) : target_(std::move(target)) {}
+
+  expected<json> try_call(std::string_view name, json kwargs,
+                          std::optional<double> timeout_seconds) override {
+    if (auto t = target_.lock())
+      return t->try_call(name, std::move(kwargs), timeout_seconds);
+    return unbound_error();
+  }
+
+  expected<event_message> try_fire(std::string_view name, json kwargs) override {
+    if (auto t = target_.lock())
+      return t->try_fire(name, std::move(kwargs));
+    return unbound_error();
+  }
+
+  caf::actor actor() override {
+    if (auto t = target_.lock())
+      return t->actor();
+    throw bus_error(unbound_error());
+  }
+
+private:
+  std::weak_ptr<bus_backend> target_;
+};
+
+} // namespace
+
 expected<void> run_before_hooks(const lightbus::hooks& h, rpc_message& msg) {
   auto out = h.run(hook_point::before_rpc_call, msg);
   if (out.stop)
@@ -162,20 +200,10 @@ expected<json> run_after_call_hooks(const lightbus::hooks& h, const rpc_message&
 
 bus::bus(std::shared_ptr<detail::bus_state> state) : state_(std::move(state)) {}
 
-namespace {
-
-error unbound_error() {
-  return make_error(errc::shutting_down,
-                    "this module's bus client is used while no worker runs the module "
-                    "(module::client() works from the worker's start to its stop)");
-}
-
-} // namespace
-
 expected<json> bus::try_call(std::string_view name, json kwargs,
                              std::optional<double> timeout_seconds) const {
   if (state_->unbound)
-    return unbound_error();
+    return detail::unbound_error();
   if (state_->backend)
     return state_->backend->try_call(name, std::move(kwargs), timeout_seconds);
   auto names = detail::check_target(name, kwargs);
@@ -230,7 +258,7 @@ json bus::call(std::string_view name, json kwargs, std::optional<double> timeout
 
 expected<event_message> bus::try_fire(std::string_view name, json kwargs) const {
   if (state_->unbound)
-    return unbound_error();
+    return detail::unbound_error();
   if (state_->backend)
     return state_->backend->try_fire(name, std::move(kwargs));
   auto names = detail::check_target(name, kwargs);
@@ -294,7 +322,7 @@ event_message bus::fire(std::string_view name, json kwargs) const {
 
 caf::actor bus::actor() const {
   if (state_->unbound)
-    throw bus_error(unbound_error());
+    throw bus_error(detail::unbound_error());
   if (state_->backend)
     return state_->backend->actor();
   auto& sys = state_->system();
@@ -394,6 +422,17 @@ void bind_bus(const bus& b, caf::actor_system& sys, const lightbus::config& cfg,
   st.hooks = hooks ? std::move(hooks) : std::make_shared<lightbus::hooks>();
   st.idle.clear();
   st.idle_event_conns.clear();
+  st.backend = nullptr;
+  st.unbound = false;
+}
+
+void bind_bus(const bus& b, std::weak_ptr<bus_backend> backend, caf::actor_system& sys,
+              const lightbus::config& cfg) {
+  auto& st = *b.state_;
+  std::lock_guard<std::mutex> guard{st.mtx};
+  st.cfg = cfg;
+  st.sys = &sys;
+  st.backend = std::make_shared<weak_backend>(std::move(backend));
   st.unbound = false;
 }
 

@@ -653,6 +653,9 @@ void in_memory_bus::init(in_memory_options opts) {
 
 void in_memory_bus::add(const module& mod) {
   core_->add(mod);
+  // The module's handlers reach this bus through `mod.client()`, as they
+  // would reach their worker's.
+  lightbus::detail::bind_bus(mod.client(), core_, *sys_, bus_.config());
 }
 
 void in_memory_bus::run_task(std::string_view name) {

@@ -431,3 +431,47 @@ TEST(InMemoryBusModules, HandlerActorThatNeverAnswersTimesOut) {
                  EXPECT_EQ(lightbus::from_caf_error(e).code, errc::timeout);
                });
 }
+
+TEST(InMemoryBusModuleClient, HandlersReachTheInMemoryBusThroughModuleClient) {
+  // A module written for `lightbus run`: its handler actor and its listener use
+  // `mod.client()`, which the in-memory bus binds to itself.
+  struct front_api : lightbus::api {
+    front_api() : api("front") { rpc<json(std::string, std::string)>("login", {"username", "password"}); }
+  };
+  lightbus::module mod;
+  mod.serve<auth_api>();
+  auto client = mod.client();
+  mod.serve<front_api>().handle("login", [client](caf::event_based_actor* self) -> caf::behavior {
+    return {
+      [=](lightbus::call_atom, const std::string&, const json& kwargs) -> caf::result<json> {
+        auto rp = self->make_response_promise<json>();
+        self->request(client.actor(), caf::infinite, lightbus::call_atom::value,
+                      std::string("auth.check_password"), kwargs)
+          .then([rp](json& ok) mutable { rp.deliver(json{{"ok", ok}}); },
+                [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+        return rp;
+      },
+    };
+  });
+  auto seen = std::make_shared<std::vector<std::string>>();
+  mod.listen({"auth.user_registered"}, "greeter", [client, seen](const event_message& m) {
+    seen->push_back(m.kwargs.at("username").get<std::string>());
+    client.fire("auth.user_deleted", {{"username", "old-" + seen->back()}});
+  });
+  {
+    in_memory_bus mem{mod};
+    auto bus = mem.bus();
+    EXPECT_EQ(bus.call("front.login", {{"username", "admin"}, {"password", "secret"}}),
+              (json{{"ok", true}}));
+    bus.fire("auth.user_registered", {{"username", "sally"}, {"email", "s@example.com"}});
+    EXPECT_EQ(*seen, std::vector<std::string>{"sally"});
+    auto fired = mem.fired();
+    ASSERT_EQ(fired.size(), 2u);
+    EXPECT_EQ(fired[1].canonical_name(), "auth.user_deleted");
+    EXPECT_EQ(fired[1].kwargs.at("username"), "old-sally");
+  }
+  // The bus is gone: the module's client says so instead of crashing.
+  auto r = client.try_call("auth.check_password", {{"username", "a"}, {"password", "b"}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::shutting_down);
+}

@@ -38,6 +38,9 @@ struct bus_state;
 void bind_bus(const bus& b, caf::actor_system& sys, const lightbus::config& cfg,
               std::shared_ptr<schema_cache> schemas, std::shared_ptr<lightbus::hooks> hooks);
 void unbind_bus(const bus& b);
+class bus_backend;
+void bind_bus(const bus& b, std::weak_ptr<bus_backend> backend, caf::actor_system& sys,
+              const lightbus::config& cfg);
 
 /// Serves a `bus` instead of Redis: the in-memory bus and the mock of
 /// `lightbus/testing.hpp`. Called from any thread.
@@ -111,6 +114,8 @@ private:
   friend void detail::bind_bus(const bus&, caf::actor_system&, const lightbus::config&,
                                std::shared_ptr<schema_cache>, std::shared_ptr<lightbus::hooks>);
   friend void detail::unbind_bus(const bus&);
+  friend void detail::bind_bus(const bus&, std::weak_ptr<detail::bus_backend>,
+                               caf::actor_system&, const lightbus::config&);
 
   std::shared_ptr<detail::bus_state> state_;
 };
@@ -132,6 +137,11 @@ void bind_bus(const bus& b, caf::actor_system& sys, const lightbus::config& cfg,
 
 /// Ends `b`'s caller actor (the worker is stopping); calls fail until bound again.
 void unbind_bus(const bus& b);
+
+/// Makes `b` (a module's client) hand its calls and events to `backend` while
+/// that lives (held weakly): the test kit's in-memory bus serving the module.
+void bind_bus(const bus& b, std::weak_ptr<bus_backend> backend, caf::actor_system& sys,
+              const lightbus::config& cfg);
 
 } // namespace detail
 
