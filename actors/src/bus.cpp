@@ -38,6 +38,8 @@ struct bus_state {
   std::shared_ptr<bus_backend> backend;
   /// Set for a module's client (`make_unbound_bus`) until a worker binds it.
   std::atomic<bool> unbound{false};
+  /// Counts `bind_bus` calls: only the latest binding may unbind.
+  uint64_t binding = 0;
   /// before/after_rpc_call, before/after_event_sent (never null).
   std::shared_ptr<lightbus::hooks> hooks = std::make_shared<lightbus::hooks>();
 
@@ -409,8 +411,8 @@ bus make_unbound_bus() {
   return bus{std::move(st)};
 }
 
-void bind_bus(const bus& b, caf::actor_system& sys, const lightbus::config& cfg,
-              std::shared_ptr<schema_cache> schemas, std::shared_ptr<lightbus::hooks> hooks) {
+uint64_t bind_bus(const bus& b, caf::actor_system& sys, const lightbus::config& cfg,
+                  std::shared_ptr<schema_cache> schemas, std::shared_ptr<lightbus::hooks> hooks) {
   auto& st = *b.state_;
   std::lock_guard<std::mutex> guard{st.mtx};
   if (st.caller)
@@ -424,6 +426,7 @@ void bind_bus(const bus& b, caf::actor_system& sys, const lightbus::config& cfg,
   st.idle_event_conns.clear();
   st.backend = nullptr;
   st.unbound = false;
+  return ++st.binding;
 }
 
 void bind_bus(const bus& b, std::weak_ptr<bus_backend> backend, caf::actor_system& sys,
@@ -434,12 +437,15 @@ void bind_bus(const bus& b, std::weak_ptr<bus_backend> backend, caf::actor_syste
   st.sys = &sys;
   st.backend = std::make_shared<weak_backend>(std::move(backend));
   st.unbound = false;
+  ++st.binding;
 }
 
-void unbind_bus(const bus& b) {
+void unbind_bus(const bus& b, uint64_t binding) {
   auto& st = *b.state_;
-  st.unbound = true;
   std::lock_guard<std::mutex> guard{st.mtx};
+  if (binding != st.binding)
+    return; // another worker runs the module now
+  st.unbound = true;
   if (st.caller)
     caf::anon_send_exit(st.caller, caf::exit_reason::user_shutdown);
   st.caller = nullptr;

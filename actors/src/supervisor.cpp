@@ -55,6 +55,7 @@ struct supervisor_state {
   std::optional<lightbus::bus> metrics_client;
   /// `module::client()`: bound to this worker while it runs.
   std::optional<lightbus::bus> module_client;
+  uint64_t module_binding = 0;
   std::vector<task_entry> tasks;
   /// The bus client background tasks get (created when there are tasks).
   std::optional<lightbus::bus> client;
@@ -157,7 +158,7 @@ void quit_now(supervisor_actor* self) {
   auto& st = self->state;
   run_worker_hooks(self, hook_point::after_worker_stop);
   if (st.module_client)
-    unbind_bus(*st.module_client);
+    unbind_bus(*st.module_client, st.module_binding);
   for (auto& rp : st.stop_promises)
     rp.deliver(true);
   st.stop_promises.clear();
@@ -255,7 +256,7 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
                       true);
   }
   st.module_client = mod.client();
-  bind_bus(*st.module_client, self->system(), st.cfg, st.schemas, st.hooks);
+  st.module_binding = bind_bus(*st.module_client, self->system(), st.cfg, st.schemas, st.hooks);
   run_worker_hooks(self, hook_point::before_worker_start);
   auto start_writer = [=](const std::string& url) {
     auto& st = self->state;
@@ -429,7 +430,7 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
       self->send_exit(st.state_plugin, em.reason);
     stop_tasks(self, em.reason);
     if (st.module_client)
-      unbind_bus(*st.module_client);
+      unbind_bus(*st.module_client, st.module_binding);
     self->quit(em.reason);
   });
   return {

@@ -81,4 +81,29 @@ TEST_F(ModuleClient, FailsClearlyWhenNoWorkerRunsTheModule) {
   EXPECT_EQ(after.error().code, errc::shutting_down);
 }
 
+TEST_F(ModuleClient, StoppingAnOlderWorkerOfTheSameModuleLeavesTheClientBound) {
+  module mod;
+  mod.serve<calc_api>(api_, probe_);
+  auto client = mod.client();
+  auto ready = [&] {
+    return wait_until([&] {
+      auto r = client.try_call(api_ + ".add", {{"a", 1}, {"b", 1}});
+      return r || r.error().code != errc::shutting_down;
+    });
+  };
+  auto& first = start_worker(mod);
+  ASSERT_TRUE(ready());
+  start_worker(mod); // binds the client to itself (asynchronously)
+  ASSERT_TRUE(first.stop());
+  // Had the first worker's stop unbound the second's binding, the client
+  // would fail with shutting_down for good.
+  expected<json> r = make_error(errc::shutting_down, "not called");
+  EXPECT_TRUE(wait_until([&] {
+    r = client.try_call(api_ + ".add", {{"a", 2}, {"b", 2}});
+    return bool(r);
+  })) << r.error().message;
+  if (r)
+    EXPECT_EQ(*r, 4);
+}
+
 } // namespace lightbus::test

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -35,9 +36,9 @@ namespace detail {
 
 struct bus_state;
 
-void bind_bus(const bus& b, caf::actor_system& sys, const lightbus::config& cfg,
-              std::shared_ptr<schema_cache> schemas, std::shared_ptr<lightbus::hooks> hooks);
-void unbind_bus(const bus& b);
+uint64_t bind_bus(const bus& b, caf::actor_system& sys, const lightbus::config& cfg,
+                  std::shared_ptr<schema_cache> schemas, std::shared_ptr<lightbus::hooks> hooks);
+void unbind_bus(const bus& b, uint64_t binding);
 class bus_backend;
 void bind_bus(const bus& b, std::weak_ptr<bus_backend> backend, caf::actor_system& sys,
               const lightbus::config& cfg);
@@ -111,9 +112,10 @@ public:
   explicit operator bool() const noexcept { return state_ != nullptr; }
 
 private:
-  friend void detail::bind_bus(const bus&, caf::actor_system&, const lightbus::config&,
-                               std::shared_ptr<schema_cache>, std::shared_ptr<lightbus::hooks>);
-  friend void detail::unbind_bus(const bus&);
+  friend uint64_t detail::bind_bus(const bus&, caf::actor_system&, const lightbus::config&,
+                                   std::shared_ptr<schema_cache>,
+                                   std::shared_ptr<lightbus::hooks>);
+  friend void detail::unbind_bus(const bus&, uint64_t);
   friend void detail::bind_bus(const bus&, std::weak_ptr<detail::bus_backend>,
                                caf::actor_system&, const lightbus::config&);
 
@@ -131,12 +133,14 @@ bus make_bus(std::shared_ptr<bus_backend> backend, caf::actor_system& sys,
 /// until then (and after `unbind_bus`) calls fail with `errc::shutting_down`.
 bus make_unbound_bus();
 
-/// Makes `b` use the worker's actor system, config, schemas and hooks.
-void bind_bus(const bus& b, caf::actor_system& sys, const lightbus::config& cfg,
-              std::shared_ptr<schema_cache> schemas, std::shared_ptr<lightbus::hooks> hooks);
+/// Makes `b` use the worker's actor system, config, schemas and hooks;
+/// returns the binding, for `unbind_bus`. The latest binding wins.
+uint64_t bind_bus(const bus& b, caf::actor_system& sys, const lightbus::config& cfg,
+                  std::shared_ptr<schema_cache> schemas, std::shared_ptr<lightbus::hooks> hooks);
 
-/// Ends `b`'s caller actor (the worker is stopping); calls fail until bound again.
-void unbind_bus(const bus& b);
+/// Ends `b`'s caller actor (the worker is stopping) if `binding` is still its
+/// latest; calls then fail until bound again.
+void unbind_bus(const bus& b, uint64_t binding);
 
 /// Makes `b` (a module's client) hand its calls and events to `backend` while
 /// that lives (held weakly): the test kit's in-memory bus serving the module.

@@ -195,7 +195,8 @@ public:
   /// actor code, `bus.call`/`bus.fire` from functions). It uses the worker's
   /// config (`--config`, `--redis`), schemas and hooks. Used when no worker
   /// runs the module, it fails with `errc::shutting_down`. Shared by copies of
-  /// the module.
+  /// the module. When several workers run the same module object at once (in
+  /// one process), it is the client of the one started last.
   lightbus::bus client() const;
   const std::shared_ptr<lightbus::hooks>& shared_hooks() const noexcept { return hooks_; }
 
