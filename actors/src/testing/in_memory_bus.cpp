@@ -43,18 +43,38 @@ struct handler_slot {
 struct served {
   std::shared_ptr<const api> definition;
   std::map<std::string, handler_slot, std::less<>> handlers;
+  /// The serving module's hooks (before/after_rpc_execution).
+  std::shared_ptr<const lightbus::hooks> hooks;
 };
 
 struct listener_entry {
   listener_spec spec;
   handler_slot slot;
+  /// The listening module's hooks (before/after_event_execution).
+  std::shared_ptr<const lightbus::hooks> hooks;
 };
+
+/// The event a listener's handler gets: a copy the module's
+/// before_event_execution hooks may change, as in a worker.
+event_message for_listener(const listener_entry& l, const event_message& msg) {
+  event_message copy = msg;
+  if (l.hooks && !l.hooks->empty(hook_point::before_event_execution))
+    (void) l.hooks->run(hook_point::before_event_execution, copy);
+  return copy;
+}
+
+void after_listener(const listener_entry& l, const event_message& msg,
+                    const std::optional<std::string>& why) {
+  if (l.hooks && !l.hooks->empty(hook_point::after_event_execution))
+    (void) l.hooks->run(hook_point::after_event_execution, msg, why.value_or(""));
+}
 
 /// How one call is served.
 struct call_plan {
   rpc_message call;
   std::shared_ptr<const api> definition; // keeps `proc` alive
   const procedure* proc = nullptr;
+  std::shared_ptr<const lightbus::hooks> hooks; // the serving module's
   caf::actor actor;                     // set: ask this handler actor
   bool from_factory = false;            // the actor is ours to respawn
   std::optional<result_message> answer; // set: answered already
@@ -118,6 +138,7 @@ public:
     for (const auto& a : mod.apis()) {
       served s;
       s.definition = a.definition();
+      s.hooks = mod.shared_hooks();
       for (const auto& [proc, h] : a.handlers())
         s.handlers.emplace(proc, handler_slot{h.actor, h.factory, nullptr});
       if (auto ok = schemas_->add_local(s.definition->name(), api_schema(*s.definition));
@@ -129,6 +150,7 @@ public:
       auto e = std::make_shared<listener_entry>();
       e->spec = l;
       e->slot = handler_slot{l.actor, l.factory, nullptr};
+      e->hooks = mod.shared_hooks();
       listeners_.push_back(std::move(e));
     }
     for (const auto& t : mod.tasks())
@@ -180,6 +202,16 @@ public:
     call_plan plan;
     plan.call = make_rpc_message(names->first, names->second, std::move(kwargs));
     const auto& call = plan.call;
+    // As in the worker: the serving module's hooks run before validation and
+    // the handler, and may change the call. Not under mtx_: a hook may use the bus.
+    std::shared_ptr<const lightbus::hooks> hooks;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (auto a = apis_.find(call.api_name); a != apis_.end())
+        hooks = a->second.hooks;
+    }
+    if (hooks && !hooks->empty(hook_point::before_rpc_execution))
+      (void) hooks->run(hook_point::before_rpc_execution, plan.call);
     std::lock_guard<std::mutex> guard{mtx_};
     if (closed_)
       return make_error(errc::shutting_down, "the in-memory bus is shut down");
@@ -188,6 +220,7 @@ public:
       return redis::timeout_error(
           call, timeout.value_or(opts_.cfg.api(call.api_name).rpc_timeout));
     plan.definition = a->second.definition;
+    plan.hooks = a->second.hooks;
     plan.proc = plan.definition->find_procedure(call.procedure_name);
     if (plan.proc == nullptr) {
       std::string offered;
@@ -261,6 +294,9 @@ public:
         res = make_error_result(call, ok.error().message,
                                 "lightbus: " + ok.error().message + "\n");
     }
+    // As in the worker: after the worker's check, before the result is sent.
+    if (plan.hooks && !plan.hooks->empty(hook_point::after_rpc_execution))
+      (void) plan.hooks->run(hook_point::after_rpc_execution, call, res);
     auto out = redis::unwrap_result(call, std::move(res));
     if (out) {
       auto ok = schemas_->validate(direction::incoming, schema_part::rpc_response,
@@ -391,21 +427,25 @@ public:
       return plan.error();
     auto& [msg, targets] = *plan;
     for (auto& l : targets) {
+      auto got = for_listener(*l, msg);
       if (l->spec.function) {
-        if (auto why = run_listener(*l, msg))
+        auto why = run_listener(*l, got);
+        after_listener(*l, got, why);
+        if (why)
           failed(*l, msg, *why);
         continue;
       }
       auto handler = listener_actor(*l);
       caf::scoped_actor self{sys_};
       std::optional<std::string> why;
-      self->request(handler, opts_.handler_timeout, event_atom::value, msg)
+      self->request(handler, opts_.handler_timeout, event_atom::value, got)
           .receive([](bool) {},
                    [&](caf::error& err) {
                      // A handler actor may reply with anything; only an error fails.
                      if (err != caf::sec::unexpected_response)
                        why = describe_listener_error(err);
                    });
+      after_listener(*l, got, why);
       if (why)
         failed(*l, msg, *why);
     }
@@ -561,11 +601,13 @@ void deliver_from(caf::event_based_actor* self, std::shared_ptr<in_memory_core> 
   }
   auto l = (*targets)[i];
   auto next = [=]() mutable { deliver_from(self, core, msg, targets, i + 1, rp); };
+  auto got = std::make_shared<event_message>(for_listener(*l, *msg));
   if (l->spec.function) {
     auto why = std::make_shared<std::optional<std::string>>();
     run_detached(
-        self, [l, msg, why] { *why = in_memory_core::run_listener(*l, *msg); },
+        self, [l, got, why] { *why = in_memory_core::run_listener(*l, *got); },
         [=]() mutable {
+          after_listener(*l, *got, *why);
           if (*why)
             core->failed(*l, *msg, **why);
           next();
@@ -573,11 +615,18 @@ void deliver_from(caf::event_based_actor* self, std::shared_ptr<in_memory_core> 
     return;
   }
   self->request(core->listener_actor(*l), core->options().handler_timeout,
-                event_atom::value, *msg)
-      .then([=](bool) mutable { next(); },
+                event_atom::value, *got)
+      .then([=](bool) mutable {
+              after_listener(*l, *got, std::nullopt);
+              next();
+            },
             [=](caf::error& err) mutable {
+              std::optional<std::string> why;
               if (err != caf::sec::unexpected_response)
-                core->failed(*l, *msg, in_memory_core::describe_listener_error(err));
+                why = in_memory_core::describe_listener_error(err);
+              after_listener(*l, *got, why);
+              if (why)
+                core->failed(*l, *msg, *why);
               next();
             });
 }

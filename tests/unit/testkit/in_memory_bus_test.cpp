@@ -475,3 +475,37 @@ TEST(InMemoryBusModuleClient, HandlersReachTheInMemoryBusThroughModuleClient) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, errc::shutting_down);
 }
+
+TEST(InMemoryBusHooks, TheModulesExecutionHooksRunAsInAWorker) {
+  lightbus::module mod;
+  mod.serve<auth_api>();
+  auto seen = std::make_shared<std::vector<std::string>>();
+  mod.listen({"auth.user_registered"}, "audit", [seen](const event_message& m) {
+    seen->push_back("handled " + m.kwargs.at("username").get<std::string>());
+  });
+  mod.hooks()
+    .before_rpc_execution([](lightbus::rpc_message& c) { c.kwargs["password"] = "secret"; })
+    .after_rpc_execution([](const lightbus::rpc_message&, lightbus::result_message& r) {
+      r.result = !r.result.get<bool>(); // any change must still fit the schema
+    })
+    .before_event_execution([](event_message& e) { e.kwargs["username"] = "hooked"; })
+    .after_event_execution([seen](const event_message& e, const std::string& error) {
+      seen->push_back("after " + e.kwargs.at("username").get<std::string>() + "[" + error + "]");
+    });
+  in_memory_bus mem{mod};
+  auto bus = mem.bus();
+  // The hook fixed the password before the procedure ran (true), then flipped the result.
+  EXPECT_EQ(bus.call("auth.check_password", {{"username", "admin"}, {"password", "wrong"}}),
+            json(false));
+  bus.fire("auth.user_registered", {{"username", "sally"}, {"email", "s@example.com"}});
+  EXPECT_EQ(*seen, (std::vector<std::string>{"handled hooked", "after hooked[]"}));
+  // What was fired is unchanged: the hooks changed the listener's copy.
+  EXPECT_EQ(mem.fired().back().kwargs.at("username"), "sally");
+  // The actor path runs them too.
+  caf::scoped_actor self{bus.system()};
+  json got;
+  self->request(bus.actor(), 5s, lightbus::call_atom::value, std::string("auth.check_password"),
+                json{{"username", "admin"}, {"password", "nope"}})
+    .receive([&](json& r) { got = r; }, [&](caf::error& e) { ADD_FAILURE() << to_string(e); });
+  EXPECT_EQ(got, json(false));
+}
