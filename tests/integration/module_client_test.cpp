@@ -102,8 +102,9 @@ TEST_F(ModuleClient, StoppingAnOlderWorkerOfTheSameModuleLeavesTheClientBound) {
     r = client.try_call(api_ + ".add", {{"a", 2}, {"b", 2}});
     return bool(r);
   })) << r.error().message;
-  if (r)
+  if (r) {
     EXPECT_EQ(*r, 4);
+  }
 }
 
 } // namespace lightbus::test
