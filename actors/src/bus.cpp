@@ -214,28 +214,22 @@ expected<json> bus::try_call(std::string_view name, json kwargs,
   if (kwargs.is_null())
     kwargs = json::object();
   const auto& ac = state_->cfg.api(names->first);
-  // Spec §5.6: an invalid call never reaches Redis.
-  if (auto ok = state_->schemas->validate_loading(direction::outgoing,
-                                                  schema_part::rpc_parameters, names->first,
-                                                  names->second, kwargs);
-      !ok)
-    return ok.error();
   redis::call_timeouts t;
   t.total = timeout_seconds.value_or(ac.rpc_timeout);
   t.expiry_seconds = ac.rpc_expiry_seconds;
   t.blpop_seconds = ac.result_blpop_seconds;
   auto msg = make_rpc_message(std::move(names->first), std::move(names->second),
                               std::move(kwargs));
+  // Hooks may change the call; what they leave is validated, and an invalid
+  // call never reaches Redis (spec §5.6). The actor path does the same.
   const auto& hooks = *state_->hooks;
-  if (!hooks.empty(hook_point::before_rpc_call)) {
-    if (auto ok = detail::run_before_hooks(hooks, msg); !ok)
-      return ok.error();
-    // A hook may have changed the kwargs: check them again.
-    if (auto ok = state_->schemas->validate(direction::outgoing, schema_part::rpc_parameters,
-                                            msg.api_name, msg.procedure_name, msg.kwargs);
-        !ok)
-      return ok.error();
-  }
+  if (auto ok = detail::run_before_hooks(hooks, msg); !ok)
+    return ok.error();
+  if (auto ok = state_->schemas->validate_loading(direction::outgoing,
+                                                  schema_part::rpc_parameters, msg.api_name,
+                                                  msg.procedure_name, msg.kwargs);
+      !ok)
+    return ok.error();
   auto lease = state_->acquire(ac);
   if (!lease)
     return lease.error();
@@ -271,24 +265,19 @@ expected<event_message> bus::try_fire(std::string_view name, json kwargs) const 
   auto opts = event_options(state_->cfg, names->first);
   if (!opts)
     return opts.error();
-  // Spec §5.6: an invalid event never reaches Redis.
-  if (auto ok = state_->schemas->validate_loading(direction::outgoing,
-                                                  schema_part::event_parameters, names->first,
-                                                  names->second, kwargs);
-      !ok)
-    return ok.error();
   auto msg = make_event_message(std::move(names->first), std::move(names->second),
                                 std::move(kwargs));
   msg.stream = event_stream_for(*opts, msg.api_name, msg.event_name);
+  // Hooks may change the event; what they leave is validated, and an invalid
+  // event never reaches Redis (spec §5.6).
   const auto& hooks = *state_->hooks;
-  if (!hooks.empty(hook_point::before_event_sent)) {
-    if (auto ok = detail::run_before_hooks(hooks, msg); !ok)
-      return ok.error();
-    if (auto ok = state_->schemas->validate(direction::outgoing, schema_part::event_parameters,
-                                            msg.api_name, msg.event_name, msg.kwargs);
-        !ok)
-      return ok.error();
-  }
+  if (auto ok = detail::run_before_hooks(hooks, msg); !ok)
+    return ok.error();
+  if (auto ok = state_->schemas->validate_loading(direction::outgoing,
+                                                  schema_part::event_parameters, msg.api_name,
+                                                  msg.event_name, msg.kwargs);
+      !ok)
+    return ok.error();
   auto fields = encode_event_fields(msg);
   bool reused = false;
   auto conn = state_->acquire_event_conn(opts->url, reused);

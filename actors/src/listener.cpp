@@ -540,6 +540,8 @@ struct stream_queue {
   std::map<std::string, work_item> running; // by native id
   std::set<std::string> known;              // ids waiting, running or being acked
   size_t acking = 0;                         // handled, XACK not yet confirmed
+  /// `validate.incoming` of the API (with the worker's schemas): set at start.
+  bool validate = false;
   int consumer_restarts = 0;
 };
 
@@ -999,7 +1001,7 @@ bool schemas_ready(listener_actor* self, const stream_queue& q) {
 // false while schemas are loading (nothing may start yet).
 bool screen(listener_actor* self, stream_queue& q) {
   auto& st = self->state;
-  if (!st.schemas || !st.schemas->enabled(direction::incoming, q.sub.api))
+  if (!q.validate)
     return true;
   // New entries come at the back; retried ones go back to the front screened.
   size_t first = q.waiting.size();
@@ -1174,6 +1176,7 @@ caf::behavior listener(listener_actor* self, listener_spec spec, std::vector<sub
     reclaim_interval = std::min(reclaim_interval, sub.opts.reclaim_interval);
     auto& q = st.streams[sub.stream];
     q.sub = sub;
+    q.validate = st.schemas && st.schemas->enabled(direction::incoming, sub.api);
     spawn_consumer(self, q);
   }
   self->attach_functor([controls = st.controls, owned = st.owned] {

@@ -51,14 +51,11 @@ struct supervisor_state {
   std::shared_ptr<schema_cache> schemas;
   /// The module's hooks plus the plugins' (never null).
   std::shared_ptr<lightbus::hooks> hooks;
-  /// Sends the internal.metrics events (when the plugin is on).
-  std::optional<lightbus::bus> metrics_client;
-  /// `module::client()`: bound to this worker while it runs.
+  /// `module::client()`, bound to this worker while it runs: the client of
+  /// handlers, background tasks and the internal.metrics plugin.
   std::optional<lightbus::bus> module_client;
   uint64_t module_binding = 0;
   std::vector<task_entry> tasks;
-  /// The bus client background tasks get (created when there are tasks).
-  std::optional<lightbus::bus> client;
   caf::actor state_plugin;
   /// Set once finish_stop started (it may wait for the state plugin).
   bool finishing = false;
@@ -98,7 +95,7 @@ void start_server(supervisor_actor* self, api_entry& e) {
 }
 
 void start_task(supervisor_actor* self, task_entry& t) {
-  task_runner_config rc{*t.spec, *self->state.client, self, {}};
+  task_runner_config rc{*t.spec, *self->state.module_client, self, {}};
   rc.now = [] { return std::chrono::system_clock::now(); };
   t.actor = spawn_task_runner(self, std::move(rc));
   self->monitor(t.actor);
@@ -250,13 +247,13 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
   // The module's hooks, then the plugins' (Python runs plugins first; ours
   // observe what the user's hooks changed). A copy: the module stays as given.
   st.hooks = std::make_shared<lightbus::hooks>(*mod.shared_hooks());
-  if (metrics_plugin_enabled(st.cfg)) {
-    st.metrics_client = create(self->system(), st.cfg);
-    add_metrics_hooks(*st.hooks, st.cfg, metrics_sender(st.metrics_client->actor()), true,
-                      true);
-  }
   st.module_client = mod.client();
   st.module_binding = bind_bus(*st.module_client, self->system(), st.cfg, st.schemas, st.hooks);
+  // Metrics events go through the normal fire path, hooks included, as in
+  // Python (the plugin skips events of internal.metrics itself). Added before
+  // any message can reach the client's caller actor.
+  if (metrics_plugin_enabled(st.cfg))
+    add_metrics_hooks(*st.hooks, st.cfg, metrics_sender(st.module_client->actor()), true, true);
   run_worker_hooks(self, hook_point::before_worker_start);
   auto start_writer = [=](const std::string& url) {
     auto& st = self->state;
@@ -335,8 +332,6 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
     st.listeners.push_back(listener_entry{spec, *a, 0});
   }
   if (opts.features.tasks && !mod.tasks().empty()) {
-    st.client = create(self->system(), st.cfg);
-    st.client->use_hooks(st.hooks); // call and event-sent hooks of the module and plugins
     for (const auto& t : mod.tasks()) {
       st.tasks.push_back(task_entry{std::make_shared<const task_spec>(t), {}, 0});
       start_task(self, st.tasks.back());

@@ -21,8 +21,6 @@
 #include "bench.hpp"
 #include "redis_util.hpp"
 #include "lightbus/event.hpp"
-#include "lightbus/keys.hpp"
-#include "lightbus/uuid.hpp"
 
 using namespace std::chrono_literals;
 
@@ -56,25 +54,6 @@ long long pending_count(redis::connection& conn, const std::string& stream,
   return r->elements[0].integer;
 }
 
-void prefill(redis::connection& conn, const std::string& stream, size_t n) {
-  constexpr size_t chunk = 1000;
-  for (size_t done = 0; done < n;) {
-    size_t k = std::min(chunk, n - done);
-    for (size_t i = 0; i < k; ++i) {
-      auto msg = make_event_message("bench", "ev", json{{"x", done + i}});
-      std::vector<std::string> argv{"XADD", stream, "*"};
-      for (auto& [f, v] : encode_event_fields(msg)) {
-        argv.push_back(f);
-        argv.push_back(v);
-      }
-      conn.append(argv);
-    }
-    for (size_t i = 0; i < k; ++i)
-      must(conn.read_reply(), "XADD (pre-fill)");
-    done += k;
-  }
-}
-
 struct sample {
   double t = 0;
   long long rss_kib = 0;
@@ -95,28 +74,12 @@ int run_backlog(const backlog_settings& s) {
       std::cerr << "lightbus-bench: " << what << "\n";
   };
   try {
-    auto service = "bench" + make_uuid1().substr(0, 8);
-    json doc = {{"service_name", service},
-                {"apis",
-                 {{"default",
-                   {{"event_transport",
-                     {{"redis",
-                       {{"url", s.redis_url}, {"batch_size", 100}, {"max_stream_length", nullptr}}}}}}}}}};
-    auto cfg = config::from_json(doc, "bench");
-    if (!cfg)
-      throw std::runtime_error("config: " + cfg.error().message);
-    cfg->set_redis_url(s.redis_url);
-    auto eopts = event_options(*cfg, "bench");
-    if (!eopts)
-      throw std::runtime_error("event options: " + eopts.error().message);
-    auto stream = event_stream_for(*eopts, "bench", "ev");
-    auto group = consumer_group_name(service, "slow");
+    auto [cfg, stream, group] = make_bench_listener(
+        s.redis_url, "slow", {{"batch_size", 100}, {"max_stream_length", nullptr}});
     auto conn = open_redis(*url, 30s);
     must(conn.command({"DEL", stream}), "DEL");
     say("pre-filling " + std::to_string(s.events) + " events into " + stream + "...");
-    auto t_fill = clock_type::now();
-    prefill(conn, stream, s.events);
-    double fill_s = std::chrono::duration<double>(clock_type::now() - t_fill).count();
+    double fill_s = pipelined_xadd(conn, stream, 0, s.events, 1000);
     auto redis_mem = redis_used_memory(conn);
 
     caf::actor_system_config sys_cfg;
@@ -138,7 +101,7 @@ int run_backlog(const backlog_settings& s) {
     say("worker running for " + std::to_string(s.seconds) + " s with a "
         + std::to_string(s.handler_us) + " us handler...");
     auto t0 = clock_type::now();
-    auto worker = spawn_worker(sys, mod, *cfg);
+    auto worker = spawn_worker(sys, mod, cfg);
     std::vector<sample> samples;
     auto end = t0 + std::chrono::seconds(s.seconds);
     while (clock_type::now() < end) {

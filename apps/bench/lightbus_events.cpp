@@ -58,34 +58,10 @@ redis::connection open(const events_settings& s) {
   return open_redis(s.redis, std::chrono::seconds(10));
 }
 
-/// `XADD stream MAXLEN ~ n * fields...` for the event `bench.ev {x: i}`.
-std::vector<std::string> xadd_argv(const std::string& stream, long long max_len, int i) {
-  auto msg = make_event_message("bench", "ev", json{{"x", i}});
-  std::vector<std::string> argv{"XADD", stream};
-  if (max_len > 0) {
-    argv.insert(argv.end(), {"MAXLEN", "~", std::to_string(max_len)});
-  }
-  argv.emplace_back("*");
-  for (auto& [k, v] : encode_event_fields(msg)) {
-    argv.push_back(k);
-    argv.push_back(v);
-  }
-  return argv;
-}
-
 /// Writes `n` events to `stream` in pipelines of `raw_batch`; returns events/s.
 double pipelined_xadd(redis::connection& conn, const std::string& stream, long long max_len,
                       size_t n) {
-  auto t0 = clock_type::now();
-  for (size_t done = 0; done < n;) {
-    size_t k = std::min(raw_batch, n - done);
-    for (size_t i = 0; i < k; ++i)
-      conn.append(xadd_argv(stream, max_len, static_cast<int>(done + i)));
-    for (size_t i = 0; i < k; ++i)
-      must(conn.read_reply(), "XADD (pipelined)");
-    done += k;
-  }
-  return n / seconds_of(clock_type::now() - t0);
+  return n / bench::pipelined_xadd(conn, stream, max_len, n, raw_batch);
 }
 
 // -- raw phases -------------------------------------------------------------------------
@@ -100,7 +76,7 @@ void run_raw_fire(const events_settings& s, events_report& out) {
   for (size_t i = 0; i < warmup + s.events; ++i) {
     if (i == warmup)
       start = clock_type::now();
-    auto argv = xadd_argv(stream, s.max_stream_length, static_cast<int>(i));
+    auto argv = xadd_argv(stream, s.max_stream_length, i);
     auto t0 = clock_type::now();
     must(conn.command(argv), "XADD");
     if (i >= warmup)
@@ -264,22 +240,8 @@ void run_lightbus_pipelined_fire(const events_settings& s, caf::actor_system& sy
 
 void run_lightbus_consume(const events_settings& s, caf::actor_system& sys,
                           events_report& out) {
-  auto service = "bench" + make_uuid1().substr(0, 8);
-  json doc = {{"service_name", service},
-              {"apis",
-               {{"default",
-                 {{"event_transport",
-                   {{"redis", {{"url", s.redis_url}, {"batch_size", raw_batch}}}}}}}}}};
-  auto cfg = config::from_json(doc, "bench");
-  if (!cfg)
-    throw std::runtime_error("config: " + cfg.error().message);
-  cfg->set_redis_url(s.redis_url);
-  auto eopts = event_options(*cfg, "bench");
-  if (!eopts)
-    throw std::runtime_error("event options: " + eopts.error().message);
-  auto stream = event_stream_for(*eopts, "bench", "ev");
-  auto group = consumer_group_name(service, "bench");
-
+  auto [cfg, stream, group] = make_bench_listener(s.redis_url, "bench",
+                                                  {{"batch_size", raw_batch}});
   auto conn = open(s);
   must(conn.command({"DEL", stream}), "DEL");
   pipelined_xadd(conn, stream, 0, s.events);
@@ -293,7 +255,7 @@ void run_lightbus_consume(const events_settings& s, caf::actor_system& sys,
              [&](const event_message&) { handled.fetch_add(1, std::memory_order_relaxed); },
              lopts);
   auto t0 = clock_type::now();
-  auto worker = spawn_worker(sys, mod, *cfg);
+  auto worker = spawn_worker(sys, mod, cfg);
   auto deadline = t0 + std::chrono::seconds(60) + std::chrono::milliseconds(s.events / 10);
   bool finished = false;
   clock_type::time_point t1;

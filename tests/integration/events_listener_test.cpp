@@ -833,12 +833,18 @@ TEST_F(EventsListen, PoisonEntriesAreDeadLetteredAndTheListenerGoesOn) {
   EXPECT_EQ(rec->all().back().native_id, after.native_id);
 }
 
+namespace {
+
+/// An API whose event `ev` takes one required integer `n`.
+struct typed_api : lightbus::api {
+  explicit typed_api(const std::string& name) : api(name) { event<int>("ev", {"n"}); }
+};
+
+} // namespace
+
 TEST_F(EventsListen, EventsThatFailTheSchemaAreDeadLetteredNotHandled) {
   // The worker serves the API, so its schema (ev: n integer, required) is local;
   // validate.incoming is on by default (spec §5.6).
-  struct typed_api : lightbus::api {
-    explicit typed_api(const std::string& name) : api(name) { event<int>("ev", {"n"}); }
-  };
   auto rec = std::make_shared<recorder>();
   lightbus::module mod;
   mod.serve<typed_api>(api_);
@@ -882,9 +888,6 @@ TEST_F(EventsListen, EventsThatFailTheSchemaAreDeadLetteredNotHandled) {
 }
 
 TEST_F(EventsListen, ValidateIncomingOffHandsInvalidEventsToTheHandler) {
-  struct typed_api : lightbus::api {
-    explicit typed_api(const std::string& name) : api(name) { event<int>("ev", {"n"}); }
-  };
   auto rec = std::make_shared<recorder>();
   lightbus::module mod;
   mod.serve<typed_api>(api_);

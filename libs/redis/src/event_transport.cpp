@@ -2,41 +2,11 @@
 
 #include <cstdio>
 
+#include "stream_reply.hpp"
+
 namespace lightbus::redis {
 
-namespace {
-
-std::vector<stream_field> parse_fields(const reply& r) {
-  std::vector<stream_field> out;
-  out.reserve(r.elements.size() / 2);
-  for (size_t i = 0; i + 1 < r.elements.size(); i += 2)
-    out.emplace_back(r.elements[i].str, r.elements[i + 1].str);
-  return out;
-}
-
-// [[id, [f, v, ...]], ...]
-std::vector<stream_entry> parse_entries(const reply& r) {
-  std::vector<stream_entry> out;
-  out.reserve(r.elements.size());
-  for (const auto& e : r.elements) {
-    stream_entry entry;
-    if (e.is_array() && e.elements.size() == 2) {
-      entry.id = e.elements[0].str;
-      if (e.elements[1].is_nil())
-        entry.deleted = true;
-      else
-        entry.fields = parse_fields(e.elements[1]);
-    } else if (e.is_nil()) {
-      continue; // XCLAIM of a trimmed entry
-    } else {
-      continue;
-    }
-    out.push_back(std::move(entry));
-  }
-  return out;
-}
-
-} // namespace
+using detail::parse_entries;
 
 void append_xadd(connection& conn, const std::string& stream,
                  const std::vector<stream_field>& fields, long long max_len) {

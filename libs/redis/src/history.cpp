@@ -11,8 +11,13 @@
 
 #include "lightbus/event.hpp"
 #include "lightbus/json.hpp"
+#include "stream_reply.hpp"
 
 namespace lightbus::redis {
+
+using detail::for_each_field;
+using detail::is_no_such_key;
+using detail::parse_entries;
 
 namespace {
 
@@ -33,42 +38,6 @@ bool split_stream_id(std::string_view id, unsigned long long& ms,
   if (dash == std::string_view::npos)
     return parse_u64(id, ms);
   return parse_u64(id.substr(0, dash), ms) && parse_u64(id.substr(dash + 1), seq);
-}
-
-std::vector<stream_field> parse_fields(const reply& r) {
-  std::vector<stream_field> out;
-  out.reserve(r.elements.size() / 2);
-  for (size_t i = 0; i + 1 < r.elements.size(); i += 2)
-    out.emplace_back(r.elements[i].str, r.elements[i + 1].str);
-  return out;
-}
-
-// [[id, [f, v, ...]], ...]
-std::vector<stream_entry> parse_entries(const reply& r) {
-  std::vector<stream_entry> out;
-  out.reserve(r.elements.size());
-  for (const auto& e : r.elements) {
-    if (!e.is_array() || e.elements.size() != 2)
-      continue;
-    stream_entry entry;
-    entry.id = e.elements[0].str;
-    if (e.elements[1].is_nil())
-      entry.deleted = true;
-    else
-      entry.fields = parse_fields(e.elements[1]);
-    out.push_back(std::move(entry));
-  }
-  return out;
-}
-
-template <class Fn>
-void for_each_field(const reply& map, Fn fn) {
-  for (size_t i = 0; i + 1 < map.elements.size(); i += 2)
-    fn(map.elements[i].str, map.elements[i + 1]);
-}
-
-bool is_no_such_key(const reply& r) {
-  return r.is_error() && r.str.find("no such key") != std::string::npos;
 }
 
 } // namespace

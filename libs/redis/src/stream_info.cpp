@@ -4,22 +4,12 @@
 
 #include <cmath>
 
+#include "stream_reply.hpp"
+
 namespace lightbus::redis {
 
-namespace {
-
-// XINFO replies are flat [key, value, key, value, ...] arrays.
-template <class Fn>
-void for_each_field(const reply& map, Fn fn) {
-  for (size_t i = 0; i + 1 < map.elements.size(); i += 2)
-    fn(map.elements[i].str, map.elements[i + 1]);
-}
-
-bool is_no_such_key(const reply& r) {
-  return r.is_error() && r.str.find("no such key") != std::string::npos;
-}
-
-} // namespace
+using detail::for_each_field;
+using detail::is_no_such_key;
 
 const char* const destroy_empty_group_script =
   "if table.getn(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) == 0 then\n"

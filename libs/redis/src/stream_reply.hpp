@@ -1,0 +1,56 @@
+#pragma once
+
+// Private to libs/redis: reading the replies of stream commands (XRANGE,
+// XREADGROUP, XCLAIM, XINFO). Shared by event_transport, history and
+// stream_info.
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lightbus/redis/event_transport.hpp"
+#include "lightbus/redis/reply.hpp"
+
+namespace lightbus::redis::detail {
+
+/// [f, v, f, v, ...] -> fields.
+inline std::vector<stream_field> parse_fields(const reply& r) {
+  std::vector<stream_field> out;
+  out.reserve(r.elements.size() / 2);
+  for (size_t i = 0; i + 1 < r.elements.size(); i += 2)
+    out.emplace_back(r.elements[i].str, r.elements[i + 1].str);
+  return out;
+}
+
+/// [[id, [f, v, ...]], ...] -> entries; an entry whose fields are nil was
+/// deleted, a nil entry (XCLAIM of a trimmed one) or a malformed one is skipped.
+inline std::vector<stream_entry> parse_entries(const reply& r) {
+  std::vector<stream_entry> out;
+  out.reserve(r.elements.size());
+  for (const auto& e : r.elements) {
+    if (!e.is_array() || e.elements.size() != 2)
+      continue;
+    stream_entry entry;
+    entry.id = e.elements[0].str;
+    if (e.elements[1].is_nil())
+      entry.deleted = true;
+    else
+      entry.fields = parse_fields(e.elements[1]);
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+/// Calls `fn(key, value)` for each pair of a flat [key, value, ...] XINFO reply.
+template <class Fn>
+void for_each_field(const reply& map, Fn fn) {
+  for (size_t i = 0; i + 1 < map.elements.size(); i += 2)
+    fn(map.elements[i].str, map.elements[i + 1]);
+}
+
+/// Returns whether `r` is Redis's error for a missing stream.
+inline bool is_no_such_key(const reply& r) {
+  return r.is_error() && r.str.find("no such key") != std::string::npos;
+}
+
+} // namespace lightbus::redis::detail
