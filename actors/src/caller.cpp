@@ -288,6 +288,16 @@ caf::behavior event_sender(event_sender_actor* self, redis::connection_options r
   self->state.redis = std::move(redis);
   self->state.redis.read_timeout = std::chrono::seconds(5);
   self->state.max_len = max_len;
+  // Linked to the router only. Every fire is answered, even when the router
+  // (and so the bus) ends with a batch waiting for its flush: requesters may
+  // wait without a timeout.
+  self->set_exit_handler([=](caf::exit_msg& m) {
+    for (auto& p : self->state.batch)
+      p.promise.deliver(make_caf_error(
+        make_error(errc::shutting_down, "the bus was closed before the event was sent")));
+    self->state.batch.clear();
+    self->quit(m.reason);
+  });
   return {
     [=](fire_atom, event_message& msg) -> caf::result<event_message> {
       auto& st = self->state;
@@ -385,6 +395,12 @@ struct transport_pair {
   caf::actor receiver;
 };
 
+/// Where an API's events go: read from the config once per API, not per fire.
+struct fire_route {
+  event_transport_options opts;
+  caf::actor sender;
+};
+
 struct router_state {
   config cfg;
   // Schemas the calls, events and results are validated against; loads that
@@ -394,6 +410,7 @@ struct router_state {
   /// The client's hooks (never null).
   std::shared_ptr<const lightbus::hooks> hooks;
   std::map<std::string, caf::actor> event_senders; // by URL and max length
+  std::unordered_map<std::string, std::shared_ptr<const fire_route>> fire_routes; // by API
   // Stopped when the router ends, so blocked receivers return at once.
   std::shared_ptr<std::vector<std::shared_ptr<reader_control>>> controls;
   std::map<std::string, transport_pair> pairs; // by "rpc_url|result_url"
@@ -526,10 +543,31 @@ caf::result<json> start_call(router_actor* self, const std::string& name, json& 
   return rp;
 }
 
+/// Returns the route of `api_name`'s events, spawning its sender on first use.
+expected<std::shared_ptr<const fire_route>> route_for(router_actor* self,
+                                                      const std::string& api_name) {
+  auto& st = self->state;
+  if (auto i = st.fire_routes.find(api_name); i != st.fire_routes.end())
+    return i->second;
+  auto opts = event_options(st.cfg, api_name);
+  if (!opts)
+    return opts.error();
+  auto id = opts->url + "|" + std::to_string(opts->max_stream_length);
+  auto i = st.event_senders.find(id);
+  if (i == st.event_senders.end())
+    i = st.event_senders
+          .emplace(id, self->spawn<caf::detached + caf::linked>(
+                         event_sender, redis_options(opts->url), opts->max_stream_length))
+          .first;
+  auto route = std::make_shared<const fire_route>(fire_route{std::move(*opts), i->second});
+  st.fire_routes.emplace(api_name, route);
+  return route;
+}
+
 // Validates the kwargs (spec §5.6) and hands the event to the sender for its
 // Redis; an invalid event never reaches Redis.
 void validate_and_fire(router_actor* self, caf::typed_response_promise<event_message> rp,
-                       event_message msg, const event_transport_options& opts) {
+                       event_message msg, const caf::actor& sender) {
   auto& st = self->state;
   auto ok = st.schemas->validate(direction::outgoing, schema_part::event_parameters,
                                  msg.api_name, msg.event_name, msg.kwargs);
@@ -537,18 +575,11 @@ void validate_and_fire(router_actor* self, caf::typed_response_promise<event_mes
     rp.deliver(make_caf_error(ok.error()));
     return;
   }
-  auto id = opts.url + "|" + std::to_string(opts.max_stream_length);
-  auto i = st.event_senders.find(id);
-  if (i == st.event_senders.end())
-    i = st.event_senders
-          .emplace(id, self->spawn<caf::detached + caf::linked>(
-                         event_sender, redis_options(opts.url), opts.max_stream_length))
-          .first;
   if (st.hooks->empty(hook_point::after_event_sent)) {
-    rp.delegate(i->second, fire_atom::value, std::move(msg));
+    rp.delegate(sender, fire_atom::value, std::move(msg));
     return;
   }
-  self->request(i->second, caf::infinite, fire_atom::value, std::move(msg))
+  self->request(sender, caf::infinite, fire_atom::value, std::move(msg))
     .then(
       [self, rp](event_message& sent) mutable {
         auto out = self->state.hooks->run(hook_point::after_event_sent, sent);
@@ -567,18 +598,18 @@ caf::result<event_message> start_fire(router_actor* self, const std::string& nam
   auto names = check_target(name, kwargs);
   if (!names)
     return make_caf_error(names.error());
-  auto opts = event_options(st.cfg, names->first);
-  if (!opts)
-    return make_caf_error(opts.error());
+  auto route = route_for(self, names->first);
+  if (!route)
+    return make_caf_error(route.error());
   auto msg = std::make_shared<event_message>(
     make_event_message(names->first, names->second, std::move(kwargs)));
-  msg->stream = event_stream_for(*opts, msg->api_name, msg->event_name);
+  msg->stream = event_stream_for((*route)->opts, msg->api_name, msg->event_name);
   if (auto ok = run_before_hooks(*st.hooks, *msg); !ok)
     return make_caf_error(ok.error());
   auto rp = self->make_response_promise<event_message>();
-  auto o = std::make_shared<event_transport_options>(std::move(*opts));
-  with_schemas(self, names->first,
-               [self, rp, msg, o] { validate_and_fire(self, rp, std::move(*msg), *o); });
+  with_schemas(self, names->first, [self, rp, msg, r = *route] {
+    validate_and_fire(self, rp, std::move(*msg), r->sender);
+  });
   return rp;
 }
 
@@ -593,6 +624,20 @@ caf::behavior router(router_actor* self, config cfg, std::shared_ptr<schema_cach
   self->attach_functor([controls] {
     for (auto& c : *controls)
       c->stop();
+  });
+  // The bus closed (or a linked transport actor failed): answer every call
+  // still waiting, so requesters may wait without a timeout of their own.
+  self->set_exit_handler([=](caf::exit_msg& m) {
+    if (m.reason == caf::exit_reason::normal)
+      return; // as CAF's default handler
+    auto& st = self->state;
+    for (auto& [id, p] : st.pending)
+      p.promise.deliver(make_caf_error(
+        make_error(errc::shutting_down, "the bus was closed before " + p.call.api_name + "."
+                                          + p.call.procedure_name + " returned")));
+    st.pending.clear();
+    st.deadlines.clear();
+    self->quit(m.reason);
   });
   return {
     [=](call_atom, const std::string& name, json& kwargs) -> caf::result<json> {

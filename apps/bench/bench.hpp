@@ -147,7 +147,10 @@ struct events_report {
   latency_summary raw_xadd;
   double raw_xadd_pipelined_per_second = 0;
   latency_summary fire;
+  /// Requests made with `caf::infinite` (the bus answers each one itself).
   double fire_pipelined_per_second = 0;
+  /// The same with a 10 s CAF request timeout (one timer per request).
+  double fire_pipelined_timeout_per_second = 0;
   size_t fire_pipelined_errors = 0;
   double raw_consume_per_second = 0;
   double consume_per_second = 0;

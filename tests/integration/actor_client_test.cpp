@@ -2,6 +2,7 @@
 
 #include <future>
 #include <mutex>
+#include <thread>
 
 #include <caf/all.hpp>
 #include <gmock/gmock.h>
@@ -122,4 +123,46 @@ TEST_F(ActorClient, RequestUsesTheBusOfAnExistingActorSystem) {
     // A blocking call from plain code works alongside.
     EXPECT_EQ(bus.call(api_ + ".add", {{"a", 2}, {"b", 2}}), json(4));
   }
+}
+
+// The bus answers every request itself (the result, an error, or a timeout
+// error after the call's own timeout), so an actor may request without a CAF
+// timeout, which is cheaper (docs/actors.md). Closing the bus answers the
+// calls still waiting instead of leaving such requesters hanging.
+TEST_F(ActorClient, ClosingTheBusAnswersRequestsMadeWithoutATimeout) {
+  caf::actor_system_config sys_cfg;
+  lightbus::configure(sys_cfg);
+  caf::actor_system sys{sys_cfg};
+  auto done = std::make_shared<std::promise<outcome>>();
+  auto f = done->get_future();
+  auto started = std::make_shared<std::promise<void>>();
+  {
+    auto bus = lightbus::create(sys, cfg_);
+    auto target = bus.actor();
+    auto name = api_ + ".add"; // nobody serves it: only the 60 s call timeout would end it
+    sys.spawn([=](caf::event_based_actor* self) {
+      auto start = std::chrono::steady_clock::now();
+      self
+        ->request(target, caf::infinite, lightbus::call_atom::value, name,
+                  json{{"a", 1}, {"b", 2}}, 60.0)
+        .then(
+          [=](const json& value) {
+            done->set_value(outcome{value, std::nullopt, lightbus::test::seconds_since(start)});
+          },
+          [=](caf::error& err) {
+            done->set_value(outcome{std::nullopt, lightbus::from_caf_error(err),
+                                    lightbus::test::seconds_since(start)});
+          });
+      started->set_value();
+    });
+    started->get_future().wait();
+    std::this_thread::sleep_for(200ms); // the call is in Redis, waiting for a result
+    EXPECT_EQ(f.wait_for(0s), std::future_status::timeout) << "answered before the close";
+  } // closes the bus
+  ASSERT_EQ(f.wait_for(5s), std::future_status::ready) << "the requester was left hanging";
+  auto res = f.get();
+  ASSERT_TRUE(res.error) << "got " << res.value->dump();
+  EXPECT_EQ(res.error->code, lightbus::errc::shutting_down) << res.error->message;
+  EXPECT_THAT(res.error->message, HasSubstr(api_ + ".add"));
+  EXPECT_LT(res.seconds, 5);
 }

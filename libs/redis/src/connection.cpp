@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 
+#include <charconv>
 #include <cstring>
 #include <mutex>
 
@@ -20,6 +21,17 @@ struct context_deleter {
 };
 
 using context_ptr = std::unique_ptr<redisContext, context_deleter>;
+
+/// Appends `<kind><n>\r\n` (a RESP array or bulk string header).
+void append_resp_header(std::string& out, char kind, size_t n) {
+  char buf[24];
+  buf[0] = kind;
+  auto [end, ec] = std::to_chars(buf + 1, buf + sizeof(buf) - 2, n);
+  (void) ec; // 20 digits always fit
+  *end++ = '\r';
+  *end++ = '\n';
+  out.append(buf, static_cast<size_t>(end - buf));
+}
 
 struct reply_deleter {
   void operator()(void* r) const noexcept {
@@ -114,29 +126,21 @@ struct connection::impl {
     intr->fd = -1;
   }
 
+  /// Reused RESP buffer: one command is formatted here, then copied once into
+  /// hiredis's output buffer (redisAppendCommandArgv's sdscatfmt cost more
+  /// than a whole XADD's other client-side work).
+  std::string resp;
+
   template <class Argv>
   void append(const Argv& argv) {
-    constexpr size_t small = 16;
-    const char* ptrs_small[small];
-    size_t lens_small[small];
-    std::vector<const char*> ptrs_big;
-    std::vector<size_t> lens_big;
-    const char** ptrs = ptrs_small;
-    size_t* lens = lens_small;
-    size_t n = argv.size();
-    if (n > small) {
-      ptrs_big.resize(n);
-      lens_big.resize(n);
-      ptrs = ptrs_big.data();
-      lens = lens_big.data();
-    }
-    size_t i = 0;
+    resp.clear();
+    append_resp_header(resp, '*', argv.size());
     for (const auto& a : argv) {
-      ptrs[i] = a.data();
-      lens[i] = a.size();
-      ++i;
+      append_resp_header(resp, '$', a.size());
+      resp.append(a.data(), a.size());
+      resp += "\r\n";
     }
-    redisAppendCommandArgv(ctx.get(), static_cast<int>(n), ptrs, lens);
+    redisAppendFormattedCommand(ctx.get(), resp.data(), resp.size());
   }
 
   expected<reply> read() {
@@ -213,6 +217,10 @@ void connection::append(std::initializer_list<std::string_view> argv) {
 }
 
 void connection::append(const std::vector<std::string>& argv) {
+  impl_->append(argv);
+}
+
+void connection::append(const std::vector<std::string_view>& argv) {
   impl_->append(argv);
 }
 

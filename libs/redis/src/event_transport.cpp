@@ -10,19 +10,20 @@ using detail::parse_entries;
 
 void append_xadd(connection& conn, const std::string& stream,
                  const std::vector<stream_field>& fields, long long max_len) {
-  std::vector<std::string> argv;
+  std::vector<std::string_view> argv;
   argv.reserve(6 + fields.size() * 2);
   argv.emplace_back("XADD");
-  argv.push_back(stream);
+  argv.emplace_back(stream);
+  std::string len = max_len > 0 ? std::to_string(max_len) : std::string{};
   if (max_len > 0) {
     argv.emplace_back("MAXLEN");
     argv.emplace_back("~");
-    argv.push_back(std::to_string(max_len));
+    argv.emplace_back(len);
   }
   argv.emplace_back("*");
   for (const auto& [k, v] : fields) {
-    argv.push_back(k);
-    argv.push_back(v);
+    argv.emplace_back(k);
+    argv.emplace_back(v);
   }
   conn.append(argv);
 }

@@ -63,6 +63,7 @@ public:
   /// Queues a command for a pipeline; read each reply with `read_reply()`.
   void append(std::initializer_list<std::string_view> argv);
   void append(const std::vector<std::string>& argv);
+  void append(const std::vector<std::string_view>& argv);
 
   /// Reads the next reply of a pipeline (flushing what was appended).
   expected<reply> read_reply();
