@@ -93,10 +93,11 @@ expected<std::vector<stream_batch>> read_group(connection& conn, const std::stri
   std::vector<stream_batch> out;
   if (r->is_nil())
     return out;
-  for (const auto& s : r->elements) {
+  for (auto& s : r->elements) {
     if (!s.is_array() || s.elements.size() != 2)
       continue;
-    out.push_back(stream_batch{s.elements[0].str, parse_entries(s.elements[1])});
+    out.push_back(
+      stream_batch{std::move(s.elements[0].str), parse_entries(std::move(s.elements[1]))});
   }
   return out;
 }
@@ -146,7 +147,7 @@ expected<std::vector<stream_entry>> claim(connection& conn, const std::string& s
     return r.error();
   if (r->is_error())
     return reply_error(*r, "XCLAIM");
-  return parse_entries(*r);
+  return parse_entries(std::move(*r));
 }
 
 expected<void> touch(connection& conn, const std::string& stream, const std::string& group,

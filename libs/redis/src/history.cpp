@@ -155,7 +155,7 @@ read_range(connection& conn, const std::string& stream, const std::string& start
     return r.error();
   if (r->is_error())
     return reply_error(*r, argv[0]);
-  return parse_entries(*r);
+  return parse_entries(std::move(*r));
 }
 
 expected<std::vector<stream_batch>> read_streams(connection& conn,
@@ -180,9 +180,10 @@ expected<std::vector<stream_batch>> read_streams(connection& conn,
   if (r->is_error())
     return reply_error(*r, "XREAD");
   std::vector<stream_batch> out;
-  for (const auto& s : r->elements)
+  for (auto& s : r->elements)
     if (s.is_array() && s.elements.size() == 2)
-      out.push_back(stream_batch{s.elements[0].str, parse_entries(s.elements[1])});
+      out.push_back(
+        stream_batch{std::move(s.elements[0].str), parse_entries(std::move(s.elements[1]))});
   return out;
 }
 

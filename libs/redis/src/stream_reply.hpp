@@ -13,29 +13,30 @@
 
 namespace lightbus::redis::detail {
 
-/// [f, v, f, v, ...] -> fields.
-inline std::vector<stream_field> parse_fields(const reply& r) {
+/// [f, v, f, v, ...] -> fields (moved out of `r`).
+inline std::vector<stream_field> parse_fields(reply&& r) {
   std::vector<stream_field> out;
   out.reserve(r.elements.size() / 2);
   for (size_t i = 0; i + 1 < r.elements.size(); i += 2)
-    out.emplace_back(r.elements[i].str, r.elements[i + 1].str);
+    out.emplace_back(std::move(r.elements[i].str), std::move(r.elements[i + 1].str));
   return out;
 }
 
 /// [[id, [f, v, ...]], ...] -> entries; an entry whose fields are nil was
 /// deleted, a nil entry (XCLAIM of a trimmed one) or a malformed one is skipped.
-inline std::vector<stream_entry> parse_entries(const reply& r) {
+/// The strings are moved out of `r`.
+inline std::vector<stream_entry> parse_entries(reply&& r) {
   std::vector<stream_entry> out;
   out.reserve(r.elements.size());
-  for (const auto& e : r.elements) {
+  for (auto& e : r.elements) {
     if (!e.is_array() || e.elements.size() != 2)
       continue;
     stream_entry entry;
-    entry.id = e.elements[0].str;
+    entry.id = std::move(e.elements[0].str);
     if (e.elements[1].is_nil())
       entry.deleted = true;
     else
-      entry.fields = parse_fields(e.elements[1]);
+      entry.fields = parse_fields(std::move(e.elements[1]));
     out.push_back(std::move(entry));
   }
   return out;

@@ -1,0 +1,107 @@
+// lightbus::redis::connection against a real Redis: every reply shape hiredis
+// hands us (built straight into `reply`, see connection.cpp) comes out whole,
+// nested, in order, and a pipeline's replies stay in step.
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "lightbus/redis/connection.hpp"
+#include "support.hpp"
+
+using lightbus::redis::reply;
+
+namespace {
+
+const reply& at(const reply& r, size_t i) {
+  return r.elements.at(i);
+}
+
+} // namespace
+
+TEST(RedisConnection, TopLevelRepliesOfEveryKind) {
+  auto conn = lightbus::test::connect(lightbus::test::redis_url());
+  auto key = lightbus::test::unique_api_name() + ":k";
+  auto ok = conn.command({"SET", key, "v"});
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->type, reply::kind::status);
+  EXPECT_EQ(ok->str, "OK");
+  auto s = conn.command({"GET", key});
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->is_string());
+  EXPECT_EQ(s->str, "v");
+  auto n = conn.command({"STRLEN", key});
+  ASSERT_TRUE(n);
+  EXPECT_TRUE(n->is_integer());
+  EXPECT_EQ(n->integer, 1);
+  auto err = conn.command({"INCR", key});
+  ASSERT_TRUE(err) << "an error reply is a value, not a transport failure";
+  EXPECT_TRUE(err->is_error());
+  EXPECT_NE(err->str.find("not an integer"), std::string::npos) << err->str;
+  conn.command({"DEL", key});
+  auto nil = conn.command({"GET", key});
+  ASSERT_TRUE(nil);
+  EXPECT_TRUE(nil->is_nil());
+  auto empty = conn.command({"LRANGE", key, "0", "-1"});
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->is_array());
+  EXPECT_TRUE(empty->elements.empty());
+  EXPECT_FALSE(conn.broken());
+}
+
+TEST(RedisConnection, NestedArraysKeepEveryElementInPlace) {
+  auto conn = lightbus::test::connect(lightbus::test::redis_url());
+  // Lua false is a nil reply; a table inside a table a nested array.
+  auto r = conn.command({"EVAL",
+                         "return {1, 'two', {3, false, {'deep', ''}}, {}, "
+                         "redis.status_reply('FINE'), redis.error_reply('ERR inner'), 'last'}",
+                         "0"});
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(r->is_array());
+  ASSERT_EQ(r->elements.size(), 7u);
+  EXPECT_EQ(at(*r, 0).integer, 1);
+  EXPECT_EQ(at(*r, 1).str, "two");
+  const auto& inner = at(*r, 2);
+  ASSERT_TRUE(inner.is_array());
+  ASSERT_EQ(inner.elements.size(), 3u);
+  EXPECT_EQ(at(inner, 0).integer, 3);
+  EXPECT_TRUE(at(inner, 1).is_nil());
+  ASSERT_EQ(at(inner, 2).elements.size(), 2u);
+  EXPECT_EQ(at(at(inner, 2), 0).str, "deep");
+  EXPECT_TRUE(at(at(inner, 2), 1).is_string());
+  EXPECT_EQ(at(at(inner, 2), 1).str, "");
+  EXPECT_TRUE(at(*r, 3).is_array());
+  EXPECT_TRUE(at(*r, 3).elements.empty());
+  EXPECT_EQ(at(*r, 4).type, reply::kind::status);
+  EXPECT_EQ(at(*r, 4).str, "FINE");
+  EXPECT_TRUE(at(*r, 5).is_error());
+  EXPECT_EQ(at(*r, 5).str, "ERR inner");
+  EXPECT_EQ(at(*r, 6).str, "last");
+}
+
+TEST(RedisConnection, LargeValuesAndLongPipelinesArriveWhole) {
+  auto conn = lightbus::test::connect(lightbus::test::redis_url());
+  auto key = lightbus::test::unique_api_name() + ":big";
+  std::string big(3 * 1024 * 1024 + 7, 'x'); // several socket reads
+  for (size_t i = 0; i < big.size(); i += 4096)
+    big[i] = static_cast<char>('a' + (i / 4096) % 26);
+  big.back() = '\0'; // binary-safe
+  ASSERT_TRUE(conn.command({"SET", key, big}));
+  constexpr int n = 2000;
+  for (int i = 0; i < n; ++i)
+    conn.append({"ECHO", std::to_string(i)});
+  conn.append({"GET", key});
+  conn.append({"DEL", key});
+  for (int i = 0; i < n; ++i) {
+    auto r = conn.read_reply();
+    ASSERT_TRUE(r) << "reply " << i;
+    ASSERT_EQ(r->str, std::to_string(i));
+  }
+  auto got = conn.read_reply();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->str.size(), big.size());
+  EXPECT_TRUE(got->str == big);
+  auto del = conn.read_reply();
+  ASSERT_TRUE(del);
+  EXPECT_EQ(del->integer, 1);
+}
