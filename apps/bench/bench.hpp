@@ -1,5 +1,7 @@
 #pragma once
 
+#include <algorithm>
+
 // Shared vocabulary of lightbus-bench: settings, measured figures and the
 // phases that produce them (one file per phase).
 
@@ -137,6 +139,13 @@ struct events_settings {
   /// `MAXLEN ~` used by lightbus (and so by the raw XADD baseline).
   long long max_stream_length = 0;
   bool json = false;
+  /// Phases to run, each with its raw baseline: "single", "pipelined",
+  /// "consume"; empty = all.
+  std::vector<std::string> phases;
+
+  bool wants(const std::string& phase) const {
+    return phases.empty() || std::find(phases.begin(), phases.end(), phase) != phases.end();
+  }
 };
 
 /// Everything one `events` run measured.

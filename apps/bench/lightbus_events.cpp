@@ -85,6 +85,11 @@ void run_raw_fire(const events_settings& s, events_report& out) {
   }
   out.raw_xadd = summarize(samples, clock_type::now() - start);
   must(conn.command({"DEL", stream}), "DEL");
+}
+
+void run_raw_pipelined_fire(const events_settings& s, events_report& out) {
+  auto conn = open(s);
+  auto stream = "lightbus_bench:" + make_uuid1() + ":stream";
   out.raw_xadd_pipelined_per_second = pipelined_xadd(conn, stream, s.max_stream_length,
                                                      s.events);
   must(conn.command({"DEL", stream}), "DEL");
@@ -316,6 +321,9 @@ nlohmann::json latency_json(const latency_summary& x) {
 
 nlohmann::json events_json(const events_report& r) {
   const auto& s = r.settings;
+  bool single = s.wants("single");
+  bool pipelined = s.wants("pipelined");
+  bool consume = s.wants("consume");
   nlohmann::json out;
   out["benchmark"] = "events";
   out["redis"] = to_string(s.redis);
@@ -327,34 +335,42 @@ nlohmann::json events_json(const events_report& r) {
                      {"listener_max_in_flight", 1000},
                      {"max_stream_length", s.max_stream_length},
                      {"caf_scheduler_threads", r.scheduler_threads}};
-  out["raw_xadd"] = latency_json(r.raw_xadd);
-  out["raw_xadd_pipelined"] = {{"batch", raw_batch},
-                               {"per_second", r.raw_xadd_pipelined_per_second}};
-  out["lightbus_fire"] = latency_json(r.fire);
-  out["lightbus_fire_pipelined"] = {
-    {"inflight", s.inflight},
-    {"errors", r.fire_pipelined_errors},
-    {"per_second", r.fire_pipelined_per_second},
-    {"with_caf_request_timeout_per_second", r.fire_pipelined_timeout_per_second}};
-  out["raw_consume"] = {{"batch", raw_batch}, {"per_second", r.raw_consume_per_second}};
-  out["lightbus_consume"] = {{"batch_size", raw_batch},
-                             {"per_second", r.consume_per_second},
-                             {"handled_per_second", r.consume_handled_per_second}};
-  out["ratios"] = {
-    {"fire_p50_vs_raw_xadd", ratio(r.fire.p50, r.raw_xadd.p50)},
-    {"fire_per_second_vs_raw_xadd", ratio(r.fire.per_second, r.raw_xadd.per_second)},
-    {"fire_pipelined_vs_raw_pipelined",
-     ratio(r.fire_pipelined_per_second, r.raw_xadd_pipelined_per_second)},
-    {"consume_vs_raw_consume", ratio(r.consume_per_second, r.raw_consume_per_second)},
-  };
-  out["targets"] = {
-    {"fire_p50_ratio_max", target_fire_p50_ratio},
-    {"fire_p50_ratio_met", fire_p50_met(r)},
-    {"fire_pipelined_per_second_min", target_fire_per_second},
-    {"fire_pipelined_met", pipelined_met(r)},
-    {"consume_per_second_min", target_consume_per_second},
-    {"consume_met", consume_met(r)},
-  };
+  out["phases"] = s.phases.empty() ? nlohmann::json{"single", "pipelined", "consume"}
+                                    : nlohmann::json(s.phases);
+  nlohmann::json ratios = nlohmann::json::object();
+  nlohmann::json targets = nlohmann::json::object();
+  if (single) {
+    out["raw_xadd"] = latency_json(r.raw_xadd);
+    out["lightbus_fire"] = latency_json(r.fire);
+    ratios["fire_p50_vs_raw_xadd"] = ratio(r.fire.p50, r.raw_xadd.p50);
+    ratios["fire_per_second_vs_raw_xadd"] = ratio(r.fire.per_second, r.raw_xadd.per_second);
+    targets["fire_p50_ratio_max"] = target_fire_p50_ratio;
+    targets["fire_p50_ratio_met"] = fire_p50_met(r);
+  }
+  if (pipelined) {
+    out["raw_xadd_pipelined"] = {{"batch", raw_batch},
+                                 {"per_second", r.raw_xadd_pipelined_per_second}};
+    out["lightbus_fire_pipelined"] = {
+      {"inflight", s.inflight},
+      {"errors", r.fire_pipelined_errors},
+      {"per_second", r.fire_pipelined_per_second},
+      {"with_caf_request_timeout_per_second", r.fire_pipelined_timeout_per_second}};
+    ratios["fire_pipelined_vs_raw_pipelined"] = ratio(r.fire_pipelined_per_second,
+                                                      r.raw_xadd_pipelined_per_second);
+    targets["fire_pipelined_per_second_min"] = target_fire_per_second;
+    targets["fire_pipelined_met"] = pipelined_met(r);
+  }
+  if (consume) {
+    out["raw_consume"] = {{"batch", raw_batch}, {"per_second", r.raw_consume_per_second}};
+    out["lightbus_consume"] = {{"batch_size", raw_batch},
+                               {"per_second", r.consume_per_second},
+                               {"handled_per_second", r.consume_handled_per_second}};
+    ratios["consume_vs_raw_consume"] = ratio(r.consume_per_second, r.raw_consume_per_second);
+    targets["consume_per_second_min"] = target_consume_per_second;
+    targets["consume_met"] = consume_met(r);
+  }
+  out["ratios"] = ratios;
+  out["targets"] = targets;
   return out;
 }
 
@@ -372,30 +388,45 @@ void print_events_table(const events_report& r) {
   auto rate = [](const std::string& name, double per_second) {
     std::printf("%-40s %10s %10s %10s %12.0f\n", name.c_str(), "", "", "", per_second);
   };
-  lat("raw XADD, one at a time", r.raw_xadd);
-  rate("raw XADD, pipelined x" + std::to_string(raw_batch), r.raw_xadd_pipelined_per_second);
-  lat("lightbus fire, one at a time", r.fire);
-  rate("lightbus fire, actors, " + std::to_string(s.inflight) + " in flight",
-       r.fire_pipelined_per_second);
-  rate("  (each request with a 10 s CAF timeout)", r.fire_pipelined_timeout_per_second);
-  rate("raw XREADGROUP COUNT 100 + XACK", r.raw_consume_per_second);
-  rate("lightbus worker consume+ack (batch 100)", r.consume_per_second);
-  rate("  (all handled, before the last ack)", r.consume_handled_per_second);
+  bool single = s.wants("single");
+  bool pipelined = s.wants("pipelined");
+  bool consume = s.wants("consume");
+  if (single) {
+    lat("raw XADD, one at a time", r.raw_xadd);
+    lat("lightbus fire, one at a time", r.fire);
+  }
+  if (pipelined) {
+    rate("raw XADD, pipelined x" + std::to_string(raw_batch), r.raw_xadd_pipelined_per_second);
+    rate("lightbus fire, actors, " + std::to_string(s.inflight) + " in flight",
+         r.fire_pipelined_per_second);
+    rate("  (each request with a 10 s CAF timeout)", r.fire_pipelined_timeout_per_second);
+  }
+  if (consume) {
+    rate("raw XREADGROUP COUNT 100 + XACK", r.raw_consume_per_second);
+    rate("lightbus worker consume+ack (batch 100)", r.consume_per_second);
+    rate("  (all handled, before the last ack)", r.consume_handled_per_second);
+  }
   std::printf("\nratios\n");
-  std::printf("  fire p50 / raw XADD p50               %6.2fx\n",
-              ratio(r.fire.p50, r.raw_xadd.p50));
-  std::printf("  pipelined fire / raw pipelined XADD   %6.2fx\n",
-              ratio(r.fire_pipelined_per_second, r.raw_xadd_pipelined_per_second));
-  std::printf("  worker consume / raw consume          %6.2fx\n",
-              ratio(r.consume_per_second, r.raw_consume_per_second));
+  if (single)
+    std::printf("  fire p50 / raw XADD p50               %6.2fx\n",
+                ratio(r.fire.p50, r.raw_xadd.p50));
+  if (pipelined)
+    std::printf("  pipelined fire / raw pipelined XADD   %6.2fx\n",
+                ratio(r.fire_pipelined_per_second, r.raw_xadd_pipelined_per_second));
+  if (consume)
+    std::printf("  worker consume / raw consume          %6.2fx\n",
+                ratio(r.consume_per_second, r.raw_consume_per_second));
   std::printf("\ntargets\n");
-  std::printf("  single fire p50 <= %.1fx raw XADD p50   %6.2fx        %s\n",
-              target_fire_p50_ratio, ratio(r.fire.p50, r.raw_xadd.p50),
-              verdict(fire_p50_met(r)));
-  std::printf("  pipelined fire >= %.0f/s          %10.0f/s   %s\n", target_fire_per_second,
-              r.fire_pipelined_per_second, verdict(pipelined_met(r)));
-  std::printf("  worker consume+ack >= %.0f/s      %10.0f/s   %s\n",
-              target_consume_per_second, r.consume_per_second, verdict(consume_met(r)));
+  if (single)
+    std::printf("  single fire p50 <= %.1fx raw XADD p50   %6.2fx        %s\n",
+                target_fire_p50_ratio, ratio(r.fire.p50, r.raw_xadd.p50),
+                verdict(fire_p50_met(r)));
+  if (pipelined)
+    std::printf("  pipelined fire >= %.0f/s          %10.0f/s   %s\n", target_fire_per_second,
+                r.fire_pipelined_per_second, verdict(pipelined_met(r)));
+  if (consume)
+    std::printf("  worker consume+ack >= %.0f/s      %10.0f/s   %s\n",
+                target_consume_per_second, r.consume_per_second, verdict(consume_met(r)));
 }
 
 } // namespace
@@ -421,27 +452,35 @@ int run_events(events_settings s) {
     cfg.set_redis_url(s.redis_url);
     if (auto eo = event_options(cfg, "bench"))
       report.settings.max_stream_length = s.max_stream_length = eo->max_stream_length;
-    say("raw XADD (one at a time, then pipelined)");
-    run_raw_fire(s, report);
-    say("lightbus fire (one at a time)");
-    run_lightbus_single_fire(s, cfg, report);
+    if (s.wants("single")) {
+      say("raw XADD (one at a time)");
+      run_raw_fire(s, report);
+      say("lightbus fire (one at a time)");
+      run_lightbus_single_fire(s, cfg, report);
+    }
 
     caf::actor_system_config sys_cfg;
     configure(sys_cfg);
     report.scheduler_threads = caf::get_or(sys_cfg, "scheduler.max-threads", size_t{0});
     caf::actor_system sys{sys_cfg};
-    say("lightbus fire (actors, requests in flight)");
-    run_lightbus_pipelined_fire(s, sys, cfg, report);
+    if (s.wants("pipelined")) {
+      say("raw XADD (pipelined)");
+      run_raw_pipelined_fire(s, report);
+      say("lightbus fire (actors, requests in flight)");
+      run_lightbus_pipelined_fire(s, sys, cfg, report);
+    }
     {
       // Leave the fired events out of the consume phases.
       auto conn = open(s);
       if (auto eo = event_options(cfg, "bench"))
         conn.command({"DEL", event_stream_for(*eo, "bench", "ev")});
     }
-    say("raw XREADGROUP + XACK");
-    run_raw_consume(s, report);
-    say("lightbus worker consume");
-    run_lightbus_consume(s, sys, report);
+    if (s.wants("consume")) {
+      say("raw XREADGROUP + XACK");
+      run_raw_consume(s, report);
+      say("lightbus worker consume");
+      run_lightbus_consume(s, sys, report);
+    }
   } catch (const std::exception& e) {
     std::cerr << "lightbus-bench: " << e.what() << "\n";
     return 1;

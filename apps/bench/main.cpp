@@ -1,7 +1,7 @@
 // lightbus-bench: measures lightbus against raw Redis on the same server.
 //
 //   lightbus-bench rpc [--redis URL] [--calls N] [--inflight K] [--duration S] [--json]
-//   lightbus-bench events [--redis URL] [--events N] [--inflight K] [--json]
+//   lightbus-bench events [--redis URL] [--events N] [--inflight K] [--phase P]... [--json]
 //   lightbus-bench backlog [--redis URL] [--events N] [--handler-us U] [--seconds S] [--json]
 //
 // Exit status: 0 when every phase ran without errors (whether or not the
@@ -128,6 +128,10 @@ int main(int argc, char** argv) {
                     "Fire requests outstanding to the bus actor in the pipelined phase")
     ->capture_default_str()
     ->check(CLI::PositiveNumber);
+  evcmd->add_option("--phase", ev.phases,
+                    "Run only this phase and its raw baseline, repeatable: single (one fire "
+                    "at a time), pipelined (fires in flight), consume (default: all)")
+    ->check(CLI::IsMember({"single", "pipelined", "consume"}));
   evcmd->add_flag("--json", ev.json, "Print one JSON object with all figures, nothing else");
 
   backlog_settings bl;

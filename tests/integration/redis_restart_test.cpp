@@ -3,7 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <caf/all.hpp>
+
+#include "lightbus/actors/atoms.hpp"
 #include "lightbus/actors/bus.hpp"
+#include "lightbus/actors/errors.hpp"
 #include "worker_fixture.hpp"
 
 using namespace std::chrono_literals;
@@ -44,4 +48,51 @@ TEST(RedisRestart, WorkerRecoversAfterRedisRestart) {
   for (int i = 0; i < 20; ++i)
     EXPECT_EQ(bus.call("restart.add", {{"a", i}, {"b", 1}}), json(i + 1));
   EXPECT_TRUE(worker.stop()) << "the worker did not stop cleanly after the restart";
+}
+
+namespace {
+
+/// Fires through the bus actor (the event sender's pipeline), as actor code does.
+lightbus::expected<lightbus::event_message> fire_from_actor(const lightbus::bus& bus,
+                                                            const std::string& name,
+                                                            json kwargs) {
+  caf::scoped_actor self{bus.system()};
+  lightbus::expected<lightbus::event_message> out =
+    lightbus::make_error(lightbus::errc::timeout, "no reply within 10 s");
+  self->request(bus.actor(), 10s, lightbus::fire_atom::value, name, std::move(kwargs))
+    .receive([&](lightbus::event_message& m) { out = std::move(m); },
+             [&](caf::error& err) { out = lightbus::from_caf_error(err); });
+  return out;
+}
+
+} // namespace
+
+// The event sender keeps its connection between fires. Redis restarting in
+// between kills it while idle: the next fire goes out again on a new
+// connection (nothing had reached a server), so it succeeds at once.
+TEST(RedisRestart, FireFromActorAfterRestartSucceedsAtOnce) {
+  lightbus::test::redis_server server;
+  auto cfg = lightbus::test::config_for(server.url());
+  auto bus = lightbus::create(cfg);
+  auto first = fire_from_actor(bus, "restart.ping", {{"n", 1}});
+  ASSERT_TRUE(first) << lightbus::to_string(first.error());
+
+  server.kill();
+  auto down = fire_from_actor(bus, "restart.ping", {{"n", 2}});
+  ASSERT_FALSE(down) << "fired with Redis gone";
+  EXPECT_EQ(down.error().code, lightbus::errc::connection_failed) << down.error().message;
+  server.start();
+
+  auto after = fire_from_actor(bus, "restart.ping", {{"n", 3}});
+  ASSERT_TRUE(after) << lightbus::to_string(after.error());
+  EXPECT_FALSE(after->native_id.empty());
+  // Idle connection, then the restart: the first fire after it succeeds too.
+  server.kill();
+  server.start();
+  auto again = fire_from_actor(bus, "restart.ping", {{"n", 4}});
+  ASSERT_TRUE(again) << lightbus::to_string(again.error());
+  auto conn = lightbus::test::connect(server.url());
+  auto len = conn.command({"XLEN", again->stream});
+  ASSERT_TRUE(len);
+  EXPECT_EQ(len->integer, 1) << "the restarted Redis holds the one event fired since";
 }

@@ -233,8 +233,8 @@ expected<void> schema_cache::validate(direction d, schema_part part, std::string
                                       std::string_view name, const json& value) const {
   if (!enabled(d, api_name))
     return {};
-  auto qualified = std::string(api_name) + "." + std::string(name);
   auto e = find_entry(api_name);
+  auto qualified = std::string(api_name) + "." + std::string(name);
   if (!e) {
     if (cfg_.api(api_name).strict_validation)
       return make_error(errc::unknown_api,
@@ -246,6 +246,12 @@ expected<void> schema_cache::validate(direction d, schema_part part, std::string
                             "strict_validation off)");
     bool first = false;
     {
+      // Every message of such an API comes here: look before taking the
+      // exclusive lock.
+      std::shared_lock<std::shared_mutex> guard{mtx_};
+      first = warned_.find(api_name) == warned_.end();
+    }
+    if (first) {
       std::unique_lock<std::shared_mutex> guard{mtx_};
       first = warned_.emplace(api_name).second;
     }

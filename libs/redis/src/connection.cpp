@@ -1,5 +1,6 @@
 #include "lightbus/redis/connection.hpp"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 
@@ -169,6 +170,36 @@ struct connection::impl {
     std::unique_ptr<reply> r{static_cast<reply*>(raw)};
     return std::move(*r);
   }
+
+  expected<void> flush() {
+    if (ctx->err != 0)
+      return context_error(ctx.get(), "connection to " + where + " failed");
+    int done = 0;
+    while (done == 0)
+      if (redisBufferWrite(ctx.get(), &done) != REDIS_OK)
+        return context_error(ctx.get(), "connection to " + where + " failed");
+    return {};
+  }
+
+  expected<std::optional<reply>> try_read() {
+    if (ctx->err != 0)
+      return context_error(ctx.get(), "connection to " + where + " failed");
+    void* raw = nullptr;
+    if (redisGetReplyFromReader(ctx.get(), &raw) != REDIS_OK)
+      return context_error(ctx.get(), "connection to " + where + " failed");
+    if (raw == nullptr) {
+      pollfd p{ctx->fd, POLLIN, 0};
+      if (::poll(&p, 1, 0) <= 0)
+        return std::optional<reply>{};
+      if (redisBufferRead(ctx.get()) != REDIS_OK
+          || redisGetReplyFromReader(ctx.get(), &raw) != REDIS_OK)
+        return context_error(ctx.get(), "connection to " + where + " failed");
+      if (raw == nullptr)
+        return std::optional<reply>{};
+    }
+    std::unique_ptr<reply> r{static_cast<reply*>(raw)};
+    return std::optional<reply>{std::move(*r)};
+  }
 };
 
 connection::connection() : impl_(std::make_unique<impl>()) {}
@@ -241,6 +272,14 @@ void connection::append(const std::vector<std::string>& argv) {
 
 void connection::append(const std::vector<std::string_view>& argv) {
   impl_->append(argv);
+}
+
+expected<void> connection::flush() {
+  return impl_->flush();
+}
+
+expected<std::optional<reply>> connection::try_read_reply() {
+  return impl_->try_read();
 }
 
 expected<reply> connection::read_reply() {

@@ -4,6 +4,7 @@
 #include <initializer_list>
 #include <memory>
 #include <string>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -67,6 +68,13 @@ public:
 
   /// Reads the next reply of a pipeline (flushing what was appended).
   expected<reply> read_reply();
+
+  /// Writes everything appended so far, without waiting for replies.
+  expected<void> flush();
+
+  /// Returns the next reply if it has arrived, without blocking; nothing if
+  /// it has not (yet).
+  expected<std::optional<reply>> try_read_reply();
 
   // -- properties ------------------------------------------------------------
 
