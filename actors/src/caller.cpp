@@ -448,6 +448,8 @@ struct router_state {
   std::unordered_map<std::string, pending_call> pending;
   std::multimap<std::chrono::steady_clock::time_point, std::string> deadlines;
   bool sweep_scheduled = false;
+  /// Fires sent without a way to answer (anon_send, e.g. internal.metrics) that failed.
+  size_t unanswered_failures = 0;
 };
 
 using router_actor = caf::stateful_actor<router_state>;
@@ -677,6 +679,20 @@ caf::behavior router(router_actor* self, config cfg, std::shared_ptr<schema_cach
     [=](call_atom, const std::string& name, json& kwargs, double timeout)
       -> caf::result<json> { return start_call(self, name, kwargs, timeout); },
     [=](fire_atom, const std::string& name, json& kwargs) -> caf::result<event_message> {
+      if (!self->current_sender()) {
+        // Sent anonymously (fire and forget, as the metrics plugin does):
+        // nobody would see a failure, so ask ourselves and log it.
+        self->request(caf::actor{self}, caf::infinite, fire_atom::value, name, std::move(kwargs))
+          .then([](const event_message&) {},
+                [=](caf::error& err) {
+                  auto n = ++self->state.unanswered_failures;
+                  if (n == 1 || n % 1000 == 0)
+                    logger("client")->warn("a fire-and-forget event {} was not sent ({} so "
+                                           "far): {}",
+                                           name, n, from_caf_error(err).message);
+                });
+        return caf::delegated<event_message>{};
+      }
       return start_fire(self, name, kwargs);
     },
     [=](result_atom, const std::string& id, result_message& res) {

@@ -7,10 +7,13 @@
 #include <caf/all.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
 
 #include "lightbus/actors/atoms.hpp"
 #include "lightbus/actors/bus.hpp"
 #include "lightbus/actors/errors.hpp"
+#include "lightbus/keys.hpp"
+#include "lightbus/logger.hpp"
 #include "worker_fixture.hpp"
 
 using namespace std::chrono_literals;
@@ -165,4 +168,33 @@ TEST_F(ActorClient, ClosingTheBusAnswersRequestsMadeWithoutATimeout) {
   EXPECT_EQ(res.error->code, lightbus::errc::shutting_down) << res.error->message;
   EXPECT_THAT(res.error->message, HasSubstr(api_ + ".add"));
   EXPECT_LT(res.seconds, 5);
+}
+
+// Fire and forget (anon_send, as the internal.metrics plugin does): the event
+// is sent as any other, and a failure, which no requester would see, is logged.
+TEST_F(ActorClient, AnonymousFireIsSentAndItsFailureLogged) {
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
+  auto log = lightbus::logger("client");
+  log->sinks().push_back(sink);
+  auto bus = lightbus::create(cfg_);
+  caf::anon_send(bus.actor(), lightbus::fire_atom::value, api_ + ".noted", json{{"n", 1}});
+  auto conn = lightbus::test::connect(lightbus::test::redis_url());
+  auto stream = lightbus::event_stream_key(api_);
+  EXPECT_TRUE(lightbus::test::wait_until([&] {
+    auto r = conn.command({"XLEN", stream});
+    return r && r->integer == 1;
+  })) << "the anonymous fire did not reach " << stream;
+
+  caf::anon_send(bus.actor(), lightbus::fire_atom::value, std::string("no_dot_here"),
+                 json{{"n", 2}});
+  bool logged = lightbus::test::wait_until([&] {
+    for (const auto& line : sink->last_formatted())
+      if (line.find("fire-and-forget") != std::string::npos
+          && line.find("no_dot_here") != std::string::npos)
+        return true;
+    return false;
+  });
+  log->sinks().pop_back();
+  EXPECT_TRUE(logged) << "the failed anonymous fire was not logged";
+  conn.command({"DEL", stream});
 }
