@@ -106,6 +106,11 @@ throughput_summary run_raw_pipelined(const rpc_settings& s);
 /// installed; nullopt if not (or if it failed, with a note on stderr).
 std::optional<redis_benchmark_figures> run_redis_benchmark(const rpc_settings& s);
 
+/// Runs `redis-benchmark <connection options> args...` (with `-q`, its
+/// figures by test name); nullopt if it is not installed or failed.
+std::optional<redis_benchmark_figures> run_redis_benchmark(const redis_url& url,
+                                                           const std::vector<std::string>& args);
+
 /// Returns the server's `redis_version`.
 std::string redis_version(const rpc_settings& s);
 
@@ -156,6 +161,11 @@ struct events_report {
   latency_summary raw_xadd;
   double raw_xadd_pipelined_per_second = 0;
   latency_summary fire;
+  /// `redis-benchmark` XADD of the same fields, one client: one at a time and
+  /// pipelined 100 deep (context, if redis-benchmark is installed).
+  std::optional<double> redis_benchmark_xadd_per_second;
+  std::optional<double> redis_benchmark_xadd_pipelined_per_second;
+  std::string redis_benchmark_command;
   /// Requests made with `caf::infinite` (the bus answers each one itself).
   double fire_pipelined_per_second = 0;
   /// The same with a 10 s CAF request timeout (one timer per request).

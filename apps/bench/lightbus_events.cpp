@@ -1,6 +1,8 @@
 // `lightbus-bench events`: event fire and consume throughput next to raw
 // hiredis XADD / XREADGROUP+XACK on the same server, in the same run.
 //
+//   redis-benchmark    XADD of the same fields, one client, one at a time and -P 100
+//                      (context; skipped if redis-benchmark is not installed)
 //   raw XADD           one at a time (p50, events/s) and pipelined in batches of 100
 //   lightbus fire      `bus.fire` one at a time (p50/p90/p99, events/s)
 //   lightbus pipelined actors keeping K `(fire_atom, "bench.ev", kwargs)` outstanding,
@@ -127,6 +129,26 @@ void run_raw_consume(const events_settings& s, events_report& out) {
   }
   out.raw_consume_per_second = consumed / seconds_of(clock_type::now() - t0);
   must(conn.command({"DEL", stream}), "DEL");
+}
+
+/// `redis-benchmark` writing the same XADD (context for the raw phases):
+/// one client, `depth` commands per pipeline; nullopt if it is not installed.
+std::optional<double> run_redis_benchmark_xadd(const events_settings& s, size_t depth,
+                                               std::string& shown) {
+  auto stream = "lightbus_bench:" + make_uuid1() + ":rb";
+  std::vector<std::string> args{"-c", "1", "-n", std::to_string(s.events), "-q"};
+  if (depth > 1)
+    args.insert(args.end(), {"-P", std::to_string(depth)});
+  auto xadd = xadd_argv(stream, s.max_stream_length, 0);
+  args.insert(args.end(), xadd.begin(), xadd.end());
+  auto figures = run_redis_benchmark(s.redis, args);
+  auto conn = open(s);
+  conn.command({"DEL", stream});
+  if (!figures || figures->requests_per_second.size() != 1)
+    return std::nullopt;
+  if (shown.empty())
+    shown = figures->command_line;
+  return figures->requests_per_second.begin()->second;
 }
 
 // -- lightbus fire ----------------------------------------------------------------------
@@ -339,6 +361,14 @@ nlohmann::json events_json(const events_report& r) {
                                     : nlohmann::json(s.phases);
   nlohmann::json ratios = nlohmann::json::object();
   nlohmann::json targets = nlohmann::json::object();
+  auto or_null = [](const std::optional<double>& x) {
+    return x ? nlohmann::json(*x) : nlohmann::json(nullptr);
+  };
+  out["redis_benchmark"] = {
+    {"command", r.redis_benchmark_command.empty() ? nlohmann::json(nullptr)
+                                                  : nlohmann::json(r.redis_benchmark_command)},
+    {"xadd_per_second", or_null(r.redis_benchmark_xadd_per_second)},
+    {"xadd_pipelined_per_second", or_null(r.redis_benchmark_xadd_pipelined_per_second)}};
   if (single) {
     out["raw_xadd"] = latency_json(r.raw_xadd);
     out["lightbus_fire"] = latency_json(r.fire);
@@ -391,11 +421,18 @@ void print_events_table(const events_report& r) {
   bool single = s.wants("single");
   bool pipelined = s.wants("pipelined");
   bool consume = s.wants("consume");
+  auto context = [&](const std::string& name, const std::optional<double>& x) {
+    if (x)
+      rate(name, *x);
+  };
   if (single) {
+    context("redis-benchmark XADD, 1 client", r.redis_benchmark_xadd_per_second);
     lat("raw XADD, one at a time", r.raw_xadd);
     lat("lightbus fire, one at a time", r.fire);
   }
   if (pipelined) {
+    context("redis-benchmark XADD, 1 client, -P " + std::to_string(raw_batch),
+            r.redis_benchmark_xadd_pipelined_per_second);
     rate("raw XADD, pipelined x" + std::to_string(raw_batch), r.raw_xadd_pipelined_per_second);
     rate("lightbus fire, actors, " + std::to_string(s.inflight) + " in flight",
          r.fire_pipelined_per_second);
@@ -406,6 +443,8 @@ void print_events_table(const events_report& r) {
     rate("lightbus worker consume+ack (batch 100)", r.consume_per_second);
     rate("  (all handled, before the last ack)", r.consume_handled_per_second);
   }
+  if (!r.redis_benchmark_command.empty())
+    std::printf("\ncontext: %s\n", r.redis_benchmark_command.c_str());
   std::printf("\nratios\n");
   if (single)
     std::printf("  fire p50 / raw XADD p50               %6.2fx\n",
@@ -453,6 +492,9 @@ int run_events(events_settings s) {
     if (auto eo = event_options(cfg, "bench"))
       report.settings.max_stream_length = s.max_stream_length = eo->max_stream_length;
     if (s.wants("single")) {
+      say("redis-benchmark XADD (one at a time)");
+      report.redis_benchmark_xadd_per_second =
+        run_redis_benchmark_xadd(s, 1, report.redis_benchmark_command);
       say("raw XADD (one at a time)");
       run_raw_fire(s, report);
       say("lightbus fire (one at a time)");
@@ -464,6 +506,9 @@ int run_events(events_settings s) {
     report.scheduler_threads = caf::get_or(sys_cfg, "scheduler.max-threads", size_t{0});
     caf::actor_system sys{sys_cfg};
     if (s.wants("pipelined")) {
+      say("redis-benchmark XADD (pipelined)");
+      report.redis_benchmark_xadd_pipelined_per_second =
+        run_redis_benchmark_xadd(s, raw_batch, report.redis_benchmark_command);
       say("raw XADD (pipelined)");
       run_raw_pipelined_fire(s, report);
       say("lightbus fire (actors, requests in flight)");

@@ -68,26 +68,28 @@ std::map<std::string, double> parse_quiet_output(const std::string& text) {
 
 } // namespace
 
-std::optional<redis_benchmark_figures> run_redis_benchmark(const rpc_settings& s) {
+std::optional<redis_benchmark_figures> run_redis_benchmark(const redis_url& url,
+                                                           const std::vector<std::string>& args) {
   if (!on_path("redis-benchmark")) {
     std::cerr << "lightbus-bench: redis-benchmark not found; skipping its figures\n";
     return std::nullopt;
   }
-  std::string args = "redis-benchmark";
-  if (!s.redis.unix_path.empty())
-    args += " -s " + shell_quote(s.redis.unix_path);
+  std::string cmd = "redis-benchmark";
+  if (!url.unix_path.empty())
+    cmd += " -s " + shell_quote(url.unix_path);
   else
-    args += " -h " + shell_quote(s.redis.host) + " -p " + std::to_string(s.redis.port);
-  args += " --dbnum " + std::to_string(s.redis.db);
-  std::string shown = args;
-  if (!s.redis.password.empty()) {
-    args += " -a " + shell_quote(s.redis.password) + " --no-auth-warning";
+    cmd += " -h " + shell_quote(url.host) + " -p " + std::to_string(url.port);
+  cmd += " --dbnum " + std::to_string(url.db);
+  std::string shown = cmd;
+  if (!url.password.empty()) {
+    cmd += " -a " + shell_quote(url.password) + " --no-auth-warning";
     shown += " -a ***";
   }
-  const std::string tail = " -n 20000 -q -t ping,lpush";
-  args += tail;
-  shown += tail;
-  FILE* pipe = ::popen((args + " 2>/dev/null").c_str(), "r");
+  for (const auto& a : args) {
+    cmd += " " + shell_quote(a);
+    shown += " " + (a.find_first_of(" *~'") == std::string::npos ? a : shell_quote(a));
+  }
+  FILE* pipe = ::popen((cmd + " 2>/dev/null").c_str(), "r");
   if (pipe == nullptr) {
     std::cerr << "lightbus-bench: cannot run redis-benchmark; skipping its figures\n";
     return std::nullopt;
@@ -107,6 +109,10 @@ std::optional<redis_benchmark_figures> run_redis_benchmark(const rpc_settings& s
     return std::nullopt;
   }
   return out;
+}
+
+std::optional<redis_benchmark_figures> run_redis_benchmark(const rpc_settings& s) {
+  return run_redis_benchmark(s.redis, {"-n", "20000", "-q", "-t", "ping,lpush"});
 }
 
 } // namespace lightbus::bench
