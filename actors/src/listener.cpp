@@ -540,6 +540,10 @@ struct stream_queue {
   std::map<std::string, work_item> running; // by native id
   std::set<std::string> known;              // ids waiting, running or being acked
   size_t acking = 0;                         // handled, XACK not yet confirmed
+  /// Handled entries whose XACK goes out with the next flush (one request to
+  /// the writer, one credit message, for all handled meanwhile).
+  std::vector<std::string> to_ack;
+  size_t to_ack_credits = 0;
   /// `validate.incoming` of the API (with the worker's schemas): set at start.
   bool validate = false;
   int consumer_restarts = 0;
@@ -573,6 +577,8 @@ struct listener_state {
   /// A reclaim pass is on its way; the last one left entries behind for lack of room.
   bool reclaim_running = false;
   bool reclaim_more = false;
+  /// A flush of `to_ack` is queued behind the messages in the mailbox.
+  bool ack_flush_scheduled = false;
   /// Every handler actor spawned here (respawned ones too), ended with the listener.
   std::shared_ptr<std::vector<caf::actor_addr>> owned
     = std::make_shared<std::vector<caf::actor_addr>>();
@@ -655,22 +661,20 @@ void finish(listener_actor* self, const std::string& stream, const std::string& 
     start_reclaim(self);
 }
 
-// Frees the handler slots of entries `ids` at once (the next entries may
-// start: order is about handling, not about acks) and acknowledges them in one
+/// Longest an acknowledgement waits for others to share its XACK.
+constexpr auto ack_delay = std::chrono::milliseconds(1);
+
+// Sends the XACK of the entries `q` handled since the last flush, in one
 // request; each entry keeps its place in `known` (dedupe, room) and its
 // consumer credit until Redis took the XACK, so memory stays bounded and
 // nothing unacknowledged is forgotten.
-void ack_and_finish(listener_actor* self, stream_queue& q, std::vector<std::string> ids) {
-  auto& st = self->state;
-  size_t credits = 0;
-  for (auto& id : ids) {
-    auto i = q.running.find(id);
-    if (i == q.running.end())
-      continue;
-    credits += i->second.from_consumer ? 1 : 0;
-    q.running.erase(i);
-  }
-  q.acking += ids.size();
+void flush_acks(listener_actor* self, stream_queue& q) {
+  if (q.to_ack.empty())
+    return;
+  std::vector<std::string> ids;
+  ids.swap(q.to_ack);
+  size_t credits = q.to_ack_credits;
+  q.to_ack_credits = 0;
   auto stream = q.sub.stream;
   auto acked = [=] {
     auto& st = self->state;
@@ -691,15 +695,44 @@ void ack_and_finish(listener_actor* self, stream_queue& q, std::vector<std::stri
         && room(st, q) >= std::max<size_t>(1, st.spec.options.max_in_flight / 2))
       start_reclaim(self);
   };
-  self->request(st.writer, caf::infinite, ack_atom::value, q.sub.stream, q.sub.group, ids)
+  auto n = ids.size();
+  self->request(self->state.writer, caf::infinite, ack_atom::value, q.sub.stream, q.sub.group,
+                std::move(ids))
     .then([=](bool) { acked(); },
           [=](caf::error& err) {
-            log()->warn("ack of {} entries on {} failed: {}; they will be redelivered",
-                        ids.size(), stream, describe(err));
+            log()->warn("ack of {} entries on {} failed: {}; they will be redelivered", n,
+                        stream, describe(err));
             acked();
           });
+}
+
+// Frees the handler slots of entries `ids` at once (the next entries may
+// start: order is about handling, not about acks) and queues their XACK: it
+// goes out once the messages already in the mailbox (more replies of
+// handlers, typically) are processed, together with theirs.
+void ack_and_finish(listener_actor* self, stream_queue& q, std::vector<std::string> ids) {
+  auto& st = self->state;
+  for (auto& id : ids) {
+    auto i = q.running.find(id);
+    if (i == q.running.end())
+      continue;
+    q.to_ack_credits += i->second.from_consumer ? 1 : 0;
+    q.running.erase(i);
+  }
+  q.acking += ids.size();
+  q.to_ack.insert(q.to_ack.end(), std::make_move_iterator(ids.begin()),
+                  std::make_move_iterator(ids.end()));
   if (!st.stopping)
     pump(self, q);
+  // Nothing else running (or enough gathered): acknowledge now. Otherwise the
+  // next replies join this XACK, sent within `ack_delay` at the latest.
+  auto enough = std::clamp<size_t>(st.spec.options.max_in_flight / 4, 1, 128);
+  if (st.stopping || q.running.empty() || q.to_ack.size() >= enough) {
+    flush_acks(self, q);
+  } else if (!st.ack_flush_scheduled) {
+    st.ack_flush_scheduled = true;
+    self->delayed_send(self, ack_delay, flush_atom::value);
+  }
 }
 
 void ack_and_finish(listener_actor* self, stream_queue& q, const std::string& id) {
@@ -819,37 +852,45 @@ void dispatch(listener_actor* self, stream_queue& q, const std::string& id) {
     if (x.busy < h->busy)
       h = &x;
   ++h->busy;
-  auto handler = h->actor;
-  auto stream = q.sub.stream;
-  auto release = [self, handler] {
-    for (auto& x : self->state.handlers)
-      if (x.actor == handler && x.busy > 0)
-        --x.busy;
+  // What the reply handlers need, shared by both (the event itself only for
+  // after-execution hooks: it goes to the handler by move otherwise).
+  struct pending {
+    caf::actor handler;
+    std::string stream;
+    std::string id;
+    std::optional<event_message> sent;
   };
-  auto succeeded = [=] {
-    release();
-    after_hooks(self, msg, {});
+  auto p = std::make_shared<pending>(pending{h->actor, q.sub.stream, id, std::nullopt});
+  if (has_hooks(st, hook_point::after_event_execution))
+    p->sent = msg;
+  auto finish = [self, p](bool ok, const std::string& why) {
     auto& st = self->state;
-    count_handled(self, 1);
-    auto qi = st.streams.find(stream);
-    if (qi != st.streams.end() && qi->second.running.count(id))
-      ack_and_finish(self, qi->second, id);
+    for (auto& x : st.handlers)
+      if (x.actor == p->handler && x.busy > 0)
+        --x.busy;
+    if (p->sent)
+      after_hooks(self, *p->sent, why);
+    if (ok)
+      count_handled(self, 1);
+    auto qi = st.streams.find(p->stream);
+    if (qi == st.streams.end() || qi->second.running.count(p->id) == 0)
+      return;
+    if (ok)
+      ack_and_finish(self, qi->second, p->id);
+    else
+      handle_failure(self, qi->second, p->id, why);
   };
-  self->request(handler, caf::infinite, event_atom::value, msg)
-    .then([=](bool) { succeeded(); },
-          [=](caf::error& err) {
+  self->request(p->handler, caf::infinite, event_atom::value, std::move(msg))
+    .then([finish](bool) { finish(true, {}); },
+          [finish](caf::error& err) {
             // A handler actor may reply with anything; only an error is a failure.
             if (err == caf::sec::unexpected_response) {
-              succeeded();
+              finish(true, {});
               return;
             }
-            release();
-            auto why = err.category() == caf::atom("lightbus") ? describe(err)
-                                                              : "handler failed: " + describe(err);
-            after_hooks(self, msg, why);
-            auto qi = self->state.streams.find(stream);
-            if (qi != self->state.streams.end() && qi->second.running.count(id))
-              handle_failure(self, qi->second, id, why);
+            finish(false, err.category() == caf::atom("lightbus")
+                            ? describe(err)
+                            : "handler failed: " + describe(err));
           });
 }
 
@@ -1231,6 +1272,11 @@ caf::behavior listener(listener_actor* self, listener_spec spec, std::vector<sub
     }
   });
   return {
+    [=](flush_atom) {
+      self->state.ack_flush_scheduled = false;
+      for (auto& [stream, q] : self->state.streams)
+        flush_acks(self, q);
+    },
     [=](entries_atom, const std::string& stream, std::vector<redis::stream_entry>& entries,
         bool from_consumer) {
       auto qi = self->state.streams.find(stream);

@@ -175,6 +175,8 @@ struct events_report {
   double consume_per_second = 0;
   /// Until the handler saw every event (acknowledgements may still be pending).
   double consume_handled_per_second = 0;
+  /// The same with a handler actor (`listen(..., handler_factory)`) instead of a function.
+  double consume_actor_per_second = 0;
 };
 
 /// Single fire p50: at most this multiple of a raw XADD round trip.

@@ -9,7 +9,8 @@
 //                      requested with `caf::infinite`, then with a 10 s CAF timeout
 //   raw consume        XREADGROUP COUNT 100 + XACK per batch on a pre-filled stream
 //   lightbus consume   an in-process worker (batch_size 100) on a pre-filled stream,
-//                      timed until every event is handled and acknowledged
+//                      timed until every event is handled and acknowledged; the
+//                      handler a function, then a handler actor
 //
 // The raw phases write the same fields (`encode_event_fields`) with the same
 // `MAXLEN ~` as lightbus, so Redis moves the same bytes.
@@ -272,8 +273,17 @@ void run_lightbus_pipelined_fire(const events_settings& s, caf::actor_system& sy
 
 // -- lightbus consume -------------------------------------------------------------------
 
-void run_lightbus_consume(const events_settings& s, caf::actor_system& sys,
-                          events_report& out) {
+/// How the bench listener handles an event (it only counts it).
+enum class handler_kind { function, actor };
+
+/// Seconds until every event was acknowledged, and until every one was handled.
+struct consume_times {
+  double acked = 0;
+  double handled = 0;
+};
+
+consume_times run_lightbus_consume(const events_settings& s, caf::actor_system& sys,
+                                   handler_kind kind) {
   auto [cfg, stream, group] = make_bench_listener(s.redis_url, "bench",
                                                   {{"batch_size", raw_batch}});
   auto conn = open(s);
@@ -285,9 +295,20 @@ void run_lightbus_consume(const events_settings& s, caf::actor_system& sys,
   listen_options lopts;
   lopts.since = "0";
   lopts.max_in_flight = 1000;
-  mod.listen({"bench.ev"}, "bench",
-             [&](const event_message&) { handled.fetch_add(1, std::memory_order_relaxed); },
-             lopts);
+  if (kind == handler_kind::function) {
+    mod.listen({"bench.ev"}, "bench",
+               [&](const event_message&) { handled.fetch_add(1, std::memory_order_relaxed); },
+               lopts);
+  } else {
+    auto* counter = &handled;
+    mod.listen({"bench.ev"}, "bench", handler_factory{[counter](caf::event_based_actor*) {
+                 return caf::behavior{[counter](event_atom, const event_message&) {
+                   counter->fetch_add(1, std::memory_order_relaxed);
+                   return true;
+                 }};
+               }},
+               lopts);
+  }
   auto t0 = clock_type::now();
   auto worker = spawn_worker(sys, mod, cfg);
   auto deadline = t0 + std::chrono::seconds(60) + std::chrono::milliseconds(s.events / 10);
@@ -317,8 +338,7 @@ void run_lightbus_consume(const events_settings& s, caf::actor_system& sys,
     throw std::runtime_error("lightbus consume: only " + std::to_string(handled.load()) + " of "
                              + std::to_string(s.events)
                              + " events handled and acknowledged in time");
-  out.consume_per_second = s.events / seconds_of(t1 - t0);
-  out.consume_handled_per_second = s.events / seconds_of(t_handled - t0);
+  return {seconds_of(t1 - t0), seconds_of(t_handled - t0)};
 }
 
 // -- output -----------------------------------------------------------------------------
@@ -394,7 +414,8 @@ nlohmann::json events_json(const events_report& r) {
     out["raw_consume"] = {{"batch", raw_batch}, {"per_second", r.raw_consume_per_second}};
     out["lightbus_consume"] = {{"batch_size", raw_batch},
                                {"per_second", r.consume_per_second},
-                               {"handled_per_second", r.consume_handled_per_second}};
+                               {"handled_per_second", r.consume_handled_per_second},
+                               {"handler_actor_per_second", r.consume_actor_per_second}};
     ratios["consume_vs_raw_consume"] = ratio(r.consume_per_second, r.raw_consume_per_second);
     targets["consume_per_second_min"] = target_consume_per_second;
     targets["consume_met"] = consume_met(r);
@@ -442,6 +463,7 @@ void print_events_table(const events_report& r) {
     rate("raw XREADGROUP COUNT 100 + XACK", r.raw_consume_per_second);
     rate("lightbus worker consume+ack (batch 100)", r.consume_per_second);
     rate("  (all handled, before the last ack)", r.consume_handled_per_second);
+    rate("  (handler actor instead of a function)", r.consume_actor_per_second);
   }
   if (!r.redis_benchmark_command.empty())
     std::printf("\ncontext: %s\n", r.redis_benchmark_command.c_str());
@@ -524,7 +546,12 @@ int run_events(events_settings s) {
       say("raw XREADGROUP + XACK");
       run_raw_consume(s, report);
       say("lightbus worker consume");
-      run_lightbus_consume(s, sys, report);
+      auto fn = run_lightbus_consume(s, sys, handler_kind::function);
+      report.consume_per_second = s.events / fn.acked;
+      report.consume_handled_per_second = s.events / fn.handled;
+      say("lightbus worker consume (handler actor)");
+      auto actor = run_lightbus_consume(s, sys, handler_kind::actor);
+      report.consume_actor_per_second = s.events / actor.acked;
     }
   } catch (const std::exception& e) {
     std::cerr << "lightbus-bench: " << e.what() << "\n";
