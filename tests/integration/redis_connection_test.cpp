@@ -2,7 +2,10 @@
 // hands us (built straight into `reply`, see connection.cpp) comes out whole,
 // nested, in order, and a pipeline's replies stay in step.
 
+#include <chrono>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -104,4 +107,32 @@ TEST(RedisConnection, LargeValuesAndLongPipelinesArriveWhole) {
   auto del = conn.read_reply();
   ASSERT_TRUE(del);
   EXPECT_EQ(del->integer, 1);
+}
+
+TEST(RedisConnection, FlushWritesAndTryReadNeverBlocks) {
+  auto conn = lightbus::test::connect(lightbus::test::redis_url());
+  auto none = conn.try_read_reply();
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none) << "nothing was sent: no reply can be there";
+  for (int i = 0; i < 3; ++i)
+    conn.append({"ECHO", "r" + std::to_string(i)});
+  ASSERT_TRUE(conn.flush());
+  std::vector<std::string> got;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (got.size() < 3 && std::chrono::steady_clock::now() < deadline) {
+    auto r = conn.try_read_reply();
+    ASSERT_TRUE(r);
+    if (*r)
+      got.push_back((*r)->str);
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"r0", "r1", "r2"}));
+  auto after = conn.try_read_reply();
+  ASSERT_TRUE(after);
+  EXPECT_FALSE(*after);
+  // A blocking read still works after non-blocking ones.
+  auto pong = conn.command({"PING"});
+  ASSERT_TRUE(pong);
+  EXPECT_EQ(pong->str, "PONG");
 }
