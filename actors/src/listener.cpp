@@ -540,6 +540,7 @@ struct stream_queue {
   std::map<std::string, work_item> running; // by native id
   std::set<std::string> known;              // ids waiting, running or being acked
   size_t acking = 0;                         // handled, XACK not yet confirmed
+  size_t runs = 0; // runs out to function handlers (concurrency > 1)
   /// Handled entries whose XACK goes out with the next flush (one request to
   /// the writer, one credit message, for all handled meanwhile).
   std::vector<std::string> to_ack;
@@ -930,9 +931,13 @@ void dispatch_run(listener_actor* self, stream_queue& q, std::vector<std::string
   auto sent = has_hooks(st, hook_point::after_event_execution)
                 ? std::make_shared<std::vector<event_message>>(run)
                 : nullptr;
-  auto& h = st.handlers.front();
-  ++h.busy;
-  auto handler = h.actor;
+  handler_entry* h = &st.handlers.front();
+  for (auto& x : st.handlers)
+    if (x.busy < h->busy)
+      h = &x;
+  ++h->busy;
+  ++q.runs;
+  auto handler = h->actor;
   auto stream = q.sub.stream;
   self->request(handler, caf::infinite, event_atom::value, std::move(run))
     .then(
@@ -945,6 +950,7 @@ void dispatch_run(listener_actor* self, stream_queue& q, std::vector<std::string
         if (qi == st.streams.end())
           return;
         auto& q = qi->second;
+        q.runs -= std::min<size_t>(q.runs, 1);
         auto done = std::min(out.done, ids.size());
         if (sent) {
           for (size_t i = 0; i < done; ++i)
@@ -980,10 +986,14 @@ void dispatch_run(listener_actor* self, stream_queue& q, std::vector<std::string
         // The handler died mid-run: none of the run is acknowledged; each
         // entry fails once (and is retried or dead-lettered as configured).
         auto& st = self->state;
+        for (auto& x : st.handlers)
+          if (x.actor == handler && x.busy > 0)
+            --x.busy;
         auto qi = st.streams.find(stream);
         if (qi == st.streams.end())
           return;
         auto& q = qi->second;
+        q.runs -= std::min<size_t>(q.runs, 1);
         for (size_t i = ids.size(); i-- > 1;) {
           auto it = q.running.find(ids[i]);
           if (it == q.running.end())
@@ -1097,6 +1107,29 @@ void pump(listener_actor* self, stream_queue& q) {
       dispatch(self, q, ids.front());
     else
       dispatch_run(self, q, std::move(ids));
+    return;
+  }
+  if (st.spec.function) {
+    // Up to `concurrency` runs at once, the waiting entries shared among them:
+    // one per run when there are few, runs of many (one wake-up each) under load.
+    while (!st.stopping && q.runs < opts.concurrency && !q.waiting.empty()) {
+      size_t free_runs = opts.concurrency - q.runs;
+      size_t n = std::min<size_t>(512, (q.waiting.size() + free_runs - 1) / free_runs);
+      if (opts.max_events > 0) {
+        auto taken = st.handled + q.running.size();
+        n = std::min(n, opts.max_events - std::min(opts.max_events, taken));
+      }
+      n = std::max<size_t>(n, 1);
+      std::vector<std::string> ids;
+      ids.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        auto item = std::move(q.waiting.front());
+        q.waiting.pop_front();
+        ids.push_back(item.entry.id);
+        q.running.emplace(ids.back(), std::move(item));
+      }
+      dispatch_run(self, q, std::move(ids));
+    }
     return;
   }
   while (!st.stopping && q.running.size() < opts.concurrency && !q.waiting.empty()) {
