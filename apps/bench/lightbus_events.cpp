@@ -335,9 +335,12 @@ consume_times run_lightbus_consume(const events_settings& s, caf::actor_system& 
     std::cerr << "lightbus-bench: the worker did not stop within 5 s\n";
   conn.command({"DEL", stream});
   if (!finished)
-    throw std::runtime_error("lightbus consume: only " + std::to_string(handled.load()) + " of "
-                             + std::to_string(s.events)
-                             + " events handled and acknowledged in time");
+    throw std::runtime_error(
+      "lightbus consume: only " + std::to_string(handled.load()) + " of "
+      + std::to_string(s.events) + " events handled and acknowledged in time (if none were, "
+      + "see the listener's dead letters in " + group
+      + ":dead_letter: a schema of API 'bench' on this Redis without the event 'ev' makes "
+        "the worker refuse them)");
   return {seconds_of(t1 - t0), seconds_of(t_handled - t0)};
 }
 

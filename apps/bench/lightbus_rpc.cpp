@@ -1,4 +1,4 @@
-// The lightbus phases: an in-process worker serving `bench.echo(x: int) -> int`
+// The lightbus phases: an in-process worker serving `bench_rpc.echo(x: int) -> int`
 // and a client calling it, blocking from plain threads and from actors.
 
 #include <atomic>
@@ -20,7 +20,7 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 
 struct echo_api : api {
-  echo_api() : api("bench") {
+  echo_api() : api("bench_rpc") {
     rpc("echo", {"x"}, [](int x) { return x; });
   }
 };
@@ -42,7 +42,7 @@ latency_summary run_sequential(const bus& b, size_t count, size_t warmup) {
       start = clock_type::now();
     auto x = static_cast<int>(i);
     auto t0 = clock_type::now();
-    auto r = b.try_call("bench.echo", json{{"x", x}});
+    auto r = b.try_call("bench_rpc.echo", json{{"x", x}});
     auto t1 = clock_type::now();
     bool ok = r && r->is_number_integer() && r->get<int>() == x;
     if (!ok) {
@@ -106,7 +106,7 @@ void fire(load_actor* self) {
     else if (st.outstanding == 0)
       self->quit();
   };
-  self->request(st.bus_actor, 10s, call_atom::value, std::string("bench.echo"),
+  self->request(st.bus_actor, 10s, call_atom::value, std::string("bench_rpc.echo"),
                 json{{"x", x}})
     .then(
       [done, x](const json& r) {
@@ -177,7 +177,7 @@ throughput_summary run_thread_throughput(const bus& b, size_t threads, double du
       int x = static_cast<int>(t) * 1000000;
       while (!ctl->stopping.load(std::memory_order_relaxed)) {
         auto t0 = clock_type::now();
-        auto r = b.try_call("bench.echo", json{{"x", x}});
+        auto r = b.try_call("bench_rpc.echo", json{{"x", x}});
         bool ok = r && r->is_number_integer() && r->get<int>() == x;
         if (ok) {
           ctl->completed.fetch_add(1, std::memory_order_relaxed);

@@ -31,7 +31,7 @@ struct blobs {
 };
 
 blobs sample_blobs() {
-  auto call = make_rpc_message("bench", "echo", json{{"x", 42}});
+  auto call = make_rpc_message("bench_rpc", "echo", json{{"x", 42}});
   return {encode(call), encode(make_result(call, 42))};
 }
 

@@ -100,7 +100,7 @@ void print_table(const rpc_report& r) {
               "moderate-poll-attempts %zu\n",
               to_string(s.redis).c_str(), r.redis_version.c_str(), r.scheduler_policy.c_str(),
               r.scheduler_threads, r.moderate_poll_attempts);
-  std::printf("in-process worker serving bench.echo(x: int) -> int with "
+  std::printf("in-process worker serving bench_rpc.echo(x: int) -> int with "
               "worker_options.max_in_flight = %zu (default 32; raised so %zu calls can be "
               "in flight)\n\n",
               s.max_in_flight, s.inflight);
