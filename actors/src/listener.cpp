@@ -1083,6 +1083,19 @@ bool screen(listener_actor* self, stream_queue& q) {
   return true;
 }
 
+// Moves the first `n` waiting entries to running; returns their ids.
+std::vector<std::string> take_waiting(stream_queue& q, size_t n) {
+  std::vector<std::string> ids;
+  ids.reserve(n);
+  for (size_t i = 0; i < n && !q.waiting.empty(); ++i) {
+    auto item = std::move(q.waiting.front());
+    q.waiting.pop_front();
+    ids.push_back(item.entry.id);
+    q.running.emplace(ids.back(), std::move(item));
+  }
+  return ids;
+}
+
 void pump(listener_actor* self, stream_queue& q) {
   auto& st = self->state;
   if (st.stopping || !screen(self, q) || st.stopping)
@@ -1095,14 +1108,7 @@ void pump(listener_actor* self, stream_queue& q) {
     if (opts.max_events > 0)
       n = std::min(n, opts.max_events - std::min(opts.max_events, st.handled));
     n = std::max<size_t>(n, 1);
-    std::vector<std::string> ids;
-    ids.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      auto item = std::move(q.waiting.front());
-      q.waiting.pop_front();
-      ids.push_back(item.entry.id);
-      q.running.emplace(ids.back(), std::move(item));
-    }
+    auto ids = take_waiting(q, n);
     if (ids.size() == 1)
       dispatch(self, q, ids.front());
     else
@@ -1120,15 +1126,7 @@ void pump(listener_actor* self, stream_queue& q) {
         n = std::min(n, opts.max_events - std::min(opts.max_events, taken));
       }
       n = std::max<size_t>(n, 1);
-      std::vector<std::string> ids;
-      ids.reserve(n);
-      for (size_t i = 0; i < n; ++i) {
-        auto item = std::move(q.waiting.front());
-        q.waiting.pop_front();
-        ids.push_back(item.entry.id);
-        q.running.emplace(ids.back(), std::move(item));
-      }
-      dispatch_run(self, q, std::move(ids));
+      dispatch_run(self, q, take_waiting(q, n));
     }
     return;
   }
