@@ -75,8 +75,7 @@ struct server_state {
   size_t in_flight = 0;
   std::vector<caf::response_promise> drains;
   /// Every handler actor spawned here (respawned ones too), ended with the server.
-  std::shared_ptr<std::vector<caf::actor_addr>> owned
-    = std::make_shared<std::vector<caf::actor_addr>>();
+  owned_actors spawned;
   std::shared_ptr<spdlog::logger> log = logger("worker");
 };
 
@@ -104,7 +103,7 @@ handler_slot make_slot(server_actor* self, const procedure* proc, const procedur
     slot.actor = h->actor;
   }
   if (slot.owned)
-    self->state.owned->push_back(slot.actor.address());
+    self->state.spawned.add(slot.actor);
   self->monitor(slot.actor);
   return slot;
 }
@@ -308,10 +307,7 @@ caf::behavior api_server(server_actor* self, api_server_config cfg) {
     }
   }
   // Handler actors we spawned end with the server (user-owned ones are left alone).
-  self->attach_functor([owned = st.owned] {
-    for (auto& h : *owned)
-      caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
-  });
+  st.spawned.end_with(self);
   self->set_down_handler([=](caf::down_msg& dm) {
     for (auto& [name, slots] : self->state.handlers) {
       for (auto& s : slots) {
@@ -323,15 +319,14 @@ caf::behavior api_server(server_actor* self, api_server_config cfg) {
                               describe(dm.reason), s.owned ? "; restarting it" : "");
         if (!s.owned)
           continue;
-        auto& owned = *self->state.owned;
-        owned.erase(std::remove(owned.begin(), owned.end(), dm.source), owned.end());
+        self->state.spawned.remove(dm.source);
         s.outstanding = 0;
         if (s.is_function)
           s.actor = spawn_function_handler(self, self->state.cfg.api.definition(), s.proc);
         else {
           s.actor = spawn_handler_actor(self, s.factory);
         }
-        self->state.owned->push_back(s.actor.address());
+        self->state.spawned.add(s.actor);
         self->monitor(s.actor);
       }
     }

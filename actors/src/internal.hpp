@@ -3,11 +3,13 @@
 // Private to actors/: the message vocabulary between the worker's actors and
 // their spawn functions. Read it with docs/architecture.md.
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/all.hpp>
 
@@ -51,6 +53,32 @@ using result_atom = caf::atom_constant<caf::atom("result")>;
 using failed_atom = caf::atom_constant<caf::atom("failed")>;
 using send_atom = caf::atom_constant<caf::atom("send")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+
+// -- actors an actor spawned and ends with itself ----------------------------------
+
+/// The handler actors an API server or a listener spawned (respawned ones
+/// too): they end when their owner ends, whatever way it ends.
+class owned_actors {
+public:
+  void add(const caf::actor& a) { list_->push_back(a.address()); }
+
+  void remove(const caf::actor_addr& a) {
+    list_->erase(std::remove(list_->begin(), list_->end(), a), list_->end());
+  }
+
+  /// Sends each an exit when `owner` ends (attached, so it runs however it ends).
+  void end_with(caf::local_actor* owner) const {
+    owner->attach_functor([list = list_] {
+      for (auto& a : *list)
+        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    });
+  }
+
+private:
+  // Shared with the functor, which runs after the owner's state is gone.
+  std::shared_ptr<std::vector<caf::actor_addr>> list_
+    = std::make_shared<std::vector<caf::actor_addr>>();
+};
 
 // -- shared control of blocking readers -------------------------------------------
 

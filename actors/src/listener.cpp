@@ -581,8 +581,7 @@ struct listener_state {
   /// A flush of `to_ack` is queued behind the messages in the mailbox.
   bool ack_flush_scheduled = false;
   /// Every handler actor spawned here (respawned ones too), ended with the listener.
-  std::shared_ptr<std::vector<caf::actor_addr>> owned
-    = std::make_shared<std::vector<caf::actor_addr>>();
+  owned_actors spawned;
   /// Every consumer's control (respawned ones too), stopped when the listener ends.
   std::shared_ptr<std::vector<std::shared_ptr<reader_control>>> controls
     = std::make_shared<std::vector<std::shared_ptr<reader_control>>>();
@@ -615,7 +614,7 @@ caf::actor make_handler(listener_actor* self) {
     self->monitor(a);
     return a;
   }
-  self->state.owned->push_back(a.address());
+  self->state.spawned.add(a);
   return a;
 }
 
@@ -834,6 +833,23 @@ void after_hooks(listener_actor* self, const event_message& msg, const std::stri
     self->send(st.supervisor, stop_atom::value, caf::atom("fatal"));
 }
 
+// The least busy handler actor takes the next piece of work.
+caf::actor take_handler(listener_state& st) {
+  auto* h = &st.handlers.front();
+  for (auto& x : st.handlers)
+    if (x.busy < h->busy)
+      h = &x;
+  ++h->busy;
+  return h->actor;
+}
+
+// `handler` is done with a piece of work (finished, failed or died in it).
+void release_handler(listener_state& st, const caf::actor& handler) {
+  for (auto& x : st.handlers)
+    if (x.actor == handler && x.busy > 0)
+      --x.busy;
+}
+
 void dispatch(listener_actor* self, stream_queue& q, const std::string& id) {
   auto& st = self->state;
   auto& item = q.running.at(id);
@@ -848,11 +864,6 @@ void dispatch(listener_actor* self, stream_queue& q, const std::string& id) {
       return;
     }
   }
-  handler_entry* h = &st.handlers.front();
-  for (auto& x : st.handlers)
-    if (x.busy < h->busy)
-      h = &x;
-  ++h->busy;
   // What the reply handlers need, shared by both (the event itself only for
   // after-execution hooks: it goes to the handler by move otherwise).
   struct pending {
@@ -861,14 +872,12 @@ void dispatch(listener_actor* self, stream_queue& q, const std::string& id) {
     std::string id;
     std::optional<event_message> sent;
   };
-  auto p = std::make_shared<pending>(pending{h->actor, q.sub.stream, id, std::nullopt});
+  auto p = std::make_shared<pending>(pending{take_handler(st), q.sub.stream, id, std::nullopt});
   if (has_hooks(st, hook_point::after_event_execution))
     p->sent = msg;
   auto finish = [self, p](bool ok, const std::string& why) {
     auto& st = self->state;
-    for (auto& x : st.handlers)
-      if (x.actor == p->handler && x.busy > 0)
-        --x.busy;
+    release_handler(st, p->handler);
     if (p->sent)
       after_hooks(self, *p->sent, why);
     if (ok)
@@ -931,21 +940,14 @@ void dispatch_run(listener_actor* self, stream_queue& q, std::vector<std::string
   auto sent = has_hooks(st, hook_point::after_event_execution)
                 ? std::make_shared<std::vector<event_message>>(run)
                 : nullptr;
-  handler_entry* h = &st.handlers.front();
-  for (auto& x : st.handlers)
-    if (x.busy < h->busy)
-      h = &x;
-  ++h->busy;
   ++q.runs;
-  auto handler = h->actor;
+  auto handler = take_handler(st);
   auto stream = q.sub.stream;
   self->request(handler, caf::infinite, event_atom::value, std::move(run))
     .then(
       [=](batch_outcome& out) {
         auto& st = self->state;
-        for (auto& x : st.handlers)
-          if (x.actor == handler && x.busy > 0)
-            --x.busy;
+        release_handler(st, handler);
         auto qi = st.streams.find(stream);
         if (qi == st.streams.end())
           return;
@@ -986,9 +988,7 @@ void dispatch_run(listener_actor* self, stream_queue& q, std::vector<std::string
         // The handler died mid-run: none of the run is acknowledged; each
         // entry fails once (and is retried or dead-lettered as configured).
         auto& st = self->state;
-        for (auto& x : st.handlers)
-          if (x.actor == handler && x.busy > 0)
-            --x.busy;
+        release_handler(st, handler);
         auto qi = st.streams.find(stream);
         if (qi == st.streams.end())
           return;
@@ -1130,13 +1130,8 @@ void pump(listener_actor* self, stream_queue& q) {
     }
     return;
   }
-  while (!st.stopping && q.running.size() < opts.concurrency && !q.waiting.empty()) {
-    auto item = std::move(q.waiting.front());
-    q.waiting.pop_front();
-    auto id = item.entry.id;
-    q.running.emplace(id, std::move(item));
-    dispatch(self, q, id);
-  }
+  while (!st.stopping && q.running.size() < opts.concurrency && !q.waiting.empty())
+    dispatch(self, q, take_waiting(q, 1).front());
 }
 
 // Sorts one arriving entry: skip, dead-letter, or queue for the handler.
@@ -1251,14 +1246,13 @@ caf::behavior listener(listener_actor* self, listener_spec spec, std::vector<sub
     q.validate = st.schemas && st.schemas->enabled(direction::incoming, sub.api);
     spawn_consumer(self, q);
   }
-  self->attach_functor([controls = st.controls, owned = st.owned] {
+  self->attach_functor([controls = st.controls] {
     for (auto& c : *controls)
       c->stop();
-    // Handler actors we spawned end with the listener (a user-owned one is
-    // left alone): one waiting on a request timeout would otherwise outlive it.
-    for (auto& h : *owned)
-      caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
   });
+  // Handler actors we spawned end with the listener (a user-owned one is left
+  // alone): one waiting on a request timeout would otherwise outlive it.
+  st.spawned.end_with(self);
   // Reclaim once at start, then every reclaim_interval (spec §4.8).
   auto reclaim_every = std::chrono::milliseconds(
     static_cast<long long>(std::max(0.1, reclaim_interval) * 1000));
@@ -1291,8 +1285,7 @@ caf::behavior listener(listener_actor* self, listener_spec spec, std::vector<sub
     for (auto& h : st.handlers) {
       if (dm.source != h.actor.address())
         continue;
-      auto& owned = *st.owned;
-      owned.erase(std::remove(owned.begin(), owned.end(), dm.source), owned.end());
+      st.spawned.remove(dm.source);
       log()->warn("listener {}: handler actor exited ({}){}", st.spec.name, describe(dm.reason),
                   st.spec.function || st.spec.factory ? "; restarting it" : "");
       if (st.spec.function || st.spec.factory) {

@@ -62,12 +62,6 @@ redis::connection open(const events_settings& s) {
   return open_redis(s.redis, std::chrono::seconds(10));
 }
 
-/// Writes `n` events to `stream` in pipelines of `raw_batch`; returns events/s.
-double pipelined_xadd(redis::connection& conn, const std::string& stream, long long max_len,
-                      size_t n) {
-  return n / bench::pipelined_xadd(conn, stream, max_len, n, raw_batch);
-}
-
 // -- raw phases -------------------------------------------------------------------------
 
 void run_raw_fire(const events_settings& s, events_report& out) {
@@ -93,15 +87,15 @@ void run_raw_fire(const events_settings& s, events_report& out) {
 void run_raw_pipelined_fire(const events_settings& s, events_report& out) {
   auto conn = open(s);
   auto stream = "lightbus_bench:" + make_uuid1() + ":stream";
-  out.raw_xadd_pipelined_per_second = pipelined_xadd(conn, stream, s.max_stream_length,
-                                                     s.events);
+  out.raw_xadd_pipelined_per_second =
+    s.events / pipelined_xadd(conn, stream, s.max_stream_length, s.events, raw_batch);
   must(conn.command({"DEL", stream}), "DEL");
 }
 
 void run_raw_consume(const events_settings& s, events_report& out) {
   auto conn = open(s);
   auto stream = "lightbus_bench:" + make_uuid1() + ":stream";
-  pipelined_xadd(conn, stream, 0, s.events);
+  pipelined_xadd(conn, stream, 0, s.events, raw_batch);
   must(conn.command({"XGROUP", "CREATE", stream, "g", "0"}), "XGROUP CREATE");
   auto batch = std::to_string(raw_batch);
   size_t consumed = 0;
@@ -288,7 +282,7 @@ consume_times run_lightbus_consume(const events_settings& s, caf::actor_system& 
                                                   {{"batch_size", raw_batch}});
   auto conn = open(s);
   must(conn.command({"DEL", stream}), "DEL");
-  pipelined_xadd(conn, stream, 0, s.events);
+  pipelined_xadd(conn, stream, 0, s.events, raw_batch);
 
   std::atomic<size_t> handled{0};
   module mod;

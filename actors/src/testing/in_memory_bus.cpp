@@ -401,6 +401,15 @@ public:
     return live(l.slot);
   }
 
+  /// A listener finished `msg` (it got `got`): its module's after-execution
+  /// hooks run, and a failure (`why`) is recorded.
+  void finished(const listener_entry& l, const event_message& msg, const event_message& got,
+                const std::optional<std::string>& why) {
+    after_listener(l, got, why);
+    if (why)
+      failed(l, msg, *why);
+  }
+
   void failed(const listener_entry& l, const event_message& msg, std::string reason) {
     logger("testing")->error("listener '{}' failed on {} ({}): {}", l.spec.name,
                              msg.canonical_name(), msg.native_id, reason);
@@ -429,10 +438,7 @@ public:
     for (auto& l : targets) {
       auto got = for_listener(*l, msg);
       if (l->spec.function) {
-        auto why = run_listener(*l, got);
-        after_listener(*l, got, why);
-        if (why)
-          failed(*l, msg, *why);
+        finished(*l, msg, got, run_listener(*l, got));
         continue;
       }
       auto handler = listener_actor(*l);
@@ -445,9 +451,7 @@ public:
                      if (err != caf::sec::unexpected_response)
                        why = describe_listener_error(err);
                    });
-      after_listener(*l, got, why);
-      if (why)
-        failed(*l, msg, *why);
+      finished(*l, msg, got, why);
     }
     return msg;
   }
@@ -607,9 +611,7 @@ void deliver_from(caf::event_based_actor* self, std::shared_ptr<in_memory_core> 
     run_detached(
         self, [l, got, why] { *why = in_memory_core::run_listener(*l, *got); },
         [=]() mutable {
-          after_listener(*l, *got, *why);
-          if (*why)
-            core->failed(*l, *msg, **why);
+          core->finished(*l, *msg, *got, *why);
           next();
         });
     return;
@@ -617,16 +619,14 @@ void deliver_from(caf::event_based_actor* self, std::shared_ptr<in_memory_core> 
   self->request(core->listener_actor(*l), core->options().handler_timeout,
                 event_atom::value, *got)
       .then([=](bool) mutable {
-              after_listener(*l, *got, std::nullopt);
+              core->finished(*l, *msg, *got, std::nullopt);
               next();
             },
             [=](caf::error& err) mutable {
               std::optional<std::string> why;
               if (err != caf::sec::unexpected_response)
                 why = in_memory_core::describe_listener_error(err);
-              after_listener(*l, *got, why);
-              if (why)
-                core->failed(*l, *msg, *why);
+              core->finished(*l, *msg, *got, why);
               next();
             });
 }

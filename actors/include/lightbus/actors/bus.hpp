@@ -35,11 +35,19 @@ class bus;
 namespace detail {
 
 struct bus_state;
+class bus_backend;
 
+/// Makes `b` use the worker's actor system, config, schemas and hooks;
+/// returns the binding, for `unbind_bus`. The latest binding wins.
 uint64_t bind_bus(const bus& b, caf::actor_system& sys, const lightbus::config& cfg,
                   std::shared_ptr<schema_cache> schemas, std::shared_ptr<lightbus::hooks> hooks);
+
+/// Ends `b`'s caller actor (the worker is stopping) if `binding` is still its
+/// latest; calls then fail until bound again.
 void unbind_bus(const bus& b, uint64_t binding);
-class bus_backend;
+
+/// Makes `b` (a module's client) hand its calls and events to `backend` while
+/// that lives (held weakly): the test kit's in-memory bus serving the module.
 void bind_bus(const bus& b, std::weak_ptr<bus_backend> backend, caf::actor_system& sys,
               const lightbus::config& cfg);
 
@@ -132,20 +140,6 @@ bus make_bus(std::shared_ptr<bus_backend> backend, caf::actor_system& sys,
 /// Returns a client that works once a worker bound it (`module::client()`);
 /// until then (and after `unbind_bus`) calls fail with `errc::shutting_down`.
 bus make_unbound_bus();
-
-/// Makes `b` use the worker's actor system, config, schemas and hooks;
-/// returns the binding, for `unbind_bus`. The latest binding wins.
-uint64_t bind_bus(const bus& b, caf::actor_system& sys, const lightbus::config& cfg,
-                  std::shared_ptr<schema_cache> schemas, std::shared_ptr<lightbus::hooks> hooks);
-
-/// Ends `b`'s caller actor (the worker is stopping) if `binding` is still its
-/// latest; calls then fail until bound again.
-void unbind_bus(const bus& b, uint64_t binding);
-
-/// Makes `b` (a module's client) hand its calls and events to `backend` while
-/// that lives (held weakly): the test kit's in-memory bus serving the module.
-void bind_bus(const bus& b, std::weak_ptr<bus_backend> backend, caf::actor_system& sys,
-              const lightbus::config& cfg);
 
 } // namespace detail
 
