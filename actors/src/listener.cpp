@@ -25,6 +25,7 @@
 #include "lightbus/json.hpp"
 #include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
+#include "lightbus/redis/dead_letters.hpp"
 #include "lightbus/redis/event_transport.hpp"
 #include "lightbus/redis/history.hpp"
 #include "lightbus/redis/stream_info.hpp"
@@ -395,13 +396,8 @@ caf::behavior stream_writer(stream_writer_actor* self, redis::connection_options
         redis::stream_entry& entry, const std::string& reason,
         const std::string& listener) -> caf::result<bool> {
       bool done = with_conn(self, [&](redis::connection& c) {
-        auto fields = entry.fields;
-        fields.emplace_back("dead_letter_reason", reason);
-        fields.emplace_back("dead_letter_stream", stream);
-        fields.emplace_back("dead_letter_native_id", entry.id);
-        fields.emplace_back("dead_letter_deliveries", std::to_string(entry.deliveries));
-        fields.emplace_back("dead_letter_listener", listener);
-        auto id = redis::xadd(c, dead_letter_stream_key(group), fields, 100000);
+        auto id = redis::xadd(c, dead_letter_stream_key(group),
+                              redis::dead_letter_fields(entry, stream, reason, listener), 100000);
         if (!id)
           return id.error().code != errc::connection_failed;
         auto r = redis::ack(c, stream, group, {entry.id});
