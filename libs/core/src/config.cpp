@@ -364,11 +364,19 @@ expected<config> config::load_file(const std::string& path) {
 }
 
 expected<config> config::load(std::optional<std::string> path) {
-  if (path && !path->empty())
-    return load_file(*path);
-  if (auto env = std::getenv("LIGHTBUS_CONFIG"); env && *env)
-    return load_file(env);
-  return defaults();
+  auto cfg = path && !path->empty() ? load_file(*path)
+             : std::getenv("LIGHTBUS_CONFIG") && *std::getenv("LIGHTBUS_CONFIG")
+               ? load_file(std::getenv("LIGHTBUS_CONFIG"))
+               : expected<config>{defaults()};
+  if (!cfg)
+    return cfg;
+  // One Redis for everything, as `--redis` (which a command applies after this).
+  if (auto url = std::getenv("LIGHTBUS_REDIS_URL"); url && *url) {
+    if (auto u = parse_redis_url(url); !u)
+      return make_error(errc::invalid_config, "LIGHTBUS_REDIS_URL: " + u.error().message);
+    cfg->set_redis_url(url);
+  }
+  return cfg;
 }
 
 const api_config& config::api(std::string_view name) const {
