@@ -11,6 +11,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "reply_reader.hpp"
+
 namespace lightbus::redis {
 
 namespace {
@@ -120,6 +122,10 @@ void ignore_sigpipe_once() {
 }
 
 } // namespace
+
+redisReplyObjectFunctions* detail::reply_object_functions() noexcept {
+  return &reply_functions;
+}
 
 struct interrupter::state {
   std::mutex mtx;
