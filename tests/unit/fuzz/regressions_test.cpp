@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -12,10 +14,13 @@
 #include <string_view>
 #include <vector>
 
+#include <unistd.h>
+
 #include <hiredis/read.h>
 
 #include <gtest/gtest.h>
 
+#include "lightbus/config.hpp"
 #include "lightbus/redis/reply.hpp"
 #include "reply_reader.hpp"
 
@@ -70,6 +75,31 @@ read_result read_replies(std::string_view bytes, size_t chunk) {
   return out;
 }
 
+// A file `config<extension>` holding `text`, in a fresh directory under /tmp.
+class temp_config {
+public:
+  temp_config(const std::string& text, const char* extension) {
+    char tmpl[] = "/tmp/lightbus-fuzz-regression-XXXXXX";
+    auto* dir = ::mkdtemp(tmpl);
+    if (dir == nullptr)
+      throw std::runtime_error("cannot create a directory in /tmp");
+    dir_ = dir;
+    path_ = dir_ + "/config" + extension;
+    std::ofstream(path_, std::ios::binary) << text;
+  }
+  ~temp_config() {
+    std::remove(path_.c_str());
+    ::rmdir(dir_.c_str());
+  }
+  temp_config(const temp_config&) = delete;
+  temp_config& operator=(const temp_config&) = delete;
+  const std::string& path() const noexcept { return path_; }
+
+private:
+  std::string dir_;
+  std::string path_;
+};
+
 } // namespace
 
 // fuzz_redis_reply: an XREADGROUP reply whose entry array announces
@@ -117,4 +147,20 @@ TEST(FuzzRegressions, ReplyArraysGrowAsTheirElementsArrive) {
     EXPECT_TRUE(tail.elements[2].is_error());
     EXPECT_EQ(tail.elements[2].str, "ERR no");
   }
+}
+
+// fuzz_config: a JSON config starting with the number 1e400 ended the process
+// (nlohmann throws out_of_range, not parse_error, for a number beyond a
+// double, and load_file caught only parse_error).
+TEST(FuzzRegressions, JsonConfigWithNumberBeyondADoubleIsAConfigError) {
+  temp_config f(read_regression("config", "crash-json-number-overflow-1e400"), ".json");
+  auto cfg = lightbus::config::load_file(f.path());
+  ASSERT_FALSE(cfg);
+  EXPECT_EQ(cfg.error().code, lightbus::errc::invalid_config);
+  EXPECT_NE(cfg.error().message.find(f.path()), std::string::npos) << cfg.error().message;
+  EXPECT_NE(cfg.error().message.find("too large"), std::string::npos) << cfg.error().message;
+  temp_config g(R"({"apis": {"default": {"rpc_timeout": -1e400}}})", ".json");
+  auto nested = lightbus::config::load_file(g.path());
+  ASSERT_FALSE(nested);
+  EXPECT_EQ(nested.error().code, lightbus::errc::invalid_config);
 }
