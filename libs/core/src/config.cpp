@@ -351,6 +351,11 @@ expected<config> config::load_file(const std::string& path) {
       return make_error(errc::invalid_config, path + ": not valid JSON (error at line "
                                                 + std::to_string(line) + ", column "
                                                 + std::to_string(column) + ")");
+    } catch (const json::out_of_range&) {
+      // nlohmann throws this, not a parse_error, for a number beyond a double
+      // (found by tests/fuzz/fuzz_config).
+      return make_error(errc::invalid_config,
+                        path + ": not valid JSON (a number is too large for a double)");
     }
   } else {
     try {
