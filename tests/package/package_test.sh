@@ -8,7 +8,7 @@
 #     liblightbus-dev depends on lightbus of the same version; every named package exists;
 #  3. the unpacked `lightbus version` runs without LD_LIBRARY_PATH, its libraries and those of
 #     the example modules resolve inside the scratch root;
-#  4. lightbus(1) renders with `man -l` without warnings and describes every subcommand and long
+#  4. lightbus(1) renders with `man -l` without warnings, has a section per subcommand and names every long
 #     option that `lightbus --help` lists; the unit template's paths exist in the package
 #     (`systemd-analyze verify` too, when systemd-analyze is installed);
 #  5. the tutorial's consumer project (tests/install/consumer) configures and builds against the
@@ -36,6 +36,7 @@ done
 
 rm -rf -- "$work"
 mkdir -p "$work"
+work=$(readlink -f "$work") build_dir=$(readlink -f "$build_dir") source_dir=$(readlink -f "$source_dir")
 root=$work/root
 
 # -- 1. build and unpack ---------------------------------------------------------------------
@@ -122,7 +123,7 @@ package_of() {
   done
   for p in "${candidates[@]}"; do
     if out=$(dpkg -S "$p" 2>/dev/null); then
-      sed -n '1s/:.*//p' <<<"${out%%: *}"
+      sed -n '1{s/:.*//;p}' <<<"${out%%: *}"
       return 0
     fi
   done
@@ -139,7 +140,7 @@ while read -r rel; do
   while read -r lib; do
     if [[ -e $root/usr/lib/$lib ]]; then
       # Ours: it must resolve inside the scratch root, not in the build tree.
-      resolved=$(awk -v l="$lib" '$1 == l {print $3}' <<<"$ldd_out")
+      resolved=$(readlink -f "$(awk -v l="$lib" '$1 == l {print $3}' <<<"$ldd_out")")
       [[ $resolved == "$root"/* ]] || fail "$rel: $lib resolves to $resolved, not into the package"
       continue
     fi
@@ -251,7 +252,7 @@ if command -v systemd-analyze >/dev/null 2>&1; then
   sed "s|/usr/bin/lightbus|$lightbus|" "$unit" >"$work/unit/lightbus@.service"
   SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --man=no "$work/unit/lightbus@auth.service" \
     >"$work/verify.log" 2>&1 || { cat "$work/verify.log" >&2; fail "systemd-analyze verify failed"; }
-  if grep -v -e 'Failed to .*bus' -e 'is not executable' "$work/verify.log" | grep -q .; then
+  if [[ -s $work/verify.log ]]; then # it warns (unknown keys, groups) and still exits 0
     cat "$work/verify.log" >&2
     fail "systemd-analyze verify complains about lightbus@.service"
   fi
@@ -332,8 +333,12 @@ answer=$("$lightbus" call auth.check_password '{"username": "pkg", "password": "
 [[ $answer == true ]] || fail "auth.check_password answered '$answer', expected true"
 echo "packaged auth.so: accounts.register then auth.check_password -> $answer"
 
+# The pkg-config build has no RUNPATH (pkg-config gives none): installed, its libraries are in
+# /usr/lib, on the loader's default path; unpacked, LD_LIBRARY_PATH stands for that.
 for client in "$work/consumer/greeter-client" "$work/greeter-client-pc"; do
-  out=$("$client" pkg) || { show_logs; fail "$client failed"; }
+  ld_path=""
+  [[ $client == *-pc ]] && ld_path=$pc_libdir
+  out=$(LD_LIBRARY_PATH=$ld_path "$client" pkg) || { show_logs; fail "$client failed"; }
   grep -qx 'Hello, pkg!' <<<"$out" || fail "$client printed: $out"
   echo "$(basename "$client"): $(head -n1 <<<"$out")"
 done
