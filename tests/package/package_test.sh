@@ -8,8 +8,9 @@
 #     liblightbus-dev depends on lightbus of the same version; every named package exists;
 #  3. the unpacked `lightbus version` runs without LD_LIBRARY_PATH, its libraries and those of
 #     the example modules resolve inside the scratch root;
-#  4. lightbus(1) renders with `man -l` without warnings, has a section per subcommand and names every long
-#     option that `lightbus --help` lists; the unit template's paths exist in the package
+#  4. lightbus(1) renders with `man -l` without warnings, has a section per subcommand and
+#     names every long option that `lightbus --help` lists; the unit template's paths exist in
+#     the package
 #     (`systemd-analyze verify` too, when systemd-analyze is installed);
 #  5. the tutorial's consumer project (tests/install/consumer) configures and builds against the
 #     unpacked CMake package; its client also builds with `pkg-config --cflags --libs lightbus`;
