@@ -107,7 +107,7 @@ missing=$(comm -23 "$work/plain.files" "$work/packaged.files" | grep -vxF usr/bi
 
 # -- 2. Depends ------------------------------------------------------------------------------
 # Package names of a Depends/Recommends field: "a (>= 1), b | c" -> a b c.
-names_of() { tr ',|' '\n\n' <<<"$1" | sed 's/(.*//; s/:.*//; s/[[:space:]]//g' | sed '/^$/d' | sort -u; }
+names_of() { tr ',|' '\n' <<<"$1" | sed 's/(.*//; s/:.*//; s/[[:space:]]//g' | sed '/^$/d' | sort -u; }
 runtime_depends=$(names_of "$(field "$runtime_deb" Depends)")
 dev_depends=$(names_of "$(field "$dev_deb" Depends)")
 dev_recommends=$(names_of "$(field "$dev_deb" Recommends)")
@@ -172,7 +172,7 @@ while read -r rel; do
 done <"$work/dev.files" | sort -u >"$work/includes"
 [[ -s $work/includes ]] || fail "found no #include in the packaged headers"
 multiarch=$("$cxx" -print-multiarch 2>/dev/null || true)
-for inc in $(cut -d' ' -f2 "$work/includes" | sort -u); do
+while read -r inc; do
   [[ -e $root/usr/include/$inc ]] && continue # ours
   found=""
   for dir in /usr/include ${multiarch:+/usr/include/$multiarch}; do
@@ -196,7 +196,7 @@ for inc in $(cut -d' ' -f2 "$work/includes" | sort -u); do
     continue
   fi
   fail "$(head -n1 <<<"$users") includes <$inc> from package $pkg, which liblightbus-dev's Depends does not name"
-done
+done < <(cut -d' ' -f2 "$work/includes" | sort -u)
 echo "headers include: $(cut -d' ' -f2 "$work/includes" | cut -d/ -f1 | sort -u | tr '\n' ' ')"
 
 step "every package named in Depends and Recommends exists"
