@@ -51,6 +51,13 @@ install(DIRECTORY libs/core/include/ libs/redis/include/ actors/include/
 if(TARGET lightbus_testing)
   install(TARGETS lightbus_testing
           ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev EXCLUDE_FROM_ALL)
+  # Stripping (CPACK_STRIP_FILES) leaves archives alone; drop their debug info as dh_strip does.
+  install(CODE "
+    if(CMAKE_INSTALL_DO_STRIP)
+      execute_process(COMMAND \"${CMAKE_STRIP}\" --strip-debug
+        \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/$<TARGET_FILE_NAME:lightbus_testing>\"
+        COMMAND_ERROR_IS_FATAL ANY)
+    endif()" COMPONENT dev EXCLUDE_FROM_ALL)
 endif()
 install(EXPORT lightbusTargets NAMESPACE lightbus::
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/lightbus COMPONENT dev EXCLUDE_FROM_ALL)
