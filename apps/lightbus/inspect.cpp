@@ -18,6 +18,7 @@
 #include "exit_codes.hpp"
 #include "lightbus/config.hpp"
 #include "lightbus/event.hpp"
+#include "lightbus/json.hpp"
 #include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
 #include "lightbus/redis/connection.hpp"
