@@ -204,6 +204,11 @@ std::optional<std::string> check_kwargs(const procedure& proc, const json& kwarg
 void dispatch(server_actor* self, rpc_message call) {
   auto& st = self->state;
   ++st.in_flight;
+  if (!call.refused.empty()) {
+    // Its blob could not be decoded: never run, always answered.
+    answer(self, call, refused_result(call));
+    return;
+  }
   const auto& def = *st.cfg.api.definition();
   if (const auto& h = st.cfg.hooks; h && !h->empty(hook_point::before_rpc_execution)) {
     // May change the call (kwargs); runs before validation and the handler.

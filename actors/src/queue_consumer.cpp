@@ -103,9 +103,20 @@ void read_once(consumer_actor* self) {
   for (auto& blob : *popped) {
     auto msg = decode_rpc_message(blob);
     if (!msg) {
-      // Already popped, and without a usable id or return path nobody can be
-      // answered: log it whole enough to debug the sender, then drop it.
-      st.log->error("API {}: dropped a malformed call from {}: {}; the message was: {}",
+      // Already popped: answer it with an error if its id and return path
+      // can be read (the API server does, like any call, once claimed).
+      if (auto refused = salvage_rpc_message(blob, msg.error().message)) {
+        st.log->error("API {}: call {} from {} cannot be decoded: {}; answering it with "
+                      "an error",
+                      st.cfg.api_name, truncate_for_log(refused->id, 80), st.queue,
+                      msg.error().message);
+        calls.push_back(std::move(*refused));
+        continue;
+      }
+      // Without a usable id or return path nobody can be answered: log it
+      // whole enough to debug the sender, then drop it.
+      st.log->error("API {}: dropped a malformed call from {} (no id or return path to "
+                    "answer): {}; the message was: {}",
                     st.cfg.api_name, st.queue, msg.error().message,
                     truncate_for_log(blob, 500));
       continue;

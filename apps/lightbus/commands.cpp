@@ -363,7 +363,11 @@ int listen_command(const common_options& common, const listen_options& opts) {
   lightbus::listen_options lo;
   lo.since = opts.since;
   lo.max_events = opts.count;
-  lo.on_error = on_error::shutdown;
+  // The worker's default: one bad event (undecodable, or refused by its
+  // schema) is dead-lettered and logged on stderr; it never stops the command.
+  lo.on_error = on_error::dead_letter;
+  // Set when stdout is closed: the command stops (SIGTERM to itself) and exits 1.
+  auto output_closed = std::make_shared<std::atomic<bool>>(false);
   auto out_mtx = std::make_shared<std::mutex>();
   // `n/K` on a terminal (stderr) while waiting for --count events; nothing when piped.
   std::shared_ptr<progress> bar;
@@ -378,15 +382,22 @@ int listen_command(const common_options& common, const listen_options& opts) {
   try {
     mod.listen(
       events, opts.listener_name,
-      [out_mtx, bar, received](const event_message& m) {
+      [out_mtx, bar, received, output_closed](const event_message& m) {
         json line = {{"api", m.api_name}, {"event", m.event_name}, {"id", m.id},
                      {"native_id", m.native_id}, {"kwargs", m.kwargs}};
         std::lock_guard<std::mutex> guard{*out_mtx};
+        if (*output_closed)
+          throw std::runtime_error("stdout is closed");
         if (bar)
           bar->clear();
-        std::cout << line.dump() << std::endl; // flushed at once
-        if (!std::cout)
+        // As Python writes it (NaN, big integers, lone surrogates); never throws.
+        std::cout << dump_python(line) << std::endl; // flushed at once
+        if (!std::cout) {
+          // Not the event's fault: stop with the event left pending.
+          *output_closed = true;
+          ::kill(::getpid(), SIGTERM);
           throw std::runtime_error("stdout is closed");
+        }
         if (bar)
           bar->update(++*received);
       },
@@ -402,7 +413,8 @@ int listen_command(const common_options& common, const listen_options& opts) {
         return exit_config;
       }
   worker_options wopts;
-  return serve_until_stopped(stop_signals, mod, *cfg, wopts);
+  auto code = serve_until_stopped(stop_signals, mod, *cfg, wopts);
+  return *output_closed ? exit_remote_error : code;
 }
 
 int call_command(const common_options& common, const call_options& opts) {
@@ -425,7 +437,7 @@ int call_command(const common_options& common, const call_options& opts) {
   auto bus = create(std::move(*cfg));
   auto result = bus.try_call(opts.name, std::move(*kwargs), opts.timeout);
   if (result) {
-    std::cout << result->dump() << std::endl;
+    std::cout << dump_python(*result) << std::endl;
     return exit_ok;
   }
   std::cerr << result.error().message << "\n";

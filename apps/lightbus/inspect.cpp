@@ -18,6 +18,7 @@
 #include "exit_codes.hpp"
 #include "lightbus/config.hpp"
 #include "lightbus/event.hpp"
+#include "lightbus/json.hpp"
 #include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
 #include "lightbus/redis/connection.hpp"
@@ -87,9 +88,10 @@ std::string format_duration(long long ms) {
   return buf;
 }
 
-// Bytes from Redis may be any bytes: never let invalid UTF-8 throw.
-std::string dump(const json& j, int indent = -1) {
-  return j.dump(indent, ' ', false, json::error_handler_t::replace);
+// As Python writes it (NaN, big integers, lone surrogates). Bytes from Redis
+// may be any bytes: dump_python writes invalid UTF-8 as U+FFFD, never throws.
+std::string dump(const json& j) {
+  return dump_python(j);
 }
 
 bool is_internal(const std::string& api) {

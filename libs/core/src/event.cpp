@@ -133,13 +133,28 @@ expected<event_message> decode_event_fields(const std::vector<stream_field>& fie
   bool has_version = false;
   std::string version_text;
   for (const auto& [name, value] : fields) {
+    // Python decodes every name and value as UTF-8 and fails on anything
+    // else; such an entry can never be handled, so it is refused here and
+    // names the field (escaped: the reason is stored and logged).
+    if (auto at = invalid_utf8_at(name); at != std::string_view::npos)
+      return make_error(errc::invalid_message,
+                        "event field name '" + truncate_for_log(name, 80)
+                          + "' is not valid UTF-8 (byte " + std::to_string(at) + ")");
+    bool is_kwarg = !name.empty() && name.front() == ':';
+    if (!is_kwarg) // a kwarg's JSON is checked as it is parsed
+      if (auto at = invalid_utf8_at(value); at != std::string_view::npos)
+        return make_error(errc::invalid_message,
+                          "event field '" + truncate_for_log(name, 80) + "' is not valid UTF-8 (byte "
+                            + std::to_string(at) + " of " + std::to_string(value.size())
+                            + "): " + truncate_for_log(value, 80));
     if (name.empty())
       continue; // Python skips fields with empty names
-    if (name.front() == ':') {
+    if (is_kwarg) {
       auto parsed = parse_json(value);
       if (!parsed)
         return make_error(errc::invalid_message,
-                          "event field '" + name + "' is not JSON: " + truncate_for_log(value, 80));
+                          "event field '" + truncate_for_log(name, 80)
+                            + "': " + parsed.error().message);
       msg.kwargs[name.substr(1)] = std::move(*parsed);
     } else if (name == "id") {
       msg.id = value;
@@ -151,7 +166,8 @@ expected<event_message> decode_event_fields(const std::vector<stream_field>& fie
       has_version = true;
       version_text = value;
     } else {
-      return make_error(errc::invalid_message, "event has unexpected metadata field '" + name + "'");
+      return make_error(errc::invalid_message,
+                        "event has unexpected metadata field '" + truncate_for_log(name, 80) + "'");
     }
   }
   for (auto [field, label] : {std::pair{&msg.id, "id"}, {&msg.api_name, "api_name"},
@@ -162,7 +178,8 @@ expected<event_message> decode_event_fields(const std::vector<stream_field>& fie
   long long v = 0;
   if (!has_version || !parse_int(version_text, v) || v < 0 || v > 1000000000)
     return make_error(errc::invalid_message,
-                      "event field 'version' must be an integer, got '" + version_text + "'");
+                      "event field 'version' must be an integer, got '"
+                        + truncate_for_log(version_text, 80) + "'");
   msg.version = static_cast<int>(v);
   return msg;
 }

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "utf8.hpp"
+
 namespace lightbus {
 
 namespace {
@@ -79,7 +81,14 @@ void dump_string(std::string_view s, std::string& out) {
       case '\f': out += "\\f"; ++i; continue;
       default: break;
     }
-    uint32_t cp = next_code_point(s, i);
+    uint32_t cp;
+    if (detail::utf8_surrogate(s, i, cp)) {
+      // A lone surrogate kept by parse_json: Python writes it as its escape.
+      append_u16(out, cp);
+      i += 3;
+      continue;
+    }
+    cp = next_code_point(s, i);
     if (cp >= 0x10000) {
       cp -= 0x10000;
       append_u16(out, 0xD800 + (cp >> 10));
@@ -203,6 +212,10 @@ void dump_python(const json& value, std::string& out) {
       return;
     }
     case json::value_t::binary: {
+      if (auto digits = big_integer_digits(value)) {
+        out += *digits;
+        return;
+      }
       out += '[';
       bool first = true;
       for (auto byte : value.get_binary()) {
@@ -224,14 +237,6 @@ std::string dump_python(const json& value) {
   return out;
 }
 
-expected<json> parse_json(std::string_view text) {
-  auto j = json::parse(text.begin(), text.end(), nullptr, false);
-  if (j.is_discarded())
-    return make_error(errc::invalid_message,
-                      "not valid JSON: " + truncate_for_log(text));
-  return j;
-}
-
 const char* json_type_name(const json& value) noexcept {
   switch (value.type()) {
     case json::value_t::null: return "null";
@@ -242,19 +247,35 @@ const char* json_type_name(const json& value) noexcept {
     case json::value_t::string: return "string";
     case json::value_t::array: return "array";
     case json::value_t::object: return "object";
-    case json::value_t::binary: return "binary";
+    case json::value_t::binary: return is_big_integer(value) ? "integer" : "binary";
     case json::value_t::discarded: return "discarded";
   }
   return "unknown";
 }
 
 std::string truncate_for_log(std::string_view text, size_t max) {
-  if (text.size() <= max)
-    return std::string(text);
-  std::string out(text.substr(0, max));
-  out += "... (";
-  out += std::to_string(text.size() - max);
-  out += " more bytes)";
+  auto shown = text.substr(0, max);
+  std::string out;
+  out.reserve(shown.size() + 32);
+  size_t i = 0;
+  while (i < shown.size()) {
+    auto c = static_cast<unsigned char>(shown[i]);
+    uint32_t cp;
+    size_t n = c >= 0x20 && c != 0x7F ? detail::utf8_sequence(shown, i, cp) : 0;
+    if (n == 0) {
+      char buf[5] = {'\\', 'x', hex_digits[c >> 4], hex_digits[c & 0xF], '\0'};
+      out += buf;
+      ++i;
+      continue;
+    }
+    out.append(shown.data() + i, n);
+    i += n;
+  }
+  if (text.size() > max) {
+    out += "... (";
+    out += std::to_string(text.size() - max);
+    out += " more bytes)";
+  }
   return out;
 }
 

@@ -177,4 +177,32 @@ expected<result_message> decode_result_message(std::string_view blob) {
   return res;
 }
 
+std::optional<rpc_message> salvage_rpc_message(std::string_view blob, std::string reason) {
+  auto parsed = parse_json_replacing_invalid_utf8(blob);
+  if (!parsed || !parsed->is_object())
+    return std::nullopt;
+  auto md = parsed->find("metadata");
+  if (md == parsed->end() || !md->is_object())
+    return std::nullopt;
+  auto text = [&](const char* name) {
+    auto i = md->find(name);
+    return i != md->end() && i->is_string() ? i->get<std::string>() : std::string();
+  };
+  rpc_message msg;
+  msg.id = text("id");
+  msg.return_path = text("return_path");
+  if (msg.id.empty() || !result_key_from_return_path(msg.return_path))
+    return std::nullopt;
+  msg.api_name = text("api_name");
+  msg.procedure_name = text("procedure_name");
+  msg.refused = reason.empty() ? std::string("undecodable call") : std::move(reason);
+  return msg;
+}
+
+result_message refused_result(const rpc_message& call) {
+  auto text = "the worker could not decode call " + truncate_for_log(call.id, 80) + " to "
+              + truncate_for_log(call.canonical_name(), 160) + ": " + call.refused;
+  return make_error_result(call, text, "lightbus: " + text + "\n");
+}
+
 } // namespace lightbus

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <regex>
@@ -96,6 +97,19 @@ void normalize_numbers(json& x) {
       x = static_cast<int64_t>(d);
     return;
   }
+  case json::value_t::number_unsigned:
+    // valijson reads every integer as int64_t: 2^63 and up would wrap.
+    if (x.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+      x = std::numeric_limits<int64_t>::max();
+    return;
+  case json::value_t::binary:
+    // An integer beyond 64 bits (Python has them): still an integer, seen as
+    // the int64 extreme of its sign, which compares the same with any bound
+    // inside int64 (see docs/interop.md).
+    if (is_big_integer(x))
+      x = big_integer_digits(x)->front() == '-' ? std::numeric_limits<int64_t>::min()
+                                                : std::numeric_limits<int64_t>::max();
+    return;
   case json::value_t::array:
   case json::value_t::object:
     for (auto& item : x)
@@ -112,6 +126,10 @@ bool needs_normalizing(const json& x) {
     double d = x.get<double>();
     return std::trunc(d) == d && std::abs(d) < 9223372036854775808.0;
   }
+  case json::value_t::number_unsigned:
+    return x.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  case json::value_t::binary:
+    return is_big_integer(x);
   case json::value_t::array:
   case json::value_t::object:
     for (const auto& item : x)
@@ -414,7 +432,7 @@ const json* schema_at(const json& root, const std::vector<std::string>& path) {
 
 bool type_matches(std::string_view type, const json& value) {
   if (type == "integer") {
-    if (value.is_number_integer())
+    if (value.is_number_integer() || is_big_integer(value))
       return true;
     if (value.is_number_float()) {
       double d = value.get<double>();
@@ -423,7 +441,7 @@ bool type_matches(std::string_view type, const json& value) {
     return false;
   }
   if (type == "number")
-    return value.is_number();
+    return value.is_number() || is_big_integer(value);
   if (type == "string")
     return value.is_string();
   if (type == "boolean")

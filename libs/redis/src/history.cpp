@@ -333,7 +333,7 @@ const nlohmann::json* lookup(const std::vector<std::string>& path,
 
 // The text a scalar reads as on the command line: strings bare, others as JSON.
 std::string plain_text(const nlohmann::json& v) {
-  return v.is_string() ? v.get<std::string>() : v.dump();
+  return v.is_string() ? v.get<std::string>() : dump_python(v);
 }
 
 } // namespace
@@ -390,9 +390,8 @@ bool matches(const json_path_filter& filter, const nlohmann::json& kwargs) {
     return v != nullptr;
   if (v == nullptr)
     return filter.operation == o::ne;
-  auto parsed = nlohmann::json::parse(filter.value_text, nullptr, false);
-  nlohmann::json want
-      = parsed.is_discarded() ? nlohmann::json(filter.value_text) : parsed;
+  auto parsed = parse_json(filter.value_text);
+  nlohmann::json want = parsed ? std::move(*parsed) : nlohmann::json(filter.value_text);
   bool equal = *v == want || (!v->is_structured() && plain_text(*v) == filter.value_text);
   switch (filter.operation) {
   case o::eq:

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "lightbus/json.hpp"
 #include "lightbus/keys.hpp"
 
 namespace lightbus::redis {
@@ -70,7 +71,7 @@ expected<std::optional<result_message>> wait_result(connection& conn, const std:
 expected<json> unwrap_result(const rpc_message& call, result_message res) {
   if (res.error) {
     std::string text = res.result.is_string() ? res.result.get<std::string>()
-                                              : res.result.dump();
+                                              : dump_python(res.result);
     return make_error(errc::remote_error,
                       "Error while calling " + call.canonical_name() + ": " + text);
   }

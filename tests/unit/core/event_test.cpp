@@ -1,6 +1,9 @@
 #include "lightbus/event.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -256,6 +259,119 @@ TEST(Event, DecodesEntriesWithoutKwargs) {
 }
 
 // -- no-op entries ----------------------------------------------------------------------
+
+// -- bytes that are not UTF-8 (issue 12, item 2) --------------------------------------
+
+namespace {
+
+// The message of refusing `fields`; it must be UTF-8 itself (it becomes the
+// dead-letter reason) and short even for a 5 MB field.
+std::string refusal(const std::vector<stream_field>& fields) {
+  auto e = decode_error(fields);
+  EXPECT_EQ(lightbus::invalid_utf8_at(e), std::string::npos) << e;
+  EXPECT_LT(e.size(), 600u) << e.substr(0, 600);
+  return e;
+}
+
+} // namespace
+
+TEST(Event, DecodingRefusesBytesThatAreNotUtf8InAnyField) {
+  const std::string junk = "\xff\xfe\xc0\xaf";
+  for (const auto& [name, value] : capture_fields()) {
+    // In the value of every field (metadata as plain text, kwargs inside JSON).
+    std::string bad = name.front() == ':' ? "\"" + junk + "\"" : value + junk;
+    auto e = refusal(with(capture_fields(), name, bad));
+    EXPECT_NE(e.find("'" + name + "'"), std::string::npos) << "names the field: " << e;
+    EXPECT_NE(e.find("not valid UTF-8"), std::string::npos) << e;
+    // In every field name.
+    auto renamed = capture_fields();
+    for (auto& f : renamed)
+      if (f.first == name)
+        f.first += junk;
+    e = refusal(renamed);
+    EXPECT_NE(e.find("field name '" + lightbus::truncate_for_log(name + junk, 80) + "'"),
+              std::string::npos)
+        << e;
+  }
+}
+
+TEST(Event, DecodingRefusesBadBytesInsideNestedKwargs) {
+  auto e = refusal(with(capture_fields(), ":username",
+                        R"({"a": [1, {"b": ")" "x\xed\xa0\x80" R"("}]})"));
+  EXPECT_NE(e.find("':username'"), std::string::npos) << e;
+  EXPECT_NE(e.find("(in a[1].b)"), std::string::npos) << e;
+  // A key of a nested object, too.
+  e = refusal(with(capture_fields(), ":username", "{\"k\xff\": 1}"));
+  EXPECT_NE(e.find("not valid UTF-8"), std::string::npos) << e;
+  // Even in a field with an empty name, which is otherwise skipped.
+  auto fields = capture_fields();
+  fields.emplace_back("", "\xff");
+  EXPECT_NE(refusal(fields).find("event field '' is not valid UTF-8"), std::string::npos);
+}
+
+TEST(Event, DecodingRefusesAFiveMegabyteFieldWithOneBadByte) {
+  const size_t size = 5 * 1024 * 1024;
+  for (size_t at : {size_t{0}, size / 2, size - 1}) {
+    std::string text(size, 'x');
+    text[at] = '\x80';
+    auto e = refusal(with(capture_fields(), "id", text));
+    EXPECT_NE(e.find("byte " + std::to_string(at)), std::string::npos) << e;
+    std::string kwarg = "\"" + std::string(size, 'y') + "\"";
+    kwarg[1 + at] = '\xc1';
+    e = refusal(with(capture_fields(), ":email", kwarg));
+    EXPECT_NE(e.find("':email'"), std::string::npos) << e;
+    e = refusal(with(capture_fields(), "version", "1" + std::string(size, '\xf8')));
+    EXPECT_NE(e.find("'version'"), std::string::npos) << e;
+  }
+  // A good 5 MB kwarg decodes.
+  auto ok = lightbus::decode_event_fields(
+    with(capture_fields(), ":email", "\"" + std::string(size, 'z') + "\""));
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->kwargs["email"].get_ref<const std::string&>().size(), size);
+}
+
+// -- values Python writes that standard JSON lacks (issue 12, item 4) ----------------
+
+namespace {
+
+// The XADD fields of tests/data/python-values.txt (see python-values.py).
+std::vector<std::vector<stream_field>> python_xadds() {
+  std::vector<std::vector<stream_field>> out;
+  for (const auto& args : lightbus::test::monitor_commands("python-values.txt")) {
+    if (args.at(0) != "XADD")
+      continue;
+    auto star = std::find(args.begin(), args.end(), "*");
+    std::vector<stream_field> fields;
+    for (auto i = star + 1; i + 1 < args.end(); i += 2)
+      fields.emplace_back(*i, *(i + 1));
+    out.push_back(std::move(fields));
+  }
+  return out;
+}
+
+} // namespace
+
+TEST(Event, DecodesPythonsNonStandardValuesAndEncodesThemBackAlike) {
+  auto xadds = python_xadds();
+  ASSERT_EQ(xadds.size(), 4u);
+  for (const auto& fields : xadds) {
+    auto msg = lightbus::decode_event_fields(fields);
+    ASSERT_TRUE(msg) << msg.error().message;
+    // Every field we would write is the field Python wrote (the order of
+    // kwargs may differ: ours is sorted).
+    std::map<std::string, std::string> theirs(fields.begin(), fields.end());
+    auto ours = lightbus::encode_event_fields(*msg);
+    using field_map = std::map<std::string, std::string>;
+    EXPECT_EQ(field_map(ours.begin(), ours.end()), theirs);
+  }
+  auto price = lightbus::decode_event_fields(xadds[0]);
+  EXPECT_TRUE(std::isnan(price->kwargs["price"].get<double>()));
+  EXPECT_EQ(lightbus::decode_event_fields(xadds[1])->kwargs["price"].get<double>(),
+            std::numeric_limits<double>::infinity());
+  auto odd = lightbus::decode_event_fields(xadds[3]);
+  EXPECT_EQ(lightbus::big_integer_digits(odd->kwargs["huge"]), "123456789012345678901234567890");
+  EXPECT_EQ(odd->kwargs["lone_surrogate"], json("\xED\xB3\xBF"));
+}
 
 TEST(Event, DetectsNoopEntries) {
   EXPECT_TRUE(lightbus::is_noop_entry({{"", ""}}));

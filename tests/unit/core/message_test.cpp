@@ -1,5 +1,7 @@
 #include "lightbus/message.hpp"
 
+#include <cmath>
+#include <stdexcept>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -322,4 +324,113 @@ TEST(Message, DecodeResultRejectsMalformedBlobs) {
     ASSERT_FALSE(res) << blob;
     EXPECT_EQ(res.error().code, lightbus::errc::invalid_message) << blob;
   }
+}
+
+// -- values Python writes that standard JSON lacks (issue 12, item 4) ----------------
+
+namespace {
+
+// The argument of the command `cmd` in tests/data/python-values.txt (see
+// python-values.py): the call blob (RPUSH) or the result blob (LPUSH).
+std::string python_blob(const std::string& cmd) {
+  for (const auto& args : lightbus::test::monitor_commands("python-values.txt"))
+    if (args.at(0) == cmd)
+      return args.at(2);
+  throw std::runtime_error("no " + cmd + " in python-values.txt");
+}
+
+} // namespace
+
+TEST(Message, DecodesPythonsCallWithNaNBigIntegersAndLoneSurrogates) {
+  auto blob = python_blob("RPUSH");
+  auto call = lightbus::decode_rpc_message(blob);
+  ASSERT_TRUE(call) << call.error().message;
+  const auto& v = call->kwargs["value"];
+  EXPECT_TRUE(std::isnan(v["nan"].get<double>()));
+  EXPECT_EQ(lightbus::big_integer_digits(v["big"]), "18446744073709551616");
+  EXPECT_EQ(v["lone_surrogate"], json("\xED\xB3\xBF"));
+  // Written back, it is the very blob Python wrote.
+  EXPECT_EQ(lightbus::encode(*call), blob);
+}
+
+TEST(Message, ResultOfEchoedPythonValuesIsWhatPythonWrites) {
+  auto call = lightbus::decode_rpc_message(python_blob("RPUSH"));
+  ASSERT_TRUE(call) << call.error().message;
+  auto python = python_blob("LPUSH");
+  auto res = lightbus::make_result(*call, call->kwargs["value"]);
+  res.id = lightbus::parse_json(python)->at("metadata").at("id").get<std::string>();
+  EXPECT_EQ(lightbus::encode(res), python);
+  // And a Python worker's result decodes to the same values.
+  auto theirs = lightbus::decode_result_message(python);
+  ASSERT_TRUE(theirs) << theirs.error().message;
+  EXPECT_EQ(lightbus::dump_python(theirs->result), lightbus::dump_python(res.result));
+}
+
+// -- blobs that are not UTF-8, and calls that cannot be decoded (issue 12, items 2, 4) --
+
+TEST(Message, DecodeRefusesBytesThatAreNotUtf8AnywhereInACall) {
+  auto blob = valid_call();
+  // In a kwarg value, a kwarg name, and each metadata value.
+  for (auto at : {"{\"x\": 1}", "\"abc\"", "\"auth\"", "\"check_password\"", "\"redis+key://k\""}) {
+    auto bad = blob;
+    auto pos = bad.find(at);
+    ASSERT_NE(pos, std::string::npos) << at;
+    bad.insert(pos + 2, "\xfe");
+    auto e = call_error(bad);
+    EXPECT_NE(e.find("not valid UTF-8"), std::string::npos) << e;
+    EXPECT_EQ(lightbus::invalid_utf8_at(e), std::string::npos) << e;
+  }
+  EXPECT_NE(call_error("{\"kwargs\": {\"x\": \"\xff\"}, \"metadata\": {}}").find("(in kwargs.x)"),
+            std::string::npos);
+}
+
+TEST(Message, DecodeResultRefusesBytesThatAreNotUtf8) {
+  auto res = lightbus::decode_result_message(
+    "{\"kwargs\": {\"result\": \"\xc3\"}, \"metadata\": {\"id\": \"r\", \"rpc_message_id\": \"c\"}}");
+  ASSERT_FALSE(res);
+  EXPECT_NE(res.error().message.find("not valid UTF-8"), std::string::npos);
+}
+
+TEST(Message, SalvageReadsIdAndReturnPathOfAnUndecodableCall) {
+  auto blob = valid_call();
+  blob.insert(blob.find("{\"x\"") + 2, "\xfe");
+  auto e = call_error(blob);
+  ASSERT_NE(e, "");
+  auto call = lightbus::salvage_rpc_message(blob, e);
+  ASSERT_TRUE(call);
+  EXPECT_EQ(call->id, "abc");
+  EXPECT_EQ(call->return_path, "redis+key://k");
+  EXPECT_EQ(call->canonical_name(), "auth.check_password");
+  EXPECT_EQ(call->kwargs, json::object());
+  EXPECT_EQ(call->refused, e);
+  auto res = lightbus::refused_result(*call);
+  EXPECT_TRUE(res.error);
+  EXPECT_EQ(res.rpc_message_id, "abc");
+  ASSERT_TRUE(res.result.is_string());
+  EXPECT_NE(res.result.get<std::string>().find("could not decode call abc to auth.check_password"),
+            std::string::npos);
+  EXPECT_NE(res.result.get<std::string>().find("not valid UTF-8"), std::string::npos);
+  // Its encoding is valid UTF-8 JSON a Python caller reads.
+  auto out = lightbus::encode(res);
+  EXPECT_EQ(lightbus::invalid_utf8_at(out), std::string::npos) << out;
+  EXPECT_TRUE(lightbus::decode_result_message(out));
+
+  // Bad metadata, not bad bytes: an unexpected key, a missing name.
+  for (std::string bad :
+       {R"({"kwargs": {}, "metadata": {"id": "i", "return_path": "redis+key://k", "extra": 1}})",
+        R"({"kwargs": 5, "metadata": {"id": "i", "return_path": "redis+key://k"}})"}) {
+    auto refused = lightbus::salvage_rpc_message(bad, call_error(bad));
+    ASSERT_TRUE(refused) << bad;
+    EXPECT_EQ(refused->id, "i");
+  }
+}
+
+TEST(Message, SalvageGivesUpWithoutIdOrUsableReturnPath) {
+  for (std::string bad :
+       {"", "nope", "[]", "{\"kwargs\": {\"x\": 1}, \"meta",
+        R"({"kwargs": {}, "metadata": {"return_path": "redis+key://k"}})",
+        R"({"kwargs": {}, "metadata": {"id": "", "return_path": "redis+key://k"}})",
+        R"({"kwargs": {}, "metadata": {"id": "i", "return_path": "http://k"}})",
+        R"({"kwargs": {}, "metadata": {"id": "i"}})", R"({"metadata": []})"})
+    EXPECT_FALSE(lightbus::salvage_rpc_message(bad, "why")) << bad;
 }

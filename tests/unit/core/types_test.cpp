@@ -207,3 +207,15 @@ TEST(Types, PrimaryTemplateUsesNlohmannConversions) {
   EXPECT_NE(err.find("y"), std::string::npos) << err;
   EXPECT_EQ(bus_type<point>::to_json(point{3, 4}), (json{{"x", 3}, {"y", 4}}));
 }
+
+TEST(Types, IntegersBeyond64BitsAreOutOfRangeForIntegersAndNearestForDoubles) {
+  auto big = lightbus::make_big_integer("18446744073709551616");
+  std::string err;
+  EXPECT_FALSE(from<int64_t>(big, &err));
+  EXPECT_EQ(err, "integer 18446744073709551616 is out of range");
+  EXPECT_FALSE(from<uint64_t>(big, &err));
+  EXPECT_EQ(from<double>(big), 18446744073709551616.0);
+  EXPECT_EQ(from<json>(big), big);
+  EXPECT_FALSE(from<std::string>(big, &err));
+  EXPECT_EQ(err, "expected string, got integer");
+}

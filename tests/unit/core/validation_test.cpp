@@ -1,6 +1,7 @@
 #include "lightbus/validation.hpp"
 
 #include <atomic>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -10,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "lightbus/api.hpp"
+#include "lightbus/json.hpp"
 #include "lightbus/schema.hpp"
 #include "test_data.hpp"
 
@@ -460,4 +462,24 @@ TEST(SchemaValidator, EverySchemaWeGenerateIsValidDraft07) {
     }
   }
   EXPECT_FALSE(meta->accepts(json{{"type", "strin"}}));
+}
+
+// -- values Python sends that standard JSON lacks (issue 12, item 4) -----------------
+
+TEST(SchemaValidator, TakesIntegersBeyond64BitsAsIntegersAndNonFiniteFloatsAsNumbers) {
+  auto big = lightbus::make_big_integer("18446744073709551616");
+  EXPECT_EQ(params_error("price", {{"sku", "a"}, {"qty", big}}), "valid");
+  EXPECT_EQ(params_error("price", {{"sku", "a"}, {"qty", 18446744073709551615u}}), "valid");
+  EXPECT_EQ(params_error("reprice", {{"table", {{"a", big}}}}), "valid");
+  EXPECT_EQ(params_error("check_password", {{"username", big}, {"password", "x"}}),
+            "parameter 'username': expected string, got integer");
+  for (double x : {std::numeric_limits<double>::quiet_NaN(),
+                   std::numeric_limits<double>::infinity()})
+    EXPECT_EQ(params_error("reprice", {{"table", {{"a", x}}}}), "valid");
+  auto minimum = schema_validator::make(json::parse(
+    R"({"type": "object", "properties": {"n": {"type": "integer", "minimum": 0}}})"));
+  ASSERT_TRUE(minimum);
+  EXPECT_TRUE(minimum->check_parameters({{"n", big}}));
+  EXPECT_TRUE(minimum->check_parameters({{"n", 18446744073709551615u}}));
+  EXPECT_FALSE(minimum->check_parameters({{"n", lightbus::make_big_integer("-18446744073709551616")}}));
 }

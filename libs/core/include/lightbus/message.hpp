@@ -20,6 +20,10 @@ struct rpc_message {
   std::string return_path;
   /// Keyword arguments; always an object.
   json kwargs = json::object();
+  /// Set only for a call whose blob could not be decoded (see
+  /// `salvage_rpc_message`): why. Such a call never runs; it is answered
+  /// with `refused_result`.
+  std::string refused;
 
   /// Returns `api.procedure`.
   std::string canonical_name() const { return api_name + "." + procedure_name; }
@@ -59,5 +63,17 @@ expected<rpc_message> decode_rpc_message(std::string_view blob);
 
 /// Decodes a result blob.
 expected<result_message> decode_result_message(std::string_view blob);
+
+/// Reads what it can of a call blob that `decode_rpc_message` refused for
+/// `reason`, so that its caller can be answered instead of left to time out.
+///
+/// Returns a call with the blob's id and return path, its API and procedure
+/// names where they are strings, no kwargs, and `refused` = `reason`; or
+/// nothing if no id or no valid return path can be read (then nobody can be
+/// answered). Bytes that are not UTF-8 are read as U+FFFD here.
+std::optional<rpc_message> salvage_rpc_message(std::string_view blob, std::string reason);
+
+/// Returns the error result that answers a refused call (`rpc_message::refused`).
+result_message refused_result(const rpc_message& call);
 
 } // namespace lightbus

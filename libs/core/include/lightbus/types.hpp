@@ -101,6 +101,10 @@ struct bus_type<T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, 
       out = static_cast<T>(v);
       return true;
     }
+    if (is_big_integer(j)) {
+      err = "integer " + *big_integer_digits(j) + " is out of range";
+      return false;
+    }
     // JSON Schema (and Python's jsonschema) treat 3.0 as an integer.
     if (j.is_number_float()) {
       double d = j.get<double>();
@@ -121,6 +125,11 @@ template <class T>
 struct bus_type<T, std::enable_if_t<std::is_floating_point_v<T>>> {
   static json schema() { return json{{"type", "number"}}; }
   static bool from_json(const json& j, T& out, std::string& err) {
+    if (is_big_integer(j)) {
+      // Python's float(int): the nearest value (infinite beyond the range).
+      out = static_cast<T>(big_integer_to_double(j));
+      return true;
+    }
     if (!j.is_number()) {
       err = detail::type_mismatch("number", j);
       return false;
