@@ -199,7 +199,8 @@ expected<json> run_after_call_hooks(const lightbus::hooks& h, const rpc_message&
   if (!outcome)
     return outcome; // still an error: the original text
   return make_error(errc::remote_error,
-                    res.result.is_string() ? res.result.get<std::string>() : res.result.dump());
+                    res.result.is_string() ? res.result.get<std::string>()
+                                           : dump_python(res.result));
 }
 
 } // namespace detail
