@@ -68,7 +68,8 @@ TEST(RpcTransport, UnwrapResultShowsNonStringErrorAsJson) {
   res.result = json{{"code", 7}};
   auto value = lightbus::redis::unwrap_result(call, res);
   ASSERT_FALSE(value);
-  EXPECT_EQ(value.error().message, R"(Error while calling store.get_price: {"code":7})");
+  // Written as Python writes JSON (and never throwing on bytes that are not UTF-8).
+  EXPECT_EQ(value.error().message, R"(Error while calling store.get_price: {"code": 7})");
 }
 
 TEST(RpcTransport, TimeoutErrorNamesCallAndWait) {
