@@ -32,6 +32,8 @@ struct counting_api : lightbus::api {
       runs->add(k);
       return 2 * k;
     });
+    // Declared, so that incoming validation lets `ev` through.
+    event("ev", {"n"});
   }
 };
 

@@ -92,14 +92,15 @@ inline std::string first_of(const std::vector<long long>& xs, size_t k = 20) {
 class log_capture {
 public:
   log_capture() : sink_(std::make_shared<sink>()) {
-    spdlog::default_logger()->sinks().push_back(sink_);
+    // apply_all holds the registry's lock: no spdlog calls inside.
     spdlog::apply_all([this](const std::shared_ptr<spdlog::logger>& l) {
-      if (l != spdlog::default_logger()) {
-        auto& s = l->sinks();
-        if (std::find(s.begin(), s.end(), sink_) == s.end())
-          s.push_back(sink_);
-      }
+      auto& s = l->sinks();
+      if (std::find(s.begin(), s.end(), sink_) == s.end())
+        s.push_back(sink_);
     });
+    auto& def = spdlog::default_logger()->sinks();
+    if (std::find(def.begin(), def.end(), sink_) == def.end())
+      def.push_back(sink_);
   }
 
   // The sink stays in place (loggers are process-wide and other threads may
