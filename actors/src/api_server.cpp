@@ -33,6 +33,7 @@ std::string demangle(const char* name) {
 
 caf::behavior function_handler(caf::event_based_actor* self,
                                std::shared_ptr<const api> owner, const procedure* proc) {
+  drop_strays(self, "function handler");
   (void) self;
   return {
     [owner, proc](invoke_atom, const rpc_message& call) -> result_message {
@@ -83,6 +84,7 @@ using server_actor = caf::stateful_actor<server_state>;
 
 caf::actor spawn_handler_actor(server_actor* self, handler_factory factory) {
   return self->spawn([factory](caf::event_based_actor* a) {
+    drop_strays(a, "RPC handler actor");
     a->set_exception_handler(exception_to_error);
     return factory(a);
   });
@@ -284,6 +286,7 @@ void dispatch(server_actor* self, rpc_message call) {
 }
 
 caf::behavior api_server(server_actor* self, api_server_config cfg) {
+  drop_strays(self, "API server " + cfg.api.definition()->name());
   auto& st = self->state;
   st.cfg = std::move(cfg);
   const auto& def = *st.cfg.api.definition();

@@ -6,6 +6,7 @@
 #include "internal.hpp"
 #include "lightbus/actors/errors.hpp"
 #include "lightbus/keys.hpp"
+#include "lightbus/logger.hpp"
 #include "lightbus/plugins.hpp"
 #include "lightbus/redis/event_transport.hpp"
 #include "lightbus/redis/rpc_transport.hpp"
@@ -32,6 +33,9 @@ struct bus_state {
   std::unique_ptr<caf::actor_system> own_sys;
   caf::actor_system* sys = nullptr;
   caf::actor caller;
+  /// Set when `caller` ended on its own (a bug: it survives stray messages):
+  /// `bus::actor()` then starts a new one, so the client keeps working.
+  std::shared_ptr<std::atomic<bool>> caller_ended;
   std::vector<std::unique_ptr<call_lease>> idle;
   std::vector<std::pair<std::string, redis::connection>> idle_event_conns;
   /// Set by `make_bus`: takes every call and event instead of Redis.
@@ -318,8 +322,21 @@ caf::actor bus::actor() const {
     return state_->backend->actor();
   auto& sys = state_->system();
   std::lock_guard<std::mutex> guard{state_->mtx};
-  if (!state_->caller)
-    state_->caller = detail::spawn_caller(sys, state_->cfg, state_->schemas, state_->hooks);
+  if (state_->caller && !state_->caller_ended->load())
+    return state_->caller;
+  if (state_->caller)
+    logger("client")->error("the bus client actor had ended; started a new one");
+  state_->caller = detail::spawn_caller(sys, state_->cfg, state_->schemas, state_->hooks);
+  auto ended = std::make_shared<std::atomic<bool>>(false);
+  state_->caller_ended = ended;
+  // Runs when the actor ends, in its thread: only a flag, no lock (the actor
+  // may already have ended, and then this runs here, under our lock).
+  state_->caller->attach_functor([ended](const caf::error& reason) {
+    if (reason != caf::exit_reason::user_shutdown && reason != caf::exit_reason::normal)
+      logger("client")->error("the bus client actor ended: {}; a new one starts at the next use",
+                              detail::describe(reason));
+    ended->store(true);
+  });
   return state_->caller;
 }
 
@@ -359,7 +376,7 @@ void add_client_plugins(const std::shared_ptr<detail::bus_state>& st) {
     *st->hooks, st->cfg,
     [weak](const std::string& event, json kwargs) {
       if (auto s = weak.lock())
-        detail::metrics_sender(bus{s}.actor())(event, std::move(kwargs));
+        detail::metrics_sender([s] { return bus{s}.actor(); })(event, std::move(kwargs));
     },
     true, false);
 }

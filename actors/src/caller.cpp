@@ -116,6 +116,7 @@ void receive_once(receiver_actor* self) {
 caf::behavior receiver(receiver_actor* self, redis::connection_options redis,
                        std::shared_ptr<channel> chan, caf::actor router,
                        std::shared_ptr<reader_control> control) {
+  drop_strays(self, "RPC result reader");
   auto& st = self->state;
   st.redis = std::move(redis);
   st.redis.read_timeout = std::chrono::seconds(5);
@@ -185,6 +186,7 @@ void fail_batch(sender_actor* self, const error& err) {
 caf::behavior sender(sender_actor* self, redis::connection_options rpc_redis,
                      redis::connection_options result_redis, std::shared_ptr<channel> chan,
                      caf::actor router) {
+  drop_strays(self, "RPC call sender");
   auto& st = self->state;
   st.rpc_redis = std::move(rpc_redis);
   st.rpc_redis.read_timeout = std::chrono::seconds(5);
@@ -342,6 +344,7 @@ void answer_next(event_sender_actor* self, redis::reply& r) {
 // mailbox. Each fire is answered with its stream id, in order.
 caf::behavior event_sender(event_sender_actor* self, redis::connection_options redis,
                            long long max_len) {
+  drop_strays(self, "event sender");
   self->state.redis = std::move(redis);
   self->state.redis.read_timeout = std::chrono::seconds(5);
   self->state.max_len = max_len;
@@ -549,7 +552,7 @@ void with_schemas(router_actor* self, const std::string& api_name, F next) {
         .then([next](bool) mutable { next(); }, [next](caf::error&) mutable { next(); });
       return;
     case load_need::background:
-      self->send(st.schema_loader, schemaload_atom::value, api_name);
+      self->send(st.schema_loader, schemarfsh_atom::value, api_name);
       break;
     case load_need::none:
       break;
@@ -648,6 +651,7 @@ caf::result<event_message> start_fire(router_actor* self, const std::string& nam
 
 caf::behavior router(router_actor* self, config cfg, std::shared_ptr<schema_cache> schemas,
                      std::shared_ptr<const lightbus::hooks> hooks) {
+  drop_strays(self, "bus client");
   self->state.cfg = std::move(cfg);
   self->state.schemas = std::move(schemas);
   self->state.hooks = hooks ? std::move(hooks) : std::make_shared<const lightbus::hooks>();

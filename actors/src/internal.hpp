@@ -40,6 +40,9 @@ using write_atom = caf::atom_constant<caf::atom("write")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 /// Supervisor -> API server / writer: reply once nothing is in flight.
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
+/// Supervisor -> listener, told (no answer): its drain timed out; it logs the
+/// handlers still running, which the process abandons.
+using abandon_atom = caf::atom_constant<caf::atom("abandon")>;
 /// Supervisor self-message: respawn a child after its back-off.
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 /// Supervisor self-message: a stop took too long.
@@ -192,9 +195,10 @@ using metrics_fire = std::function<void(const std::string& event, json kwargs)>;
 void add_metrics_hooks(lightbus::hooks& h, const config& cfg, metrics_fire fire,
                        bool caller_side, bool worker_side);
 
-/// Returns a `metrics_fire` that sends `(fire_atom, ...)` to `caller` (a bus's
-/// caller actor) without waiting for the answer.
-metrics_fire metrics_sender(caf::actor caller);
+/// Returns a `metrics_fire` that sends `(fire_atom, ...)` to the actor that
+/// `caller` returns (a bus's caller actor, asked at each fire: it may have been
+/// replaced) without waiting for the answer.
+metrics_fire metrics_sender(std::function<caf::actor()> caller);
 
 /// Runs the `before_rpc_call` / `before_event_sent` hooks on `msg` (they may
 /// change it); an error (`hook_failed`) when one with on_hook_error::stop threw.
@@ -222,5 +226,14 @@ expected<std::pair<std::string, std::string>> check_target(std::string_view name
 
 /// Renders a CAF error for logs and error results.
 std::string describe(const caf::error& err);
+
+// -- stray messages -----------------------------------------------------------------
+
+/// Keeps `self` alive through messages it has no handler for, and through error
+/// messages answering something it sent (CAF 0.17 ends an actor on both: an
+/// unexpected message with `unexpected_message`, an error with that error). Each
+/// is logged with its content (the first few, then every 1000th) and dropped.
+/// Every long-lived actor of ours calls this first; `who` names it in the log.
+void drop_strays(caf::scheduled_actor* self, std::string who);
 
 } // namespace lightbus::detail

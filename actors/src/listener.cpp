@@ -25,6 +25,7 @@
 #include "lightbus/json.hpp"
 #include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
+#include "lightbus/redis/dead_letters.hpp"
 #include "lightbus/redis/event_transport.hpp"
 #include "lightbus/redis/history.hpp"
 #include "lightbus/redis/stream_info.hpp"
@@ -248,6 +249,7 @@ void consumer_read(stream_consumer_actor* self) {
 caf::behavior stream_consumer(stream_consumer_actor* self, subscription sub,
                               size_t max_in_flight, caf::actor listener,
                               std::shared_ptr<reader_control> control) {
+  drop_strays(self, "stream consumer " + sub.stream);
   auto& st = self->state;
   st.sub = std::move(sub);
   st.max_credits = st.credits = static_cast<long long>(max_in_flight);
@@ -330,6 +332,7 @@ bool with_conn(stream_writer_actor* self, Fn fn) {
 }
 
 caf::behavior stream_writer(stream_writer_actor* self, redis::connection_options redis) {
+  drop_strays(self, "stream writer");
   self->state.redis = std::move(redis);
   self->state.redis.read_timeout = std::chrono::seconds(5);
   return {
@@ -393,13 +396,8 @@ caf::behavior stream_writer(stream_writer_actor* self, redis::connection_options
         redis::stream_entry& entry, const std::string& reason,
         const std::string& listener) -> caf::result<bool> {
       bool done = with_conn(self, [&](redis::connection& c) {
-        auto fields = entry.fields;
-        fields.emplace_back("dead_letter_reason", reason);
-        fields.emplace_back("dead_letter_stream", stream);
-        fields.emplace_back("dead_letter_native_id", entry.id);
-        fields.emplace_back("dead_letter_deliveries", std::to_string(entry.deliveries));
-        fields.emplace_back("dead_letter_listener", listener);
-        auto id = redis::xadd(c, dead_letter_stream_key(group), fields, 100000);
+        auto id = redis::xadd(c, dead_letter_stream_key(group),
+                              redis::dead_letter_fields(entry, stream, reason, listener), 100000);
         if (!id)
           return id.error().code != errc::connection_failed;
         auto r = redis::ack(c, stream, group, {entry.id});
@@ -481,8 +479,9 @@ caf::behavior stream_writer(stream_writer_actor* self, redis::connection_options
 /// events), slow ones report after every event, so acks never lag behind.
 constexpr auto max_run_time = std::chrono::milliseconds(2);
 
-caf::behavior function_listener(caf::event_based_actor*, event_handler fn,
+caf::behavior function_listener(caf::event_based_actor* self, event_handler fn,
                                 std::shared_ptr<std::atomic<bool>> halt) {
+  drop_strays(self, "function listener");
   return {
     [fn](event_atom, const event_message& msg) -> caf::result<bool> {
       try {
@@ -605,7 +604,8 @@ caf::actor make_handler(listener_actor* self) {
                                                     self->state.halt);
   else if (spec.factory) {
     auto factory = spec.factory;
-    a = self->spawn<caf::monitored>([factory](caf::event_based_actor* h) {
+    a = self->spawn<caf::monitored>([factory, name = spec.name](caf::event_based_actor* h) {
+      drop_strays(h, "handler actor of listener " + name);
       h->set_exception_handler(exception_to_error);
       return factory(h);
     });
@@ -626,6 +626,29 @@ void maybe_drained(listener_actor* self) {
   for (auto& rp : st.drains)
     rp.deliver(true);
   st.drains.clear();
+}
+
+// The drain timed out: names the entries whose handlers still run, which the
+// process abandons (they stay pending in Redis: the next worker gets them).
+void log_abandoned(listener_actor* self) {
+  auto& st = self->state;
+  constexpr size_t max_named = 20;
+  std::string names;
+  size_t n = 0;
+  for (auto& [stream, q] : st.streams)
+    for (auto& [id, item] : q.running) {
+      if (++n > max_named)
+        continue;
+      names += fmt::format("{}{} {} ({}.{}, id {})", names.empty() ? "" : ", ", stream, id,
+                           item.msg.api_name, item.msg.event_name, item.msg.id);
+    }
+  if (n == 0)
+    return;
+  if (n > max_named)
+    names += fmt::format(" and {} more", n - max_named);
+  log()->warn("listener {}: abandoning {} event(s) whose handlers still run at shutdown: {}; "
+              "they stay pending and the next worker of their group handles them",
+              st.spec.name, n, names);
 }
 
 void pump(listener_actor* self, stream_queue& q);
@@ -1032,7 +1055,7 @@ bool schemas_ready(listener_actor* self, const stream_queue& q) {
   if (!st.schema_loader)
     st.schema_loader = spawn_schema_loader(self, st.schemas);
   if (need == load_need::background) {
-    self->send(st.schema_loader, schemaload_atom::value, q.sub.api);
+    self->send(st.schema_loader, schemarfsh_atom::value, q.sub.api);
     return true;
   }
   st.schema_loading = true;
@@ -1223,6 +1246,7 @@ void start_reclaim(listener_actor* self, bool periodic) {
 caf::behavior listener(listener_actor* self, listener_spec spec, std::vector<subscription> subs,
                        caf::actor supervisor, std::chrono::milliseconds block,
                        std::shared_ptr<schema_cache> schemas, std::shared_ptr<const lightbus::hooks> hooks) {
+  drop_strays(self, "listener " + spec.name);
   auto& st = self->state;
   st.spec = std::move(spec);
   st.schemas = std::move(schemas);
@@ -1385,6 +1409,7 @@ caf::behavior listener(listener_actor* self, listener_spec spec, std::vector<sub
       maybe_drained(self);
       return rp;
     },
+    [=](abandon_atom) { log_abandoned(self); },
   };
 }
 

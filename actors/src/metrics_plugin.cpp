@@ -77,11 +77,17 @@ void add_metrics_hooks(lightbus::hooks& h, const config& cfg, metrics_fire fire,
   }
 }
 
-metrics_fire metrics_sender(caf::actor caller) {
+metrics_fire metrics_sender(std::function<caf::actor()> caller) {
   return [caller](const std::string& event, json kwargs) {
     // Fire and forget: a hook must not wait for Redis. The caller validates
     // and sends it like any event (Python uses the normal fire path too).
-    caf::anon_send(caller, fire_atom::value, std::string(metrics_api) + "." + event,
+    caf::actor to;
+    try {
+      to = caller();
+    } catch (const std::exception&) {
+      return; // the client is unbound: the worker is stopping
+    }
+    caf::anon_send(to, fire_atom::value, std::string(metrics_api) + "." + event,
                    std::move(kwargs));
   };
 }

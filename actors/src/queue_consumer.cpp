@@ -148,6 +148,7 @@ void read_once(consumer_actor* self) {
 }
 
 caf::behavior queue_consumer(consumer_actor* self, consumer_config cfg, caf::actor router) {
+  drop_strays(self, "RPC queue consumer " + cfg.api_name);
   auto& st = self->state;
   st.queue = rpc_queue_key(cfg.api_name);
   st.credits = cfg.max_in_flight;

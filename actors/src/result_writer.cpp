@@ -80,6 +80,7 @@ void flush(writer_actor* self) {
 }
 
 caf::behavior result_writer(writer_actor* self, redis::connection_options redis, int ttl) {
+  drop_strays(self, "result writer");
   self->state.redis = std::move(redis);
   self->state.redis.read_timeout = std::chrono::seconds(5);
   self->state.ttl = ttl;

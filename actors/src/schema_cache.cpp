@@ -13,12 +13,16 @@ namespace lightbus::detail {
 
 namespace {
 
-caf::behavior schema_loader(caf::event_based_actor*, std::shared_ptr<schema_cache> cache) {
+caf::behavior schema_loader(caf::event_based_actor* self, std::shared_ptr<schema_cache> cache) {
+  drop_strays(self, "schema loader");
   return {
     [cache](schemaload_atom, const std::string& api_name) {
       // A failure is logged by the cache; callers validate with what it has.
       (void) cache->load_if_needed(api_name);
       return true;
+    },
+    [cache](schemarfsh_atom, const std::string& api_name) {
+      (void) cache->load_if_needed(api_name);
     },
   };
 }

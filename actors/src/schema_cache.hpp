@@ -19,6 +19,9 @@ namespace lightbus::detail {
 /// Caller -> schema loader: `(schemaload_atom, api)` -> `true` once the
 /// schemas were loaded if `schema_cache::load_needed(api)` still said so.
 using schemaload_atom = caf::atom_constant<caf::atom("schemaload")>;
+/// Caller -> schema loader, told (no answer): `(schemarfsh_atom, api)` runs a
+/// due refresh in the background. Send it, never request it.
+using schemarfsh_atom = caf::atom_constant<caf::atom("schemarfsh")>;
 
 /// Returns the schema cache of a bus client: no local schemas; the remote ones
 /// are loaded from `bus.schema.transport` at first use, on a miss (at most
@@ -31,7 +34,8 @@ std::shared_ptr<schema_cache> make_client_schemas(const config& cfg);
 std::shared_ptr<schema_cache> make_worker_schemas(const module& mod, const config& cfg);
 
 /// Spawns a detached actor, linked to `parent`, that runs the (blocking)
-/// loads of `cache` for `parent`: `(schemaload_atom, api)` -> `true`.
+/// loads of `cache` for `parent`: `(schemaload_atom, api)` -> `true` (a
+/// request), `(schemarfsh_atom, api)` -> nothing (a background refresh).
 caf::actor spawn_schema_loader(caf::local_actor* parent, std::shared_ptr<schema_cache> cache);
 
 } // namespace lightbus::detail

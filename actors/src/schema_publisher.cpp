@@ -26,6 +26,7 @@ using publisher_actor = caf::stateful_actor<publisher_state>;
 caf::behavior schema_publisher(publisher_actor* self,
                                std::vector<std::pair<std::string, json>> schemas,
                                redis::connection_options redis, std::optional<int> ttl) {
+  drop_strays(self, "schema publisher");
   auto& st = self->state;
   st.schemas = std::move(schemas);
   st.redis = std::move(redis);

@@ -98,6 +98,7 @@ void arm_ping(plugin_actor* self) {
 
 caf::behavior state_plugin(plugin_actor* self, state_plugin_config sp,
                            event_transport_options transport) {
+  drop_strays(self, "internal.state plugin");
   auto& st = self->state;
   st.sp = std::move(sp);
   st.transport = std::move(transport);

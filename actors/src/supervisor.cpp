@@ -207,6 +207,7 @@ void drain(supervisor_actor* self) {
   }
   for (auto& l : st.listeners) {
     auto name = l.spec.name;
+    auto listener = l.actor;
     self->request(l.actor, st.opts.drain_timeout, drain_atom::value)
       .then(
         [=](bool) {
@@ -217,6 +218,7 @@ void drain(supervisor_actor* self) {
           self->state.log->warn("listener {}: handlers still running at shutdown ({}); their "
                                 "events stay pending and will be redelivered",
                                 name, describe(err));
+          self->send(listener, abandon_atom::value); // it names them
           if (--*remaining == 0)
             flush_writer();
         });
@@ -240,6 +242,7 @@ void drain(supervisor_actor* self) {
 }
 
 caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_options opts) {
+  drop_strays(self, "worker supervisor");
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.opts = opts;
@@ -253,7 +256,7 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
   // Python (the plugin skips events of internal.metrics itself). Added before
   // any message can reach the client's caller actor.
   if (metrics_plugin_enabled(st.cfg))
-    add_metrics_hooks(*st.hooks, st.cfg, metrics_sender(st.module_client->actor()), true, true);
+    add_metrics_hooks(*st.hooks, st.cfg, metrics_sender([client = st.module_client] { return client->actor(); }), true, true);
   run_worker_hooks(self, hook_point::before_worker_start);
   auto start_writer = [=](const std::string& url) {
     auto& st = self->state;

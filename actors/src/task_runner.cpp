@@ -8,6 +8,7 @@
 
 #include <caf/all.hpp>
 
+#include "internal.hpp"
 #include "lightbus/actors/atoms.hpp"
 #include "lightbus/logger.hpp"
 
@@ -91,6 +92,7 @@ void run_once(runner_actor* self) {
 }
 
 caf::behavior task_runner(runner_actor* self, std::shared_ptr<task_runner_config> cfg) {
+  drop_strays(self, "task runner");
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.due = st.cfg->spec.when.first_run(st.cfg->now());

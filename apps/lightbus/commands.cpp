@@ -6,9 +6,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -85,6 +88,26 @@ sigset_t block_stop_signals() {
   return stop_signals;
 }
 
+/// How long the actor system may take to end once the worker stopped.
+constexpr auto abandon_grace = std::chrono::milliseconds(300);
+
+// ~actor_system waits for every actor, and a handler blocked in a call that
+// never returns (a full pipe, a hung socket) would keep the process forever.
+// Once the worker stopped (its drain timed out; the listeners named what they
+// abandon), the process ends with `code` after `grace` whatever handlers do.
+// Their events stay pending in Redis: the next worker of the group takes them.
+void exit_unless_ended_within(std::chrono::milliseconds grace, int code) {
+  std::thread([grace, code] {
+    std::this_thread::sleep_for(grace);
+    logger("worker")->warn("handlers still running after the stop are abandoned: exiting "
+                           "now (their events stay pending and are redelivered)");
+    spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->flush(); });
+    std::fflush(stdout);
+    std::fflush(stderr);
+    std::_Exit(code);
+  }).detach();
+}
+
 // Runs the worker for `mod` until a signal arrives or the worker stops by
 // itself (a listener's max_events, or on_error=shutdown). Returns the exit code.
 int serve_until_stopped(const sigset_t& stop_signals, const module& mod, const config& cfg,
@@ -110,11 +133,13 @@ int serve_until_stopped(const sigset_t& stop_signals, const module& mod, const c
   sigwait(&stop_signals, &sig);
   if (worker_ended) {
     log->info("worker stopped");
+    exit_unless_ended_within(abandon_grace, worker_exit_code.load());
     return worker_exit_code.load();
   }
   log->info("received {}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   auto clean = stop_worker(sys, worker, wopts.drain_timeout + std::chrono::seconds(1));
   log->info(clean ? "worker stopped" : "worker stopped before all work finished");
+  exit_unless_ended_within(abandon_grace, worker_exit_code.load());
   return worker_exit_code.load();
 }
 

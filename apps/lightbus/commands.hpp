@@ -48,6 +48,18 @@ struct listen_options {
   size_t count = 0;
 };
 
+struct dead_letters_options {
+  std::string action;           // list | replay | drop
+  std::string group;            // the consumer group, e.g. SERVICE-LISTENER
+  size_t limit = 100;           // list: at most this many (0 = all)
+  std::string format;           // list: json | pretty; empty: pretty on a terminal
+  std::vector<std::string> ids; // replay/drop: these dead letters
+  bool all = false;             // replay/drop: every dead letter of the group
+};
+
+/// `lightbus dead-letters list|replay|drop GROUP`: what a listener gave up on.
+int dead_letters_command(const common_options& common, const dead_letters_options& opts);
+
 struct dumpconfigschema_options {
   std::string out; // --out FILE, else stdout
 };

@@ -91,6 +91,29 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   listen->add_option("--count", listen_opts.count, "Exit after this many events (0 = never)");
 
+  dead_letters_options dead_opts;
+  auto dead = app.add_subcommand(
+    "dead-letters", "List, replay or drop the events a listener gave up on ({group}:dead_letter)");
+  dead->require_subcommand(1);
+  auto dead_list = dead->add_subcommand("list", "Print the dead letters of GROUP, oldest first");
+  auto dead_replay = dead->add_subcommand(
+    "replay", "Put dead letters back on their streams as new entries, then remove them");
+  auto dead_drop = dead->add_subcommand("drop", "Remove dead letters for good");
+  for (auto* sub : {dead_list, dead_replay, dead_drop}) {
+    add_common(sub, common);
+    sub->add_option("group", dead_opts.group,
+                    "The consumer group, SERVICE-LISTENER (see lightbus inspect --groups)")
+      ->required();
+  }
+  dead_list->add_option("-l,--limit", dead_opts.limit, "At most this many (0 = all)")
+    ->capture_default_str();
+  dead_list->add_option("-F,--format", dead_opts.format,
+                        "json (one object per line) or pretty; default: pretty on a terminal");
+  for (auto* sub : {dead_replay, dead_drop}) {
+    sub->add_option("--id", dead_opts.ids, "Dead-letter ids (as `list` prints them)");
+    sub->add_flag("--all", dead_opts.all, "Every dead letter of the group");
+  }
+
   dumpconfigschema_options dumpconfigschema_opts;
   auto dumpconfigschema = app.add_subcommand(
     "dumpconfigschema", "Print the JSON Schema of the config file (for editors and checks)");
@@ -160,6 +183,10 @@ int main(int argc, char** argv) {
       return fire_command(common, fire_opts);
     if (*listen)
       return listen_command(common, listen_opts);
+    if (*dead) {
+      dead_opts.action = *dead_list ? "list" : *dead_replay ? "replay" : "drop";
+      return dead_letters_command(common, dead_opts);
+    }
     if (*dumpconfigschema)
       return dumpconfigschema_command(dumpconfigschema_opts);
     if (*dumpschema)

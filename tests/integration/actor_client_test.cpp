@@ -198,3 +198,42 @@ TEST_F(ActorClient, AnonymousFireIsSentAndItsFailureLogged) {
   EXPECT_TRUE(logged) << "the failed anonymous fire was not logged";
   conn.command({"DEL", stream});
 }
+
+TEST_F(ActorClient, StrayMessagesNeverEndTheClientActor) {
+  start_worker();
+  auto bus = lightbus::create(cfg_);
+  auto client = bus.actor();
+  // What nobody asked for: a lone `true` (what a reply to a `send` looks like
+  // in CAF 0.17), other values, an error, and a request it has no handler for.
+  caf::anon_send(client, true);
+  caf::anon_send(client, 42, std::string("x"));
+  caf::anon_send(client, caf::make_error(caf::sec::runtime_error, "stray"));
+  {
+    caf::scoped_actor self{bus.system()};
+    self->send(client, true); // its answer, if any, must not come back as a stray
+    bool refused = false;
+    self->request(client, 5s, 3.5)
+      .receive([](double) {}, [&](caf::error&) { refused = true; });
+    EXPECT_TRUE(refused) << "a request nobody handles is answered with an error";
+  }
+  auto f = request_from_actor(bus, api_ + ".add", {{"a", 1}, {"b", 2}});
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  auto res = f.get();
+  ASSERT_TRUE(res.value) << lightbus::to_string(*res.error);
+  EXPECT_EQ(*res.value, json(3));
+  EXPECT_EQ(bus.actor(), client) << "the client actor was replaced: it had ended";
+}
+
+TEST_F(ActorClient, AClientActorThatEndedIsReplacedAtTheNextUse) {
+  start_worker();
+  auto bus = lightbus::create(cfg_);
+  auto first = bus.actor();
+  caf::anon_send_exit(first, caf::exit_reason::kill); // as if it had crashed
+  // The end is seen asynchronously: the next use after it gets a new actor.
+  ASSERT_TRUE(lightbus::test::wait_until([&] { return bus.actor() != first; }));
+  auto f = request_from_actor(bus, api_ + ".add", {{"a", 2}, {"b", 3}});
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  auto res = f.get();
+  ASSERT_TRUE(res.value) << lightbus::to_string(*res.error);
+  EXPECT_EQ(*res.value, json(5));
+}

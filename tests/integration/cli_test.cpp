@@ -161,6 +161,60 @@ TEST_F(Cli, SigtermFinishesCallInFlight) {
   EXPECT_EQ(caller.out(), "0.8\n") << "the result of the call in flight was lost";
 }
 
+TEST_F(Cli, SigtermEndsTheProcessWhileAHandlerIsBlockedForever) {
+  // Entries pending for 2 s may be reclaimed; reclaim passes every second.
+  temp_file cfg{"lightbus-it-stuck.yaml", R"(apis:
+  default:
+    event_transport:
+      redis:
+        acknowledgement_timeout: 2
+        reclaim_interval: 1
+)"};
+  temp_file marker{"lightbus-it-stuck-marker", ""};
+  temp_file handled{"lightbus-it-stuck-handled", ""};
+  std::filesystem::remove(marker.path);
+  auto& stuck = run_worker(LIGHTBUS_TEST_SLOW_MODULE,
+                           {"--config", cfg.path.string(), "--service-name", "stuck", "--process-name", "first"},
+                           {{"LIGHTBUS_TEST_MARKER", marker.path.string()},
+                            {"LIGHTBUS_TEST_BLOCK_FOREVER", "1"}});
+  // Fire once the listener's group exists (events before it are not its own).
+  auto conn = lightbus::test::connect(url());
+  ASSERT_TRUE(lightbus::test::wait_until(
+    [&] {
+      auto r = conn.command({"XINFO", "GROUPS", "slow.*:stream"});
+      return r && r->is_array() && !r->elements.empty();
+    },
+    15s))
+    << stuck.err();
+  auto fired = lightbus::test::run_command(
+    {lightbus::test::lightbus_binary(), "fire", "slow.stuck", R"({"n": 7})", "--redis", url()});
+  ASSERT_EQ(fired.exit_code, 0) << describe(fired);
+  ASSERT_TRUE(
+    lightbus::test::wait_until([&] { return std::filesystem::exists(marker.path); }, 10s))
+    << "the handler never started: " << stuck.err();
+
+  auto start = std::chrono::steady_clock::now();
+  stuck.signal(SIGTERM);
+  auto code = stuck.wait_for(5s);
+  ASSERT_TRUE(code) << "the worker did not exit while its handler was blocked: " << stuck.err();
+  EXPECT_EQ(*code, 0) << stuck.err();
+  // drain_timeout (1.5 s) + 1 s.
+  EXPECT_LT(lightbus::test::seconds_since(start), 2.5) << stuck.err();
+  EXPECT_THAT(stuck.err(), HasSubstr("listener stuck: abandoning 1 event(s)"));
+  EXPECT_THAT(stuck.err(), HasSubstr("(slow.stuck, id "));
+
+  // A second worker reclaims the entry (pending under `first`) and handles it.
+  auto& second = run_worker(LIGHTBUS_TEST_SLOW_MODULE,
+                            {"--config", cfg.path.string(), "--service-name", "stuck", "--process-name", "second"},
+                            {{"LIGHTBUS_TEST_HANDLED", handled.path.string()}});
+  auto read_handled = [&] {
+    std::ifstream in(handled.path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  EXPECT_TRUE(lightbus::test::wait_until([&] { return read_handled() == "7\n"; }, 15s))
+    << "handled: '" << read_handled() << "'\n" << second.err();
+}
+
 // -- dumpconfigschema (no Redis needed) ---------------------------------------------------
 
 TEST(CliDumpConfigSchema, PrintsTheConfigSchemaAsJson) {
