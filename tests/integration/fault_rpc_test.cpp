@@ -127,8 +127,9 @@ TEST(FaultRpc, TenThousandCallsAcrossTwoRedisRestarts) {
     EXPECT_TRUE(code == "timeout" || code == "connection_failed" || code == "redis_error")
       << code << ": " << n;
   for (auto& e : samples) {
-    if (e.rfind("redis_error", 0) == 0)
+    if (e.rfind("redis_error", 0) == 0) {
       EXPECT_NE(e.find("LOADING"), std::string::npos) << e;
+    }
   }
   EXPECT_TRUE(logs.restarts().empty()) << t::joined(logs.restarts());
 }
