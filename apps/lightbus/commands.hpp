@@ -70,6 +70,7 @@ int dumpconfigschema_command(const dumpconfigschema_options& opts);
 struct dumpschema_options {
   std::string out;      // --out FILE|DIR, else stdout
   std::string bus_path; // --bus: also the schemas of this module's APIs
+  std::vector<std::string> apis; // --api: only these APIs
 };
 
 /// `lightbus dumpschema`: every API schema known on the bus (ours and remote).

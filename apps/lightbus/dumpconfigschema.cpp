@@ -20,14 +20,15 @@ int dumpconfigschema_command(const dumpconfigschema_options& opts) {
   if (opts.out.empty()) {
     std::cout << text << std::flush;
     if (!std::cout) {
-      std::cerr << "lightbus: cannot write the schema to stdout\n";
+      std::cerr << "lightbus dumpconfigschema: cannot write the schema to stdout\n";
       return exit_software;
     }
     return exit_ok;
   }
   std::ofstream out(opts.out, std::ios::binary | std::ios::trunc);
   if (!out) {
-    std::cerr << "lightbus: cannot write '" << opts.out << "': " << std::strerror(errno)
+    std::cerr << "lightbus dumpconfigschema: cannot write '" << opts.out
+              << "': " << std::strerror(errno)
               << " (check --out: the directory must exist and be writable)\n";
     // As dumpschema: an output file that cannot be written exits 70.
     return exit_software;
@@ -35,7 +36,8 @@ int dumpconfigschema_command(const dumpconfigschema_options& opts) {
   out << text;
   out.close();
   if (!out) {
-    std::cerr << "lightbus: writing '" << opts.out << "' failed: " << std::strerror(errno)
+    std::cerr << "lightbus dumpconfigschema: writing '" << opts.out
+              << "' failed: " << std::strerror(errno)
               << "\n";
     return exit_software;
   }

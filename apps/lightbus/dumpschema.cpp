@@ -117,6 +117,22 @@ int dumpschema_command(const common_options& common, const dumpschema_options& o
   std::map<std::string, json> all = std::move(*remote);
   for (auto& [name, schema] : local)
     all[name] = std::move(schema);
+  if (!opts.apis.empty()) {
+    std::map<std::string, json> picked;
+    for (const auto& name : opts.apis) {
+      auto i = all.find(name);
+      if (i == all.end()) {
+        std::string known;
+        for (const auto& [n, s] : all)
+          known += (known.empty() ? "" : ", ") + n;
+        std::cerr << "lightbus dumpschema: no schema for API '" << name
+                  << "' on the bus or in the module (known: " << known << ")\n";
+        return exit_usage;
+      }
+      picked[name] = i->second;
+    }
+    all = std::move(picked);
+  }
   if (opts.out.empty()) {
     json doc = json::object();
     for (auto& [name, schema] : all)

@@ -128,6 +128,8 @@ int main(int argc, char** argv) {
                          "Write to FILE, or one <api>.json per API into an existing DIR");
   dumpschema->add_option("-b,--bus", dumpschema_opts.bus_path,
                          "Bus module whose APIs' schemas are included too");
+  dumpschema->add_option("-a,--api", dumpschema_opts.apis,
+                         "Only the schema of this API (repeat for several)");
 
   inspect_options inspect_opts;
   auto inspect = app.add_subcommand(

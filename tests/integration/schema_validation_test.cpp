@@ -283,6 +283,29 @@ TEST_F(DumpSchemaCli, PrintsLocalAndRemoteSchemas) {
   EXPECT_EQ(doc->size(), 5u);
 }
 
+TEST_F(DumpSchemaCli, ApiPicksOneSchemaAndAnUnknownApiNamesTheKnownOnes) {
+  auto conn = lightbus::test::connect(url());
+  ASSERT_TRUE(lightbus::redis::store_schemas(conn, {{"remote.store", store_schema()}}, 60));
+  auto bin = lightbus::test::lightbus_binary();
+  auto r = lightbus::test::run_command(
+    {bin, "dumpschema", "--redis", url(), "--api", "remote.store"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto doc = lightbus::parse_json(r.out);
+  ASSERT_TRUE(doc) << r.out;
+  EXPECT_EQ(*doc, (lightbus::json{{"remote.store", store_schema()}}));
+  r = lightbus::test::run_command({bin, "dumpschema", "--redis", url(), "--api", "remote.store",
+                                   "--api", "internal.state"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  doc = lightbus::parse_json(r.out);
+  ASSERT_TRUE(doc) << r.out;
+  EXPECT_EQ(doc->size(), 2u);
+  r = lightbus::test::run_command({bin, "dumpschema", "--redis", url(), "--api", "nope"});
+  EXPECT_EQ(r.exit_code, 64);
+  EXPECT_THAT(r.err, HasSubstr("no schema for API 'nope'"));
+  EXPECT_THAT(r.err, HasSubstr("remote.store"));
+  EXPECT_EQ(r.out, "");
+}
+
 TEST_F(DumpSchemaCli, CallAndFireRefusedByTheSchemaExitWithUsageError) {
   auto conn = lightbus::test::connect(url());
   ASSERT_TRUE(lightbus::redis::store_schemas(conn, {{"remote.store", store_schema()}}, 60));

@@ -351,6 +351,11 @@ expected<config> config::load_file(const std::string& path) {
       return make_error(errc::invalid_config, path + ": not valid JSON (error at line "
                                                 + std::to_string(line) + ", column "
                                                 + std::to_string(column) + ")");
+    } catch (const json::out_of_range&) {
+      // nlohmann throws this, not a parse_error, for a number beyond a double
+      // (found by tests/fuzz/fuzz_config).
+      return make_error(errc::invalid_config,
+                        path + ": not valid JSON (a number is too large for a double)");
     }
   } else {
     try {
@@ -364,11 +369,19 @@ expected<config> config::load_file(const std::string& path) {
 }
 
 expected<config> config::load(std::optional<std::string> path) {
-  if (path && !path->empty())
-    return load_file(*path);
-  if (auto env = std::getenv("LIGHTBUS_CONFIG"); env && *env)
-    return load_file(env);
-  return defaults();
+  auto cfg = path && !path->empty() ? load_file(*path)
+             : std::getenv("LIGHTBUS_CONFIG") && *std::getenv("LIGHTBUS_CONFIG")
+               ? load_file(std::getenv("LIGHTBUS_CONFIG"))
+               : expected<config>{defaults()};
+  if (!cfg)
+    return cfg;
+  // One Redis for everything, as `--redis` (which a command applies after this).
+  if (auto url = std::getenv("LIGHTBUS_REDIS_URL"); url && *url) {
+    if (auto u = parse_redis_url(url); !u)
+      return make_error(errc::invalid_config, "LIGHTBUS_REDIS_URL: " + u.error().message);
+    cfg->set_redis_url(url);
+  }
+  return cfg;
 }
 
 const api_config& config::api(std::string_view name) const {

@@ -13,6 +13,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "reply_reader.hpp"
+
 namespace lightbus::redis {
 
 namespace {
@@ -40,12 +42,21 @@ void append_resp_header(std::string& out, char kind, size_t n) {
 // hiredis builds each reply through these functions: straight into a
 // `reply` tree, with no redisReply objects to copy from and free (that copy
 // was a third of a listener's allocations). A root is a heap `reply`; a child
-// is a slot of its parent's `elements`, sized when the array was created.
+// is a slot of its parent's `elements`, which grows as the children arrive: an
+// array header alone must not allocate for every element it announces (a
+// 12-byte `*100000000` asked for 7 GB; found by tests/fuzz/fuzz_redis_reply).
+// Growing is safe: hiredis holds pointers only to the arrays still being
+// read, and a parent gets child `idx` only after its earlier children are done.
+constexpr size_t max_reserved_elements = 1024;
+
 reply* slot_for(const redisReadTask* task) {
   if (task->parent == nullptr)
     return new reply;
   auto* parent = static_cast<reply*>(task->parent->obj);
-  return &parent->elements[static_cast<size_t>(task->idx)];
+  auto idx = static_cast<size_t>(task->idx);
+  if (idx >= parent->elements.size())
+    parent->elements.resize(idx + 1);
+  return &parent->elements[idx];
 }
 
 void* create_string(const redisReadTask* task, char* str, size_t len) {
@@ -68,7 +79,7 @@ void* create_string(const redisReadTask* task, char* str, size_t len) {
 void* create_array(const redisReadTask* task, int elements) {
   auto* r = slot_for(task);
   r->type = reply::kind::array;
-  r->elements.resize(static_cast<size_t>(std::max(elements, 0)));
+  r->elements.reserve(std::min(static_cast<size_t>(std::max(elements, 0)), max_reserved_elements));
   return r;
 }
 
@@ -142,6 +153,10 @@ void set_tcp_health(int fd, const connection_options& opts) {
 }
 
 } // namespace
+
+redisReplyObjectFunctions* detail::reply_object_functions() noexcept {
+  return &reply_functions;
+}
 
 struct interrupter::state {
   std::mutex mtx;

@@ -149,6 +149,39 @@ TEST(Config, LoadWithoutPathOrEnvironmentGivesDefaults) {
   expect_builtin_defaults(cfg->default_api());
 }
 
+TEST(Config, RedisUrlFromEnvironmentReplacesEveryTransportUrl) {
+  temp_file f("apis:\n  store:\n    rpc_transport:\n      redis:\n        url: redis://a:1/0\n",
+              ".yaml");
+  env_guard env("LIGHTBUS_REDIS_URL", "redis://redis.internal:6380/3");
+  auto cfg = config::load(f.path());
+  ASSERT_TRUE(cfg) << lightbus::to_string(cfg.error());
+  const lightbus::config& c = *cfg;
+  for (const auto* a : {&c.default_api(), &c.api("store")}) {
+    EXPECT_EQ(a->rpc_url, "redis://redis.internal:6380/3");
+    EXPECT_EQ(a->result_url, "redis://redis.internal:6380/3");
+  }
+  EXPECT_EQ(cfg->bus().schema_url, "redis://redis.internal:6380/3");
+  auto events = event_options(*cfg, "store");
+  ASSERT_TRUE(events);
+  EXPECT_EQ(events->url, "redis://redis.internal:6380/3");
+  {
+    env_guard no_file("LIGHTBUS_CONFIG", nullptr);
+    auto defaults = config::load();
+    ASSERT_TRUE(defaults);
+    EXPECT_EQ(defaults->default_api().rpc_url, "redis://redis.internal:6380/3");
+  }
+}
+
+TEST(Config, BadRedisUrlInEnvironmentIsAConfigErrorNamingTheVariable) {
+  env_guard env("LIGHTBUS_REDIS_URL", "http://nope");
+  env_guard no_file("LIGHTBUS_CONFIG", nullptr);
+  auto cfg = config::load();
+  ASSERT_FALSE(cfg);
+  EXPECT_EQ(cfg.error().code, lightbus::errc::invalid_config);
+  EXPECT_NE(cfg.error().message.find("LIGHTBUS_REDIS_URL: "), std::string::npos)
+    << cfg.error().message;
+}
+
 TEST(Config, LoadReadsPathFromEnvironment) {
   temp_file f("service_name: from_env_file\n", ".yaml");
   env_guard env("LIGHTBUS_CONFIG", f.path().c_str());

@@ -71,7 +71,8 @@ public:
   /// Loads `path` (`.json` as JSON, anything else as YAML).
   static expected<config> load_file(const std::string& path);
 
-  /// Loads `path` if given, else `$LIGHTBUS_CONFIG` if set, else the defaults.
+  /// Loads `path` if given, else `$LIGHTBUS_CONFIG` if set, else the defaults;
+  /// then `$LIGHTBUS_REDIS_URL`, if set, replaces every transport URL.
   static expected<config> load(std::optional<std::string> path = std::nullopt);
 
   /// Builds a config from a parsed document; `source` names it in errors.
