@@ -258,7 +258,8 @@ int free_port() {
 
 } // namespace
 
-redis_server::redis_server() {
+redis_server::redis_server(std::vector<std::string> extra_args)
+  : extra_args_(std::move(extra_args)) {
   dir_ = make_temp_dir("lightbus-it-redis.");
   for (int attempt = 0; attempt < 5; ++attempt) {
     port_ = free_port();
@@ -300,9 +301,11 @@ void redis_server::start() {
 }
 
 bool redis_server::try_start(std::chrono::milliseconds timeout) {
-  proc_ = std::make_unique<child_process>(std::vector<std::string>{
-    redis_server_binary(), "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save",
-    "", "--appendonly", "no", "--dir", dir_, "--daemonize", "no"});
+  std::vector<std::string> argv{redis_server_binary(), "--port", std::to_string(port_), "--bind",
+                                "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir_,
+                                "--daemonize", "no"};
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  proc_ = std::make_unique<child_process>(std::move(argv));
   auto ready = wait_until(
     [&] {
       if (!proc_->running())

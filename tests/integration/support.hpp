@@ -129,7 +129,9 @@ command_result run_command(std::vector<std::string> argv,
 class redis_server {
 public:
   /// Starts and waits until it answers PING; throws `std::runtime_error` if it cannot.
-  redis_server();
+  /// `extra_args` go on the command line after ours (e.g. `--appendonly yes`,
+  /// which then wins), at every start.
+  explicit redis_server(std::vector<std::string> extra_args = {});
   ~redis_server();
 
   redis_server(const redis_server&) = delete;
@@ -151,6 +153,7 @@ private:
 
   int port_ = 0;
   std::string dir_;
+  std::vector<std::string> extra_args_;
   std::unique_ptr<child_process> proc_;
 };
 

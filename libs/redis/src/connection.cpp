@@ -1,5 +1,7 @@
 #include "lightbus/redis/connection.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -130,6 +132,26 @@ void ignore_sigpipe_once() {
   });
 }
 
+// Keepalive and the unacknowledged-data limit, so that a dead peer is noticed
+// by the kernel (hiredis 0.14's redisEnableKeepAlive has a fixed 15 s interval
+// and no probe count).
+void set_tcp_health(int fd, const connection_options& opts) {
+  if (opts.keepalive_idle.count() > 0) {
+    int on = 1;
+    int idle = static_cast<int>(opts.keepalive_idle.count());
+    int intvl = static_cast<int>(std::max<long long>(opts.keepalive_interval.count(), 1));
+    int probes = std::max(opts.keepalive_probes, 1);
+    ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof(probes));
+  }
+  if (opts.unacked_timeout.count() > 0) {
+    auto ms = static_cast<unsigned int>(opts.unacked_timeout.count());
+    ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+  }
+}
+
 } // namespace
 
 redisReplyObjectFunctions* detail::reply_object_functions() noexcept {
@@ -243,6 +265,8 @@ expected<connection> connection::open(const connection_options& opts) {
                                 + " failed (is redis-server running there?)");
   if (opts.read_timeout.count() > 0)
     redisSetTimeout(raw, to_timeval(opts.read_timeout));
+  if (opts.url.unix_path.empty())
+    set_tcp_health(raw->fd, opts);
   {
     std::lock_guard<std::mutex> guard{conn.impl_->intr->mtx};
     conn.impl_->intr->fd = raw->fd;
@@ -307,6 +331,10 @@ bool connection::broken() const noexcept {
 
 interrupter connection::interrupter() const {
   return lightbus::redis::interrupter{impl_->intr};
+}
+
+int connection::native_handle() const noexcept {
+  return impl_ && impl_->ctx ? impl_->ctx->fd : -1;
 }
 
 void connection::read_timeout(std::chrono::milliseconds timeout) {

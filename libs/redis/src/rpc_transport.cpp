@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "lightbus/json.hpp"
 #include "lightbus/keys.hpp"
@@ -36,13 +37,20 @@ void append_call(connection& conn, const rpc_message& msg, const std::string& bl
 }
 
 expected<void> read_call_replies(connection& conn) {
+  // Read both replies whatever the first says: a reply left unread would be
+  // taken for the next command's (seen with Redis at maxmemory: the SET was
+  // refused, and every later call on the connection got the previous call's
+  // RPUSH reply).
+  std::optional<error> first_error;
   for (const char* cmd : {"SET", "RPUSH"}) {
     auto r = conn.read_reply();
     if (!r)
       return r.error();
-    if (r->is_error())
-      return reply_error(*r, cmd);
+    if (r->is_error() && !first_error)
+      first_error = reply_error(*r, cmd);
   }
+  if (first_error)
+    return *first_error;
   return {};
 }
 
@@ -142,14 +150,19 @@ expected<std::vector<bool>> claim_calls(connection& conn, const std::vector<std:
     conn.append({"DEL", rpc_expiry_key(id)});
   std::vector<bool> live;
   live.reserve(ids.size());
+  std::optional<error> first_error;
   for (size_t i = 0; i < ids.size(); ++i) {
     auto r = conn.read_reply();
     if (!r)
       return r.error();
-    if (r->is_error())
-      return reply_error(*r, "DEL");
+    // Every reply is read, even after an error: one left unread would be
+    // taken for the next command's.
+    if (r->is_error() && !first_error)
+      first_error = reply_error(*r, "DEL");
     live.push_back(r->integer == 1);
   }
+  if (first_error)
+    return *first_error;
   return live;
 }
 

@@ -22,6 +22,20 @@ struct connection_options {
   std::chrono::milliseconds connect_timeout{2000};
   /// Socket read timeout; 0 waits forever. Must exceed any blocking command's timeout.
   std::chrono::milliseconds read_timeout{0};
+  /// TCP keepalive (TCP sockets only): the first probe after this much
+  /// silence, then one every `keepalive_interval`; after `keepalive_probes`
+  /// unanswered probes the kernel drops the connection and the next read
+  /// fails. So a connection whose peer vanished without a FIN or RST (host
+  /// gone, NAT or firewall state lost) is noticed within
+  /// idle + interval x probes (25 s by default) even when idle or blocked in
+  /// a read with no timeout. 0 turns keepalive off.
+  std::chrono::seconds keepalive_idle{10};
+  std::chrono::seconds keepalive_interval{5};
+  int keepalive_probes = 3;
+  /// Longest that written bytes may stay unacknowledged by the peer before
+  /// the kernel drops the connection (`TCP_USER_TIMEOUT`); 0 = the kernel's
+  /// default (about 15 minutes of retransmissions).
+  std::chrono::milliseconds unacked_timeout{30000};
 };
 
 /// Lets another thread cut a connection that is blocked in a read.
@@ -83,6 +97,9 @@ public:
 
   /// Returns a handle other threads may use to cut a blocked read short.
   lightbus::redis::interrupter interrupter() const;
+
+  /// Returns the socket, for inspection (e.g. its options); -1 if none.
+  int native_handle() const noexcept;
 
   /// Changes the socket read timeout (0 = none).
   void read_timeout(std::chrono::milliseconds timeout);
