@@ -1,4 +1,7 @@
 # lightbus_target_defaults(target): C++17, warnings and sanitizers, set per target.
+# LIGHTBUS_SANITIZERS (e.g. `address,undefined` or `thread`) instruments our code only: CAF,
+# hiredis, spdlog and GoogleTest come from Debian uninstrumented (docs/reliability.md,
+# "Sanitizers"; scripts/test-sanitizers builds and runs both kinds).
 function(lightbus_target_defaults target)
   target_compile_features(${target} PUBLIC cxx_std_17)
   set_target_properties(${target} PROPERTIES CXX_EXTENSIONS OFF)
