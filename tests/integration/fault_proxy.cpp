@@ -214,7 +214,6 @@ void fault_proxy::run() {
   std::vector<pollfd> fds;
   while (!stop_) {
     bool held = impl_->blackhole.load();
-    auto delay = std::chrono::milliseconds(impl_->latency_ms.load());
     auto now = clock::now();
     // Wake up for the next chunk that falls due.
     auto timeout = std::chrono::milliseconds(200);
@@ -242,6 +241,9 @@ void fault_proxy::run() {
       fds.push_back({l.upstream, u_ev, 0});
     }
     ::poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
+    // Read after the wait: bytes that arrived after `latency(d)` returned get d
+    // (read before it, a change made during the wait missed the first chunk).
+    auto delay = std::chrono::milliseconds(impl_->latency_ms.load());
 
     if (fds[0].revents & POLLIN) {
       char buf[256];
