@@ -447,6 +447,15 @@ void bind_bus(const bus& b, std::weak_ptr<bus_backend> backend, caf::actor_syste
   ++st.binding;
 }
 
+std::function<caf::actor()> weak_actor_of(const bus& b) {
+  std::weak_ptr<bus_state> weak = b.state_;
+  return [weak]() -> caf::actor {
+    if (auto s = weak.lock())
+      return bus{std::move(s)}.actor();
+    throw bus_error(make_error(errc::shutting_down, "the bus client is gone"));
+  };
+}
+
 void unbind_bus(const bus& b, uint64_t binding) {
   auto& st = *b.state_;
   std::lock_guard<std::mutex> guard{st.mtx};

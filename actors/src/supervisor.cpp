@@ -256,7 +256,7 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
   // Python (the plugin skips events of internal.metrics itself). Added before
   // any message can reach the client's caller actor.
   if (metrics_plugin_enabled(st.cfg))
-    add_metrics_hooks(*st.hooks, st.cfg, metrics_sender([client = st.module_client] { return client->actor(); }), true, true);
+    add_metrics_hooks(*st.hooks, st.cfg, metrics_sender(weak_actor_of(*st.module_client)), true, true);
   run_worker_hooks(self, hook_point::before_worker_start);
   auto start_writer = [=](const std::string& url) {
     auto& st = self->state;

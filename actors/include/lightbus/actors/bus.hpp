@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -41,6 +42,11 @@ class bus_backend;
 /// returns the binding, for `unbind_bus`. The latest binding wins.
 uint64_t bind_bus(const bus& b, caf::actor_system& sys, const lightbus::config& cfg,
                   std::shared_ptr<schema_cache> schemas, std::shared_ptr<lightbus::hooks> hooks);
+
+/// Returns a function that gives `b`'s caller actor (a new one if it ended)
+/// while `b`'s state lives, and throws `bus_error` after; it holds `b`
+/// weakly, so hooks that `b`'s own state keeps may capture it (no cycle).
+std::function<caf::actor()> weak_actor_of(const bus& b);
 
 /// Ends `b`'s caller actor (the worker is stopping) if `binding` is still its
 /// latest; calls then fail until bound again.
@@ -124,6 +130,7 @@ private:
                                    std::shared_ptr<schema_cache>,
                                    std::shared_ptr<lightbus::hooks>);
   friend void detail::unbind_bus(const bus&, uint64_t);
+  friend std::function<caf::actor()> detail::weak_actor_of(const bus&);
   friend void detail::bind_bus(const bus&, std::weak_ptr<detail::bus_backend>,
                                caf::actor_system&, const lightbus::config&);
 
