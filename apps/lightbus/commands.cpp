@@ -304,6 +304,8 @@ int exit_code_for(errc code) {
     case errc::remote_error: return exit_remote_error;
     case errc::timeout: return exit_timeout;
     case errc::connection_failed:
+    case errc::unavailable:
+    case errc::nogroup:
     case errc::redis_error: return exit_unavailable;
     // Refused before anything was sent: the name or the kwargs are wrong.
     case errc::invalid_parameters:

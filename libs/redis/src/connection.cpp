@@ -1,5 +1,7 @@
 #include "lightbus/redis/connection.hpp"
 
+#include <cerrno>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -118,7 +120,10 @@ error context_error(const redisContext* ctx, std::string_view what) {
   msg += what;
   msg += ": ";
   msg += ctx != nullptr && ctx->errstr[0] != '\0' ? ctx->errstr : "connection lost";
-  return make_error(errc::connection_failed, std::move(msg));
+  // A read that hit the socket's timeout: Redis did not answer in time. The
+  // reply may still come, so the connection is as unusable as a broken one.
+  bool timed_out = ctx != nullptr && ctx->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
+  return make_error(timed_out ? errc::timeout : errc::connection_failed, std::move(msg));
 }
 
 // hiredis writes with write(2): a Redis that closes the socket would kill the
@@ -353,8 +358,18 @@ int connection::server_version() {
   return major * 10000 + minor * 100 + patch;
 }
 
+errc error_code_of(std::string_view redis_error) noexcept {
+  auto prefix = redis_error.substr(0, redis_error.find(' '));
+  if (prefix == "NOGROUP")
+    return errc::nogroup;
+  if (prefix == "LOADING" || prefix == "BUSY" || prefix == "MASTERDOWN" || prefix == "TRYAGAIN"
+      || prefix == "CLUSTERDOWN" || prefix == "READONLY")
+    return errc::unavailable;
+  return errc::redis_error;
+}
+
 error reply_error(const reply& r, std::string_view command) {
-  return make_error(errc::redis_error, std::string(command) + ": " + r.str);
+  return make_error(error_code_of(r.str), std::string(command) + ": " + r.str);
 }
 
 } // namespace lightbus::redis
