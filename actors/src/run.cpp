@@ -23,6 +23,8 @@
 
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
 #include <spdlog/cfg/env.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -160,7 +162,7 @@ int wake_fds[2] = {-1, -1};
 std::once_flag wake_once;
 std::atomic<bool> running{false};
 
-extern "C" void on_stop_signal(int sig) {
+void on_stop_signal(int sig) {
   int saved = errno;
   auto b = static_cast<unsigned char>(sig);
   [[maybe_unused]] auto n = ::write(wake_fds[1], &b, 1);
