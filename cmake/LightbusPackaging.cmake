@@ -118,9 +118,10 @@ set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
 set(CPACK_DEBIAN_DEV_PACKAGE_RECOMMENDS "cmake, pkg-config, libgmock-dev, libgtest-dev")
 set(CPACK_COMPONENT_DEV_DESCRIPTION
   "development files for lightbus (C++ Lightbus)
-Headers, the CMake package (find_package(lightbus) gives lightbus::core,
-lightbus::redis, lightbus::actors and lightbus::testing) and the pkg-config
-file lightbus.pc, for building bus modules and programs that use the bus.")
+Headers, the CMake package (find_package(lightbus) gives lightbus::lightbus,
+lightbus::core, lightbus::redis, lightbus::actors and lightbus::testing) and
+the pkg-config file lightbus.pc, for building bus modules and programs that
+use the bus.")
 
 include(CPack)
 

@@ -20,6 +20,7 @@
 #include "exit_codes.hpp"
 #include "lightbus/actors/bus.hpp"
 #include "lightbus/actors/errors.hpp"
+#include "lightbus/actors/run.hpp"
 #include "lightbus/actors/worker.hpp"
 #include "lightbus/event.hpp"
 #include "lightbus/features.hpp"
@@ -54,18 +55,6 @@ expected<config> load_config(const common_options& common) {
   return cfg;
 }
 
-void warn_if_unreachable(const std::string& url) {
-  auto parsed = parse_redis_url(url);
-  if (!parsed)
-    return;
-  redis::connection_options opts;
-  opts.url = *parsed;
-  opts.connect_timeout = std::chrono::milliseconds(500);
-  if (auto conn = redis::connection::open(opts); !conn)
-    logger("worker")->warn("{}; the worker keeps retrying until Redis is up",
-                           conn.error().message);
-}
-
 } // namespace
 
 expected<config> load_cli_config(const common_options& common) {
@@ -74,11 +63,9 @@ expected<config> load_cli_config(const common_options& common) {
 
 namespace {
 
-std::atomic<int> worker_exit_code{0};
-std::atomic<bool> worker_ended{false};
-
 // Blocks SIGINT/SIGTERM in this thread and every thread started after it, so
-// only sigwait() in `serve_until_stopped` sees them.
+// one that arrives during start-up waits for run_until_signal, which takes
+// them in this thread.
 sigset_t block_stop_signals() {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -88,152 +75,16 @@ sigset_t block_stop_signals() {
   return stop_signals;
 }
 
-/// How long the actor system may take to end once the worker stopped.
-constexpr auto abandon_grace = std::chrono::milliseconds(300);
-
-// ~actor_system waits for every actor, and a handler blocked in a call that
-// never returns (a full pipe, a hung socket) would keep the process forever.
-// Once the worker stopped (its drain timed out; the listeners named what they
-// abandon), the process ends with `code` after `grace` whatever handlers do.
-// Their events stay pending in Redis: the next worker of the group takes them.
-void exit_unless_ended_within(std::chrono::milliseconds grace, int code) {
-  std::thread([grace, code] {
-    std::this_thread::sleep_for(grace);
-    logger("worker")->warn("handlers still running after the stop are abandoned: exiting "
-                           "now (their events stay pending and are redelivered)");
-    spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->flush(); });
-    std::fflush(stdout);
-    std::fflush(stderr);
-    std::_Exit(code);
-  }).detach();
-}
-
 // Runs the worker for `mod` until a signal arrives or the worker stops by
-// itself (a listener's max_events, or on_error=shutdown). Returns the exit code.
-int serve_until_stopped(const sigset_t& stop_signals, const module& mod, const config& cfg,
-                        const worker_options& wopts) {
-  auto log = logger("worker");
-  caf::actor_system_config sys_cfg;
-  configure(sys_cfg);
-  caf::actor_system sys{sys_cfg};
-  auto worker = spawn_worker(sys, mod, cfg, wopts);
-  // Wakes sigwait() below when the worker ends on its own. (Keep the handle:
-  // an actor nobody references is terminated as unreachable.)
-  auto watcher = sys.spawn([worker](caf::event_based_actor* self) -> caf::behavior {
-    self->monitor(worker);
-    self->set_down_handler([self](caf::down_msg& dm) {
-      worker_exit_code = dm.reason ? exit_remote_error : exit_ok;
-      worker_ended = true;
-      ::kill(::getpid(), SIGTERM);
-      self->quit();
-    });
-    return {[](int) {}};
-  });
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  if (worker_ended) {
-    log->info("worker stopped");
-    exit_unless_ended_within(abandon_grace, worker_exit_code.load());
-    return worker_exit_code.load();
-  }
-  log->info("received {}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-  auto clean = stop_worker(sys, worker, wopts.drain_timeout + std::chrono::seconds(1));
-  log->info(clean ? "worker stopped" : "worker stopped before all work finished");
-  exit_unless_ended_within(abandon_grace, worker_exit_code.load());
-  return worker_exit_code.load();
-}
-
-} // namespace
-
-namespace {
-
-std::string hide_password(const std::string& url) {
-  auto u = parse_redis_url(url);
-  return u ? to_string(*u) : url;
-}
-
-std::string join(const std::vector<std::string>& xs) {
-  std::string out;
-  for (const auto& x : xs)
-    out += (out.empty() ? "" : ", ") + x;
-  return out;
-}
-
-// The start-up banner: what this worker runs, where, with what (at info).
-void log_banner(const module& mod, const config& cfg, const run_options& opts,
-                const features& feats, const state_plugin_options& state_plugin) {
-  auto log = logger("worker");
-  log->info("lightbus worker starting: service '{}', process '{}', config {}",
-            cfg.service_name(), cfg.process_name(), cfg.source());
-  log->info("features: {}", to_string(feats));
-  std::vector<std::string> urls;
-  auto add_url = [&](const std::string& url) {
-    auto shown = hide_password(url);
-    if (std::find(urls.begin(), urls.end(), shown) == urls.end())
-      urls.push_back(shown);
-  };
-  for (const auto& served : mod.apis()) {
-    const auto& def = *served.definition();
-    const auto& ac = cfg.api(def.name());
-    if (!feats.rpcs) {
-      log->info("API '{}' is not served (feature rpcs is off); its schema is published",
-                def.name());
-      continue;
-    }
-    std::vector<std::string> procs;
-    for (const auto& p : def.procedures())
-      procs.push_back(p.name);
-    add_url(ac.rpc_url);
-    add_url(ac.result_url);
-    log->info("serving API '{}' [{}] from {} on {} (at most {} calls in flight)", def.name(),
-              join(procs), rpc_queue_key(def.name()), hide_password(ac.rpc_url),
-              served.max_in_flight() ? served.max_in_flight() : opts.max_in_flight);
-  }
-  for (const auto& l : mod.listeners()) {
-    if (!feats.events) {
-      log->info("listener '{}' does not run (feature events is off)", l.name);
-      continue;
-    }
-    for (const auto& e : l.events)
-      if (auto names = split_qualified_name(e))
-        if (auto o = event_options(cfg, names->first))
-          add_url(o->url);
-    log->info("listener '{}' for [{}] in group '{}'", l.name, join(l.events),
-              consumer_group_name(cfg.service_name(), l.name));
-  }
-  for (const auto& t : mod.tasks()) {
-    if (!feats.tasks) {
-      log->info("task '{}' does not run (feature tasks is off)", t.name);
-      continue;
-    }
-    log->info("task '{}': {}; on error: {}", t.name, t.when.describe(),
-              to_string(t.options.on_error));
-  }
-  std::vector<std::string> plugins;
-  if (state_plugin.enabled) {
-    if (auto o = event_options(cfg, "internal.metrics"))
-      add_url(o->url);
-    plugins.push_back(state_plugin.ping_enabled
-                        ? "internal_state (ping every "
-                            + to_string(std::chrono::milliseconds(static_cast<long long>(
-                              state_plugin.ping_seconds() * 1000)))
-                            + ")"
-                        : std::string("internal_state (no pings)"));
-  }
-  if (metrics_plugin_enabled(cfg)) {
-    if (auto o = event_options(cfg, "internal.metrics"))
-      add_url(o->url);
-    plugins.push_back("internal_metrics (7 events per call and event, see docs/hooks.md)");
-  }
-  log->info("plugins: {}", plugins.empty() ? std::string("none") : join(plugins));
-  if (!urls.empty())
-    log->info("redis: {}", join(urls));
-  bool runs_something = (feats.rpcs && !mod.apis().empty())
-                        || (feats.events && !mod.listeners().empty())
-                        || (feats.tasks && !mod.tasks().empty());
-  if (!runs_something)
-    log->warn("with features [{}] this worker serves no API and runs no listener or task",
-              to_string(feats));
+// itself (a listener's max_events, or on_error=shutdown), as every program
+// using lightbus::run_until_signal does. Returns the exit code.
+int serve_until_stopped(const sigset_t& /* blocked: run_until_signal takes them */,
+                        const module& mod, const config& cfg, const worker_options& wopts,
+                        bool banner = false) {
+  run_until_signal_options ropts;
+  ropts.setup_logging = false; // main() did, with --log-level
+  ropts.banner = banner;
+  return run_until_signal(mod, cfg, wopts, ropts);
 }
 
 } // namespace
@@ -285,15 +136,11 @@ int run_command(const common_options& common, const run_options& opts) {
     std::cerr << "lightbus run: " << state_plugin.error().message << "\n";
     return exit_config;
   }
-  log_banner(mod, *cfg, opts, *feats, *state_plugin);
-  if (feats->rpcs && !mod.apis().empty())
-    warn_if_unreachable(cfg->api(mod.apis().front().definition()->name()).rpc_url);
-
   worker_options wopts;
   wopts.max_in_flight = opts.max_in_flight;
   wopts.handlers_per_procedure = opts.handlers_per_procedure;
   wopts.features = *feats;
-  return serve_until_stopped(stop_signals, mod, *cfg, wopts);
+  return serve_until_stopped(stop_signals, mod, *cfg, wopts, true);
 }
 
 namespace {
