@@ -48,11 +48,19 @@ struct bus_state {
   /// before/after_rpc_call, before/after_event_sent (never null).
   std::shared_ptr<lightbus::hooks> hooks = std::make_shared<lightbus::hooks>();
 
-  ~bus_state() {
+  /// Set by `bus::close()`.
+  std::atomic<bool> closed{false};
+
+  /// Ends the caller actor; it stops its readers as it ends.
+  void end_caller() {
     if (caller) {
       caf::anon_send_exit(caller, caf::exit_reason::user_shutdown);
       caller = nullptr;
     }
+  }
+
+  ~bus_state() {
+    end_caller();
     own_sys.reset(); // waits for our actors
   }
 
@@ -135,6 +143,10 @@ struct bus_state {
 
 bus_backend::~bus_backend() = default;
 
+error closed_error() {
+  return make_error(errc::shutting_down, "this bus client was closed (bus::close())");
+}
+
 error unbound_error() {
   return make_error(errc::shutting_down,
                     "this module's bus client is used while no worker runs the module "
@@ -179,6 +191,8 @@ bus::bus(std::shared_ptr<detail::bus_state> state) : state_(std::move(state)) {}
 
 expected<json> bus::try_call(std::string_view name, json kwargs,
                              std::optional<double> timeout_seconds) const {
+  if (state_->closed)
+    return detail::closed_error();
   if (state_->unbound)
     return detail::unbound_error();
   if (state_->backend)
@@ -210,6 +224,8 @@ json bus::call(std::string_view name, json kwargs, std::optional<double> timeout
 }
 
 expected<event_message> bus::try_fire(std::string_view name, json kwargs) const {
+  if (state_->closed)
+    return detail::closed_error();
   if (state_->unbound)
     return detail::unbound_error();
   if (state_->backend)
@@ -259,6 +275,8 @@ event_message bus::fire(std::string_view name, json kwargs) const {
 }
 
 caf::actor bus::actor() const {
+  if (state_->closed)
+    throw bus_error(detail::closed_error());
   if (state_->unbound)
     throw bus_error(detail::unbound_error());
   if (state_->backend)
@@ -281,6 +299,14 @@ caf::actor bus::actor() const {
     ended->store(true);
   });
   return state_->caller;
+}
+
+void bus::close() const {
+  std::lock_guard<std::mutex> guard{state_->mtx};
+  state_->closed = true;
+  state_->end_caller();
+  state_->idle.clear();
+  state_->idle_event_conns.clear();
 }
 
 caf::actor_system& bus::system() const {

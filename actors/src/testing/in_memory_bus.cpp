@@ -23,6 +23,7 @@
 #include "lightbus/engine/call_executor.hpp"
 #include "lightbus/engine/client_pipeline.hpp"
 #include "lightbus/json.hpp"
+#include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
 #include "lightbus/message.hpp"
 #include "lightbus/redis/rpc_transport.hpp"
