@@ -54,8 +54,8 @@ redis::connection* connect(consumer_actor* self) {
     return *conn;
   if (!conn) {
     auto wait = st.redis->failed(conn.error()).value_or(st.cfg.max_backoff);
-    auto n = st.redis->failures();
-    if (n == 1 || n % 10 == 0)
+    auto n = st.redis->failures(); // 0 after an error retrying cannot cure
+    if (n <= 1 || n % 10 == 0)
       st.log->warn("API {}: cannot reach Redis ({}); retrying in {} ms (attempt {})",
                    st.cfg.api_name, conn.error().message, wait.count(), n);
     self->delayed_send(self, wait, read_atom::value);

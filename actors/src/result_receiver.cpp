@@ -57,7 +57,7 @@ void reconnect_later(receiver_actor* self, const error& err) {
   auto& st = self->state;
   st.attached = false;
   st.control->detach();
-  auto wait = st.redis_ep->failed(err).value_or(st.redis_ep->options().read_timeout);
+  auto wait = st.redis_ep->failed(err).value_or(std::chrono::milliseconds(50));
   st.redis_ep->reset();
   if (!st.control->stopping())
     st.log->warn("RPC result reader: {}; reconnecting in {} ms", err.message, wait.count());
