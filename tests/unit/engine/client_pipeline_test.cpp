@@ -70,7 +70,8 @@ TEST_F(ClientPipeline, ChecksTheResultThenRunsTheAfterHooks) {
   EXPECT_EQ(*ok, json(9.5));
   auto invalid = pipe.check_result(call, json("cheap"), false);
   ASSERT_FALSE(invalid);
-  EXPECT_EQ(invalid.error().code, errc::invalid_parameters);
+  // A result that does not match is a bad message from the peer.
+  EXPECT_EQ(invalid.error().code, errc::invalid_message);
   hooks->after_rpc_call([](const lightbus::rpc_message&, lightbus::result_message& r) {
     r.result = 1.25;
   });
@@ -94,7 +95,7 @@ TEST_F(ClientPipeline, EventsCarryTheApiVersionAndTheirStream) {
   auto ev = pipe.begin_event("shop.sold", {{"sku", "a"}}, opts, 3);
   ASSERT_TRUE(ev);
   EXPECT_EQ(ev->version, 3);
-  EXPECT_EQ(ev->stream, "shop.sold:stream");
+  EXPECT_EQ(ev->stream, "shop.*:stream"); // stream_use: per_api (the default)
   EXPECT_TRUE(pipe.validate_event(*ev, false));
   auto bad = pipe.begin_event("shop.sold", {{"sku", 1}}, opts);
   ASSERT_TRUE(bad);
