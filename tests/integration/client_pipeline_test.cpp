@@ -67,7 +67,7 @@ std::string shown(const lightbus::expected<json>& r) {
 class ClientsAgree : public ::testing::TestWithParam<combination> {
 public:
   static void SetUpTestSuite() {
-    api_ = new std::string(lightbus::test::unique_api_name());
+    api_ = new std::string("it_ClientsAgree");
     cfg_ = new lightbus::config(lightbus::test::config_for(lightbus::test::redis_url()));
     lightbus::module mod;
     mod.serve<pipe_api>(*api_);
