@@ -338,31 +338,6 @@ std::string shown(const json& value, std::string_view key) {
   return truncate_for_log(value.dump(), 80);
 }
 
-bool type_matches(std::string_view type, const json& value) {
-  if (type == "integer") {
-    if (value.is_number_integer())
-      return true;
-    // JSON Schema compares numbers by value: 5.0 is an integer.
-    if (value.is_number_float()) {
-      double d = value.get<double>();
-      return std::isfinite(d) && std::trunc(d) == d;
-    }
-    return false;
-  }
-  if (type == "number")
-    return value.is_number();
-  if (type == "string")
-    return value.is_string();
-  if (type == "boolean")
-    return value.is_boolean();
-  if (type == "null")
-    return value.is_null();
-  if (type == "array")
-    return value.is_array();
-  if (type == "object")
-    return value.is_object();
-  return false;
-}
 
 // "a", "a or b", "a, b or c".
 std::string either(const std::vector<std::string>& items) {
@@ -401,7 +376,7 @@ std::optional<problem> find_problem(const json& value, const json& schema,
       types.push_back(t->get<std::string>());
     bool ok = false;
     for (const auto& name : types)
-      ok = ok || type_matches(name, value);
+      ok = ok || json_type_matches(name, value);
     if (!ok)
       return problem{path, "expected " + either(types) + ", got " + shown(value, key)};
   }
