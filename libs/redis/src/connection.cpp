@@ -13,6 +13,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "lightbus/counters.hpp"
 #include "reply_reader.hpp"
 
 namespace lightbus::redis {
@@ -114,6 +115,7 @@ timeval to_timeval(std::chrono::milliseconds ms) {
 
 // The one place where hiredis context errors become lightbus errors.
 error context_error(const redisContext* ctx, std::string_view what) {
+  counters().connection_failed();
   std::string msg = "Redis ";
   msg += what;
   msg += ": ";
@@ -288,6 +290,7 @@ expected<connection> connection::open(const connection_options& opts) {
       return make_error(errc::connection_failed,
                         "Redis at " + conn.impl_->where + ": SELECT " + db + ": " + r->str);
   }
+  counters().connection_opened();
   return conn;
 }
 
