@@ -107,10 +107,13 @@ expected<json> workers_view(dashboard& d) {
   });
 }
 
-expected<json> apis_view(dashboard& d) {
+expected<json> apis_view(dashboard& d, bool internal) {
   auto schemas = d.schemas();
   if (!schemas)
     return schemas.error();
+  if (!internal)
+    for (auto it = schemas->begin(); it != schemas->end();)
+      it = it->first.rfind("internal.", 0) == 0 ? schemas->erase(it) : std::next(it);
   auto workers = d.streams.with([&](redis::connection& c) {
     return redis::read_worker_states(c, state_entries, now_ms());
   });
@@ -383,8 +386,8 @@ void add_routes(httplib::Server& svr, dashboard& d) {
   svr.Get("/api/workers", [&d](const httplib::Request&, httplib::Response& res) {
     send(res, workers_view(d));
   });
-  svr.Get("/api/apis", [&d](const httplib::Request&, httplib::Response& res) {
-    send(res, apis_view(d));
+  svr.Get("/api/apis", [&d](const httplib::Request& req, httplib::Response& res) {
+    send(res, apis_view(d, req.get_param_value("internal") == "1"));
   });
   svr.Get("/api/queues", [&d](const httplib::Request&, httplib::Response& res) {
     send(res, queues_view(d));
@@ -407,7 +410,7 @@ void add_routes(httplib::Server& svr, dashboard& d) {
       }
     };
     put("workers", workers_view(d));
-    put("apis", apis_view(d));
+    put("apis", apis_view(d, false));
     put("queues", queues_view(d));
     put("streams", streams_view(d, false));
     out["rates"] = rates_view(d);
