@@ -364,7 +364,24 @@ std::string read_file(const char* path) {
   return out.str();
 }
 
+// The host part of a Host header: `127.0.0.1:8080` -> `127.0.0.1`, `[::1]:80` -> `::1`.
+std::string host_of(const std::string& header) {
+  if (!header.empty() && header.front() == '[') {
+    auto end = header.find(']');
+    return end == std::string::npos ? header : header.substr(1, end - 1);
+  }
+  return header.substr(0, header.find(':'));
+}
+
 void add_routes(httplib::Server& svr, dashboard& d) {
+  // Bound to loopback, only loopback names are served: a web page whose
+  // name was made to resolve to 127.0.0.1 (DNS rebinding) gets nothing.
+  svr.set_pre_routing_handler([&d](const httplib::Request& req, httplib::Response& res) {
+    if (!is_loopback(d.opts.bind) || is_loopback(host_of(req.get_header_value("Host"))))
+      return httplib::Server::HandlerResponse::Unhandled;
+    send_error(res, 403, "bound to " + d.opts.bind + ": use http://127.0.0.1:PORT/");
+    return httplib::Server::HandlerResponse::Handled;
+  });
   svr.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(dashboard_page, "text/html; charset=utf-8");
   });

@@ -256,6 +256,19 @@ TEST_F(Dashboard, ActionsNeedTheTokenWhenOneIsSet) {
   EXPECT_NE(http_post(port, "/api/fire", fire, "s3cret").status, 401);
 }
 
+TEST_F(Dashboard, OnLoopbackServesOnlyLoopbackHostNames) {
+  int port = dashboard();
+  ASSERT_NE(port, 0) << dash_->err();
+  httplib::Client c("127.0.0.1", port);
+  // As a page of another site whose name resolves to 127.0.0.1 would ask.
+  auto r = c.Get("/api/workers", {{"Host", "rebound.example:" + std::to_string(port)}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  r = c.Get("/api/workers", {{"Host", "localhost:" + std::to_string(port)}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
 TEST_F(Dashboard, RefusesToListenBeyondLoopbackWithoutAToken) {
   auto r = run_command({lightbus_binary(), "dashboard", "--bind", "0.0.0.0", "--redis", url()});
   EXPECT_EQ(r.exit_code, 64);
