@@ -43,6 +43,7 @@ constexpr const char* chart_js_path = "/usr/share/javascript/chart.js/chart.min.
 constexpr auto sample_interval = 2s;
 constexpr long long state_entries = 2000;
 constexpr long long metrics_page = 100000;
+constexpr long long delivered_page = 10000;
 
 long long now_ms() {
   using namespace std::chrono;
@@ -85,6 +86,12 @@ struct dashboard {
   std::mutex rates_mtx;
   rate_history rates;
   redis::metrics_tally tally;
+  /// Each group's last-delivered id at the previous reading ("stream/group").
+  std::map<std::string, std::string> delivered;
+  /// Each stream's last id at the previous reading.
+  std::map<std::string, std::string> stream_last;
+  /// The groups whose entries-read Redis knew at the previous reading.
+  std::set<std::string> rates_known;
   std::mutex bus_mtx;
   std::optional<bus> client;
   std::shared_ptr<spdlog::logger> log = logger("dashboard");
@@ -154,6 +161,35 @@ void sample(dashboard& d) {
     if (!s)
       return s.error();
     auto t = totals_of(*s, now_ms());
+    // Groups whose entries-read Redis does not know: count what they were
+    // given since the previous reading on the stream itself.
+    std::map<std::string, std::string> delivered;
+    for (const auto& st : *s)
+      for (const auto& g : st.groups) {
+        auto key = st.key + "/" + g.info.name;
+        delivered[key] = g.info.last_delivered_id;
+        if (g.info.entries_read && d.rates_known.count(key) > 0)
+          continue; // counted from entries-read
+        // A group new since the previous reading was given what its stream
+        // got since then (all of it if the stream is new too).
+        auto before = d.delivered.find(key);
+        auto last = d.stream_last.find(st.key);
+        std::string after = before != d.delivered.end() ? before->second
+                            : last != d.stream_last.end() ? last->second
+                                                          : std::string("0-0");
+        auto n = redis::count_entries_between(c, st.key, after, g.info.last_delivered_id,
+                                              delivered_page);
+        if (!n)
+          return n.error();
+        t.other_deliveries += *n;
+      }
+    d.delivered = std::move(delivered);
+    d.stream_last.clear();
+    for (const auto& st : *s)
+      d.stream_last[st.key] = st.summary.last_id;
+    d.rates_known.clear();
+    for (const auto& [key, _] : t.group_reads)
+      d.rates_known.insert(key);
     auto tally = redis::tally_metrics_events(c, d.tally, metrics_page);
     if (!tally)
       return tally.error();

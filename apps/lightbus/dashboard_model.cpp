@@ -149,7 +149,8 @@ bus_totals totals_of(const std::vector<redis::stream_status>& streams, long long
   for (const auto& s : streams) {
     t.stream_entries += s.summary.length;
     for (const auto& g : s.groups) {
-      t.group_reads += g.info.entries_read.value_or(0);
+      if (g.info.entries_read)
+        t.group_reads[s.key + "/" + g.info.name] = *g.info.entries_read;
       t.dead_letters += g.dead_letters;
     }
   }
@@ -175,7 +176,11 @@ void rate_history::add(const bus_totals& t) {
       source_ = "streams";
       p["calls"] = nullptr;
       p["events_fired"] = rate(delta(t.stream_entries, last_->stream_entries));
-      p["events_handled"] = rate(delta(t.group_reads, last_->group_reads));
+      long long handled = t.other_deliveries;
+      for (const auto& [group, reads] : t.group_reads)
+        if (auto before = last_->group_reads.find(group); before != last_->group_reads.end())
+          handled += delta(reads, before->second);
+      p["events_handled"] = rate(handled);
     }
     points_.push_back(std::move(p));
     while (points_.size() > capacity_)

@@ -42,8 +42,13 @@ struct bus_totals {
   long long at_ms = 0;
   /// Sum of the (non-internal) event streams' lengths.
   long long stream_entries = 0;
-  /// Sum of every group's `entries-read`.
-  long long group_reads = 0;
+  /// Each group's `entries-read` ("stream/group" -> count), for the groups
+  /// whose count Redis knows (it does not for a group created at an explicit
+  /// id until the group has caught up).
+  std::map<std::string, long long> group_reads;
+  /// Entries delivered since the previous reading to the groups whose
+  /// `entries-read` Redis did not know, counted on the stream.
+  long long other_deliveries = 0;
   /// Sum of every group's dead letters.
   long long dead_letters = 0;
   /// internal.metrics events since the previous reading, by event name;
@@ -58,9 +63,11 @@ bus_totals totals_of(const std::vector<redis::stream_status>& streams, long long
 ///
 /// With internal.metrics: calls (`rpc_call_received`), events fired
 /// (`event_fired`) and handled (`event_processed`). Without: no calls,
-/// events fired from the growth of the streams, handled from the groups'
-/// `entries-read`. Failures are always new dead letters. A total that
-/// shrank (a stream trimmed or deleted) counts as 0.
+/// events fired from the growth of the streams, handled from the growth of
+/// the groups' `entries-read` (for groups known in both readings) plus
+/// `other_deliveries`.
+/// Failures are always new dead letters. A total that shrank (a stream
+/// trimmed or deleted) counts as 0.
 class rate_history {
 public:
   explicit rate_history(size_t capacity = 150) : capacity_(capacity) {}

@@ -34,6 +34,7 @@ th { color: #555; font-weight: 600; }
 .muted { color: #888; }
 form { display: grid; grid-template-columns: 90px 1fr; gap: 6px; margin-bottom: 10px; font-size: 13px; }
 textarea { font-family: monospace; height: 50px; }
+pre:empty { display: none; }
 pre { background: #f0f0f0; padding: 6px; font-size: 12px; white-space: pre-wrap; margin: 4px 0; max-height: 160px; overflow: auto; }
 button { cursor: pointer; }
 #chart-box { height: 220px; }

@@ -79,8 +79,12 @@ TEST_F(DashboardBrowser, PageShowsARunningWorkerAndItsLagAndFiresAnEvent) {
   ASSERT_TRUE(wait_until(
     [&] { return command(conn, {"EXISTS", "slow.*:stream"}).integer == 1; }, 15s))
     << worker.err();
-  command(conn, {"XADD", "slow.*:stream", "*", "noop", "1"});
-  command(conn, {"XADD", "slow.*:stream", "*", "noop", "1"});
+  for (int n : {1, 2}) {
+    auto r = run_command({lightbus_binary(), "fire", "slow.stuck",
+                          "{\"n\": " + std::to_string(n) + "}", "--redis", url()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  ASSERT_TRUE(wait_until([&] { return read_file(handled) == "1\n2\n"; }, 15s)) << worker.err();
   command(conn, {"XGROUP", "CREATE", "slow.*:stream", "web-idle", "0"});
 
   auto profile = dir.path() + "/chromium";
@@ -142,6 +146,11 @@ TEST_F(DashboardBrowser, PageShowsARunningWorkerAndItsLagAndFiresAnEvent) {
     return -1LL;
   };
   EXPECT_GE(api_lag(), 2);
+  EXPECT_EQ(cdp.evaluate("document.querySelector('#streams tr[data-group=\"web-stuck\"] a[data-dl]')"
+                         ".textContent")
+              .get<std::string>(),
+            "0")
+    << "no dead letters";
   EXPECT_EQ(cdp.evaluate("document.querySelector('#streams tr[data-group=\"web-idle\"] .lag')"
                          ".textContent")
               .get<std::string>(),
@@ -161,16 +170,8 @@ TEST_F(DashboardBrowser, PageShowsARunningWorkerAndItsLagAndFiresAnEvent) {
     [&] { return cdp.evaluate("document.getElementById('fire-result').dataset.ok || ''") == "1"; },
     10s))
     << cdp.evaluate("document.getElementById('fire-result').textContent").dump();
-  EXPECT_TRUE(wait_until([&] { return read_file(handled) == "42\n"; }, 10s)) << worker.err();
-  // A refused action shows its error on the page (and is no page error).
-  cdp.evaluate("document.getElementById('fire-name').value = 'slow.nope';"
-               "document.getElementById('fire-submit').click(); true");
-  ASSERT_TRUE(wait_until(
-    [&] { return cdp.evaluate("document.getElementById('fire-result').dataset.ok || ''") == "0"; },
-    10s));
-  EXPECT_THAT(cdp.evaluate("document.getElementById('fire-result').textContent").get<std::string>(),
-              testing::HasSubstr("has no event 'nope'"));
-
+  EXPECT_TRUE(wait_until([&] { return read_file(handled) == "1\n2\n42\n"; }, 10s))
+    << worker.err();
   if (auto shot = std::getenv("LIGHTBUS_DASHBOARD_SCREENSHOT"); shot && *shot) {
     // Let a few readings draw the chart first.
     std::this_thread::sleep_for(6s);
@@ -184,6 +185,23 @@ TEST_F(DashboardBrowser, PageShowsARunningWorkerAndItsLagAndFiresAnEvent) {
   EXPECT_EQ(cdp.errors(), std::vector<std::string>{});
   EXPECT_EQ(cdp.evaluate("document.getElementById('page-errors').dataset.count"), "0")
     << cdp.evaluate("document.getElementById('page-errors').textContent").dump();
+
+  // A refused action shows its error on the page; the browser logs the 400
+  // (and nothing else).
+  auto before = cdp.errors().size();
+  cdp.evaluate("document.getElementById('fire-name').value = 'slow.nope';"
+               "document.getElementById('fire-submit').click(); true");
+  ASSERT_TRUE(wait_until(
+    [&] { return cdp.evaluate("document.getElementById('fire-result').dataset.ok || ''") == "0"; },
+    10s));
+  EXPECT_THAT(cdp.evaluate("document.getElementById('fire-result').textContent").get<std::string>(),
+              testing::HasSubstr("has no event 'nope'"));
+  std::this_thread::sleep_for(2s);
+  cdp.evaluate("1");
+  for (size_t i = before; i < cdp.errors().size(); ++i)
+    EXPECT_THAT(cdp.errors()[i], testing::AllOf(testing::HasSubstr("status of 400"),
+                                                testing::HasSubstr("/api/fire")));
+  EXPECT_EQ(cdp.evaluate("document.getElementById('page-errors').dataset.count"), "0");
   try {
     cdp.call("Browser.close", json::object(), 5s);
   } catch (const std::exception&) {

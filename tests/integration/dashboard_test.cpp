@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 
 #include "dashboard_support.hpp"
+#include "lightbus/keys.hpp"
 #include "lightbus/message.hpp"
 #include "lightbus/redis/rpc_transport.hpp"
 
@@ -133,11 +134,32 @@ TEST_F(Dashboard, ShowsARunningWorkerItsApisAndGroupsAndItsActionsWork) {
   EXPECT_TRUE(group["oldest_pending"].is_null());
   EXPECT_GE(stream["length"].get<long long>(), 1);
 
-  // Rates: from the streams (internal.metrics is off), one point per reading.
-  auto rates = poll(port, "/api/rates", [](const json& j) { return j["points"].size() >= 1; });
+  // Rates: from the streams (internal.metrics is off), one point per reading
+  // (every 2 s). Another event, fired and handled, shows in one.
+  ASSERT_EQ(http_post(port, "/api/fire", {{"name", "slow.stuck"}, {"kwargs", {{"n", 8}}}}).status,
+            200);
+  EXPECT_TRUE(wait_until([&] { return read_file(handled_) == "7\n8\n"; }, 10s)) << w.err();
+  auto rates = poll(
+    port, "/api/rates",
+    [](const json& j) {
+      bool fired = false, handled = false;
+      for (const auto& p : j["points"]) {
+        fired = fired || p["events_fired"] > 0;
+        handled = handled || p["events_handled"] > 0;
+      }
+      return fired && handled;
+    },
+    15s);
   EXPECT_EQ(rates["source"], "streams");
-  ASSERT_GE(rates["points"].size(), 1u);
+  ASSERT_GE(rates["points"].size(), 1u) << rates.dump();
   EXPECT_TRUE(rates["points"][0]["calls"].is_null());
+  double fired_rate = 0, handled_rate = 0;
+  for (const auto& p : rates["points"]) {
+    fired_rate += p["events_fired"].get<double>();
+    handled_rate += p["events_handled"].get<double>();
+  }
+  EXPECT_GT(fired_rate, 0) << rates.dump();
+  EXPECT_GT(handled_rate, 0) << rates.dump();
 
   // Everything in one, as the page polls it.
   auto overview = http_get(port, "/api/overview").json();
@@ -173,16 +195,17 @@ TEST_F(Dashboard, ShowsAWorkerAsLostAfterTwoPingIntervalsAndAStoppedOneAsStopped
 }
 
 TEST_F(Dashboard, ShowsWaitingCallsAndTheAgeOfTheOldest) {
-  // No worker: the call waits in slow:rpc_queue.
+  // No worker: the call waits in slow:rpc_queue, with the expiry the
+  // dashboard's config gives calls (rpc_timeout, 5 s by default).
   auto conn = connect(url());
   auto call = make_rpc_message("slow", "sleep", {{"seconds", 0}});
-  ASSERT_TRUE(redis::send_call(conn, call, 30));
+  ASSERT_TRUE(redis::send_call(conn, call, 5));
   int port = dashboard();
   ASSERT_NE(port, 0) << dash_->err();
   auto queues = poll(port, "/api/queues", [](const json& j) {
     auto q = find_by(j, "api", "slow");
     return !q.is_null() && q["oldest_age_ms"].is_number() && q["oldest_age_ms"] >= 1000;
-  });
+  }, 4s);
   auto q = find_by(queues, "api", "slow");
   ASSERT_FALSE(q.is_null()) << queues.dump();
   EXPECT_EQ(q["queue"], "slow:rpc_queue");

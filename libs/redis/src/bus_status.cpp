@@ -206,6 +206,17 @@ expected<std::optional<stream_status>> read_stream_status(connection& conn,
   return std::optional<stream_status>{std::move(out)};
 }
 
+expected<long long> count_entries_between(connection& conn, const std::string& stream,
+                                          const std::string& after, const std::string& upto,
+                                          long long limit) {
+  if (compare_stream_ids(upto, after) <= 0)
+    return 0LL;
+  auto page = read_range(conn, stream, next_stream_id(after), upto, limit, false);
+  if (!page)
+    return page.error();
+  return static_cast<long long>(page->size());
+}
+
 expected<std::vector<stream_status>> read_streams_status(connection& conn, bool internal) {
   auto keys = scan_keys(conn, "*:stream");
   if (!keys)

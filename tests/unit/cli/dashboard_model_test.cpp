@@ -12,7 +12,7 @@ bus_totals totals(long long at_ms, long long entries, long long reads, long long
   bus_totals t;
   t.at_ms = at_ms;
   t.stream_entries = entries;
-  t.group_reads = reads;
+  t.group_reads = {{"s/g", reads}};
   t.dead_letters = dead;
   return t;
 }
@@ -31,6 +31,19 @@ TEST(RateHistory, FromStreamsFiredIsGrowthHandledIsReadsFailuresAreDeadLetters) 
   EXPECT_DOUBLE_EQ(p["events_fired"].get<double>(), 5.0);
   EXPECT_DOUBLE_EQ(p["events_handled"].get<double>(), 2.0);
   EXPECT_DOUBLE_EQ(p["failures"].get<double>(), 1.0);
+}
+
+TEST(RateHistory, HandledCountsOnlyGroupsKnownInBothReadings) {
+  rate_history h;
+  auto first = totals(0, 0, 10, 0);
+  h.add(first);
+  auto second = totals(1000, 0, 13, 0);
+  // Redis did not know this group's entries-read before: its 50 do not count.
+  second.group_reads["s/new"] = 50;
+  // Counted on the stream for groups whose entries-read is unknown.
+  second.other_deliveries = 2;
+  h.add(second);
+  EXPECT_DOUBLE_EQ(h.to_json()["points"][0]["events_handled"].get<double>(), 5.0);
 }
 
 TEST(RateHistory, AShrunkTotalCountsAsZero) {
@@ -72,14 +85,20 @@ TEST(DashboardJson, TotalsSumStreamsGroupsAndDeadLetters) {
   lightbus::redis::stream_status s;
   s.summary.length = 10;
   lightbus::redis::group_status g1, g2;
+  s.key = "a.*:stream";
+  g1.info.name = "g1";
   g1.info.entries_read = 7;
   g1.dead_letters = 2;
-  g2.info.entries_read = 3;
+  g2.info.name = "g2"; // entries-read unknown
+  auto other = s;
+  other.key = "b.*:stream";
   s.groups = {g1, g2};
-  auto t = lightbus::cli::totals_of({s, s}, 5);
+  other.groups = {g1};
+  auto t = lightbus::cli::totals_of({s, other}, 5);
   EXPECT_EQ(t.at_ms, 5);
   EXPECT_EQ(t.stream_entries, 20);
-  EXPECT_EQ(t.group_reads, 20);
+  EXPECT_EQ(t.group_reads,
+            (std::map<std::string, long long>{{"a.*:stream/g1", 7}, {"b.*:stream/g1", 7}}));
   EXPECT_EQ(t.dead_letters, 4);
 }
 

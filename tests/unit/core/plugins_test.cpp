@@ -89,11 +89,13 @@ TEST(PrometheusOptions, ReadsPortAndBind) {
 TEST(PrometheusOptions, RejectsABadPortOrAnUnknownKeyNamingIt) {
   auto o = read_prometheus({{"prometheus", {{"port", 70000}}}});
   ASSERT_FALSE(o);
-  EXPECT_NE(o.error().message.find("plugins.prometheus.port: expected a TCP port"),
+  // The config schema refuses it first (dumpconfigschema has the same bounds).
+  EXPECT_NE(o.error().message.find("/plugins/prometheus/port: expected number less than or "
+                                   "equal to 65535"),
             std::string::npos)
     << o.error().message;
   o = read_prometheus({{"prometheus", {{"prot", 9464}}}});
   ASSERT_FALSE(o);
-  EXPECT_NE(o.error().message.find("plugins.prometheus.prot"), std::string::npos)
+  EXPECT_NE(o.error().message.find("prot"), std::string::npos)
     << o.error().message;
 }

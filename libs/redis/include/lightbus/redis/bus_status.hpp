@@ -104,6 +104,13 @@ struct stream_status {
 expected<std::optional<stream_status>> read_stream_status(connection& conn,
                                                           const std::string& key);
 
+/// Counts the entries of `stream` after `after` up to `upto` (inclusive),
+/// at most `limit`: what a group whose last-delivered id moved from `after`
+/// to `upto` was given.
+expected<long long> count_entries_between(connection& conn, const std::string& stream,
+                                          const std::string& after, const std::string& upto,
+                                          long long limit);
+
 /// Reads every event stream (`*:stream`); internal.* APIs only when
 /// `internal` is true.
 expected<std::vector<stream_status>> read_streams_status(connection& conn, bool internal);
