@@ -99,8 +99,10 @@ set(_lightbus_deb_version "${PROJECT_VERSION}-${CPACK_DEBIAN_PACKAGE_RELEASE}")
 # if its package is missing here.
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME lightbus)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION net)
+# lightbus dashboard: cpp-httplib, and Chart.js (read from /usr/share/javascript/chart.js at run
+# time, so no NEEDED entry names it); lightbus run --metrics-port: prometheus-cpp.
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS
-  "libc6, libgcc-s1, libstdc++6, libcaf-core0.17, libhiredis0.14, libspdlog1.10, libfmt9, libyaml-cpp0.7, libssl3")
+  "libc6, libgcc-s1, libstdc++6, libcaf-core0.17, libhiredis0.14, libspdlog1.10, libfmt9, libyaml-cpp0.7, libcpp-httplib0.11, libprometheus-cpp-core1.0, libprometheus-cpp-pull1.0, libjs-chart.js, libssl3")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_RECOMMENDS "redis-server | redis-tools")
 set(CPACK_COMPONENT_RUNTIME_DESCRIPTION
   "RPCs and events between services over Redis (C++ Lightbus)

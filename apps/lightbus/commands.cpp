@@ -29,6 +29,7 @@
 #include "lightbus/logger.hpp"
 #include "lightbus/plugins.hpp"
 #include "lightbus/redis/connection.hpp"
+#include "metrics_exporter.hpp"
 #include "module_loader.hpp"
 #include "progress.hpp"
 
@@ -136,6 +137,22 @@ int run_command(const common_options& common, const run_options& opts) {
     std::cerr << "lightbus run: " << state_plugin.error().message << "\n";
     return exit_config;
   }
+  auto prom = prometheus_options_of(*cfg);
+  if (!prom) {
+    std::cerr << "lightbus run: " << prom.error().message << "\n";
+    return exit_config;
+  }
+  std::unique_ptr<metrics_exporter> metrics;
+  if (auto port = opts.metrics_port.value_or(prom->port); opts.metrics_port || port > 0) {
+    auto started = start_metrics_exporter(mod, prom->bind, port, opts.max_in_flight);
+    if (!started) {
+      std::cerr << "lightbus run: " << started.error().message << "\n";
+      return exit_unavailable;
+    }
+    metrics = std::move(*started);
+    logger("worker")->info("metrics on http://{}:{}/metrics", prom->bind, metrics->port());
+  }
+
   worker_options wopts;
   wopts.max_in_flight = opts.max_in_flight;
   wopts.handlers_per_procedure = opts.handlers_per_procedure;

@@ -28,6 +28,7 @@ struct run_options {
   size_t handlers_per_procedure = 2;
   std::optional<std::string> only; // -o/--only: features to run (comma list)
   std::optional<std::string> skip; // -k/--skip: features not to run
+  std::optional<int> metrics_port; // --metrics-port, else plugins.prometheus.port
 };
 
 struct call_options {

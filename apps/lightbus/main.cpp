@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
+#include "dashboard.hpp"
 #include "exit_codes.hpp"
 #include "logging.hpp"
 
@@ -56,6 +57,12 @@ int main(int argc, char** argv) {
     "-k,--skip", [&run_opts](const std::string& v) { run_opts.skip = v; },
     "Do not run these features (comma list); with neither --only nor --skip, "
     "$LIGHTBUS_FEATURES, else all");
+
+  run->add_option_function<int>(
+    "--metrics-port", [&run_opts](int v) { run_opts.metrics_port = v; },
+    "Serve Prometheus metrics on http://127.0.0.1:N/metrics (0: any free port); default "
+    "plugins.prometheus.port, else none")
+    ->check(CLI::Range(0, 65535));
 
   call_options call_opts;
   auto call = app.add_subcommand("call", "Call an RPC and print its JSON result");
@@ -163,6 +170,20 @@ int main(int argc, char** argv) {
                       "json (one object per line) or pretty (for people)")
     ->capture_default_str();
 
+  dashboard_options dashboard_opts;
+  auto dashboard = app.add_subcommand(
+    "dashboard", "Serve a live web page of workers, queues, streams and rates, with actions");
+  add_common(dashboard, common);
+  dashboard->add_option("--port", dashboard_opts.port, "TCP port (0: any free port)")
+    ->capture_default_str()
+    ->check(CLI::Range(0, 65535));
+  dashboard->add_option("--bind", dashboard_opts.bind,
+                        "Address to listen on; other than loopback needs --token")
+    ->capture_default_str();
+  dashboard->add_option("--token", dashboard_opts.token,
+                        "Secret the actions (call, fire, replay, drop) require as "
+                        "'Authorization: Bearer TOKEN'");
+
   auto version = app.add_subcommand("version", "Print the version");
 
   try {
@@ -195,6 +216,8 @@ int main(int argc, char** argv) {
       return dumpschema_command(common, dumpschema_opts);
     if (*inspect)
       return inspect_command(common, inspect_opts);
+    if (*dashboard)
+      return dashboard_command(common, dashboard_opts);
     if (*version) {
       std::cout << version_text << "\n";
       return exit_ok;

@@ -252,9 +252,21 @@ json plugins_section() {
                          "result and event.",
                          {{"enabled", option("boolean", false, "Run the plugin.")}});
   metrics["default"] = {{"enabled", false}};
+  // lightbus only (Python Lightbus has no such plugin).
+  json prometheus = section(
+    {"object", "null"}, "PrometheusConfig",
+    "lightbus run serves /metrics (Prometheus text format) here; lightbus only.",
+    {{"port", json{{"type", "integer"},
+                   {"minimum", 0},
+                   {"maximum", 65535},
+                   {"default", 0},
+                   {"description", "TCP port of /metrics; 0 = off. --metrics-port wins."}}},
+     {"bind", option("string", "127.0.0.1", "Address /metrics listens on.")}});
+  prometheus["default"] = {{"port", 0}, {"bind", "127.0.0.1"}};
   auto out = section("object", "PluginSelector", "Plugins and their options.",
                      {{"internal_state", std::move(state)},
-                      {"internal_metrics", std::move(metrics)}});
+                      {"internal_metrics", std::move(metrics)},
+                      {"prometheus", std::move(prometheus)}});
   out["default"] = json::object();
   return out;
 }

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "lightbus/counters.hpp"
 #include "lightbus/redis/connection.hpp"
 #include "lightbus/redis/history.hpp"
 
@@ -16,6 +17,7 @@ constexpr std::string_view prefix = "dead_letter_";
 std::vector<stream_field> dead_letter_fields(const stream_entry& entry, const std::string& stream,
                                              const std::string& reason,
                                              const std::string& listener) {
+  counters().dead_letters.fetch_add(1, std::memory_order_relaxed);
   auto fields = entry.fields;
   fields.emplace_back("dead_letter_reason", reason);
   fields.emplace_back("dead_letter_stream", stream);

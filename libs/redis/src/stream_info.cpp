@@ -40,6 +40,8 @@ expected<std::vector<group_info>> stream_groups(connection& conn, const std::str
         info.last_delivered_id = value.str;
       else if (key == "lag" && value.is_integer())
         info.lag = value.integer;
+      else if (key == "entries-read" && value.is_integer())
+        info.entries_read = value.integer;
     });
     out.push_back(std::move(info));
   }

@@ -34,6 +34,8 @@ struct dead_letter {
 
 /// The fields a listener writes for `entry` (read from `stream`) when it
 /// gives up on it: the entry's fields, then the `dead_letter_*` fields.
+/// Counts one dead letter in `counters().dead_letters` (a write retried after
+/// a lost connection counts twice).
 std::vector<stream_field> dead_letter_fields(const stream_entry& entry, const std::string& stream,
                                              const std::string& reason,
                                              const std::string& listener);

@@ -21,6 +21,8 @@ struct group_info {
   /// Entries not yet delivered to the group (`lag`, Redis >= 7); nullopt
   /// when Redis does not say (older Redis, or it cannot tell after deletions).
   std::optional<long long> lag;
+  /// Entries delivered to the group so far (`entries-read`, Redis >= 7).
+  std::optional<long long> entries_read;
 };
 
 /// One entry of `XINFO CONSUMERS`.
