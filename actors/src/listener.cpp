@@ -16,78 +16,20 @@
 // consumers, writer and handlers when they die; reading resumes from Redis'
 // pending list, so nothing read is ever dropped unacknowledged.
 
-#include "listener_children.hpp"
+#include "listener_state.hpp"
 #include "lightbus/actors/errors.hpp"
-#include "lightbus/engine/event_queue.hpp"
 #include "lightbus/keys.hpp"
-#include "lightbus/logger.hpp"
 #include "lightbus/redis/history.hpp"
 #include "schema_cache.hpp"
 
 namespace lightbus::detail {
 
-namespace {
-
-std::shared_ptr<spdlog::logger> log() {
-  return logger("events");
-}
+namespace listening {
 
 /// Longest an acknowledgement waits for others to share its XACK.
 constexpr auto ack_delay = std::chrono::milliseconds(1);
 
-/// Restarting a consumer that died: 50 ms, doubling, at most 3.2 s.
-constexpr backoff_policy consumer_restart{std::chrono::milliseconds(50),
-                                          std::chrono::milliseconds(3200)};
-
-struct stream_queue {
-  subscription sub;
-  engine::event_queue events;
-  caf::actor consumer;
-  std::shared_ptr<reader_control> control;
-  /// `validate.incoming` of the API (with the worker's schemas): set at start.
-  bool validate = false;
-  backoff restarts{consumer_restart};
-};
-
-struct handler_entry {
-  caf::actor actor;
-  size_t busy = 0;
-};
-
-struct listener_state {
-  listener_spec spec;
-  listener_io io;
-  /// The worker's schemas: incoming events are validated against them (spec
-  /// §5.6) before a handler sees them. Null: no validation.
-  std::shared_ptr<schema_cache> schemas;
-  /// Runs schema loads (Redis I/O) off this actor; spawned at first need.
-  caf::actor schema_loader;
-  bool schema_loading = false;
-  /// The module's hooks (before/after_event_execution); may be null.
-  std::shared_ptr<const lightbus::hooks> hooks;
-  size_t handled = 0;
-  std::map<std::string, stream_queue> streams; // by stream key
-  caf::actor writer;
-  redis::connection_options writer_redis;
-  std::vector<handler_entry> handlers;
-  caf::actor supervisor;
-  bool stopping = false;
-  std::vector<caf::response_promise> drains;
-  /// Set when the listener stops: a function handler ends its run early.
-  std::shared_ptr<std::atomic<bool>> halt = std::make_shared<std::atomic<bool>>(false);
-  /// A reclaim pass is on its way; the last one left entries behind for lack of room.
-  bool reclaim_running = false;
-  bool reclaim_more = false;
-  /// A flush of acks is queued behind the messages in the mailbox.
-  bool ack_flush_scheduled = false;
-  /// Every handler actor spawned here (respawned ones too), ended with the listener.
-  owned_actors spawned;
-  /// Every consumer's control (respawned ones too), stopped when the listener ends.
-  std::shared_ptr<std::vector<std::shared_ptr<reader_control>>> controls
-    = std::make_shared<std::vector<std::shared_ptr<reader_control>>>();
-};
-
-using listener_actor = caf::stateful_actor<listener_state>;
+namespace {
 
 engine::event_queue_options queue_options(const listener_spec& spec, const subscription& sub) {
   engine::event_queue_options o;
@@ -128,13 +70,16 @@ caf::actor make_handler(listener_actor* self) {
   return a;
 }
 
-// Starts nothing more on any stream (max_events, a fatal failure, a drain).
+} // namespace
+
 void stop_starting(listener_actor* self) {
   auto& st = self->state;
   st.stopping = true;
   for (auto& [name, q] : st.streams)
     q.events.halt();
 }
+
+namespace {
 
 void maybe_drained(listener_actor* self) {
   auto& st = self->state;
@@ -164,27 +109,12 @@ void log_abandoned(listener_actor* self) {
     return;
   if (n > max_named)
     names += fmt::format(" and {} more", n - max_named);
-  log()->warn("listener {}: abandoning {} event(s) whose handlers still run at shutdown: {}; "
+  events_log()->warn("listener {}: abandoning {} event(s) whose handlers still run at shutdown: {}; "
               "they stay pending and the next worker of their group handles them",
               st.spec.name, n, names);
 }
 
-void apply(listener_actor* self, stream_queue& q, engine::effects& e);
 void start_reclaim(listener_actor* self, bool periodic = false);
-
-// Counts handled events; at `max_events` the listener takes nothing more and
-// asks the worker to stop once what it handled is acked.
-void count_handled(listener_actor* self, size_t n) {
-  auto& st = self->state;
-  if (st.stopping)
-    return;
-  auto before = st.handled;
-  st.handled += n;
-  if (engine::reached_max_events(st.spec.options.max_events, before, st.handled)) {
-    stop_starting(self);
-    self->send(st.supervisor, stop_atom::value, caf::atom("done"));
-  }
-}
 
 // Sends the XACK of the entries `q` handled since the last flush, in one
 // request; each entry stays held (dedupe, room) and keeps its consumer credit
@@ -209,7 +139,7 @@ void flush_acks(listener_actor* self, stream_queue& q) {
                 batch->ids)
     .then([=](bool) { acked(); },
           [=](caf::error& err) {
-            log()->warn("ack of {} entries on {} failed: {}; they will be redelivered", n,
+            events_log()->warn("ack of {} entries on {} failed: {}; they will be redelivered", n,
                         stream, describe(err));
             acked();
           });
@@ -221,7 +151,7 @@ void dead_letter(listener_actor* self, stream_queue& q, const engine::dead_lette
     return;
   auto stream = q.sub.stream;
   auto id = d.id;
-  log()->error("listener {}: event {} ({} on {}) dead-lettered to {} after {} deliveries: {}",
+  events_log()->error("listener {}: event {} ({} on {}) dead-lettered to {} after {} deliveries: {}",
                self->state.spec.name, item->msg.id.empty() ? "?" : item->msg.id, id, stream,
                redis::dead_letter_stream_key(q.sub.group), item->entry.deliveries, d.reason);
   auto done = [=] {
@@ -237,7 +167,7 @@ void dead_letter(listener_actor* self, stream_queue& q, const engine::dead_lette
                 item->entry, d.reason, self->state.spec.name)
     .then([=](bool) { done(); },
           [=](caf::error& err) {
-            log()->error("dead-lettering {} failed: {}; it stays pending", id, describe(err));
+            events_log()->error("dead-lettering {} failed: {}; it stays pending", id, describe(err));
             done();
           });
 }
@@ -246,16 +176,16 @@ void log_failure(listener_actor* self, const engine::failure& f) {
   auto& st = self->state;
   switch (f.kind) {
     case engine::failure::acknowledged:
-      log()->error("listener {}: {} failed on event {}: {}; acknowledged anyway", st.spec.name,
+      events_log()->error("listener {}: {} failed on event {}: {}; acknowledged anyway", st.spec.name,
                    f.event, f.event_id, f.why);
       return;
     case engine::failure::stopped:
-      log()->critical("listener {}: {} failed on event {}: {}; stopping the worker "
+      events_log()->critical("listener {}: {} failed on event {}: {}; stopping the worker "
                       "(on_error=shutdown); the event stays pending",
                       st.spec.name, f.event, f.event_id, f.why);
       return;
     case engine::failure::retried:
-      log()->warn("listener {}: {} failed on event {} (delivery {} of {}): {}; retrying",
+      events_log()->warn("listener {}: {} failed on event {} (delivery {} of {}): {}; retrying",
                   st.spec.name, f.event, f.event_id, f.deliveries,
                   st.spec.options.max_deliveries, f.why);
       return;
@@ -264,10 +194,8 @@ void log_failure(listener_actor* self, const engine::failure& f) {
   }
 }
 
-void dispatch(listener_actor* self, stream_queue& q, const std::string& id);
-void dispatch_run(listener_actor* self, stream_queue& q, std::vector<std::string> ids);
+} // namespace
 
-// Carries out what the queue of `q` decided.
 void apply(listener_actor* self, stream_queue& q, engine::effects& e) {
   auto& st = self->state;
   if (e.credits > 0)
@@ -277,7 +205,7 @@ void apply(listener_actor* self, stream_queue& q, engine::effects& e) {
     if (f.kind == engine::failure::retried)
       self->delayed_send(self, f.delay, retry_atom::value, q.sub.stream, f.id);
   }
-  if (e.stop_worker && !st.stopping) {
+  if (e.stop_worker) {
     stop_starting(self);
     self->send(st.supervisor, stop_atom::value, caf::atom("fatal"));
   }
@@ -309,163 +237,8 @@ void apply(listener_actor* self, stream_queue& q, engine::effects& e) {
     start_reclaim(self);
 }
 
-bool has_hooks(const listener_state& st, hook_point p) {
-  return st.hooks && !st.hooks->empty(p);
-}
 
-// A hook with on_hook_error::stop failed before the handler ran: as with
-// on_error::shutdown, the event stays pending and the worker stops.
-void stop_for_hook(listener_actor* self, stream_queue& q, const std::string& id,
-                   const std::string& why) {
-  auto& st = self->state;
-  log()->critical("listener {}: {}; stopping the worker; event {} stays pending", st.spec.name,
-                  why, id);
-  stop_starting(self);
-  q.events.forget(id);
-  self->send(st.supervisor, stop_atom::value, caf::atom("fatal"));
-}
-
-void after_hooks(listener_actor* self, const event_message& msg, const std::string& error) {
-  auto& st = self->state;
-  if (!has_hooks(st, hook_point::after_event_execution))
-    return;
-  if (st.hooks->run(hook_point::after_event_execution, msg, error).stop)
-    self->send(st.supervisor, stop_atom::value, caf::atom("fatal"));
-}
-
-// The least busy handler actor takes the next piece of work.
-caf::actor take_handler(listener_state& st) {
-  auto* h = &st.handlers.front();
-  for (auto& x : st.handlers)
-    if (x.busy < h->busy)
-      h = &x;
-  ++h->busy;
-  return h->actor;
-}
-
-// `handler` is done with a piece of work (finished, failed or died in it).
-void release_handler(listener_state& st, const caf::actor& handler) {
-  for (auto& x : st.handlers)
-    if (x.actor == handler && x.busy > 0)
-      --x.busy;
-}
-
-void dispatch(listener_actor* self, stream_queue& q, const std::string& id) {
-  auto& st = self->state;
-  // The handler gets a copy: hooks may change it, a retry starts from the entry.
-  auto msg = q.events.running(id)->msg;
-  if (has_hooks(st, hook_point::before_event_execution)) {
-    auto out = st.hooks->run(hook_point::before_event_execution, msg);
-    if (out.stop) {
-      stop_for_hook(self, q, id, out.error);
-      return;
-    }
-  }
-  // What the reply handlers need, shared by both (the event itself only for
-  // after-execution hooks: it goes to the handler by move otherwise).
-  struct pending {
-    caf::actor handler;
-    std::string stream;
-    std::string id;
-    std::optional<event_message> sent;
-  };
-  auto p = std::make_shared<pending>(pending{take_handler(st), q.sub.stream, id, std::nullopt});
-  if (has_hooks(st, hook_point::after_event_execution))
-    p->sent = msg;
-  auto finish = [self, p](bool ok, const std::string& why) {
-    auto& st = self->state;
-    release_handler(st, p->handler);
-    if (p->sent)
-      after_hooks(self, *p->sent, why);
-    if (ok)
-      count_handled(self, 1);
-    auto qi = st.streams.find(p->stream);
-    if (qi == st.streams.end() || qi->second.events.running(p->id) == nullptr)
-      return;
-    engine::effects e;
-    if (ok)
-      qi->second.events.succeeded({p->id}, st.handled, e);
-    else
-      qi->second.events.failed(p->id, why, st.handled, e);
-    apply(self, qi->second, e);
-  };
-  self->request(p->handler, caf::infinite, event_atom::value, std::move(msg))
-    .then([finish](bool) { finish(true, {}); },
-          [finish](caf::error& err) {
-            // A handler actor may reply with anything; only an error is a failure.
-            if (err == caf::sec::unexpected_response) {
-              finish(true, {});
-              return;
-            }
-            finish(false, err.category() == caf::atom("lightbus")
-                            ? describe(err)
-                            : "handler failed: " + describe(err));
-          });
-}
-
-// Hands a function handler the run of waiting entries in one message; it
-// runs them in stream order and reports how far it got.
-void dispatch_run(listener_actor* self, stream_queue& q, std::vector<std::string> ids) {
-  auto& st = self->state;
-  std::vector<event_message> run;
-  run.reserve(ids.size());
-  bool hooked = has_hooks(st, hook_point::before_event_execution);
-  for (size_t i = 0; i < ids.size(); ++i) {
-    run.push_back(q.events.running(ids[i])->msg);
-    if (!hooked)
-      continue;
-    auto out = st.hooks->run(hook_point::before_event_execution, run.back());
-    if (!out.stop)
-      continue;
-    // Entries after this one go back to the queue; this one stays pending.
-    run.pop_back();
-    q.events.put_back(std::vector<std::string>(ids.begin() + static_cast<std::ptrdiff_t>(i) + 1,
-                                               ids.end()));
-    auto failed_id = ids[i];
-    ids.resize(i);
-    stop_for_hook(self, q, failed_id, out.error);
-    break;
-  }
-  if (ids.empty())
-    return;
-  auto sent = has_hooks(st, hook_point::after_event_execution)
-                ? std::make_shared<std::vector<event_message>>(run)
-                : nullptr;
-  auto handler = take_handler(st);
-  auto stream = q.sub.stream;
-  self->request(handler, caf::infinite, event_atom::value, std::move(run))
-    .then(
-      [=](batch_outcome& out) {
-        auto& st = self->state;
-        release_handler(st, handler);
-        auto qi = st.streams.find(stream);
-        if (qi == st.streams.end())
-          return;
-        auto done = std::min(out.done, ids.size());
-        if (sent) {
-          for (size_t i = 0; i < done; ++i)
-            after_hooks(self, (*sent)[i], {});
-          if (out.failed && done < sent->size())
-            after_hooks(self, (*sent)[done], out.why);
-        }
-        count_handled(self, done);
-        engine::effects e;
-        qi->second.events.run_ended(ids, done, out.failed, out.why, st.handled, e);
-        apply(self, qi->second, e);
-      },
-      [=](caf::error& err) {
-        // The handler died mid-run: none of the run is acknowledged; the
-        // first entry fails once (retried or dead-lettered as configured).
-        auto& st = self->state;
-        release_handler(st, handler);
-        auto qi = st.streams.find(stream);
-        if (qi == st.streams.end())
-          return;
-        engine::effects e;
-        qi->second.events.run_died(ids, "handler failed: " + describe(err), st.handled, e);
-        apply(self, qi->second, e);
-      });
-}
+namespace {
 
 void pump(listener_actor* self, stream_queue& q);
 
@@ -548,7 +321,7 @@ void start_reclaim(listener_actor* self, bool periodic) {
             continue;
           auto& q = qi->second;
           // (Follow-up passes of a big backlog are only worth a debug line.)
-          log()->log(periodic ? spdlog::level::info : spdlog::level::debug,
+          events_log()->log(periodic ? spdlog::level::info : spdlog::level::debug,
                      "listener {}: reclaimed {} event(s) on {} idle for more than {} s",
                      st.spec.name, entries.size(), stream, q.sub.opts.acknowledgement_timeout);
           // Reclaimed entries are debited from the consumer's credits, so
@@ -588,7 +361,7 @@ void on_child_down(listener_actor* self, const caf::down_msg& dm) {
     return;
   switch (child->first) {
     case listener_child::writer:
-      log()->error("listener {}: stream writer exited ({}); restarting it", st.spec.name,
+      events_log()->error("listener {}: stream writer exited ({}); restarting it", st.spec.name,
                    describe(dm.reason));
       st.writer = st.io.writer(self, st.writer_redis);
       return;
@@ -596,7 +369,7 @@ void on_child_down(listener_actor* self, const caf::down_msg& dm) {
       auto& q = st.streams.at(child->second);
       if (q.control->stopping())
         return;
-      log()->error("listener {}: consumer of {} exited ({}); restarting it", st.spec.name,
+      events_log()->error("listener {}: consumer of {} exited ({}); restarting it", st.spec.name,
                    child->second, describe(dm.reason));
       self->delayed_send(self, q.restarts.next(), respawn_atom::value, child->second);
       return;
@@ -606,7 +379,7 @@ void on_child_down(listener_actor* self, const caf::down_msg& dm) {
         if (dm.source != h.actor.address())
           continue;
         st.spawned.remove(dm.source);
-        log()->warn("listener {}: handler actor exited ({}){}", st.spec.name,
+        events_log()->warn("listener {}: handler actor exited ({}){}", st.spec.name,
                     describe(dm.reason),
                     st.spec.function || st.spec.factory ? "; restarting it" : "");
         if (st.spec.function || st.spec.factory) {
@@ -733,6 +506,8 @@ caf::behavior listener(listener_actor* self, listener_spec spec, std::vector<sub
 
 } // namespace
 
+} // namespace listening
+
 std::string dead_letter_stream_key(std::string_view group) {
   return redis::dead_letter_stream_key(group); // what `lightbus inspect --groups` reads
 }
@@ -741,7 +516,7 @@ caf::actor spawn_listener_with(caf::local_actor* parent, listener_spec spec,
                                std::vector<subscription> subs, caf::actor supervisor,
                                std::shared_ptr<schema_cache> schemas,
                                std::shared_ptr<const lightbus::hooks> hooks, listener_io io) {
-  return parent->spawn(listener, std::move(spec), std::move(subs), std::move(supervisor),
+  return parent->spawn(listening::listener, std::move(spec), std::move(subs), std::move(supervisor),
                        std::move(schemas), std::move(hooks), std::move(io));
 }
 

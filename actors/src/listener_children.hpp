@@ -14,6 +14,7 @@
 
 #include "internal.hpp"
 #include "lightbus/event.hpp"
+#include "lightbus/logger.hpp"
 
 namespace lightbus::detail {
 
@@ -59,6 +60,11 @@ enum class listener_child : uint8_t {
 
 /// @relates listener_child
 const char* to_string(listener_child kind) noexcept;
+
+/// The logger of everything about events (`SPDLOG_LEVEL=lightbus.events=debug`).
+inline std::shared_ptr<spdlog::logger> events_log() {
+  return logger("events");
+}
 
 } // namespace lightbus::detail
 

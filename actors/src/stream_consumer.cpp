@@ -15,10 +15,6 @@ namespace lightbus::detail {
 
 namespace {
 
-std::shared_ptr<spdlog::logger> log() {
-  return logger("events");
-}
-
 /// Reconnect: 100 ms after the first failure, doubling, at most 5 s.
 constexpr backoff_policy reconnect_policy{std::chrono::milliseconds(100),
                                           std::chrono::milliseconds(5000)};
@@ -61,17 +57,17 @@ expected<void> clean_up(consumer_state& st, redis::connection& conn) {
     if (is_retryable(r.error()))
       return r.error();
     st.cleaned = true; // not worth failing the listener over
-    log()->warn("{}: clean-up of idle consumers failed: {}", st.sub.stream, r.error().message);
+    events_log()->warn("{}: clean-up of idle consumers failed: {}", st.sub.stream, r.error().message);
     return {};
   }
   st.cleaned = true;
   for (auto& c : r->deleted_consumers)
-    log()->info("{}: removed consumer {} (idle for more than consumer_ttl = {} s)",
+    events_log()->info("{}: removed consumer {} (idle for more than consumer_ttl = {} s)",
                 st.sub.stream, c, st.sub.opts.consumer_ttl);
   for (auto& g : r->destroyed_groups)
-    log()->info("{}: removed consumer group {} (no consumers left)", st.sub.stream, g);
+    events_log()->info("{}: removed consumer group {} (no consumers left)", st.sub.stream, g);
   for (auto& c : r->kept_consumers)
-    log()->info("{}: consumer {} is idle beyond consumer_ttl but still has pending "
+    events_log()->info("{}: consumer {} is idle beyond consumer_ttl but still has pending "
                 "entries; kept until they are reclaimed",
                 st.sub.stream, c);
   return {};
@@ -94,14 +90,14 @@ expected<redis::connection*> ready_connection(consumer_state& st) {
     if (auto r = clean_up(st, c); !r)
       return r.error();
   if (auto r = redis::ensure_group(c, st.sub.stream, st.sub.group, st.sub.since); !r) {
-    log()->warn("{} on {}: cannot create the consumer group: {}; retrying", st.sub.group,
+    events_log()->warn("{} on {}: cannot create the consumer group: {}; retrying", st.sub.group,
                 st.sub.stream, r.error().message);
     return r.error();
   }
   if (auto id = c.command({"CLIENT", "ID"}); id && id->is_integer())
     st.control->attach(id->integer, c.interrupter());
   if (ep.failures() > 0)
-    log()->info("{} on {}: reconnected to Redis", st.sub.group, st.sub.stream);
+    events_log()->info("{} on {}: reconnected to Redis", st.sub.group, st.sub.stream);
   ep.succeeded();
   st.prepared = true;
   // Whatever we had read before may be unacknowledged: read it again first
@@ -130,7 +126,7 @@ void read_once(stream_consumer_actor* self) {
   if (!conn) {
     auto n = st.redis->failures() + 1;
     if (n == 1 || n % 10 == 0)
-      log()->warn("{} on {}: cannot reach Redis ({}); retrying", st.sub.group, st.sub.stream,
+      events_log()->warn("{} on {}: cannot reach Redis ({}); retrying", st.sub.group, st.sub.stream,
                   conn.error().message);
     failed(self, conn.error());
     return;
@@ -145,7 +141,7 @@ void read_once(stream_consumer_actor* self) {
   if (!batches) {
     if (redis::is_nogroup(batches.error())) {
       // The group or the stream is gone (deleted, or Redis restarted empty).
-      log()->warn("{} on {}: consumer group vanished; creating it again", st.sub.group,
+      events_log()->warn("{} on {}: consumer group vanished; creating it again", st.sub.group,
                   st.sub.stream);
       st.prepared = false;
       self->send(self, read_atom::value);
@@ -156,7 +152,7 @@ void read_once(stream_consumer_actor* self) {
       st.redis->reset();
       return;
     }
-    log()->warn("{} on {}: read failed: {}; reconnecting", st.sub.group, st.sub.stream,
+    events_log()->warn("{} on {}: read failed: {}; reconnecting", st.sub.group, st.sub.stream,
                 batches.error().message);
     failed(self, batches.error());
     return;

@@ -20,10 +20,6 @@ namespace lightbus::detail {
 
 namespace {
 
-std::shared_ptr<spdlog::logger> log() {
-  return logger("events");
-}
-
 /// Retrying an XACK: 50 ms after the first failure, doubling, at most 2 s.
 constexpr backoff_policy reconnect_policy{std::chrono::milliseconds(50),
                                           std::chrono::milliseconds(2000)};
@@ -91,7 +87,7 @@ void flush(stream_writer_actor* self) {
     if (!res.ok()) {
       // Keep them all and try again: an entry stays pending until its XACK
       // lands (a repeated XACK is harmless).
-      log()->warn("XACK of {} entries failed (Redis unreachable); retrying", st.acks.size());
+      events_log()->warn("XACK of {} entries failed (Redis unreachable); retrying", st.acks.size());
       st.flush_scheduled = true;
       self->delayed_send(self, *res.retry_in, flush_atom::value);
       return;
