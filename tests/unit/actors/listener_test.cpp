@@ -90,6 +90,15 @@ listener_io fake_io(std::shared_ptr<io_record> rec) {
           return true;
         },
         [](reclaim_atom, const std::vector<subscription>&) { return reclaimed_entries{}; },
+        // The test's "Redis is back": answer the held XACKs.
+        [rec](flush_atom) {
+          rec->stall = false;
+          for (auto& [rp, xs] : rec->held) {
+            rec->acked.insert(rec->acked.end(), xs.begin(), xs.end());
+            rp.deliver(true);
+          }
+          rec->held.clear();
+        },
       };
     });
     rec->writers.push_back(a);
@@ -151,7 +160,12 @@ struct ListenerTest : lightbus::test::deterministic_fixture {
   }
 
   void TearDown() override {
+    // The fakes are only monitored: they end here, or the system waits for them.
     caf::anon_send_exit(listener, caf::exit_reason::user_shutdown);
+    for (auto& a : rec->consumers)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    for (auto& a : rec->writers)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     sched.run();
   }
 };
@@ -192,7 +206,7 @@ TEST_F(ListenerTest, AFailingEventIsDeadLetteredAfterMaxDeliveriesAndTheRestAcke
 TEST_F(ListenerTest, AConsumerThatDiesIsRestartedAndNothingElseIs) {
   start();
   read(0, 3);
-  caf::anon_send_exit(rec->consumers.front(), caf::sec::runtime_error);
+  caf::anon_send_exit(rec->consumers.front(), caf::exit_reason::kill);
   sched.run();
   EXPECT_EQ(rec->consumers.size(), 1u) << "restarted only after its back-off";
   sched.trigger_timeouts();
@@ -212,11 +226,7 @@ TEST_F(ListenerTest, AWriterThatStallsHoldsCreditsUntilItAnswersAndNothingRestar
   EXPECT_EQ(rec->handled, 10u);
   EXPECT_TRUE(rec->acked.empty());
   EXPECT_EQ(rec->credits, 0u) << "no credit before Redis took the XACK";
-  rec->stall = false;
-  for (auto& [rp, xs] : rec->held) {
-    rec->acked.insert(rec->acked.end(), xs.begin(), xs.end());
-    rp.deliver(true);
-  }
+  caf::anon_send(rec->writers.front(), flush_atom::value);
   sched.run();
   EXPECT_EQ(rec->acked, ids(0, 10));
   EXPECT_EQ(rec->credits, 10u);
@@ -229,7 +239,7 @@ TEST_F(ListenerTest, AWriterThatStallsHoldsCreditsUntilItAnswersAndNothingRestar
 TEST_F(ListenerTest, AWriterThatDiesIsRestartedAloneAndAcksGoOn) {
   start();
   read(0, 2);
-  caf::anon_send_exit(rec->writers.front(), caf::sec::runtime_error);
+  caf::anon_send_exit(rec->writers.front(), caf::exit_reason::kill);
   sched.run();
   EXPECT_EQ(rec->writers.size(), 2u);
   EXPECT_EQ(rec->consumers.size(), 1u);
@@ -252,7 +262,7 @@ TEST_F(ListenerTest, AStrayMessageIsDroppedAndNothingRestarts) {
 
 TEST_F(ListenerTest, AHandlerActorThatDiesIsRestartedAloneAndEventsGoOn) {
   start();
-  caf::anon_send_exit(rec->handlers.front(), caf::sec::runtime_error);
+  caf::anon_send_exit(rec->handlers.front(), caf::exit_reason::kill);
   sched.run();
   EXPECT_EQ(rec->handlers.size(), 2u);
   EXPECT_EQ(rec->consumers.size(), 1u);
