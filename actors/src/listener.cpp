@@ -361,8 +361,8 @@ void on_child_down(listener_actor* self, const caf::down_msg& dm) {
     return;
   switch (child->first) {
     case listener_child::writer:
-      events_log()->error("listener {}: stream writer exited ({}); restarting it", st.spec.name,
-                   describe(dm.reason));
+      events_log()->error("listener {}: {} exited ({}); restarting it", st.spec.name,
+                          to_string(child->first), describe(dm.reason));
       st.writer = st.io.writer(self, st.writer_redis);
       return;
     case listener_child::consumer: {
@@ -379,8 +379,8 @@ void on_child_down(listener_actor* self, const caf::down_msg& dm) {
         if (dm.source != h.actor.address())
           continue;
         st.spawned.remove(dm.source);
-        events_log()->warn("listener {}: handler actor exited ({}){}", st.spec.name,
-                    describe(dm.reason),
+        events_log()->warn("listener {}: {} exited ({}){}", st.spec.name,
+                           to_string(child->first), describe(dm.reason),
                     st.spec.function || st.spec.factory ? "; restarting it" : "");
         if (st.spec.function || st.spec.factory) {
           h.actor = make_handler(self);
