@@ -17,7 +17,7 @@ set(LIGHTBUS_MODULE_DIR "${CMAKE_INSTALL_LIBDIR}/lightbus/modules")
 # -- runtime: lightbus -------------------------------------------------------------------
 install(TARGETS lightbus RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         COMPONENT runtime EXCLUDE_FROM_ALL)
-install(TARGETS lightbus_core lightbus_redis lightbus_actors
+install(TARGETS lightbus_core lightbus_redis lightbus_engine lightbus_actors
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime EXCLUDE_FROM_ALL)
 
 # The demo's bus modules, for `lightbus run --bus` and the unit template (lightbus@auth).
@@ -119,7 +119,7 @@ set(CPACK_DEBIAN_DEV_PACKAGE_RECOMMENDS "cmake, pkg-config, libgmock-dev, libgte
 set(CPACK_COMPONENT_DEV_DESCRIPTION
   "development files for lightbus (C++ Lightbus)
 Headers, the CMake package (find_package(lightbus) gives lightbus::core,
-lightbus::redis, lightbus::actors and lightbus::testing) and the pkg-config
+lightbus::redis, lightbus::engine, lightbus::actors and lightbus::testing) and the pkg-config
 file lightbus.pc, for building bus modules and programs that use the bus.")
 
 include(CPack)
