@@ -46,7 +46,7 @@ install(FILES README.md docs/packaging.md config/lightbus.yaml packaging/instanc
         DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime EXCLUDE_FROM_ALL)
 
 # -- dev: liblightbus-dev ----------------------------------------------------------------
-install(DIRECTORY libs/core/include/ libs/redis/include/ actors/include/
+install(DIRECTORY libs/core/include/ libs/redis/include/ libs/engine/include/ actors/include/
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev EXCLUDE_FROM_ALL)
 if(TARGET lightbus_testing)
   install(TARGETS lightbus_testing
