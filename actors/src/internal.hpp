@@ -61,6 +61,27 @@ using failed_atom = caf::atom_constant<caf::atom("failed")>;
 using send_atom = caf::atom_constant<caf::atom("send")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 
+// listener: between a listener and the actors it spawns (listener_children.hpp).
+/// Consumer -> listener: `(entries_atom, stream, entries, from_consumer)`.
+using entries_atom = caf::atom_constant<caf::atom("entries")>;
+/// Listener -> writer: `(ack_atom, stream, group, ids)` -> bool once XACKed.
+using ack_atom = caf::atom_constant<caf::atom("ack")>;
+/// Listener self-message: `(retry_atom, stream, id)`: a failed entry's back-off is over.
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+/// Listener self-message (timer) and listener -> writer: `(reclaim_atom, subs)`.
+using reclaim_atom = caf::atom_constant<caf::atom("reclaim")>;
+/// Listener -> writer: `(touch_atom, stream, group, consumer, ids, count)`: XCLAIM again.
+using touch_atom = caf::atom_constant<caf::atom("touch")>;
+/// Listener self-message (timer): reset the idle time of entries held long.
+using keepalive_atom = caf::atom_constant<caf::atom("keepalive")>;
+/// Listener -> writer: `(dead_atom, stream, group, entry, reason, listener)` -> bool.
+using dead_atom = caf::atom_constant<caf::atom("dead")>;
+/// Listener self-message: `(respawn_atom, stream)`: restart that stream's consumer.
+using respawn_atom = caf::atom_constant<caf::atom("respawn")>;
+/// Listener -> consumer: `(debit_atom, n)`: n reclaimed entries count against its credits.
+using debit_atom = caf::atom_constant<caf::atom("debit")>;
+// listener (end)
+
 // -- actors an actor spawned and ends with itself ----------------------------------
 
 /// The handler actors an API server or a listener spawned (respawned ones

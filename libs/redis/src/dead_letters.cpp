@@ -27,6 +27,19 @@ std::vector<stream_field> dead_letter_fields(const stream_entry& entry, const st
   return fields;
 }
 
+expected<void> write_dead_letter(connection& conn, const std::string& stream,
+                                 const std::string& group, const stream_entry& entry,
+                                 const std::string& reason, const std::string& listener) {
+  auto id = xadd(conn, dead_letter_stream_key(group),
+                 dead_letter_fields(entry, stream, reason, listener), dead_letter_max_len);
+  if (!id)
+    return id.error();
+  auto r = ack(conn, stream, group, {entry.id});
+  if (!r && !is_nogroup(r.error()))
+    return r.error();
+  return {};
+}
+
 expected<dead_letter> parse_dead_letter(stream_entry entry) {
   dead_letter out;
   out.id = std::move(entry.id);

@@ -40,6 +40,16 @@ std::vector<stream_field> dead_letter_fields(const stream_entry& entry, const st
                                              const std::string& reason,
                                              const std::string& listener);
 
+/// Longest a dead-letter stream grows (`XADD ... MAXLEN ~ n`).
+constexpr long long dead_letter_max_len = 100000;
+
+/// Gives up on `entry` of `stream` for `group`: appends it with the
+/// `dead_letter_*` fields to `{group}:dead_letter`, then (only once that
+/// succeeded) `XACK`s it. A NOGROUP error on the XACK counts as done.
+expected<void> write_dead_letter(connection& conn, const std::string& stream,
+                                 const std::string& group, const stream_entry& entry,
+                                 const std::string& reason, const std::string& listener);
+
 /// Splits an entry of a dead-letter stream; an error if it lacks
 /// `dead_letter_stream` (it was not written by a listener: never replayed).
 expected<dead_letter> parse_dead_letter(stream_entry entry);
