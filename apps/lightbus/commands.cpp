@@ -98,6 +98,25 @@ sigset_t block_stop_signals() {
 /// How long the actor system may take to end once the worker stopped.
 constexpr auto abandon_grace = std::chrono::milliseconds(300);
 
+/// The same with a clean-up to run after the actors ended: a listener's read
+/// blocks up to 1 s, so it sees the stop and ends before the clean-up runs.
+constexpr auto abandon_grace_with_cleanup = std::chrono::milliseconds(2500);
+
+// What must run once when the command ends, after the actors if they end in
+// time, else just before the forced exit. Held while it runs, so the exit
+// waits for it.
+std::mutex cleanup_mtx;
+std::function<void()> cleanup_at_exit;
+
+void run_cleanup_once() {
+  std::lock_guard<std::mutex> guard{cleanup_mtx};
+  if (!cleanup_at_exit)
+    return;
+  auto fn = std::move(cleanup_at_exit);
+  cleanup_at_exit = nullptr;
+  fn();
+}
+
 // ~actor_system waits for every actor, and a handler blocked in a call that
 // never returns (a full pipe, a hung socket) would keep the process forever.
 // Once the worker stopped (its drain timed out; the listeners named what they
@@ -108,6 +127,7 @@ void exit_unless_ended_within(std::chrono::milliseconds grace, int code) {
     std::this_thread::sleep_for(grace);
     logger("worker")->warn("handlers still running after the stop are abandoned: exiting "
                            "now (their events stay pending and are redelivered)");
+    run_cleanup_once();
     spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->flush(); });
     std::fflush(stdout);
     std::fflush(stderr);
@@ -117,42 +137,46 @@ void exit_unless_ended_within(std::chrono::milliseconds grace, int code) {
 
 // Runs the worker for `mod` until a signal arrives or the worker stops by
 // itself (a listener's max_events, or on_error=shutdown). Returns the exit code.
-// `after_stop` (if set) runs once the worker stopped, before the exit timer.
+// `after_stop` (if set) runs once the worker and its actors ended (or, if they
+// do not end in time, before the forced exit).
 int serve_until_stopped(const sigset_t& stop_signals, const module& mod, const config& cfg,
-                        const worker_options& wopts,
-                        const std::function<void()>& after_stop = {}) {
+                        const worker_options& wopts, std::function<void()> after_stop = {}) {
   auto log = logger("worker");
-  caf::actor_system_config sys_cfg;
-  configure(sys_cfg);
-  caf::actor_system sys{sys_cfg};
-  auto worker = spawn_worker(sys, mod, cfg, wopts);
-  // Wakes sigwait() below when the worker ends on its own. (Keep the handle:
-  // an actor nobody references is terminated as unreachable.)
-  auto watcher = sys.spawn([worker](caf::event_based_actor* self) -> caf::behavior {
-    self->monitor(worker);
-    self->set_down_handler([self](caf::down_msg& dm) {
-      worker_exit_code = dm.reason ? exit_remote_error : exit_ok;
-      worker_ended = true;
-      ::kill(::getpid(), SIGTERM);
-      self->quit();
-    });
-    return {[](int) {}};
-  });
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  if (worker_ended) {
-    log->info("worker stopped");
-    if (after_stop)
-      after_stop();
-    exit_unless_ended_within(abandon_grace, worker_exit_code.load());
-    return worker_exit_code.load();
+  auto grace = abandon_grace;
+  if (after_stop) {
+    std::lock_guard<std::mutex> guard{cleanup_mtx};
+    cleanup_at_exit = std::move(after_stop);
+    grace = abandon_grace_with_cleanup;
   }
-  log->info("received {}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-  auto clean = stop_worker(sys, worker, wopts.drain_timeout + std::chrono::seconds(1));
-  log->info(clean ? "worker stopped" : "worker stopped before all work finished");
-  if (after_stop)
-    after_stop();
-  exit_unless_ended_within(abandon_grace, worker_exit_code.load());
+  {
+    caf::actor_system_config sys_cfg;
+    configure(sys_cfg);
+    caf::actor_system sys{sys_cfg};
+    auto worker = spawn_worker(sys, mod, cfg, wopts);
+    // Wakes sigwait() below when the worker ends on its own. (Keep the handle:
+    // an actor nobody references is terminated as unreachable.)
+    auto watcher = sys.spawn([worker](caf::event_based_actor* self) -> caf::behavior {
+      self->monitor(worker);
+      self->set_down_handler([self](caf::down_msg& dm) {
+        worker_exit_code = dm.reason ? exit_remote_error : exit_ok;
+        worker_ended = true;
+        ::kill(::getpid(), SIGTERM);
+        self->quit();
+      });
+      return {[](int) {}};
+    });
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    if (worker_ended) {
+      log->info("worker stopped");
+    } else {
+      log->info("received {}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      auto clean = stop_worker(sys, worker, wopts.drain_timeout + std::chrono::seconds(1));
+      log->info(clean ? "worker stopped" : "worker stopped before all work finished");
+    }
+    exit_unless_ended_within(grace, worker_exit_code.load());
+  } // ~actor_system: waits for the actors
+  run_cleanup_once();
   return worker_exit_code.load();
 }
 
@@ -529,10 +553,11 @@ int listen_command(const common_options& common, const listen_options& opts) {
   std::function<void()> after_stop;
   if (!service_name_chosen(common, *cfg)) {
     auto group = consumer_group_name(cfg->service_name(), opts.listener_name);
-    after_stop = [&cfg, &events, group] { remove_group(*cfg, events, group); };
+    // Copies: it may run in the exit timer's thread.
+    after_stop = [cfg = *cfg, events, group] { remove_group(cfg, events, group); };
   }
   worker_options wopts;
-  auto code = serve_until_stopped(stop_signals, mod, *cfg, wopts, after_stop);
+  auto code = serve_until_stopped(stop_signals, mod, *cfg, wopts, std::move(after_stop));
   return *output_closed ? exit_remote_error : code;
 }
 
