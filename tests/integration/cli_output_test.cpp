@@ -208,7 +208,10 @@ TEST_F(CliOutput, ListenRefusesAnEventTheSchemaOnTheBusLacks) {
 
 TEST_F(CliOutput, ListenWithoutServiceNameRemovesOnlyItsOwnGroup) {
   ASSERT_EQ(lightbus({"fire", "shop.sold", R"({"n": 1})"}).exit_code, 0);
+  // Another service's group, with a live consumer (a listener's clean-up
+  // removes groups without consumers, as Python's does).
   redis({"XGROUP", "CREATE", "shop.*:stream", "keep-me", "0"});
+  redis({"XGROUP", "CREATECONSUMER", "shop.*:stream", "keep-me", "c1"});
   // Ends by itself (--count): its made-up group goes.
   auto r = lightbus({"listen", "shop.sold", "--since", "0", "--count", "1"});
   ASSERT_EQ(r.exit_code, 0) << describe(r);
