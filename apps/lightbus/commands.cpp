@@ -61,18 +61,6 @@ expected<config> load_config(const common_options& common) {
   return cfg;
 }
 
-void warn_if_unreachable(const std::string& url) {
-  auto parsed = parse_redis_url(url);
-  if (!parsed)
-    return;
-  redis::connection_options opts;
-  opts.url = *parsed;
-  opts.connect_timeout = std::chrono::milliseconds(500);
-  if (auto conn = redis::connection::open(opts); !conn)
-    logger("worker")->warn("{}; the worker keeps retrying until Redis is up",
-                           conn.error().message);
-}
-
 } // namespace
 
 expected<config> load_cli_config(const common_options& common) {
@@ -322,9 +310,9 @@ int run_command(const common_options& common, const run_options& opts) {
     std::cerr << "lightbus run: " << state_plugin.error().message << "\n";
     return exit_config;
   }
+  // An unreachable Redis is said by what retries it (each API's consumer, the
+  // schema publisher), not once more here.
   log_banner(mod, *cfg, opts, *feats, *state_plugin);
-  if (feats->rpcs && !mod.apis().empty())
-    warn_if_unreachable(cfg->api(mod.apis().front().definition()->name()).rpc_url);
 
   worker_options wopts;
   wopts.max_in_flight = opts.max_in_flight;

@@ -361,9 +361,9 @@ TEST_F(InspectTest, GroupsReportShowsLagPendingConsumersAndDeadLetters) {
   r = inspect({"--groups", "--format", "pretty"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_THAT(r.out, testing::MatchesRegex(
-                       "STREAM +LENGTH +GROUP +CONSUMERS +PENDING +LAG +OLDEST PENDING +DEAD "
-                       "LETTERS\n(.|\n)*shop\.\*:stream +5 +svc-mailer +2 +2 +2 +[0-9.]+m?s "
-                       "on c1 +2\n(.|\n)*"));
+                       R"(STREAM +LENGTH +GROUP +CONSUMERS +PENDING +LAG +OLDEST PENDING +DEAD )"
+                       R"(LETTERS(.|\n)*shop\.\*:stream +5 +svc-mailer +2 +2 +2 +[0-9.]+m?s )"
+                       R"(on c1 +2(.|\n)*)"));
 }
 
 TEST_F(InspectTest, GroupsReportCountsLagWhenRedisCannotTell) {
