@@ -111,6 +111,12 @@ TEST_F(CliOutput, FireAndListenFollowTheFormatFlag) {
   ASSERT_EQ(listened.exit_code, 0) << describe(listened);
   auto line = json::parse(listened.out);
   EXPECT_EQ(line["kwargs"], json({{"sku", "A1"}}));
+  // `shop` has no schema on the bus: said once (by the listener), not by the
+  // name check before it too.
+  size_t warnings = 0;
+  for (const auto& l : lines_of(listened.err))
+    warnings += l.find("no schema is known for API 'shop'") != std::string::npos;
+  EXPECT_EQ(warnings, 1u) << listened.err;
 }
 
 TEST_F(CliOutput, ATerminalGetsPrettyOutputUnlessJsonIsAsked) {
