@@ -100,7 +100,7 @@ set(_lightbus_deb_version "${PROJECT_VERSION}-${CPACK_DEBIAN_PACKAGE_RELEASE}")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME lightbus)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS
-  "libc6, libgcc-s1, libstdc++6, libcaf-core0.17, libhiredis0.14, libspdlog1.10, libfmt9, libyaml-cpp0.7")
+  "libc6, libgcc-s1, libstdc++6, libcaf-core0.17, libhiredis0.14, libspdlog1.10, libfmt9, libyaml-cpp0.7, libssl3")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_RECOMMENDS "redis-server | redis-tools")
 set(CPACK_COMPONENT_RUNTIME_DESCRIPTION
   "RPCs and events between services over Redis (C++ Lightbus)
@@ -118,9 +118,10 @@ set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
 set(CPACK_DEBIAN_DEV_PACKAGE_RECOMMENDS "cmake, pkg-config, libgmock-dev, libgtest-dev")
 set(CPACK_COMPONENT_DEV_DESCRIPTION
   "development files for lightbus (C++ Lightbus)
-Headers, the CMake package (find_package(lightbus) gives lightbus::core,
-lightbus::redis, lightbus::actors and lightbus::testing) and the pkg-config
-file lightbus.pc, for building bus modules and programs that use the bus.")
+Headers, the CMake package (find_package(lightbus) gives lightbus::lightbus,
+lightbus::core, lightbus::redis, lightbus::actors and lightbus::testing) and
+the pkg-config file lightbus.pc, for building bus modules and programs that
+use the bus.")
 
 include(CPack)
 

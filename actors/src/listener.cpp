@@ -153,7 +153,7 @@ bool consumer_connect(stream_consumer_actor* self) {
         log()->info("{}: consumer {} is idle beyond consumer_ttl but still has pending "
                     "entries; kept until they are reclaimed",
                     st.sub.stream, c);
-    } else if (r.error().code == errc::connection_failed) {
+    } else if (is_retryable(r.error())) {
       ++st.failures;
       return false;
     } else {
@@ -363,7 +363,7 @@ caf::behavior stream_writer(stream_writer_actor* self, redis::connection_options
         for (auto& [key, ids] : by_group) {
           auto r = redis::ack(c, key.first, key.second, ids);
           // NOGROUP: the group is gone, and with it the entries' pending state.
-          if (!r && r.error().code == errc::connection_failed)
+          if (!r && is_retryable(r.error()))
             return false;
         }
         return true;
@@ -386,10 +386,10 @@ caf::behavior stream_writer(stream_writer_actor* self, redis::connection_options
         if (count) {
           // Without JUSTID, XCLAIM bumps the delivery count (a retry).
           auto r = redis::claim(c, stream, group, consumer, 0, ids);
-          return r || r.error().code != errc::connection_failed;
+          return r || !is_retryable(r.error());
         }
         auto r = redis::touch(c, stream, group, consumer, ids);
-        return r || r.error().code != errc::connection_failed;
+        return r || !is_retryable(r.error());
       });
     },
     [=](dead_atom, const std::string& stream, const std::string& group,
@@ -399,9 +399,9 @@ caf::behavior stream_writer(stream_writer_actor* self, redis::connection_options
         auto id = redis::xadd(c, dead_letter_stream_key(group),
                               redis::dead_letter_fields(entry, stream, reason, listener), 100000);
         if (!id)
-          return id.error().code != errc::connection_failed;
+          return !is_retryable(id.error());
         auto r = redis::ack(c, stream, group, {entry.id});
-        return r || r.error().code != errc::connection_failed;
+        return r || !is_retryable(r.error());
       });
       if (!done)
         return make_caf_error(make_error(errc::connection_failed, "Redis unreachable"));
@@ -423,7 +423,7 @@ caf::behavior stream_writer(stream_writer_actor* self, redis::connection_options
             auto p = redis::pending(c, sub.stream, sub.group, start, "+",
                                     sub.opts.reclaim_batch_size);
             if (!p) {
-              if (p.error().code == errc::connection_failed)
+              if (is_retryable(p.error()))
                 return false;
               break; // NOGROUP: nothing to reclaim here
             }
@@ -446,7 +446,7 @@ caf::behavior stream_writer(stream_writer_actor* self, redis::connection_options
             }
             if (!ids.empty()) {
               auto got = redis::claim(c, sub.stream, sub.group, sub.consumer, min_idle, ids);
-              if (!got && got.error().code == errc::connection_failed)
+              if (!got && is_retryable(got.error()))
                 return false;
               if (got) {
                 room -= std::min(room, got->size());

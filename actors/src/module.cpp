@@ -24,6 +24,66 @@ served_api& served_api::handle(const std::string& procedure, caf::actor handler)
 
 namespace detail {
 
+namespace {
+
+// "string", "array of integer", ...: a JSON Schema as a signature shows it.
+std::string type_of(const json& schema) {
+  if (!schema.is_object() || schema.empty())
+    return "any";
+  if (auto any = schema.find("anyOf"); any != schema.end() && any->is_array()) {
+    std::string out;
+    for (const auto& s : *any)
+      out += (out.empty() ? "" : " or ") + type_of(s);
+    return out;
+  }
+  auto t = schema.find("type");
+  if (t == schema.end() || !t->is_string())
+    return schema.dump();
+  const auto& name = t->get_ref<const std::string&>();
+  if (name == "array")
+    if (auto items = schema.find("items"); items != schema.end())
+      return "array of " + type_of(*items);
+  if (name == "object")
+    if (auto values = schema.find("additionalProperties"); values != schema.end())
+      return "object of " + type_of(*values);
+  return name;
+}
+
+std::string signature_text(const std::vector<std::string>& names,
+                           const std::vector<json>& parameters, const json& result) {
+  std::string out = "(";
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    if (i > 0)
+      out += ", ";
+    if (i < names.size())
+      out += names[i] + ": ";
+    out += type_of(parameters[i]);
+  }
+  return out + ") -> " + (result.empty() ? std::string("any") : type_of(result));
+}
+
+} // namespace
+
+void check_typed_handler(const api& def, const std::string& procedure,
+                         const std::vector<json>& parameter_schemas, const json& result_schema) {
+  const auto* proc = def.find_procedure(procedure);
+  if (proc == nullptr)
+    throw std::invalid_argument(def.name() + " declares no procedure '" + procedure + "'");
+  std::vector<std::string> names;
+  std::vector<json> declared;
+  for (const auto& p : proc->parameters) {
+    names.push_back(p.name);
+    declared.push_back(p.schema);
+  }
+  if (declared == parameter_schemas && proc->response_schema == result_schema)
+    return;
+  throw std::invalid_argument(
+    def.name() + "." + procedure + " is declared as "
+    + signature_text(names, declared, proc->response_schema)
+    + " but its typed handler serves " + signature_text({}, parameter_schemas, result_schema)
+    + ": make the handler's rpc_handler<R(Args...)> match the rpc<R(Args...)> declaration");
+}
+
 std::shared_ptr<bus> make_module_client() {
   return std::make_shared<bus>(make_unbound_bus());
 }

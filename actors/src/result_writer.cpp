@@ -61,7 +61,7 @@ void flush(writer_actor* self) {
   for (auto& p : batch)
     results.push_back(p.result);
   auto r = redis::push_results(*st.conn, results, st.ttl);
-  if (!r && r.error().code == errc::connection_failed) {
+  if (!r && is_retryable(r.error())) {
     // Not written (or not known to be): keep them and try again. A result
     // pushed twice is harmless; the caller takes the first.
     st.conn.reset();

@@ -23,6 +23,7 @@
 #include "exit_codes.hpp"
 #include "lightbus/actors/bus.hpp"
 #include "lightbus/actors/errors.hpp"
+#include "lightbus/actors/run.hpp"
 #include "lightbus/actors/worker.hpp"
 #include "lightbus/event.hpp"
 #include "lightbus/features.hpp"
@@ -69,11 +70,9 @@ expected<config> load_cli_config(const common_options& common) {
 
 namespace {
 
-std::atomic<int> worker_exit_code{0};
-std::atomic<bool> worker_ended{false};
-
 // Blocks SIGINT/SIGTERM in this thread and every thread started after it, so
-// only sigwait() in `serve_until_stopped` sees them.
+// one that arrives during start-up waits for run_until_signal, which takes
+// them in this thread.
 sigset_t block_stop_signals() {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -83,182 +82,24 @@ sigset_t block_stop_signals() {
   return stop_signals;
 }
 
-/// How long the actor system may take to end once the worker stopped.
-constexpr auto abandon_grace = std::chrono::milliseconds(300);
-
-/// The same with a clean-up to run after the actors ended: a listener's read
-/// blocks up to 1 s, so it sees the stop and ends before the clean-up runs.
-constexpr auto abandon_grace_with_cleanup = std::chrono::milliseconds(2500);
-
-// What must run once when the command ends, after the actors if they end in
-// time, else just before the forced exit. Held while it runs, so the exit
-// waits for it.
-std::mutex cleanup_mtx;
-std::function<void()> cleanup_at_exit;
-
-void run_cleanup_once() {
-  std::lock_guard<std::mutex> guard{cleanup_mtx};
-  if (!cleanup_at_exit)
-    return;
-  auto fn = std::move(cleanup_at_exit);
-  cleanup_at_exit = nullptr;
-  fn();
-}
-
-// ~actor_system waits for every actor, and a handler blocked in a call that
-// never returns (a full pipe, a hung socket) would keep the process forever.
-// Once the worker stopped (its drain timed out; the listeners named what they
-// abandon), the process ends with `code` after `grace` whatever handlers do.
-// Their events stay pending in Redis: the next worker of the group takes them.
-void exit_unless_ended_within(std::chrono::milliseconds grace, int code) {
-  std::thread([grace, code] {
-    std::this_thread::sleep_for(grace);
-    logger("worker")->warn("handlers still running after the stop are abandoned: exiting "
-                           "now (their events stay pending and are redelivered)");
-    run_cleanup_once();
-    spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->flush(); });
-    std::fflush(stdout);
-    std::fflush(stderr);
-    std::_Exit(code);
-  }).detach();
-}
-
 // Runs the worker for `mod` until a signal arrives or the worker stops by
-// itself (a listener's max_events, or on_error=shutdown). Returns the exit code.
-// `after_stop` (if set) runs once the worker and its actors ended (or, if they
-// do not end in time, before the forced exit).
-int serve_until_stopped(const sigset_t& stop_signals, const module& mod, const config& cfg,
-                        const worker_options& wopts, std::function<void()> after_stop = {}) {
-  auto log = logger("worker");
-  auto grace = abandon_grace;
-  if (after_stop) {
-    std::lock_guard<std::mutex> guard{cleanup_mtx};
-    cleanup_at_exit = std::move(after_stop);
-    grace = abandon_grace_with_cleanup;
-  }
-  {
-    caf::actor_system_config sys_cfg;
-    configure(sys_cfg);
-    caf::actor_system sys{sys_cfg};
-    auto worker = spawn_worker(sys, mod, cfg, wopts);
-    // Wakes sigwait() below when the worker ends on its own. (Keep the handle:
-    // an actor nobody references is terminated as unreachable.)
-    auto watcher = sys.spawn([worker](caf::event_based_actor* self) -> caf::behavior {
-      self->monitor(worker);
-      self->set_down_handler([self](caf::down_msg& dm) {
-        worker_exit_code = dm.reason ? exit_remote_error : exit_ok;
-        worker_ended = true;
-        ::kill(::getpid(), SIGTERM);
-        self->quit();
-      });
-      return {[](int) {}};
-    });
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    if (worker_ended) {
-      log->info("worker stopped");
-    } else {
-      log->info("received {}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-      auto clean = stop_worker(sys, worker, wopts.drain_timeout + std::chrono::seconds(1));
-      log->info(clean ? "worker stopped" : "worker stopped before all work finished");
-    }
-    exit_unless_ended_within(grace, worker_exit_code.load());
-  } // ~actor_system: waits for the actors
-  run_cleanup_once();
-  return worker_exit_code.load();
-}
-
-} // namespace
-
-namespace {
-
-std::string hide_password(const std::string& url) {
-  auto u = parse_redis_url(url);
-  return u ? to_string(*u) : url;
-}
-
-std::string join(const std::vector<std::string>& xs) {
-  std::string out;
-  for (const auto& x : xs)
-    out += (out.empty() ? "" : ", ") + x;
-  return out;
-}
-
-// The start-up banner: what this worker runs, where, with what (at info).
-void log_banner(const module& mod, const config& cfg, const run_options& opts,
-                const features& feats, const state_plugin_options& state_plugin) {
-  auto log = logger("worker");
-  log->info("lightbus worker starting: service '{}', process '{}', config {}",
-            cfg.service_name(), cfg.process_name(), cfg.source());
-  log->info("features: {}", to_string(feats));
-  std::vector<std::string> urls;
-  auto add_url = [&](const std::string& url) {
-    auto shown = hide_password(url);
-    if (std::find(urls.begin(), urls.end(), shown) == urls.end())
-      urls.push_back(shown);
-  };
-  for (const auto& served : mod.apis()) {
-    const auto& def = *served.definition();
-    const auto& ac = cfg.api(def.name());
-    if (!feats.rpcs) {
-      log->info("API '{}' is not served (feature rpcs is off); its schema is published",
-                def.name());
-      continue;
-    }
-    std::vector<std::string> procs;
-    for (const auto& p : def.procedures())
-      procs.push_back(p.name);
-    add_url(ac.rpc_url);
-    add_url(ac.result_url);
-    log->info("serving API '{}' [{}] from {} on {} (at most {} calls in flight)", def.name(),
-              join(procs), rpc_queue_key(def.name()), hide_password(ac.rpc_url),
-              served.max_in_flight() ? served.max_in_flight() : opts.max_in_flight);
-  }
-  for (const auto& l : mod.listeners()) {
-    if (!feats.events) {
-      log->info("listener '{}' does not run (feature events is off)", l.name);
-      continue;
-    }
-    for (const auto& e : l.events)
-      if (auto names = split_qualified_name(e))
-        if (auto o = event_options(cfg, names->first))
-          add_url(o->url);
-    log->info("listener '{}' for [{}] in group '{}'", l.name, join(l.events),
-              consumer_group_name(cfg.service_name(), l.name));
-  }
-  for (const auto& t : mod.tasks()) {
-    if (!feats.tasks) {
-      log->info("task '{}' does not run (feature tasks is off)", t.name);
-      continue;
-    }
-    log->info("task '{}': {}; on error: {}", t.name, t.when.describe(),
-              to_string(t.options.on_error));
-  }
-  std::vector<std::string> plugins;
-  if (state_plugin.enabled) {
-    if (auto o = event_options(cfg, "internal.metrics"))
-      add_url(o->url);
-    plugins.push_back(state_plugin.ping_enabled
-                        ? "internal_state (ping every "
-                            + to_string(std::chrono::milliseconds(static_cast<long long>(
-                              state_plugin.ping_seconds() * 1000)))
-                            + ")"
-                        : std::string("internal_state (no pings)"));
-  }
-  if (metrics_plugin_enabled(cfg)) {
-    if (auto o = event_options(cfg, "internal.metrics"))
-      add_url(o->url);
-    plugins.push_back("internal_metrics (7 events per call and event, see docs/hooks.md)");
-  }
-  log->info("plugins: {}", plugins.empty() ? std::string("none") : join(plugins));
-  if (!urls.empty())
-    log->info("redis: {}", join(urls));
-  bool runs_something = (feats.rpcs && !mod.apis().empty())
-                        || (feats.events && !mod.listeners().empty())
-                        || (feats.tasks && !mod.tasks().empty());
-  if (!runs_something)
-    log->warn("with features [{}] this worker serves no API and runs no listener or task",
-              to_string(feats));
+// itself (a listener's max_events, or on_error=shutdown), as every program
+// using lightbus::run_until_signal does. Returns the exit code. `after_stop`
+// (if set) runs once the worker's actors ended: they get 2.5 s, more than a
+// listener's read blocks (1 s), so no reader can undo what it does; if they
+// do not end by then the process exits without it.
+int serve_until_stopped(const sigset_t& /* blocked: run_until_signal takes them */,
+                        const module& mod, const config& cfg, const worker_options& wopts,
+                        bool banner = false, const std::function<void()>& after_stop = {}) {
+  run_until_signal_options ropts;
+  ropts.setup_logging = false; // main() did, with --log-level
+  ropts.banner = banner;
+  if (after_stop)
+    ropts.abandon_after = std::chrono::milliseconds(2500);
+  auto code = run_until_signal(mod, cfg, wopts, ropts);
+  if (after_stop)
+    after_stop();
+  return code;
 }
 
 } // namespace
@@ -310,15 +151,11 @@ int run_command(const common_options& common, const run_options& opts) {
     std::cerr << "lightbus run: " << state_plugin.error().message << "\n";
     return exit_config;
   }
-  // An unreachable Redis is said by what retries it (each API's consumer, the
-  // schema publisher), not once more here.
-  log_banner(mod, *cfg, opts, *feats, *state_plugin);
-
   worker_options wopts;
   wopts.max_in_flight = opts.max_in_flight;
   wopts.handlers_per_procedure = opts.handlers_per_procedure;
   wopts.features = *feats;
-  return serve_until_stopped(stop_signals, mod, *cfg, wopts);
+  return serve_until_stopped(stop_signals, mod, *cfg, wopts, true);
 }
 
 namespace {
@@ -329,6 +166,8 @@ int exit_code_for(errc code) {
     case errc::remote_error: return exit_remote_error;
     case errc::timeout: return exit_timeout;
     case errc::connection_failed:
+    case errc::unavailable:
+    case errc::nogroup:
     case errc::redis_error: return exit_unavailable;
     // Refused before anything was sent: the name or the kwargs are wrong.
     case errc::invalid_parameters:
@@ -549,7 +388,7 @@ int listen_command(const common_options& common, const listen_options& opts) {
     after_stop = [cfg = *cfg, events, group] { remove_group(cfg, events, group); };
   }
   worker_options wopts;
-  auto code = serve_until_stopped(stop_signals, mod, *cfg, wopts, std::move(after_stop));
+  auto code = serve_until_stopped(stop_signals, mod, *cfg, wopts, false, after_stop);
   return *output_closed ? exit_remote_error : code;
 }
 

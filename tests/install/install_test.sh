@@ -36,8 +36,22 @@ args=(-S "$consumer_dir" -B "$work/build" -G "$generator" -DCMAKE_PREFIX_PATH="$
 [[ -n $launcher ]] && args+=(-DCMAKE_CXX_COMPILER_LAUNCHER="$launcher")
 cmake "${args[@]}" || fail "the consumer project does not configure against the install"
 cmake --build "$work/build" -j2 || fail "the consumer project does not build against the install"
-[[ -f $work/build/greeter.so && -x $work/build/greeter-client ]] ||
-  fail "greeter.so or greeter-client missing after the build"
+[[ -f $work/build/greeter.so && -x $work/build/greeter-client && -x $work/build/greeter-blocking ]] ||
+  fail "greeter.so, greeter-client or greeter-blocking missing after the build"
+grep -q 'add_library(lightbus::lightbus INTERFACE IMPORTED)' \
+  "$prefix/lib/cmake/lightbus/lightbusTargets.cmake" ||
+  fail "the installed CMake package defines no lightbus::lightbus"
+
+echo "== build the blocking client with pkg-config --cflags --libs lightbus"
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+pc_flags=$(pkg-config --cflags --libs lightbus) || fail "pkg-config finds no lightbus.pc in $prefix"
+compile=("${cxx:-c++}")
+[[ -n $launcher ]] && compile=("$launcher" "${cxx:-c++}")
+# shellcheck disable=SC2086 # pkg-config's output is a list of flags
+"${compile[@]}" -std=c++17 ${CXXFLAGS:-} -o "$work/greeter-blocking-pc" \
+  "$consumer_dir/blocking_client.cpp" $pc_flags ${LDFLAGS:-} ||
+  fail "the blocking client does not build with pkg-config's flags ($pc_flags)"
+unset PKG_CONFIG_PATH
 "$prefix/bin/lightbus" version || fail "the installed lightbus does not start"
 
 if [[ -n $testing_dir ]]; then
@@ -97,6 +111,15 @@ for _ in $(seq 1 20); do
   sleep 0.5
 done
 $welcomed || { cat "$work/worker.err" >&2; fail "the listener never printed 'welcome, sally'"; }
+
+# The blocking client (lightbus::lightbus and pkg-config builds): a call and an event.
+for client in "$work/build/greeter-blocking" "$work/greeter-blocking-pc"; do
+  out=$(LD_LIBRARY_PATH=$prefix/lib "$client" blocking) ||
+    { cat "$work/worker.err" >&2; fail "$client failed: $out"; }
+  grep -q '^Hello, blocking!$' <<<"$out" || fail "$client printed: $out"
+  grep -q '^fired greeter.visitor_arrived [0-9]*-[0-9]*$' <<<"$out" || fail "$client printed: $out"
+  echo "$(basename "$client"): $(tr '\n' ' ' <<<"$out")"
+done
 
 kill -TERM "$worker"
 rc=0

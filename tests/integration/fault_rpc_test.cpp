@@ -122,12 +122,12 @@ TEST(FaultRpc, TenThousandCallsAcrossTwoRedisRestarts) {
   EXPECT_GE(runs->total() - 1, answered.load());
   EXPECT_TRUE(unclear.empty()) << t::joined(unclear);
   // Redis down: connection_failed; Redis loading its AOF after the restart:
-  // redis_error "LOADING ..."; a call lost with its connection: timeout.
+  // unavailable "LOADING ..."; a call lost with its connection: timeout.
   for (auto& [code, n] : errors)
-    EXPECT_TRUE(code == "timeout" || code == "connection_failed" || code == "redis_error")
+    EXPECT_TRUE(code == "timeout" || code == "connection_failed" || code == "unavailable")
       << code << ": " << n;
   for (auto& e : samples) {
-    if (e.rfind("redis_error", 0) == 0) {
+    if (e.rfind("unavailable", 0) == 0) {
       EXPECT_NE(e.find("LOADING"), std::string::npos) << e;
     }
   }

@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 
 #include "lightbus/redis/connection.hpp"
+#include "lightbus/redis/endpoint.hpp"
+#include "lightbus/redis_url.hpp"
 #include "support.hpp"
 
 using lightbus::redis::reply;
@@ -135,4 +137,56 @@ TEST(RedisConnection, FlushWritesAndTryReadNeverBlocks) {
   auto pong = conn.command({"PING"});
   ASSERT_TRUE(pong);
   EXPECT_EQ(pong->str, "PONG");
+}
+
+TEST(RedisEndpoint, ReconnectsAfterARetryableFailureAndBacksOff) {
+  lightbus::redis::connection_options opts;
+  opts.url = lightbus::parse_redis_url(lightbus::test::redis_url()).value();
+  lightbus::redis::endpoint ep{opts, {std::chrono::milliseconds(10), std::chrono::milliseconds(40)}};
+  auto key = lightbus::test::unique_api_name() + ":k";
+  auto conn = ep.for_key(key);
+  ASSERT_TRUE(conn) << conn.error().message;
+  ASSERT_TRUE((*conn)->command({"SET", key, "1"}));
+  auto id = (*conn)->command({"CLIENT", "ID"});
+  ASSERT_TRUE(id && id->is_integer());
+  // Cut it from the server side, as a Redis restart or a proxy would.
+  auto killer = lightbus::test::connect(lightbus::test::redis_url());
+  ASSERT_TRUE(killer.command({"CLIENT", "KILL", "ID", std::to_string(id->integer)}));
+  auto r = (*conn)->command({"GET", key});
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(lightbus::is_retryable(r.error())) << r.error().message;
+  EXPECT_EQ(ep.failed(r.error()), std::chrono::milliseconds(10));
+  EXPECT_FALSE(ep.connected());
+  auto again = ep.for_key(key);
+  ASSERT_TRUE(again) << again.error().message;
+  auto got = (*again)->command({"GET", key});
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->str, "1");
+  EXPECT_EQ(ep.reconnects(), 1);
+  // A second failure in a row waits longer; a success starts over.
+  EXPECT_EQ(ep.failed(lightbus::make_error(lightbus::errc::timeout, "x")),
+            std::chrono::milliseconds(20));
+  ep.succeeded();
+  EXPECT_EQ(ep.failed(lightbus::make_error(lightbus::errc::connection_failed, "x")),
+            std::chrono::milliseconds(10));
+  // A final error (a wrong command) keeps the connection: nothing to retry.
+  ASSERT_TRUE(ep.for_key(key));
+  EXPECT_EQ(ep.failed(lightbus::make_error(lightbus::errc::redis_error, "WRONGTYPE")), std::nullopt);
+  EXPECT_TRUE(ep.connected());
+  (*ep.for_key(key))->command({"DEL", key});
+}
+
+TEST(RedisEndpoint, AReadThatTimesOutIsATimeoutAndRetryable) {
+  lightbus::redis::connection_options opts;
+  opts.url = lightbus::parse_redis_url(lightbus::test::redis_url()).value();
+  opts.read_timeout = std::chrono::milliseconds(100);
+  lightbus::redis::endpoint ep{opts};
+  auto conn = ep.any();
+  ASSERT_TRUE(conn);
+  // BLPOP for 1 s on a socket that waits 100 ms: the read times out.
+  auto r = (*conn)->command({"BLPOP", lightbus::test::unique_api_name() + ":none", "1"});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, lightbus::errc::timeout) << r.error().message;
+  EXPECT_TRUE(ep.failed(r.error()).has_value());
+  EXPECT_FALSE(ep.connected());
 }

@@ -92,8 +92,6 @@ void delete_keys(redis::connection& conn, const std::string& pattern) {
 
 // -- child processes ---------------------------------------------------------------
 
-namespace {
-
 std::string make_temp_dir(const char* prefix) {
   auto base = std::filesystem::temp_directory_path().string();
   std::string tmpl = base + "/" + prefix + "XXXXXX";
@@ -103,6 +101,8 @@ std::string make_temp_dir(const char* prefix) {
     throw std::runtime_error("mkdtemp failed: " + std::string(std::strerror(errno)));
   return buf.data();
 }
+
+namespace {
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -236,8 +236,6 @@ command_result run_command(std::vector<std::string> argv, std::chrono::milliseco
 
 // -- a private redis-server --------------------------------------------------------
 
-namespace {
-
 int free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0)
@@ -255,8 +253,6 @@ int free_port() {
   ::close(fd);
   return ntohs(addr.sin_port);
 }
-
-} // namespace
 
 redis_server::redis_server(std::vector<std::string> extra_args)
   : extra_args_(std::move(extra_args)) {

@@ -122,6 +122,12 @@ struct command_result {
 command_result run_command(std::vector<std::string> argv,
                            std::chrono::milliseconds timeout = 15s);
 
+/// Makes a fresh directory under the temp directory (`prefix` + random).
+std::string make_temp_dir(const char* prefix);
+
+/// Returns a loopback TCP port that was free a moment ago.
+int free_port();
+
 // -- a private redis-server --------------------------------------------------------
 
 /// A redis-server child on a free loopback port, for tests that kill Redis or

@@ -13,7 +13,8 @@
 #     the package
 #     (`systemd-analyze verify` too, when systemd-analyze is installed);
 #  5. the tutorial's consumer project (tests/install/consumer) configures and builds against the
-#     unpacked CMake package; its client also builds with `pkg-config --cflags --libs lightbus`;
+#     unpacked CMake package (lightbus::actors and lightbus::lightbus); its clients (the full API's
+#     and the blocking <lightbus/client.hpp> one) also build with `pkg-config --cflags --libs lightbus`;
 #  6. on a private redis-server: the unpacked `lightbus run` serves the packaged auth.so (with the
 #     packaged example config) and the consumer's greeter.so; `lightbus call` and both clients
 #     get their answers; both workers exit 0 on SIGTERM.
@@ -275,8 +276,8 @@ lightbus_dir=$(sed -n 's/^lightbus_DIR:PATH=//p' "$work/consumer/CMakeCache.txt"
   fail "find_package(lightbus) found $lightbus_dir, not the unpacked package"
 cmake --build "$work/consumer" -j2 >"$work/consumer-build.log" 2>&1 ||
   { cat "$work/consumer-build.log" >&2; fail "the consumer does not build against the package"; }
-[[ -f $work/consumer/greeter.so && -x $work/consumer/greeter-client ]] ||
-  fail "greeter.so or greeter-client missing after the build"
+[[ -f $work/consumer/greeter.so && -x $work/consumer/greeter-client && -x $work/consumer/greeter-blocking ]] ||
+  fail "greeter.so, greeter-client or greeter-blocking (lightbus::lightbus) missing after the build"
 
 step "pkg-config"
 export PKG_CONFIG_PATH=$root/usr/lib/pkgconfig
@@ -294,6 +295,9 @@ compile=("$cxx")
 "${compile[@]}" -std=c++17 -o "$work/greeter-client-pc" "$consumer/client.cpp" $pc_flags \
   >"$work/pc-build.log" 2>&1 ||
   { cat "$work/pc-build.log" >&2; fail "the client does not build with pkg-config's flags"; }
+"${compile[@]}" -std=c++17 -o "$work/greeter-blocking-pc" "$consumer/blocking_client.cpp" $pc_flags \
+  >"$work/pc-blocking-build.log" 2>&1 ||
+  { cat "$work/pc-blocking-build.log" >&2; fail "the blocking client does not build with pkg-config's flags"; }
 unset PKG_CONFIG_PATH
 
 # -- 6. run on a private Redis ---------------------------------------------------------------
@@ -336,7 +340,8 @@ echo "packaged auth.so: accounts.register then auth.check_password -> $answer"
 
 # The pkg-config build has no RUNPATH (pkg-config gives none): installed, its libraries are in
 # /usr/lib, on the loader's default path; unpacked, LD_LIBRARY_PATH stands for that.
-for client in "$work/consumer/greeter-client" "$work/greeter-client-pc"; do
+for client in "$work/consumer/greeter-client" "$work/greeter-client-pc" \
+  "$work/consumer/greeter-blocking" "$work/greeter-blocking-pc"; do
   ld_path=""
   [[ $client == *-pc ]] && ld_path=$pc_libdir
   out=$(LD_LIBRARY_PATH=$ld_path "$client" pkg) || { show_logs; fail "$client failed"; }

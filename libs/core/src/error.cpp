@@ -19,8 +19,21 @@ const char* to_string(errc code) noexcept {
     case errc::module_error: return "module_error";
     case errc::unknown_event: return "unknown_event";
     case errc::hook_failed: return "hook_failed";
+    case errc::nogroup: return "nogroup";
+    case errc::unavailable: return "unavailable";
   }
   return "unknown";
+}
+
+bool is_retryable(const error& err) noexcept {
+  switch (err.code) {
+    case errc::connection_failed:
+    case errc::timeout:
+    case errc::unavailable:
+      return true;
+    default:
+      return false;
+  }
 }
 
 std::string to_string(const error& err) {

@@ -30,6 +30,61 @@ error bad(std::string_view text, const std::string& why) {
   return make_error(errc::invalid_config, "bad Redis URL '" + shown + "': " + why);
 }
 
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+// `%40` -> `@`, as redis-py unquotes user names, passwords and paths.
+std::string percent_decoded(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    int hi = 0, lo = 0;
+    if (in[i] == '%' && i + 2 < in.size() && (hi = hex_digit(in[i + 1])) >= 0
+        && (lo = hex_digit(in[i + 2])) >= 0) {
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += in[i];
+    }
+  }
+  return out;
+}
+
+// Parses `host[:port]` or `[v6]:port`.
+expected<void> parse_host_port(std::string_view text, std::string_view rest, std::string& host,
+                               int& port) {
+  std::string_view h = rest;
+  if (!rest.empty() && rest.front() == '[') {
+    auto close = rest.find(']');
+    if (close == std::string_view::npos)
+      return bad(text, "unterminated IPv6 address");
+    h = rest.substr(1, close - 1);
+    rest = rest.substr(close + 1);
+    if (!rest.empty() && rest.front() == ':') {
+      if (!parse_int(rest.substr(1), port))
+        return bad(text, "port must be a number");
+    } else if (!rest.empty()) {
+      return bad(text, "unexpected text after the IPv6 address");
+    }
+  } else if (auto colon = rest.rfind(':'); colon != std::string_view::npos) {
+    h = rest.substr(0, colon);
+    if (!parse_int(rest.substr(colon + 1), port))
+      return bad(text, "port must be a number");
+  }
+  if (port <= 0 || port > 65535)
+    return bad(text, "port must be between 1 and 65535");
+  if (!h.empty())
+    host = std::string(h);
+  return {};
+}
+
 // Applies `db=N` and `password=P` query parameters.
 expected<void> parse_query(std::string_view text, std::string_view query, redis_url& url) {
   while (!query.empty()) {
@@ -43,7 +98,24 @@ expected<void> parse_query(std::string_view text, std::string_view query, redis_
       if (!parse_int(value, url.db) || url.db < 0)
         return bad(text, "db must be a non-negative integer");
     } else if (key == "password") {
-      url.password = std::string(value);
+      url.password = percent_decoded(value);
+    } else if (key == "ssl_ca_certs" || key == "ssl_certfile" || key == "ssl_keyfile"
+               || key == "ssl_cert_reqs") {
+      if (!url.tls)
+        return bad(text, std::string(key) + " needs a rediss:// URL (TLS)");
+      auto v = percent_decoded(value);
+      if (key == "ssl_ca_certs")
+        url.tls_options.ca_certs = v;
+      else if (key == "ssl_certfile")
+        url.tls_options.certfile = v;
+      else if (key == "ssl_keyfile")
+        url.tls_options.keyfile = v;
+      else if (v == "required")
+        url.tls_options.verify = true;
+      else if (v == "none")
+        url.tls_options.verify = false;
+      else
+        return bad(text, "ssl_cert_reqs must be required or none (optional is not supported)");
     } else if (key == "timeout" || key == "encoding" || key == "ssl") {
       // Accepted by Python Lightbus; nothing to do for us.
     } else {
@@ -61,7 +133,7 @@ expected<redis_url> parse_redis_url(std::string_view text) {
   if (text.rfind("unix://", 0) == 0) {
     rest = text.substr(7);
     auto q = rest.find('?');
-    url.unix_path = std::string(rest.substr(0, q));
+    url.unix_path = percent_decoded(rest.substr(0, q));
     if (url.unix_path.empty() || url.unix_path.front() != '/')
       return bad(text, "expected unix:///absolute/path.sock");
     if (q != std::string_view::npos)
@@ -69,53 +141,67 @@ expected<redis_url> parse_redis_url(std::string_view text) {
         return r.error();
     return url;
   }
+  bool sentinel = false;
   if (text.rfind("redis://", 0) == 0) {
     rest = text.substr(8);
   } else if (text.rfind("rediss://", 0) == 0) {
-    return bad(text, "TLS (rediss://) is not supported by this build");
+    rest = text.substr(9);
+    url.tls = true;
+  } else if (text.rfind("redis+sentinel://", 0) == 0) {
+    rest = text.substr(17);
+    sentinel = true;
   } else {
-    return bad(text, "expected redis://host:port/db or unix:///path");
+    return bad(text, "expected redis://host:port/db, rediss://host:port/db, "
+                     "redis+sentinel://host:port[,host:port]/master_name or unix:///path");
   }
   std::string_view query;
   if (auto q = rest.find('?'); q != std::string_view::npos) {
     query = rest.substr(q + 1);
     rest = rest.substr(0, q);
   }
+  // The path starts at the first '/' after the userinfo (a password may hold '/').
+  auto at = rest.rfind('@');
   std::string_view path;
-  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+  if (auto slash = rest.find('/', at == std::string_view::npos ? 0 : at);
+      slash != std::string_view::npos) {
     path = rest.substr(slash + 1);
     rest = rest.substr(0, slash);
   }
-  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+  if (at != std::string_view::npos) {
     auto userinfo = rest.substr(0, at);
     rest = rest.substr(at + 1);
-    // `:password` or `user:password`; Lightbus uses the password only.
+    // `password`, `:password` or `user:password` (an ACL user).
     auto colon = userinfo.find(':');
-    url.password = std::string(colon == std::string_view::npos ? userinfo
-                                                               : userinfo.substr(colon + 1));
-  }
-  std::string_view host = rest;
-  if (!rest.empty() && rest.front() == '[') {
-    auto close = rest.find(']');
-    if (close == std::string_view::npos)
-      return bad(text, "unterminated IPv6 address");
-    host = rest.substr(1, close - 1);
-    rest = rest.substr(close + 1);
-    if (!rest.empty() && rest.front() == ':') {
-      if (!parse_int(rest.substr(1), url.port))
-        return bad(text, "port must be a number");
-    } else if (!rest.empty()) {
-      return bad(text, "unexpected text after the IPv6 address");
+    if (colon == std::string_view::npos) {
+      url.password = percent_decoded(userinfo);
+    } else {
+      url.user = percent_decoded(userinfo.substr(0, colon));
+      url.password = percent_decoded(userinfo.substr(colon + 1));
     }
-  } else if (auto colon = rest.rfind(':'); colon != std::string_view::npos) {
-    host = rest.substr(0, colon);
-    if (!parse_int(rest.substr(colon + 1), url.port))
-      return bad(text, "port must be a number");
   }
-  if (url.port <= 0 || url.port > 65535)
-    return bad(text, "port must be between 1 and 65535");
-  if (!host.empty())
-    url.host = std::string(host);
+  if (sentinel) {
+    // host:port[,host:port...] / master_name [/ db]
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      std::string host = "127.0.0.1";
+      int port = 26379;
+      if (auto r = parse_host_port(text, rest.substr(0, comma), host, port); !r)
+        return r.error();
+      url.sentinels.emplace_back(host, port);
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+    if (url.sentinels.empty())
+      return bad(text, "name at least one Sentinel, as in redis+sentinel://host:26379/mymaster");
+    auto slash = path.find('/');
+    url.master_name = percent_decoded(path.substr(0, slash));
+    if (url.master_name.empty())
+      return bad(text, "name the master, as in redis+sentinel://host:26379/mymaster/0");
+    path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash + 1);
+    url.host = url.sentinels.front().first;
+    url.port = url.sentinels.front().second;
+  } else if (auto r = parse_host_port(text, rest, url.host, url.port); !r) {
+    return r.error();
+  }
   if (!path.empty() && !parse_int(path, url.db))
     return bad(text, "database must be a number, as in redis://host:6379/0");
   if (url.db < 0)
@@ -134,12 +220,23 @@ std::string to_string(const redis_url& url) {
       out += "&password=***";
     return out;
   }
-  out = "redis://";
+  auto host_port = [](const std::string& host, int port) {
+    bool v6 = host.find(':') != std::string::npos;
+    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  };
+  out = !url.sentinels.empty() ? "redis+sentinel://" : url.tls ? "rediss://" : "redis://";
   if (!url.password.empty())
-    out += ":***@";
-  bool v6 = url.host.find(':') != std::string::npos;
-  out += v6 ? "[" + url.host + "]" : url.host;
-  out += ":" + std::to_string(url.port) + "/" + std::to_string(url.db);
+    out += url.user + ":***@";
+  else if (!url.user.empty())
+    out += url.user + "@";
+  if (!url.sentinels.empty()) {
+    for (size_t i = 0; i < url.sentinels.size(); ++i)
+      out += (i > 0 ? "," : "") + host_port(url.sentinels[i].first, url.sentinels[i].second);
+    out += "/" + url.master_name;
+  } else {
+    out += host_port(url.host, url.port);
+  }
+  out += "/" + std::to_string(url.db);
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "lightbus/schedule.hpp"
 
+#include "lightbus/backoff.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <stdexcept>
@@ -148,10 +150,7 @@ const char* to_string(on_task_error x) noexcept {
 }
 
 milliseconds task_backoff::delay(int failures_in_a_row) const {
-  auto d = std::max(initial, milliseconds(1));
-  for (int i = 1; i < failures_in_a_row && d < max; ++i)
-    d *= 2;
-  return std::min(d, max);
+  return backoff_policy{initial, max}.delay(failures_in_a_row);
 }
 
 task_step after_task_run(const schedule& sched, on_task_error policy, const task_backoff& backoff,

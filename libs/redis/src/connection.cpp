@@ -1,5 +1,7 @@
 #include "lightbus/redis/connection.hpp"
 
+#include <cerrno>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -11,22 +13,25 @@
 #include <cstring>
 #include <mutex>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <map>
+#include <tuple>
+
 #include <hiredis/hiredis.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "reply_reader.hpp"
 
 namespace lightbus::redis {
 
 namespace {
-
-struct context_deleter {
-  void operator()(redisContext* ctx) const noexcept {
-    if (ctx != nullptr)
-      redisFree(ctx);
-  }
-};
-
-using context_ptr = std::unique_ptr<redisContext, context_deleter>;
 
 /// Appends `<kind><n>\r\n` (a RESP array or bulk string header).
 void append_resp_header(std::string& out, char kind, size_t n) {
@@ -112,15 +117,6 @@ timeval to_timeval(std::chrono::milliseconds ms) {
   return tv;
 }
 
-// The one place where hiredis context errors become lightbus errors.
-error context_error(const redisContext* ctx, std::string_view what) {
-  std::string msg = "Redis ";
-  msg += what;
-  msg += ": ";
-  msg += ctx != nullptr && ctx->errstr[0] != '\0' ? ctx->errstr : "connection lost";
-  return make_error(errc::connection_failed, std::move(msg));
-}
-
 // hiredis writes with write(2): a Redis that closes the socket would kill the
 // process with SIGPIPE. Ignore it, unless the application chose a handler.
 void ignore_sigpipe_once() {
@@ -171,113 +167,462 @@ void interrupter::interrupt() noexcept {
     ::shutdown(state_->fd, SHUT_RDWR);
 }
 
+// We own the socket (plain TCP, Unix or TLS through OpenSSL: hiredis 0.14 has
+// no TLS) and keep hiredis for what it is good at: parsing replies (its
+// redisReader, building `reply` trees through reply_functions). Commands are
+// formatted here (append_resp_header).
 struct connection::impl {
-  context_ptr ctx;
+  int fd = -1;
+  std::unique_ptr<ssl_st, void (*)(ssl_st*)> ssl{nullptr, &SSL_free};
+  std::unique_ptr<redisReader, void (*)(redisReader*)> reader{nullptr, &redisReaderFree};
   std::shared_ptr<interrupter::state> intr = std::make_shared<interrupter::state>();
   std::string where;
+  std::chrono::milliseconds timeout{0};
+  /// Commands appended and not yet written.
+  std::string out;
+  /// Set by the first transport failure; every later operation returns it.
+  std::optional<error> failure;
 
-  ~impl() {
-    std::lock_guard<std::mutex> guard{intr->mtx};
-    intr->fd = -1;
+  impl() {
+    reader.reset(redisReaderCreateWithFunctions(&reply_functions));
   }
 
-  /// Reused RESP buffer: one command is formatted here, then copied once into
-  /// hiredis's output buffer (redisAppendCommandArgv's sdscatfmt cost more
-  /// than a whole XADD's other client-side work).
-  std::string resp;
+  ~impl() {
+    {
+      std::lock_guard<std::mutex> guard{intr->mtx};
+      intr->fd = -1;
+    }
+    if (ssl)
+      SSL_shutdown(ssl.get()); // best effort close_notify; the socket closes below
+    ssl.reset();
+    if (fd >= 0)
+      ::close(fd);
+  }
+
+  error fail(errc code, std::string why) {
+    if (!failure)
+      failure = make_error(code, "Redis connection to " + where + " failed: " + why);
+    return *failure;
+  }
+
+  error io_failure(const char* op, int err) {
+    if (err == 0)
+      return fail(errc::connection_failed, "Server closed the connection");
+    return fail(errc::connection_failed, std::string(op) + ": " + std::strerror(err));
+  }
 
   template <class Argv>
   void append(const Argv& argv) {
-    resp.clear();
-    append_resp_header(resp, '*', argv.size());
+    append_resp_header(out, '*', argv.size());
     for (const auto& a : argv) {
-      append_resp_header(resp, '$', a.size());
-      resp.append(a.data(), a.size());
-      resp += "\r\n";
+      append_resp_header(out, '$', a.size());
+      out.append(a.data(), a.size());
+      out += "\r\n";
     }
-    redisAppendFormattedCommand(ctx.get(), resp.data(), resp.size());
-  }
-
-  expected<reply> read() {
-    if (ctx->err != 0)
-      return context_error(ctx.get(), "connection to " + where + " failed");
-    void* raw = nullptr;
-    if (redisGetReply(ctx.get(), &raw) != REDIS_OK || raw == nullptr)
-      return context_error(ctx.get(), "connection to " + where + " failed");
-    std::unique_ptr<reply> r{static_cast<reply*>(raw)};
-    return std::move(*r);
   }
 
   expected<void> flush() {
-    if (ctx->err != 0)
-      return context_error(ctx.get(), "connection to " + where + " failed");
-    int done = 0;
-    while (done == 0)
-      if (redisBufferWrite(ctx.get(), &done) != REDIS_OK)
-        return context_error(ctx.get(), "connection to " + where + " failed");
+    if (failure)
+      return *failure;
+    size_t done = 0;
+    while (done < out.size()) {
+      auto left = out.size() - done;
+      ssize_t n;
+      if (ssl) {
+        ERR_clear_error();
+        n = SSL_write(ssl.get(), out.data() + done, static_cast<int>(std::min<size_t>(left, 1 << 30)));
+        if (n <= 0)
+          return tls_failure("write", static_cast<int>(n));
+      } else {
+        n = ::send(fd, out.data() + done, left, MSG_NOSIGNAL);
+        if (n < 0) {
+          if (errno == EINTR)
+            continue;
+          return io_failure("write", errno);
+        }
+      }
+      done += static_cast<size_t>(n);
+    }
+    out.clear();
     return {};
   }
 
-  expected<std::optional<reply>> try_read() {
-    if (ctx->err != 0)
-      return context_error(ctx.get(), "connection to " + where + " failed");
-    void* raw = nullptr;
-    if (redisGetReplyFromReader(ctx.get(), &raw) != REDIS_OK)
-      return context_error(ctx.get(), "connection to " + where + " failed");
-    if (raw == nullptr) {
-      pollfd p{ctx->fd, POLLIN, 0};
-      if (::poll(&p, 1, 0) <= 0)
-        return std::optional<reply>{};
-      if (redisBufferRead(ctx.get()) != REDIS_OK
-          || redisGetReplyFromReader(ctx.get(), &raw) != REDIS_OK)
-        return context_error(ctx.get(), "connection to " + where + " failed");
-      if (raw == nullptr)
-        return std::optional<reply>{};
+  error tls_failure(const char* op, int ret) {
+    int saved = errno;
+    int code = SSL_get_error(ssl.get(), ret);
+    if (code == SSL_ERROR_ZERO_RETURN)
+      return io_failure(op, 0);
+    if (code == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+      return io_failure(op, ret == 0 ? 0 : saved);
+    char buf[256];
+    ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+    return fail(errc::connection_failed, std::string("TLS ") + op + ": " + buf);
+  }
+
+  /// Waits until bytes can be read; false after the read timeout.
+  expected<bool> wait_readable(int timeout_ms) {
+    if (ssl && SSL_pending(ssl.get()) > 0)
+      return true;
+    pollfd p{fd, POLLIN, 0};
+    for (;;) {
+      int n = ::poll(&p, 1, timeout_ms);
+      if (n > 0)
+        return true;
+      if (n == 0)
+        return false;
+      if (errno != EINTR)
+        return io_failure("poll", errno);
     }
+  }
+
+  /// Reads what has arrived into the reply reader (blocks until something has).
+  expected<void> receive() {
+    char buf[64 * 1024];
+    for (;;) {
+      ssize_t n;
+      if (ssl) {
+        ERR_clear_error();
+        n = SSL_read(ssl.get(), buf, sizeof(buf));
+        if (n <= 0)
+          return tls_failure("read", static_cast<int>(n));
+      } else {
+        n = ::recv(fd, buf, sizeof(buf), 0);
+        if (n < 0 && errno == EINTR)
+          continue;
+        if (n <= 0)
+          return io_failure("read", n == 0 ? 0 : errno);
+      }
+      if (redisReaderFeed(reader.get(), buf, static_cast<size_t>(n)) != REDIS_OK)
+        return fail(errc::connection_failed, "protocol error");
+      return {};
+    }
+  }
+
+  /// Takes the next complete reply from the reader, if there is one.
+  expected<std::optional<reply>> take() {
+    void* raw = nullptr;
+    if (redisReaderGetReply(reader.get(), &raw) != REDIS_OK)
+      return fail(errc::connection_failed, std::string("protocol error: ") + reader->errstr);
+    if (raw == nullptr)
+      return std::optional<reply>{};
     std::unique_ptr<reply> r{static_cast<reply*>(raw)};
     return std::optional<reply>{std::move(*r)};
   }
+
+  /// The TLS handshake (connection.cpp, below).
+  expected<void> start_tls(const redis_url& url, std::chrono::milliseconds timeout);
+
+  expected<reply> read() {
+    if (auto f = flush(); !f)
+      return f.error();
+    int timeout_ms = timeout.count() > 0 ? static_cast<int>(timeout.count()) : -1;
+    for (;;) {
+      auto got = take();
+      if (!got)
+        return got.error();
+      if (*got)
+        return std::move(**got);
+      auto ready = wait_readable(timeout_ms);
+      if (!ready)
+        return ready.error();
+      if (!*ready)
+        return fail(errc::timeout, "no reply within " + std::to_string(timeout.count()) + " ms");
+      if (auto r = receive(); !r)
+        return r.error();
+    }
+  }
+
+  expected<std::optional<reply>> try_read() {
+    if (failure)
+      return *failure;
+    auto got = take();
+    if (!got || *got)
+      return got;
+    auto ready = wait_readable(0);
+    if (!ready)
+      return ready.error();
+    if (!*ready)
+      return std::optional<reply>{};
+    if (auto r = receive(); !r)
+      return r.error();
+    return take();
+  }
 };
+
+namespace {
+
+// Connects a non-blocking socket within `timeout`, then makes it blocking.
+expected<int> connect_socket(int family, const sockaddr* addr, socklen_t len,
+                             std::chrono::milliseconds timeout, std::string& why) {
+  int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    why = std::strerror(errno);
+    return make_error(errc::connection_failed, why);
+  }
+  int rc = ::connect(fd, addr, len);
+  if (rc != 0 && errno == EINPROGRESS) {
+    pollfd p{fd, POLLOUT, 0};
+    int n;
+    do {
+      n = ::poll(&p, 1, static_cast<int>(timeout.count()));
+    } while (n < 0 && errno == EINTR);
+    if (n == 0) {
+      ::close(fd);
+      why = "Connection timed out";
+      return make_error(errc::connection_failed, why);
+    }
+    int err = 0;
+    socklen_t elen = sizeof(err);
+    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+    rc = err == 0 ? 0 : -1;
+    errno = err;
+  }
+  if (rc != 0) {
+    why = std::strerror(errno);
+    ::close(fd);
+    return make_error(errc::connection_failed, why);
+  }
+  int flags = ::fcntl(fd, F_GETFL);
+  ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  if (family != AF_UNIX) {
+    int on = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+  }
+  return fd;
+}
+
+expected<int> connect_to(const redis_url& url, std::chrono::milliseconds timeout) {
+  std::string why;
+  if (!url.unix_path.empty()) {
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    if (url.unix_path.size() >= sizeof(sa.sun_path))
+      return make_error(errc::connection_failed, "Unix socket path too long: " + url.unix_path);
+    std::memcpy(sa.sun_path, url.unix_path.data(), url.unix_path.size());
+    auto fd = connect_socket(AF_UNIX, reinterpret_cast<sockaddr*>(&sa), sizeof(sa), timeout, why);
+    if (!fd)
+      return make_error(errc::connection_failed, why);
+    return fd;
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  auto port = std::to_string(url.port);
+  if (int rc = ::getaddrinfo(url.host.c_str(), port.c_str(), &hints, &found); rc != 0)
+    return make_error(errc::connection_failed, std::string("cannot resolve host: ") + gai_strerror(rc));
+  std::unique_ptr<addrinfo, void (*)(addrinfo*)> guard{found, &freeaddrinfo};
+  for (auto* ai = found; ai != nullptr; ai = ai->ai_next) {
+    auto fd = connect_socket(ai->ai_family, ai->ai_addr, ai->ai_addrlen, timeout, why);
+    if (fd)
+      return fd;
+  }
+  return make_error(errc::connection_failed, why.empty() ? "no address" : why);
+}
+
+// One SSL_CTX per set of TLS options, shared by every connection using them
+// (loading a CA file per connection would cost milliseconds each time).
+expected<std::shared_ptr<ssl_ctx_st>> tls_context(const redis_tls& tls) {
+  static std::mutex mtx;
+  static std::map<std::tuple<std::string, std::string, std::string, bool>,
+                  std::shared_ptr<ssl_ctx_st>> cache;
+  std::lock_guard<std::mutex> guard{mtx};
+  auto key = std::make_tuple(tls.ca_certs, tls.certfile, tls.keyfile, tls.verify);
+  if (auto i = cache.find(key); i != cache.end())
+    return i->second;
+  std::shared_ptr<ssl_ctx_st> ctx{SSL_CTX_new(TLS_client_method()), &SSL_CTX_free};
+  if (!ctx)
+    return make_error(errc::connection_failed, "TLS: cannot create an SSL context");
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  SSL_CTX_set_mode(ctx.get(), SSL_MODE_AUTO_RETRY);
+  auto openssl_error = [](const std::string& what) {
+    char buf[256];
+    ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+    return make_error(errc::invalid_config, "TLS: " + what + ": " + buf);
+  };
+  if (!tls.ca_certs.empty()) {
+    if (SSL_CTX_load_verify_locations(ctx.get(), tls.ca_certs.c_str(), nullptr) != 1)
+      return openssl_error("cannot load ssl_ca_certs '" + tls.ca_certs + "'");
+  } else {
+    SSL_CTX_set_default_verify_paths(ctx.get());
+  }
+  if (!tls.certfile.empty()) {
+    if (SSL_CTX_use_certificate_chain_file(ctx.get(), tls.certfile.c_str()) != 1)
+      return openssl_error("cannot load ssl_certfile '" + tls.certfile + "'");
+    auto key_file = tls.keyfile.empty() ? tls.certfile : tls.keyfile;
+    if (SSL_CTX_use_PrivateKey_file(ctx.get(), key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+      return openssl_error("cannot load ssl_keyfile '" + key_file + "'");
+  }
+  SSL_CTX_set_verify(ctx.get(), tls.verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
+  cache.emplace(key, ctx);
+  return ctx;
+}
+
+void set_socket_timeouts(int fd, std::chrono::milliseconds t) {
+  auto tv = to_timeval(t);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+} // namespace
+
+// The TLS handshake, bounded by the connect timeout; the server's certificate
+// must name `host` (a name or an IP address) when verifying.
+expected<void> connection::impl::start_tls(const redis_url& url,
+                                           std::chrono::milliseconds timeout) {
+  auto& c = *this;
+  auto ctx = tls_context(url.tls_options);
+  if (!ctx)
+    return ctx.error();
+  c.ssl.reset(SSL_new(ctx->get()));
+  if (!c.ssl)
+    return make_error(errc::connection_failed, "TLS: cannot create a session");
+  SSL_set_fd(c.ssl.get(), c.fd);
+  in6_addr ip{};
+  bool is_ip = ::inet_pton(AF_INET, url.host.c_str(), &ip) == 1
+               || ::inet_pton(AF_INET6, url.host.c_str(), &ip) == 1;
+  if (!is_ip)
+    SSL_set_tlsext_host_name(c.ssl.get(), url.host.c_str());
+  if (url.tls_options.verify) {
+    auto* param = SSL_get0_param(c.ssl.get());
+    if (is_ip)
+      X509_VERIFY_PARAM_set1_ip_asc(param, url.host.c_str());
+    else
+      SSL_set1_host(c.ssl.get(), url.host.c_str());
+  }
+  set_socket_timeouts(c.fd, timeout);
+  ERR_clear_error();
+  int rc = SSL_connect(c.ssl.get());
+  set_socket_timeouts(c.fd, std::chrono::milliseconds(0));
+  if (rc != 1) {
+    auto verify = SSL_get_verify_result(c.ssl.get());
+    std::string why;
+    if (verify != X509_V_OK) {
+      why = std::string("the server's certificate was refused: ")
+            + X509_verify_cert_error_string(verify)
+            + " (check ssl_ca_certs, and that the certificate names the host; "
+              "ssl_cert_reqs=none skips the check)";
+    } else {
+      char buf[256];
+      auto e = ERR_get_error();
+      ERR_error_string_n(e, buf, sizeof(buf));
+      why = e != 0 ? buf : "the server closed the connection (is this a TLS port?)";
+    }
+    c.ssl.reset();
+    return make_error(errc::connection_failed, "TLS handshake with " + c.where + " failed: " + why);
+  }
+  return {};
+}
 
 connection::connection() : impl_(std::make_unique<impl>()) {}
 connection::connection(connection&&) noexcept = default;
 connection& connection::operator=(connection&&) noexcept = default;
 connection::~connection() = default;
 
+namespace {
+
+// Asks the Sentinels, in order, where the master named in `url` is.
+expected<redis_url> master_from_sentinels(const connection_options& opts) {
+  std::string tried;
+  for (const auto& [host, port] : opts.url.sentinels) {
+    connection_options s;
+    s.url.host = host;
+    s.url.port = port;
+    s.connect_timeout = opts.connect_timeout;
+    s.read_timeout = opts.connect_timeout;
+    s.keepalive_idle = std::chrono::seconds(0);
+    auto where = host + ":" + std::to_string(port);
+    auto conn = connection::open(s);
+    if (!conn) {
+      tried += "; " + where + ": " + conn.error().message;
+      continue;
+    }
+    auto r = conn->command({"SENTINEL", "get-master-addr-by-name", opts.url.master_name});
+    if (!r) {
+      tried += "; " + where + ": " + r.error().message;
+      continue;
+    }
+    if (!r->is_array() || r->elements.size() != 2 || !r->elements[0].is_string()) {
+      tried += "; " + where + ": " + (r->is_error() ? r->str : "does not know the master");
+      continue;
+    }
+    redis_url master = opts.url;
+    master.sentinels.clear();
+    master.host = r->elements[0].str;
+    int p = 0;
+    auto& ps = r->elements[1].str;
+    if (std::from_chars(ps.data(), ps.data() + ps.size(), p).ec != std::errc{} || p <= 0) {
+      tried += "; " + where + ": bad port '" + ps + "'";
+      continue;
+    }
+    master.port = p;
+    return master;
+  }
+  return make_error(errc::connection_failed,
+                    "no Sentinel of " + to_string(opts.url) + " named master '"
+                      + opts.url.master_name + "'" + tried);
+}
+
+} // namespace
+
 expected<connection> connection::open(const connection_options& opts) {
   ignore_sigpipe_once();
+  if (!opts.url.sentinels.empty()) {
+    auto master = master_from_sentinels(opts);
+    if (!master)
+      return master.error();
+    connection_options direct = opts;
+    direct.url = std::move(*master);
+    auto conn = open(direct);
+    if (!conn)
+      return conn.error();
+    // Right after a failover a Sentinel may still name the old master, now a
+    // replica: refuse it, so the caller retries (errc::unavailable).
+    auto role = conn->command({"ROLE"});
+    if (!role)
+      return role.error();
+    if (role->is_array() && !role->elements.empty() && role->elements[0].str != "master")
+      return make_error(errc::unavailable, "Redis at " + to_string(direct.url)
+                                             + ", named master by the Sentinels, is a "
+                                             + role->elements[0].str + " (failover in progress?)");
+    conn->impl_->where = to_string(opts.url) + " (master " + direct.url.host + ":"
+                         + std::to_string(direct.url.port) + ")";
+    return conn;
+  }
   connection conn;
-  auto tv = to_timeval(opts.connect_timeout);
-  redisContext* raw = nullptr;
-  if (!opts.url.unix_path.empty()) {
-    raw = redisConnectUnixWithTimeout(opts.url.unix_path.c_str(), tv);
-  } else {
-    raw = redisConnectWithTimeout(opts.url.host.c_str(), opts.url.port, tv);
-  }
-  conn.impl_->ctx.reset(raw);
-  conn.impl_->where = to_string(opts.url);
-  if (raw == nullptr)
+  auto& c = *conn.impl_;
+  c.where = to_string(opts.url);
+  if (!c.reader)
     return make_error(errc::connection_failed, "Redis: out of memory while connecting");
-  if (raw->reader != nullptr)
-    raw->reader->fn = &reply_functions;
-  if (raw->err != 0)
-    return context_error(raw, "connect to " + conn.impl_->where
-                                + " failed (is redis-server running there?)");
-  if (opts.read_timeout.count() > 0)
-    redisSetTimeout(raw, to_timeval(opts.read_timeout));
+  auto fd = connect_to(opts.url, opts.connect_timeout);
+  if (!fd)
+    return make_error(errc::connection_failed, "Redis connect to " + c.where + " failed: "
+                                                 + fd.error().message
+                                                 + " (is redis-server running there?)");
+  c.fd = *fd;
   if (opts.url.unix_path.empty())
-    set_tcp_health(raw->fd, opts);
+    set_tcp_health(c.fd, opts);
+  if (opts.url.tls)
+    if (auto r = c.start_tls(opts.url, opts.connect_timeout); !r)
+      return r.error();
   {
-    std::lock_guard<std::mutex> guard{conn.impl_->intr->mtx};
-    conn.impl_->intr->fd = raw->fd;
+    std::lock_guard<std::mutex> guard{c.intr->mtx};
+    c.intr->fd = c.fd;
   }
+  // AUTH and SELECT must not wait forever on a server that accepted the
+  // connection but does not answer.
+  c.timeout = opts.read_timeout.count() > 0 ? std::min(opts.read_timeout, opts.connect_timeout)
+                                            : opts.connect_timeout;
   if (!opts.url.password.empty()) {
-    auto r = conn.command({"AUTH", opts.url.password});
+    auto r = opts.url.user.empty() ? conn.command({"AUTH", opts.url.password})
+                                   : conn.command({"AUTH", opts.url.user, opts.url.password});
     if (!r)
       return r.error();
     if (r->is_error())
       return make_error(errc::connection_failed,
-                        "Redis at " + conn.impl_->where + " refused the password: " + r->str);
+                        "Redis at " + c.where + " refused the "
+                          + (opts.url.user.empty() ? "password" : "user and password") + ": "
+                          + r->str);
   }
   if (opts.url.db != 0) {
     auto db = std::to_string(opts.url.db);
@@ -286,8 +631,9 @@ expected<connection> connection::open(const connection_options& opts) {
       return r.error();
     if (r->is_error())
       return make_error(errc::connection_failed,
-                        "Redis at " + conn.impl_->where + ": SELECT " + db + ": " + r->str);
+                        "Redis at " + c.where + ": SELECT " + db + ": " + r->str);
   }
+  c.timeout = opts.read_timeout;
   return conn;
 }
 
@@ -326,7 +672,7 @@ expected<reply> connection::read_reply() {
 }
 
 bool connection::broken() const noexcept {
-  return !impl_ || !impl_->ctx || impl_->ctx->err != 0;
+  return !impl_ || impl_->fd < 0 || impl_->failure.has_value();
 }
 
 interrupter connection::interrupter() const {
@@ -334,11 +680,11 @@ interrupter connection::interrupter() const {
 }
 
 int connection::native_handle() const noexcept {
-  return impl_ && impl_->ctx ? impl_->ctx->fd : -1;
+  return impl_ ? impl_->fd : -1;
 }
 
 void connection::read_timeout(std::chrono::milliseconds timeout) {
-  redisSetTimeout(impl_->ctx.get(), to_timeval(timeout));
+  impl_->timeout = timeout;
 }
 
 int connection::server_version() {
@@ -353,8 +699,18 @@ int connection::server_version() {
   return major * 10000 + minor * 100 + patch;
 }
 
+errc error_code_of(std::string_view redis_error) noexcept {
+  auto prefix = redis_error.substr(0, redis_error.find(' '));
+  if (prefix == "NOGROUP")
+    return errc::nogroup;
+  if (prefix == "LOADING" || prefix == "BUSY" || prefix == "MASTERDOWN" || prefix == "TRYAGAIN"
+      || prefix == "CLUSTERDOWN" || prefix == "READONLY")
+    return errc::unavailable;
+  return errc::redis_error;
+}
+
 error reply_error(const reply& r, std::string_view command) {
-  return make_error(errc::redis_error, std::string(command) + ": " + r.str);
+  return make_error(error_code_of(r.str), std::string(command) + ": " + r.str);
 }
 
 } // namespace lightbus::redis

@@ -175,7 +175,7 @@ std::string next_stream_id(const std::string& id) {
 }
 
 bool is_nogroup(const error& err) noexcept {
-  return err.code == errc::redis_error && err.message.find("NOGROUP") != std::string::npos;
+  return err.code == errc::nogroup;
 }
 
 } // namespace lightbus::redis

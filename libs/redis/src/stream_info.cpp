@@ -95,7 +95,7 @@ expected<cleanup_report> clean_up_groups(connection& conn, const std::string& st
   for (const auto& g : *groups) {
     auto consumers = group_consumers(conn, stream, g.name);
     if (!consumers) {
-      if (consumers.error().message.find("NOGROUP") != std::string::npos)
+      if (consumers.error().code == errc::nogroup)
         continue; // destroyed meanwhile
       return consumers.error();
     }

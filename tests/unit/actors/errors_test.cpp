@@ -16,7 +16,8 @@ TEST(Errors, MakeCafErrorRoundTripsEveryCode) {
   for (auto code : {errc::invalid_message, errc::invalid_parameters, errc::unknown_api,
                     errc::unknown_procedure, errc::remote_error, errc::timeout,
                     errc::connection_failed, errc::redis_error, errc::invalid_config,
-                    errc::handler_failed, errc::shutting_down, errc::module_error}) {
+                    errc::handler_failed, errc::shutting_down, errc::module_error,
+                    errc::nogroup, errc::unavailable}) {
     SCOPED_TRACE(lightbus::to_string(code));
     auto err = lightbus::make_caf_error(lightbus::make_error(code, "what happened"));
     EXPECT_EQ(err.category(), caf::atom("lightbus"));

@@ -21,6 +21,18 @@ TEST(Error, CodeNamesMatchEnumerators) {
   EXPECT_STREQ(lightbus::to_string(errc::handler_failed), "handler_failed");
   EXPECT_STREQ(lightbus::to_string(errc::shutting_down), "shutting_down");
   EXPECT_STREQ(lightbus::to_string(errc::module_error), "module_error");
+  EXPECT_STREQ(lightbus::to_string(errc::nogroup), "nogroup");
+  EXPECT_STREQ(lightbus::to_string(errc::unavailable), "unavailable");
+}
+
+TEST(Error, OnlyPassingRedisFailuresAreRetryable) {
+  for (auto code : {errc::connection_failed, errc::timeout, errc::unavailable})
+    EXPECT_TRUE(lightbus::is_retryable(lightbus::make_error(code, "x"))) << to_string(code);
+  for (auto code : {errc::none, errc::invalid_message, errc::invalid_parameters, errc::unknown_api,
+                    errc::unknown_procedure, errc::remote_error, errc::redis_error,
+                    errc::invalid_config, errc::handler_failed, errc::shutting_down,
+                    errc::module_error, errc::unknown_event, errc::hook_failed, errc::nogroup})
+    EXPECT_FALSE(lightbus::is_retryable(lightbus::make_error(code, "x"))) << to_string(code);
 }
 
 TEST(Error, ToStringJoinsCodeAndMessage) {

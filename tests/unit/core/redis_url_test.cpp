@@ -107,8 +107,61 @@ TEST(RedisUrl, ToStringHidesPassword) {
   EXPECT_EQ(lightbus::to_string(*url), "unix:///tmp/r.sock?db=0");
 }
 
+TEST(RedisUrl, ParsesAclUserAndPercentEscapes) {
+  auto url = parse_redis_url("redis://bus%2Dapp:p%40ss%2Fw@host:6380/1");
+  ASSERT_TRUE(url) << lightbus::to_string(url.error());
+  EXPECT_EQ(url->user, "bus-app");
+  EXPECT_EQ(url->password, "p@ss/w");
+  EXPECT_EQ(url->host, "host");
+  EXPECT_EQ(url->db, 1);
+  EXPECT_EQ(lightbus::to_string(*url), "redis://bus-app:***@host:6380/1");
+  // A password alone, as redis-py reads `redis://pw@host`.
+  url = parse_redis_url("redis://pw@host");
+  ASSERT_TRUE(url);
+  EXPECT_TRUE(url->user.empty());
+  EXPECT_EQ(url->password, "pw");
+}
+
+TEST(RedisUrl, ParsesTlsWithRedisPyOptionNames) {
+  auto url = parse_redis_url("rediss://:pw@redis.example.com:6380/2?ssl_ca_certs=/etc/ca.pem"
+                             "&ssl_certfile=/c.pem&ssl_keyfile=/k.pem");
+  ASSERT_TRUE(url) << lightbus::to_string(url.error());
+  EXPECT_TRUE(url->tls);
+  EXPECT_EQ(url->host, "redis.example.com");
+  EXPECT_EQ(url->port, 6380);
+  EXPECT_EQ(url->db, 2);
+  EXPECT_EQ(url->tls_options.ca_certs, "/etc/ca.pem");
+  EXPECT_EQ(url->tls_options.certfile, "/c.pem");
+  EXPECT_EQ(url->tls_options.keyfile, "/k.pem");
+  EXPECT_TRUE(url->tls_options.verify);
+  EXPECT_EQ(lightbus::to_string(*url), "rediss://:***@redis.example.com:6380/2");
+  url = parse_redis_url("rediss://host?ssl_cert_reqs=none");
+  ASSERT_TRUE(url);
+  EXPECT_FALSE(url->tls_options.verify);
+  EXPECT_FALSE(parse_redis_url("redis://host")->tls);
+}
+
+TEST(RedisUrl, ParsesSentinelsAndMasterName) {
+  auto url = parse_redis_url("redis+sentinel://pw@10.0.0.1:26379,[::1]:26380,s3/mymaster/4");
+  ASSERT_TRUE(url) << lightbus::to_string(url.error());
+  ASSERT_EQ(url->sentinels.size(), 3u);
+  EXPECT_EQ(url->sentinels[0], (std::pair<std::string, int>{"10.0.0.1", 26379}));
+  EXPECT_EQ(url->sentinels[1], (std::pair<std::string, int>{"::1", 26380}));
+  EXPECT_EQ(url->sentinels[2], (std::pair<std::string, int>{"s3", 26379}));
+  EXPECT_EQ(url->master_name, "mymaster");
+  EXPECT_EQ(url->db, 4);
+  EXPECT_EQ(url->password, "pw");
+  EXPECT_EQ(lightbus::to_string(*url),
+            "redis+sentinel://:***@10.0.0.1:26379,[::1]:26380,s3:26379/mymaster/4");
+  url = parse_redis_url("redis+sentinel://s1:26379/m");
+  ASSERT_TRUE(url);
+  EXPECT_EQ(url->db, 0);
+  EXPECT_EQ(url->master_name, "m");
+}
+
 TEST(RedisUrl, ToStringRoundTrips) {
-  for (auto text : {"redis://127.0.0.1:6379/0", "redis://host:6380/2", "redis://[::1]:6390/1"}) {
+  for (auto text : {"redis://127.0.0.1:6379/0", "redis://host:6380/2", "redis://[::1]:6390/1",
+                    "rediss://host:6380/0", "redis+sentinel://a:26379,b:26380/m/1"}) {
     auto url = parse_redis_url(text);
     ASSERT_TRUE(url) << text;
     EXPECT_EQ(lightbus::to_string(*url), text);
@@ -124,7 +177,12 @@ TEST(RedisUrl, RejectsBadUrlsWithReasons) {
          bad_case{"http://host:6379/0", "expected redis://"},
          bad_case{"host:6379", "expected redis://"},
          bad_case{"", "expected redis://"},
-         bad_case{"rediss://host:6379/0", "TLS"},
+         bad_case{"redis://host:6379/0?ssl_ca_certs=/ca.pem", "rediss://"},
+         bad_case{"rediss://host:6379/0?ssl_cert_reqs=optional", "ssl_cert_reqs"},
+         bad_case{"redis+sentinel:///mymaster", "Sentinel"},
+         bad_case{"redis+sentinel://s1:26379", "master"},
+         bad_case{"redis+sentinel://s1:26379,s2:x/m", "port"},
+         bad_case{"redis+sentinel://s1:26379/m/x", "database"},
          bad_case{"redis://host:port/0", "port"},
          bad_case{"redis://host:0/0", "port"},
          bad_case{"redis://host:65536/0", "port"},
@@ -153,7 +211,7 @@ TEST(RedisUrl, ErrorsNeverShowThePassword) {
                     "redis://host:6379/0?password=s3cret&bogus=1",
                     "redis://host:6379/0?bogus=1&password=s3cret",
                     "unix:///tmp/r.sock?password=s3cret&db=-1",
-                    "rediss://:s3cret@host:6379/0"}) {
+                    "rediss://:s3cret@host:6379/x", "redis+sentinel://s3cret@s1:26379"}) {
     auto url = parse_redis_url(text);
     ASSERT_FALSE(url) << text;
     EXPECT_EQ(url.error().message.find("s3cret"), std::string::npos) << url.error().message;

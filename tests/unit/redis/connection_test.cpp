@@ -17,6 +17,29 @@ TEST(Connection, ReplyErrorNamesCommandAndServerText) {
   EXPECT_EQ(err.message, "BLPOP: WRONGTYPE Operation against a key holding the wrong kind of value");
 }
 
+TEST(Connection, ReplyErrorsThatSayTryAgainAreRetryable) {
+  using lightbus::errc;
+  using lightbus::redis::error_code_of;
+  EXPECT_EQ(error_code_of("NOGROUP No such key 's' or consumer group 'g'"), errc::nogroup);
+  for (auto text : {"LOADING Redis is loading the dataset in memory",
+                    "BUSY Redis is busy running a script.",
+                    "MASTERDOWN Link with MASTER is down", "TRYAGAIN Multiple keys request",
+                    "CLUSTERDOWN The cluster is down",
+                    "READONLY You can't write against a read only replica."}) {
+    SCOPED_TRACE(text);
+    reply r;
+    r.type = reply::kind::error;
+    r.str = text;
+    auto err = lightbus::redis::reply_error(r, "XADD");
+    EXPECT_EQ(err.code, errc::unavailable);
+    EXPECT_TRUE(lightbus::is_retryable(err));
+  }
+  // Only the first word counts: a message that mentions LOADING later is not it.
+  EXPECT_EQ(error_code_of("ERR LOADING is not a command"), errc::redis_error);
+  EXPECT_EQ(error_code_of("WRONGTYPE Operation"), errc::redis_error);
+  EXPECT_EQ(error_code_of(""), errc::redis_error);
+}
+
 TEST(Connection, OpenFailsAsValueWhenSocketIsMissing) {
   // A Unix socket path that does not exist fails at once, without any network.
   lightbus::redis::connection_options opts;

@@ -1,4 +1,5 @@
 #include "lightbus/redis/event_transport.hpp"
+#include "lightbus/redis/connection.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,14 +17,15 @@ TEST(EventTransport, NextStreamIdPagesXpendingAsPythonDoes) {
 }
 
 TEST(EventTransport, NogroupErrorsAreRecognised) {
-  EXPECT_TRUE(redis::is_nogroup(
-      make_error(errc::redis_error,
-                 "XREADGROUP: NOGROUP No such key 'a.*:stream' or consumer group 'g'")));
-  EXPECT_TRUE(
-      redis::is_nogroup(make_error(errc::redis_error, "XPENDING: NOGROUP No such key")));
-  EXPECT_FALSE(
-      redis::is_nogroup(make_error(errc::redis_error, "XGROUP CREATE: BUSYGROUP x")));
-  EXPECT_FALSE(
-      redis::is_nogroup(make_error(errc::connection_failed, "NOGROUP in a message")));
-  EXPECT_FALSE(redis::is_nogroup(make_error(errc::redis_error, "ERR no such key")));
+  auto of = [](std::string text) {
+    redis::reply r;
+    r.type = redis::reply::kind::error;
+    r.str = std::move(text);
+    return redis::reply_error(r, "XREADGROUP");
+  };
+  EXPECT_TRUE(redis::is_nogroup(of("NOGROUP No such key 'a.*:stream' or consumer group 'g'")));
+  EXPECT_TRUE(redis::is_nogroup(of("NOGROUP No such key")));
+  EXPECT_FALSE(redis::is_nogroup(of("BUSYGROUP Consumer Group name already exists")));
+  EXPECT_FALSE(redis::is_nogroup(make_error(errc::connection_failed, "NOGROUP in a message")));
+  EXPECT_FALSE(redis::is_nogroup(of("ERR no such key")));
 }

@@ -11,23 +11,13 @@
 #include <caf/actor_system.hpp>
 #include <nlohmann/json.hpp>
 
+#include "lightbus/bus_error.hpp"
 #include "lightbus/config.hpp"
 #include "lightbus/error.hpp"
 #include "lightbus/event.hpp"
 #include "lightbus/hooks.hpp"
 
 namespace lightbus {
-
-/// Thrown by `bus::call` when a call fails; `code()` says how.
-class bus_error : public std::runtime_error {
-public:
-  explicit bus_error(error err)
-    : std::runtime_error(err.message), code_(err.code) {}
-  errc code() const noexcept { return code_; }
-
-private:
-  errc code_;
-};
 
 class schema_cache;
 

@@ -45,6 +45,14 @@ struct procedure {
   std::function<json(const json& kwargs)> invoke;
 };
 
+/// Names a procedure declared with `api::rpc<Sig>` and carries its signature,
+/// so that `served_api::handle(ref, handler)` checks the handler at compile
+/// time. `rpc<Sig>(...)` returns one; keep it as a member of your API.
+template <class Sig>
+struct procedure_ref {
+  std::string name;
+};
+
 /// An event an API may fire.
 struct event_declaration {
   std::string name;
@@ -212,19 +220,22 @@ protected:
     add_procedure(std::move(p));
   }
 
-  /// Declares a procedure with signature `Sig` (e.g. `bool(std::string)`) that
-  /// a handler actor serves; see `module::serve`.
+  /// Declares a procedure with signature `Sig` (e.g. `bool(std::string, int)`)
+  /// that a handler actor serves; see `served_api::handle`. Returns a
+  /// reference that lets `handle` check a typed handler at compile time.
   template <class Sig>
-  void rpc(std::string name, std::vector<parameter> params) {
+  procedure_ref<Sig> rpc(std::string name, std::vector<parameter> params) {
     using traits = detail::callable_traits<Sig>;
     using helper = detail::signature_helper<typename traits::result_type,
                                             typename traits::args>;
     check_arity(name, params.size(), helper::arity);
+    procedure_ref<Sig> ref{name};
     procedure p;
     p.name = std::move(name);
     helper::fill(params, p.response_schema);
     p.parameters = std::move(params);
     add_procedure(std::move(p));
+    return ref;
   }
 
   /// Declares an event with untyped parameters (each accepts any JSON value).

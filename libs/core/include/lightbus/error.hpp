@@ -21,7 +21,8 @@ enum class errc : uint8_t {
   unknown_procedure,
   /// The remote procedure raised an error; the message holds its text.
   remote_error,
-  /// No result arrived within the RPC timeout.
+  /// No result arrived within the RPC timeout, or Redis did not answer
+  /// within the connection's read timeout (the connection is then unusable).
   timeout,
   /// Could not connect to Redis, or the connection broke.
   connection_failed,
@@ -39,6 +40,12 @@ enum class errc : uint8_t {
   unknown_event,
   /// A hook registered with `on_hook_error::stop` threw; nothing was sent.
   hook_failed,
+  /// Redis answered NOGROUP: the consumer group (or its stream) does not exist
+  /// (deleted, or Redis restarted without persistence).
+  nogroup,
+  /// Redis cannot serve for now (LOADING, BUSY, MASTERDOWN, TRYAGAIN,
+  /// CLUSTERDOWN, READONLY): try again, on a new connection.
+  unavailable,
 };
 
 /// Returns the name of an error code, e.g. "timeout".
@@ -50,6 +57,13 @@ struct error {
   errc code = errc::none;
   std::string message;
 };
+
+/// True for failures of Redis that may pass: the connection broke or timed
+/// out, or Redis is briefly unable to serve. The one rule every path uses to
+/// decide to drop its connection, wait (see `backoff`) and try again; any
+/// other error is final for the operation that got it.
+/// @relates error
+bool is_retryable(const error& err) noexcept;
 
 /// Returns "code: message".
 /// @relates error

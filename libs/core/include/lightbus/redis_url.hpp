@@ -2,20 +2,48 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "lightbus/error.hpp"
 
 namespace lightbus {
 
-/// Where a Redis server is: `redis://[[user]:password@]host[:port][/db]` or
-/// `unix:///path/to.sock[?db=N&password=P]`.
+/// TLS settings of a `rediss://` URL, named as redis-py names them.
+struct redis_tls {
+  /// CA certificates (PEM) that the server's certificate must chain to;
+  /// empty: the system's store.
+  std::string ca_certs;
+  /// Client certificate and key (PEM) for mutual TLS; empty: none.
+  std::string certfile;
+  std::string keyfile;
+  /// `ssl_cert_reqs=required` (default): the server's certificate must be
+  /// valid and name the host; `none`: anything is accepted (testing only).
+  bool verify = true;
+};
+
+/// Where a Redis server is:
+/// - `redis://[[user]:password@]host[:port][/db]` (ACL user optional),
+/// - `rediss://...` the same over TLS (`?ssl_ca_certs=&ssl_certfile=&ssl_keyfile=&ssl_cert_reqs=`),
+/// - `redis+sentinel://[password@]host:port[,host:port...]/master_name[/db]`: the
+///   master that the Sentinels name (found again after a failover),
+/// - `unix:///path/to.sock[?db=N&password=P]`.
 struct redis_url {
   std::string host = "127.0.0.1";
   int port = 6379;
   /// Set for `unix://` URLs; then host and port are unused.
   std::string unix_path;
   int db = 0;
+  /// ACL user name (`AUTH user password`); empty: the default user.
+  std::string user;
   std::string password;
+  /// Set for `rediss://` URLs.
+  bool tls = false;
+  redis_tls tls_options;
+  /// Set for `redis+sentinel://` URLs: the Sentinels to ask, and the name of
+  /// the master they watch; host and port are then those of a Sentinel.
+  std::vector<std::pair<std::string, int>> sentinels;
+  std::string master_name;
 };
 
 /// Parses a Redis URL; the error says what is wrong with it.

@@ -29,19 +29,70 @@ namespace lightbus {
 ///   static json to_json(const point& p);
 /// };
 /// ```
+///
+/// A type with neither fails to compile with one `static_assert` that names
+/// this header (tests/compile_fail/no_json_mapping.cpp).
 template <class T, class = void>
+struct bus_type;
+
+namespace detail {
+
+template <class T, class = void>
+struct has_nlohmann_from_json : std::false_type {};
+
+template <class T>
+struct has_nlohmann_from_json<
+  T, std::void_t<decltype(nlohmann::adl_serializer<T>::from_json(std::declval<const json&>(),
+                                                                 std::declval<T&>()))>>
+  : std::true_type {};
+
+template <class T, class = void>
+struct has_nlohmann_to_json : std::false_type {};
+
+template <class T>
+struct has_nlohmann_to_json<
+  T, std::void_t<decltype(nlohmann::adl_serializer<T>::to_json(std::declval<json&>(),
+                                                               std::declval<const T&>()))>>
+  : std::true_type {};
+
+/// True if nlohmann can convert `T` both ways (`to_json` and `from_json` found by ADL).
+template <class T>
+constexpr bool has_nlohmann_mapping_v
+  = has_nlohmann_from_json<T>::value && has_nlohmann_to_json<T>::value;
+
+} // namespace detail
+
+template <class T, class>
 struct bus_type {
+  static_assert(detail::has_nlohmann_mapping_v<T>,
+                "lightbus: this type has no JSON mapping. Specialize lightbus::bus_type<T> "
+                "(see lightbus/types.hpp) or give it nlohmann to_json/from_json functions "
+                "(found by ADL) before using it as a parameter, result or event field.");
+
   static json schema() { return json{{"type", "object"}}; }
-  static bool from_json(const json& j, T& out, std::string& err) {
-    try {
-      out = j.get<T>();
-      return true;
-    } catch (const std::exception& e) {
-      err = e.what();
+  static bool from_json([[maybe_unused]] const json& j, [[maybe_unused]] T& out,
+                        std::string& err) {
+    // Without a mapping the static_assert above already failed; compiling
+    // nlohmann's conversion too would only add pages of errors.
+    if constexpr (detail::has_nlohmann_mapping_v<T>) {
+      try {
+        out = j.get<T>();
+        return true;
+      } catch (const std::exception& e) {
+        err = e.what();
+        return false;
+      }
+    } else {
+      err = "no JSON mapping";
       return false;
     }
   }
-  static json to_json(const T& x) { return json(x); }
+  static json to_json([[maybe_unused]] const T& x) {
+    if constexpr (detail::has_nlohmann_mapping_v<T>)
+      return json(x);
+    else
+      return json();
+  }
 };
 
 namespace detail {

@@ -55,8 +55,9 @@ private:
 
 /// One synchronous hiredis connection. Not thread-safe: one owner at a time.
 ///
-/// Every failure is a value (`errc::connection_failed` or `errc::redis_error`);
-/// after a connection error `broken()` is true and the owner must reconnect.
+/// Every failure is a value (`errc::connection_failed`, `errc::timeout` when
+/// a read timed out, or a Redis error reply's code); after a connection error
+/// or timeout `broken()` is true and the owner must reconnect.
 class connection {
 public:
   // -- constructors ----------------------------------------------------------
@@ -113,7 +114,13 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
-/// Returns the error of a Redis error reply, naming the command.
+/// Returns the error of a Redis error reply, naming the command: `errc::nogroup`
+/// for NOGROUP, `errc::unavailable` for replies that say "try again"
+/// (LOADING, BUSY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN, READONLY), otherwise
+/// `errc::redis_error`. The one place where Redis error replies get a code.
 error reply_error(const reply& r, std::string_view command);
+
+/// Returns the code of a Redis error reply's text (see `reply_error`).
+errc error_code_of(std::string_view redis_error) noexcept;
 
 } // namespace lightbus::redis
