@@ -39,6 +39,11 @@ expected<std::vector<group_info>> stream_groups(connection& conn, const std::str
 expected<std::vector<consumer_info>> group_consumers(connection& conn, const std::string& stream,
                                                      const std::string& group);
 
+/// `XGROUP DESTROY stream group`: removes the group, its consumers and its
+/// pending entries; true if it existed (a missing stream is no error).
+expected<bool> destroy_group(connection& conn, const std::string& stream,
+                             const std::string& group);
+
 /// The Lua script Python Lightbus sends as `EVAL <script> 1 stream group`:
 /// destroys the group when it has no consumers.
 extern const char* const destroy_empty_group_script;
