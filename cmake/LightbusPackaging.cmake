@@ -17,7 +17,7 @@ set(LIGHTBUS_MODULE_DIR "${CMAKE_INSTALL_LIBDIR}/lightbus/modules")
 # -- runtime: lightbus -------------------------------------------------------------------
 install(TARGETS lightbus RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         COMPONENT runtime EXCLUDE_FROM_ALL)
-install(TARGETS lightbus_core lightbus_redis lightbus_actors
+install(TARGETS lightbus_core lightbus_redis lightbus_engine lightbus_actors
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime EXCLUDE_FROM_ALL)
 
 # The demo's bus modules, for `lightbus run --bus` and the unit template (lightbus@auth).
@@ -46,7 +46,7 @@ install(FILES README.md docs/packaging.md config/lightbus.yaml packaging/instanc
         DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime EXCLUDE_FROM_ALL)
 
 # -- dev: liblightbus-dev ----------------------------------------------------------------
-install(DIRECTORY libs/core/include/ libs/redis/include/ actors/include/
+install(DIRECTORY libs/core/include/ libs/redis/include/ libs/engine/include/ actors/include/
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev EXCLUDE_FROM_ALL)
 if(TARGET lightbus_testing)
   install(TARGETS lightbus_testing
@@ -99,8 +99,10 @@ set(_lightbus_deb_version "${PROJECT_VERSION}-${CPACK_DEBIAN_PACKAGE_RELEASE}")
 # if its package is missing here.
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME lightbus)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION net)
+# lightbus dashboard: cpp-httplib, and Chart.js (read from /usr/share/javascript/chart.js at run
+# time, so no NEEDED entry names it); lightbus run --metrics-port: prometheus-cpp.
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS
-  "libc6, libgcc-s1, libstdc++6, libcaf-core0.17, libhiredis0.14, libspdlog1.10, libfmt9, libyaml-cpp0.7, libssl3")
+  "libc6, libgcc-s1, libstdc++6, libcaf-core0.17, libhiredis0.14, libspdlog1.10, libfmt9, libyaml-cpp0.7, libcpp-httplib0.11, libprometheus-cpp-core1.0, libprometheus-cpp-pull1.0, libjs-chart.js, libssl3")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_RECOMMENDS "redis-server | redis-tools")
 set(CPACK_COMPONENT_RUNTIME_DESCRIPTION
   "RPCs and events between services over Redis (C++ Lightbus)
@@ -119,9 +121,8 @@ set(CPACK_DEBIAN_DEV_PACKAGE_RECOMMENDS "cmake, pkg-config, libgmock-dev, libgte
 set(CPACK_COMPONENT_DEV_DESCRIPTION
   "development files for lightbus (C++ Lightbus)
 Headers, the CMake package (find_package(lightbus) gives lightbus::lightbus,
-lightbus::core, lightbus::redis, lightbus::actors and lightbus::testing) and
-the pkg-config file lightbus.pc, for building bus modules and programs that
-use the bus.")
+lightbus::core, lightbus::redis, lightbus::engine, lightbus::actors and lightbus::testing)
+and the pkg-config file lightbus.pc, for building bus modules and programs that use the bus.")
 
 include(CPack)
 

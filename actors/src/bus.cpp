@@ -5,6 +5,7 @@
 
 #include "internal.hpp"
 #include "lightbus/actors/errors.hpp"
+#include "lightbus/engine/client_pipeline.hpp"
 #include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
 #include "lightbus/plugins.hpp"
@@ -47,11 +48,19 @@ struct bus_state {
   /// before/after_rpc_call, before/after_event_sent (never null).
   std::shared_ptr<lightbus::hooks> hooks = std::make_shared<lightbus::hooks>();
 
-  ~bus_state() {
+  /// Set by `bus::close()`.
+  std::atomic<bool> closed{false};
+
+  /// Ends the caller actor; it stops its readers as it ends.
+  void end_caller() {
     if (caller) {
       caf::anon_send_exit(caller, caf::exit_reason::user_shutdown);
       caller = nullptr;
     }
+  }
+
+  ~bus_state() {
+    end_caller();
     own_sys.reset(); // waits for our actors
   }
 
@@ -120,6 +129,9 @@ struct bus_state {
       idle_event_conns.emplace_back(url, std::move(conn));
   }
 
+  /// The client's steps around calls and events, with the current hooks.
+  engine::client_pipeline pipeline() const { return {schemas, hooks}; }
+
   void release(std::unique_ptr<call_lease> lease) {
     if (lease->writer.broken() || lease->reader.broken())
       return;
@@ -130,6 +142,10 @@ struct bus_state {
 };
 
 bus_backend::~bus_backend() = default;
+
+error closed_error() {
+  return make_error(errc::shutting_down, "this bus client was closed (bus::close())");
+}
 
 error unbound_error() {
   return make_error(errc::shutting_down,
@@ -169,85 +185,35 @@ private:
 
 } // namespace
 
-expected<void> run_before_hooks(const lightbus::hooks& h, rpc_message& msg) {
-  auto out = h.run(hook_point::before_rpc_call, msg);
-  if (out.stop)
-    return make_error(errc::hook_failed, out.error + "; " + msg.canonical_name() + " not sent");
-  return {};
-}
-
-expected<void> run_before_hooks(const lightbus::hooks& h, event_message& msg) {
-  auto out = h.run(hook_point::before_event_sent, msg);
-  if (out.stop)
-    return make_error(errc::hook_failed, out.error + "; " + msg.canonical_name() + " not sent");
-  return {};
-}
-
-expected<json> run_after_call_hooks(const lightbus::hooks& h, const rpc_message& call,
-                                    expected<json> outcome) {
-  if (h.empty(hook_point::after_rpc_call))
-    return outcome;
-  if (!outcome && outcome.error().code != errc::remote_error)
-    return outcome; // not answered: timeout, connection, validation
-  auto res = outcome ? make_result(call, *outcome)
-                     : make_error_result(call, outcome.error().message, {});
-  auto out = h.run(hook_point::after_rpc_call, call, res);
-  if (out.stop)
-    return make_error(errc::hook_failed, out.error);
-  if (!res.error)
-    return std::move(res.result);
-  if (!outcome)
-    return outcome; // still an error: the original text
-  return make_error(errc::remote_error,
-                    res.result.is_string() ? res.result.get<std::string>()
-                                           : dump_python(res.result));
-}
-
 } // namespace detail
 
 bus::bus(std::shared_ptr<detail::bus_state> state) : state_(std::move(state)) {}
 
 expected<json> bus::try_call(std::string_view name, json kwargs,
                              std::optional<double> timeout_seconds) const {
+  if (state_->closed)
+    return detail::closed_error();
   if (state_->unbound)
     return detail::unbound_error();
   if (state_->backend)
     return state_->backend->try_call(name, std::move(kwargs), timeout_seconds);
-  auto names = detail::check_target(name, kwargs);
-  if (!names)
-    return names.error();
-  if (kwargs.is_null())
-    kwargs = json::object();
-  const auto& ac = state_->cfg.api(names->first);
+  // Hooks may change the call; what they leave is validated, and an invalid
+  // call never reaches Redis (spec §5.6). The actor path does the same.
+  auto pipeline = state_->pipeline();
+  auto msg = pipeline.prepare_call(name, std::move(kwargs), true);
+  if (!msg)
+    return msg.error();
+  const auto& ac = state_->cfg.api(msg->api_name);
   redis::call_timeouts t;
   t.total = timeout_seconds.value_or(ac.rpc_timeout);
   t.expiry_seconds = ac.rpc_expiry_seconds;
   t.blpop_seconds = ac.result_blpop_seconds;
-  auto msg = make_rpc_message(std::move(names->first), std::move(names->second),
-                              std::move(kwargs));
-  // Hooks may change the call; what they leave is validated, and an invalid
-  // call never reaches Redis (spec §5.6). The actor path does the same.
-  const auto& hooks = *state_->hooks;
-  if (auto ok = detail::run_before_hooks(hooks, msg); !ok)
-    return ok.error();
-  if (auto ok = state_->schemas->validate_loading(direction::outgoing,
-                                                  schema_part::rpc_parameters, msg.api_name,
-                                                  msg.procedure_name, msg.kwargs);
-      !ok)
-    return ok.error();
   auto lease = state_->acquire(ac);
   if (!lease)
     return lease.error();
-  auto result = redis::call((*lease)->writer, (*lease)->reader, msg, t);
+  auto result = redis::call((*lease)->writer, (*lease)->reader, *msg, t);
   state_->release(std::move(*lease));
-  if (result) {
-    // Python's caller validates a successful result too (incoming).
-    auto ok = state_->schemas->validate_loading(direction::incoming, schema_part::rpc_response,
-                                                msg.api_name, msg.procedure_name, *result);
-    if (!ok)
-      return ok.error();
-  }
-  return detail::run_after_call_hooks(hooks, msg, std::move(result));
+  return pipeline.check_result(*msg, std::move(result), true);
 }
 
 json bus::call(std::string_view name, json kwargs, std::optional<double> timeout_seconds) const {
@@ -258,30 +224,26 @@ json bus::call(std::string_view name, json kwargs, std::optional<double> timeout
 }
 
 expected<event_message> bus::try_fire(std::string_view name, json kwargs) const {
+  if (state_->closed)
+    return detail::closed_error();
   if (state_->unbound)
     return detail::unbound_error();
   if (state_->backend)
     return state_->backend->try_fire(name, std::move(kwargs));
-  auto names = detail::check_target(name, kwargs);
+  auto names = split_qualified_name(name);
   if (!names)
     return names.error();
-  if (kwargs.is_null())
-    kwargs = json::object();
   auto opts = event_options(state_->cfg, names->first);
   if (!opts)
     return opts.error();
-  auto msg = make_event_message(std::move(names->first), std::move(names->second),
-                                std::move(kwargs));
-  msg.stream = event_stream_for(*opts, msg.api_name, msg.event_name);
   // Hooks may change the event; what they leave is validated, and an invalid
   // event never reaches Redis (spec §5.6).
-  const auto& hooks = *state_->hooks;
-  if (auto ok = detail::run_before_hooks(hooks, msg); !ok)
-    return ok.error();
-  if (auto ok = state_->schemas->validate_loading(direction::outgoing,
-                                                  schema_part::event_parameters, msg.api_name,
-                                                  msg.event_name, msg.kwargs);
-      !ok)
+  auto pipeline = state_->pipeline();
+  auto prepared = pipeline.begin_event(name, std::move(kwargs), *opts);
+  if (!prepared)
+    return prepared.error();
+  auto& msg = *prepared;
+  if (auto ok = pipeline.validate_event(msg, true); !ok)
     return ok.error();
   auto fields = encode_event_fields(msg);
   bool reused = false;
@@ -302,11 +264,7 @@ expected<event_message> bus::try_fire(std::string_view name, json kwargs) const 
   if (!id)
     return id.error();
   msg.native_id = std::move(*id);
-  if (!hooks.empty(hook_point::after_event_sent)) {
-    if (auto out = hooks.run(hook_point::after_event_sent, msg); out.stop)
-      return make_error(errc::hook_failed, out.error + " (the event was sent)");
-  }
-  return msg;
+  return pipeline.event_sent(std::move(msg));
 }
 
 event_message bus::fire(std::string_view name, json kwargs) const {
@@ -317,6 +275,8 @@ event_message bus::fire(std::string_view name, json kwargs) const {
 }
 
 caf::actor bus::actor() const {
+  if (state_->closed)
+    throw bus_error(detail::closed_error());
   if (state_->unbound)
     throw bus_error(detail::unbound_error());
   if (state_->backend)
@@ -339,6 +299,14 @@ caf::actor bus::actor() const {
     ended->store(true);
   });
   return state_->caller;
+}
+
+void bus::close() const {
+  std::lock_guard<std::mutex> guard{state_->mtx};
+  state_->closed = true;
+  state_->end_caller();
+  state_->idle.clear();
+  state_->idle_event_conns.clear();
 }
 
 caf::actor_system& bus::system() const {

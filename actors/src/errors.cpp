@@ -70,17 +70,6 @@ caf::error exception_to_error(caf::scheduled_actor*, std::exception_ptr& eptr) {
   }
 }
 
-expected<std::pair<std::string, std::string>> check_target(std::string_view name,
-                                                           const json& kwargs) {
-  auto names = split_qualified_name(name);
-  if (!names)
-    return names.error();
-  if (!kwargs.is_object() && !kwargs.is_null())
-    return make_error(errc::invalid_parameters,
-                      "kwargs of " + std::string(name) + " must be a JSON object");
-  return names;
-}
-
 void stop_reader(caf::local_actor* self, std::shared_ptr<reader_control> control) {
   control->request_stop();
   self->spawn<caf::detached>([control] { control->unblock(); });
@@ -89,6 +78,12 @@ void stop_reader(caf::local_actor* self, std::shared_ptr<reader_control> control
 std::string describe(const caf::error& err) {
   auto e = from_caf_error(err);
   return e.message.empty() ? std::string(to_string(e.code)) : e.message;
+}
+
+std::string handler_error_text(std::string_view handler, const caf::error& err) {
+  if (err.category() == category)
+    return describe(err);
+  return std::string(handler) + " failed: " + describe(err);
 }
 
 redis::connection_options redis_options(const std::string& url,

@@ -26,16 +26,22 @@ namespace lightbus::detail {
 
 // -- atoms ------------------------------------------------------------------------
 
-/// Consumer -> supervisor -> API server: `(calls_atom, api, vector<rpc_message>)`.
+// rpc
+/// Consumer -> API server, directly: `(calls_atom, vector<rpc_message>)`, one
+/// message per batch popped.
 using calls_atom = caf::atom_constant<caf::atom("calls")>;
-/// API server -> supervisor -> consumer: `(credit_atom, api, n)`: n calls finished.
+/// API server -> the consumer that sent the calls: `(credit_atom, n)`: n calls finished.
 using credit_atom = caf::atom_constant<caf::atom("credit")>;
+/// Supervisor -> consumer: `(peer_atom, server)`: the API's server was
+/// restarted; calls go to this one, credits start full again.
+using peer_atom = caf::atom_constant<caf::atom("peer")>;
 /// Consumer self-message: do one (blocking) read.
 using read_atom = caf::atom_constant<caf::atom("read")>;
 /// API server -> function handler: `(invoke_atom, rpc_message)` -> result_message.
 using invoke_atom = caf::atom_constant<caf::atom("invoke")>;
-/// API server -> result writer: `(write_atom, key, blob)` -> bool, after LPUSH+EXPIRE.
+/// API server -> its result writer: `(write_atom, key, blob)` -> bool, after LPUSH+EXPIRE.
 using write_atom = caf::atom_constant<caf::atom("write")>;
+// end rpc
 /// Self-message of writers: send what was queued as one pipeline.
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 /// Supervisor -> API server / writer: reply once nothing is in flight.
@@ -47,8 +53,6 @@ using abandon_atom = caf::atom_constant<caf::atom("abandon")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 /// Supervisor self-message: a stop took too long.
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
-/// Consumer: full credits again (its API server was restarted).
-using reset_atom = caf::atom_constant<caf::atom("reset")>;
 /// Caller actors: watch/unwatch a result key, a result arrived, a send failed.
 using watch_atom = caf::atom_constant<caf::atom("watch")>;
 using unwatch_atom = caf::atom_constant<caf::atom("unwatch")>;
@@ -56,6 +60,27 @@ using result_atom = caf::atom_constant<caf::atom("result")>;
 using failed_atom = caf::atom_constant<caf::atom("failed")>;
 using send_atom = caf::atom_constant<caf::atom("send")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+
+// listener: between a listener and the actors it spawns (listener_children.hpp).
+/// Consumer -> listener: `(entries_atom, stream, entries, from_consumer)`.
+using entries_atom = caf::atom_constant<caf::atom("entries")>;
+/// Listener -> writer: `(ack_atom, stream, group, ids)` -> bool once XACKed.
+using ack_atom = caf::atom_constant<caf::atom("ack")>;
+/// Listener self-message: `(retry_atom, stream, id)`: a failed entry's back-off is over.
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+/// Listener self-message (timer) and listener -> writer: `(reclaim_atom, subs)`.
+using reclaim_atom = caf::atom_constant<caf::atom("reclaim")>;
+/// Listener -> writer: `(touch_atom, stream, group, consumer, ids, count)`: XCLAIM again.
+using touch_atom = caf::atom_constant<caf::atom("touch")>;
+/// Listener self-message (timer): reset the idle time of entries held long.
+using keepalive_atom = caf::atom_constant<caf::atom("keepalive")>;
+/// Listener -> writer: `(dead_atom, stream, group, entry, reason, listener)` -> bool.
+using dead_atom = caf::atom_constant<caf::atom("dead")>;
+/// Listener self-message: `(respawn_atom, stream)`: restart that stream's consumer.
+using respawn_atom = caf::atom_constant<caf::atom("respawn")>;
+/// Listener -> consumer: `(debit_atom, n)`: n reclaimed entries count against its credits.
+using debit_atom = caf::atom_constant<caf::atom("debit")>;
+// listener (end)
 
 // -- actors an actor spawned and ends with itself ----------------------------------
 
@@ -132,12 +157,17 @@ struct consumer_config {
   std::chrono::milliseconds block_timeout{1000};
   std::chrono::milliseconds max_backoff{5000};
   std::shared_ptr<reader_control> control;
+  /// Queues popped before the API's own, on the same Redis: the worker's
+  /// first consumer takes `internal.state:rpc_queue` and
+  /// `internal.metrics:rpc_queue`, as Python's worker does.
+  std::vector<std::string> extra_queues;
 };
 
-/// Detached: pops calls from `{api}:rpc_queue`, claims them (DEL of the expiry
-/// key) and sends the live ones to `router` as `(calls_atom, api, calls)`.
+/// Detached: pops calls from `{api}:rpc_queue` (and the other queues of
+/// `cfg.extra_queues`), claims them (DEL of the expiry key) and sends the live
+/// ones to `server` as `(calls_atom, calls)`.
 caf::actor spawn_queue_consumer(caf::local_actor* parent, consumer_config cfg,
-                                caf::actor router);
+                                caf::actor server);
 
 /// Detached: writes results with pipelined LPUSH+EXPIRE, reconnecting as needed.
 caf::actor spawn_result_writer(caf::local_actor* parent, redis::connection_options redis,
@@ -152,7 +182,10 @@ struct api_server_config {
   size_t handlers_per_procedure = 2;
   /// The module's hooks (before/after_rpc_execution); may be null.
   std::shared_ptr<const lightbus::hooks> hooks;
-  /// Routes result writes and credits.
+  /// Where the server's own result writer writes, and the results' TTL.
+  redis::connection_options result_redis;
+  int result_ttl = 60;
+  /// Told to stop when a hook with on_hook_error::stop fails.
   caf::actor supervisor;
 };
 
@@ -200,16 +233,6 @@ void add_metrics_hooks(lightbus::hooks& h, const config& cfg, metrics_fire fire,
 /// replaced) without waiting for the answer.
 metrics_fire metrics_sender(std::function<caf::actor()> caller);
 
-/// Runs the `before_rpc_call` / `before_event_sent` hooks on `msg` (they may
-/// change it); an error (`hook_failed`) when one with on_hook_error::stop threw.
-expected<void> run_before_hooks(const lightbus::hooks& h, rpc_message& msg);
-expected<void> run_before_hooks(const lightbus::hooks& h, event_message& msg);
-
-/// Runs the `after_rpc_call` hooks on an answered call (a result or a remote
-/// error): they may change the result. Other outcomes pass unchanged.
-expected<json> run_after_call_hooks(const lightbus::hooks& h, const rpc_message& call,
-                                    expected<json> outcome);
-
 /// Connection options for a transport URL (throws on a bad URL: configs are
 /// validated when loaded).
 redis::connection_options redis_options(const std::string& url,
@@ -219,13 +242,13 @@ redis::connection_options redis_options(const std::string& url,
 /// (its supervisor restarts it) and its text answers the message it was on.
 caf::error exception_to_error(caf::scheduled_actor*, std::exception_ptr& eptr);
 
-/// Splits `api.name` and checks that `kwargs` is an object (or null), as every
-/// call and fire does before it touches Redis.
-expected<std::pair<std::string, std::string>> check_target(std::string_view name,
-                                                           const json& kwargs);
-
 /// Renders a CAF error for logs and error results.
 std::string describe(const caf::error& err);
+
+/// The text of a handler's failure: errors the handler made itself (or its
+/// exceptions) keep their text; anything else (it died, it was unreachable)
+/// says "`handler` failed: ...". `handler` names it ("handler of api.proc").
+std::string handler_error_text(std::string_view handler, const caf::error& err);
 
 // -- stray messages -----------------------------------------------------------------
 

@@ -3,6 +3,13 @@
 // A detached actor (it owns a thread) because BLPOP/BLMPOP block. It reads
 // `{api}:rpc_queue` only while it has credits (one per call the API may still
 // take), so a slow API leaves its calls in Redis instead of in our memory.
+// Popped calls go straight to the API's server, one message per batch; the
+// server returns each call's credit straight here once its result is written.
+//
+// The consumer of a worker's first API also pops the (empty) queues of
+// `internal.state` and `internal.metrics`, first, as Python's worker does in
+// its one BLPOP (spec §3.3); a call found there is answered with an error by
+// the server (those APIs offer no procedures).
 
 #include <algorithm>
 
@@ -10,6 +17,7 @@
 #include "lightbus/json.hpp"
 #include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
+#include "lightbus/redis/endpoint.hpp"
 #include "lightbus/redis/rpc_transport.hpp"
 
 namespace lightbus::detail {
@@ -18,14 +26,16 @@ namespace {
 
 struct consumer_state {
   consumer_config cfg;
-  caf::actor router;
+  caf::actor server;
   std::string queue;
-  std::optional<redis::connection> conn;
+  /// Every queue popped, in order: the internal ones (if any), then `queue`.
+  std::vector<std::string> queues;
+  std::optional<redis::endpoint> redis;
+  bool attached = false; // registered with the control for the current connection
+  long long attached_to = -1; // `redis->reconnects()` when it was registered
   size_t credits = 0;
   bool parked = false;
   bool use_blmpop = false;
-  int failures = 0;
-  std::chrono::milliseconds backoff{100};
   std::shared_ptr<spdlog::logger> log = logger("worker");
 
   ~consumer_state() {
@@ -37,70 +47,78 @@ struct consumer_state {
 using consumer_actor = caf::stateful_actor<consumer_state>;
 
 // Connects, learns the server's abilities and registers with the control.
-bool connect(consumer_actor* self) {
+redis::connection* connect(consumer_actor* self) {
   auto& st = self->state;
-  auto opts = st.cfg.redis;
-  // The socket timeout must outlast the blocking read (see notes on hiredis).
-  opts.read_timeout = st.cfg.block_timeout + std::chrono::seconds(5);
-  auto conn = redis::connection::open(opts);
+  auto conn = st.redis->for_key(st.queue);
+  if (conn && st.attached && st.attached_to == st.redis->reconnects())
+    return *conn;
   if (!conn) {
-    ++st.failures;
-    if (st.failures == 1 || st.failures % 10 == 0)
-      st.log->warn("API {}: cannot reach Redis ({}); retrying every {} ms (attempt {})",
-                   st.cfg.api_name, conn.error().message, st.backoff.count(),
-                   st.failures);
-    return false;
+    auto wait = st.redis->failed(conn.error()).value_or(st.cfg.max_backoff);
+    auto n = st.redis->failures(); // 0 after an error retrying cannot cure
+    if (n <= 1 || n % 10 == 0)
+      st.log->warn("API {}: cannot reach Redis ({}); retrying in {} ms (attempt {})",
+                   st.cfg.api_name, conn.error().message, wait.count(), n);
+    self->delayed_send(self, wait, read_atom::value);
+    return nullptr;
   }
-  auto id = conn->command({"CLIENT", "ID"});
+  auto id = (*conn)->command({"CLIENT", "ID"});
   if (!id || id->is_error()) {
-    st.log->warn("API {}: Redis did not answer CLIENT ID; retrying", st.cfg.api_name);
-    ++st.failures;
-    return false;
+    auto err = id ? redis::reply_error(*id, "CLIENT ID") : id.error();
+    st.log->warn("API {}: Redis did not answer CLIENT ID ({}); retrying", st.cfg.api_name,
+                 err.message);
+    st.redis->reset();
+    self->delayed_send(self, st.redis->failed(err).value_or(st.cfg.max_backoff),
+                       read_atom::value);
+    return nullptr;
   }
-  st.use_blmpop = conn->server_version() >= 70000;
-  st.cfg.control->attach(id->integer, conn->interrupter());
-  if (st.failures > 0)
+  st.use_blmpop = (*conn)->server_version() >= 70000;
+  st.cfg.control->attach(id->integer, (*conn)->interrupter());
+  st.attached = true;
+  st.attached_to = st.redis->reconnects();
+  if (st.redis->failures() > 0)
     st.log->info("API {}: reconnected to Redis at {} after {} failed attempts",
-                 st.cfg.api_name, to_string(st.cfg.redis.url), st.failures);
+                 st.cfg.api_name, to_string(st.cfg.redis.url), st.redis->failures());
   else
     st.log->debug("API {}: consuming {} on {} ({})", st.cfg.api_name, st.queue,
                   to_string(st.cfg.redis.url), st.use_blmpop ? "BLMPOP" : "BLPOP");
-  st.failures = 0;
-  st.backoff = std::chrono::milliseconds(100);
-  st.conn = std::move(*conn);
-  return true;
+  st.redis->succeeded();
+  return *conn;
 }
 
-void retry_later(consumer_actor* self) {
+// A read or claim failed: drop the connection and read again after the back-off.
+void retry_later(consumer_actor* self, const error& err) {
   auto& st = self->state;
-  self->delayed_send(self, st.backoff, read_atom::value);
-  st.backoff = std::min(st.backoff * 2, st.cfg.max_backoff);
+  st.attached = false;
+  st.cfg.control->detach();
+  st.redis->reset();
+  self->delayed_send(self, st.redis->failed(err).value_or(st.cfg.max_backoff), read_atom::value);
 }
 
 // One read: pop up to `credits` calls, claim them, pass the live ones on.
-void read_once(consumer_actor* self) {
+void read_once(consumer_actor* self, redis::connection& conn) {
   auto& st = self->state;
-  auto popped = redis::pop_calls(*st.conn, st.queue, std::min<size_t>(st.credits, 100),
+  auto popped = redis::pop_calls(conn, st.queues, std::min<size_t>(st.credits, 100),
                                  std::chrono::duration<double>(st.cfg.block_timeout).count(),
                                  st.use_blmpop);
   if (!popped) {
-    st.conn.reset();
-    st.cfg.control->detach();
-    if (st.cfg.control->stopping())
+    if (st.cfg.control->stopping()) {
+      st.cfg.control->detach();
+      st.redis->reset();
       return;
+    }
     st.log->warn("API {}: reading {} failed: {}; reconnecting", st.cfg.api_name, st.queue,
                  popped.error().message);
-    ++st.failures;
-    retry_later(self);
+    retry_later(self, popped.error());
     return;
   }
-  if (popped->empty()) {
+  if (popped->blobs.empty()) {
     self->send(self, read_atom::value);
     return;
   }
+  bool internal = popped->queue != st.queue;
   std::vector<rpc_message> calls;
-  calls.reserve(popped->size());
-  for (auto& blob : *popped) {
+  calls.reserve(popped->blobs.size());
+  for (auto& blob : popped->blobs) {
     auto msg = decode_rpc_message(blob);
     if (!msg) {
       // Already popped: answer it with an error if its id and return path
@@ -121,7 +139,7 @@ void read_once(consumer_actor* self) {
                     truncate_for_log(blob, 500));
       continue;
     }
-    if (msg->api_name != st.cfg.api_name)
+    if (msg->api_name != st.cfg.api_name && !internal)
       st.log->warn("API {}: call {} on {} names API '{}'; serving it as {}",
                    st.cfg.api_name, msg->id, st.queue, msg->api_name, st.cfg.api_name);
     calls.push_back(std::move(*msg));
@@ -130,15 +148,13 @@ void read_once(consumer_actor* self) {
   ids.reserve(calls.size());
   for (auto& c : calls)
     ids.push_back(c.id);
-  auto live = redis::claim_calls(*st.conn, ids);
+  auto live = redis::claim_calls(conn, ids);
   if (!live) {
     // The DELs may or may not have happened; these calls are lost either way
     // (RPC is at-most-once). Say so loudly.
     st.log->error("API {}: lost {} call(s) while claiming them: {}", st.cfg.api_name,
                   calls.size(), live.error().message);
-    st.conn.reset();
-    st.cfg.control->detach();
-    retry_later(self);
+    retry_later(self, live.error());
     return;
   }
   std::vector<rpc_message> runnable;
@@ -153,19 +169,32 @@ void read_once(consumer_actor* self) {
   }
   if (!runnable.empty()) {
     st.credits -= std::min(st.credits, runnable.size());
-    self->send(st.router, calls_atom::value, st.cfg.api_name, std::move(runnable));
+    self->send(st.server, calls_atom::value, std::move(runnable));
   }
   self->send(self, read_atom::value);
 }
 
-caf::behavior queue_consumer(consumer_actor* self, consumer_config cfg, caf::actor router) {
+caf::behavior queue_consumer(consumer_actor* self, consumer_config cfg, caf::actor server) {
   drop_strays(self, "RPC queue consumer " + cfg.api_name);
   auto& st = self->state;
   st.queue = rpc_queue_key(cfg.api_name);
+  st.queues = cfg.extra_queues;
+  st.queues.push_back(st.queue);
   st.credits = cfg.max_in_flight;
+  auto opts = cfg.redis;
+  // The socket timeout must outlast the blocking read (see notes on hiredis).
+  opts.read_timeout = cfg.block_timeout + std::chrono::seconds(5);
+  st.redis.emplace(opts, backoff_policy{std::chrono::milliseconds(100), cfg.max_backoff});
   st.cfg = std::move(cfg);
-  st.router = std::move(router);
+  st.server = std::move(server);
   self->send(self, read_atom::value);
+  auto unpark = [self] {
+    auto& st = self->state;
+    if (st.parked) {
+      st.parked = false;
+      self->send(self, read_atom::value);
+    }
+  };
   return {
     [=](read_atom) {
       auto& st = self->state;
@@ -177,28 +206,22 @@ caf::behavior queue_consumer(consumer_actor* self, consumer_config cfg, caf::act
         st.parked = true; // wait for a credit
         return;
       }
-      if (!st.conn && !connect(self)) {
-        retry_later(self);
-        return;
-      }
-      read_once(self);
+      if (auto* conn = connect(self))
+        read_once(self, *conn);
     },
     [=](credit_atom, size_t n) {
       auto& st = self->state;
       st.credits = std::min(st.credits + n, st.cfg.max_in_flight);
-      if (st.parked) {
-        st.parked = false;
-        self->send(self, read_atom::value);
-      }
+      unpark();
     },
     [=](stop_atom) { self->quit(); },
-    [=](reset_atom) {
+    [=](peer_atom, caf::actor& server) {
+      // The server was restarted: the calls the old one held never return
+      // their credits.
       auto& st = self->state;
+      st.server = std::move(server);
       st.credits = st.cfg.max_in_flight;
-      if (st.parked) {
-        st.parked = false;
-        self->send(self, read_atom::value);
-      }
+      unpark();
     },
   };
 }
@@ -206,8 +229,8 @@ caf::behavior queue_consumer(consumer_actor* self, consumer_config cfg, caf::act
 } // namespace
 
 caf::actor spawn_queue_consumer(caf::local_actor* parent, consumer_config cfg,
-                                caf::actor router) {
-  return parent->spawn<caf::detached>(queue_consumer, std::move(cfg), std::move(router));
+                                caf::actor server) {
+  return parent->spawn<caf::detached>(queue_consumer, std::move(cfg), std::move(server));
 }
 
 } // namespace lightbus::detail

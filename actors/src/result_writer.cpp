@@ -4,9 +4,11 @@
 // sent together as one pipeline (LPUSH + EXPIRE each), which is what makes many
 // calls in flight cheap. Each write is answered only after Redis took it, so
 // the API server frees the call's slot only when the result is really out.
+// Each API server owns one (api_server.cpp).
 
 #include "internal.hpp"
 #include "lightbus/logger.hpp"
+#include "lightbus/redis/endpoint.hpp"
 #include "lightbus/redis/rpc_transport.hpp"
 
 namespace lightbus::detail {
@@ -21,11 +23,9 @@ struct pending_write {
 struct writer_state {
   redis::connection_options redis;
   int ttl = 60;
-  std::optional<redis::connection> conn;
+  std::optional<redis::endpoint> redis_ep;
   std::vector<pending_write> pending;
   bool flush_scheduled = false;
-  int failures = 0;
-  std::chrono::milliseconds backoff{50};
   std::shared_ptr<spdlog::logger> log = logger("worker");
 };
 
@@ -36,42 +36,40 @@ void flush(writer_actor* self) {
   st.flush_scheduled = false;
   if (st.pending.empty())
     return;
-  if (!st.conn) {
-    auto conn = redis::connection::open(st.redis);
-    if (!conn) {
-      ++st.failures;
-      if (st.failures == 1 || st.failures % 10 == 0)
-        st.log->warn("result writer: cannot reach Redis ({}); {} result(s) waiting, retrying",
-                     conn.error().message, st.pending.size());
-      st.flush_scheduled = true;
-      self->delayed_send(self, st.backoff, flush_atom::value);
-      st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds(2000));
-      return;
-    }
-    if (st.failures > 0)
-      st.log->info("result writer: reconnected to Redis");
-    st.failures = 0;
-    st.backoff = std::chrono::milliseconds(50);
-    st.conn = std::move(*conn);
+  auto conn = st.redis_ep->any();
+  if (!conn) {
+    auto wait = st.redis_ep->failed(conn.error()).value_or(st.redis_ep->options().read_timeout);
+    auto n = st.redis_ep->failures();
+    if (n == 1 || n % 10 == 0)
+      st.log->warn("result writer: cannot reach Redis ({}); {} result(s) waiting, retrying",
+                   conn.error().message, st.pending.size());
+    st.flush_scheduled = true;
+    self->delayed_send(self, wait, flush_atom::value);
+    return;
   }
+  if (st.redis_ep->failures() > 0)
+    st.log->info("result writer: reconnected to Redis");
   std::vector<pending_write> batch;
   batch.swap(st.pending);
   std::vector<redis::outgoing_result> results;
   results.reserve(batch.size());
   for (auto& p : batch)
     results.push_back(p.result);
-  auto r = redis::push_results(*st.conn, results, st.ttl);
-  if (!r && is_retryable(r.error())) {
-    // Not written (or not known to be): keep them and try again. A result
-    // pushed twice is harmless; the caller takes the first.
-    st.conn.reset();
-    st.log->warn("result writer: {}; will retry {} result(s)", r.error().message,
-                 batch.size());
-    for (auto& p : batch)
-      st.pending.push_back(std::move(p));
-    st.flush_scheduled = true;
-    self->delayed_send(self, st.backoff, flush_atom::value);
-    return;
+  auto r = redis::push_results(**conn, results, st.ttl);
+  if (!r) {
+    if (auto wait = st.redis_ep->failed(r.error())) {
+      // Not written (or not known to be): keep them and try again. A result
+      // pushed twice is harmless; the caller takes the first.
+      st.log->warn("result writer: {}; will retry {} result(s)", r.error().message,
+                   batch.size());
+      for (auto& p : batch)
+        st.pending.push_back(std::move(p));
+      st.flush_scheduled = true;
+      self->delayed_send(self, *wait, flush_atom::value);
+      return;
+    }
+  } else {
+    st.redis_ep->succeeded();
   }
   if (!r)
     st.log->error("result writer: Redis rejected results: {}", r.error().message);
@@ -83,6 +81,9 @@ caf::behavior result_writer(writer_actor* self, redis::connection_options redis,
   drop_strays(self, "result writer");
   self->state.redis = std::move(redis);
   self->state.redis.read_timeout = std::chrono::seconds(5);
+  self->state.redis_ep.emplace(self->state.redis,
+                               backoff_policy{std::chrono::milliseconds(50),
+                                              std::chrono::milliseconds(2000)});
   self->state.ttl = ttl;
   return {
     [=](write_atom, std::string& key, std::string& blob) -> caf::result<bool> {

@@ -46,7 +46,7 @@ bool setup_logging(const std::string& level) {
   auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   auto def = std::make_shared<spdlog::logger>("lightbus", sink);
   spdlog::set_default_logger(def);
-  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v");
+  spdlog::set_pattern(log_pattern); // lightbus/logger.hpp: one format for every program
   spdlog::set_level(spdlog::level::info);
   spdlog::cfg::load_env_levels();
   if (!level.empty()) {

@@ -12,6 +12,7 @@
 #include <caf/all.hpp>
 
 #include "internal.hpp"
+#include "lightbus/redis/endpoint.hpp"
 #include "lightbus/actors/atoms.hpp"
 #include "lightbus/event.hpp"
 #include "lightbus/json.hpp"
@@ -52,7 +53,7 @@ struct plugin_state {
   state_plugin_config sp;
   event_transport_options transport;
   redis::connection_options redis;
-  std::optional<redis::connection> conn;
+  std::optional<redis::endpoint> endpoint;
   std::optional<schedule> pings;
   wall_time ping_due;
   std::shared_ptr<spdlog::logger> log = logger("plugins");
@@ -65,23 +66,24 @@ bool fire(plugin_actor* self, const std::string& event_name) {
   auto& st = self->state;
   auto fields = state_event_fields(event_name, st.sp);
   auto stream = event_stream_for(st.transport, "internal.state", event_name);
+  if (!st.endpoint)
+    st.endpoint.emplace(st.redis);
   for (int attempt = 0; attempt < 2; ++attempt) {
-    if (!st.conn) {
-      auto c = redis::connection::open(st.redis);
-      if (!c) {
-        st.log->warn("internal.state.{} not sent: {}", event_name, c.error().message);
-        return false;
-      }
-      st.conn = std::move(*c);
+    auto c = st.endpoint->for_key(stream);
+    if (!c) {
+      st.endpoint->failed(c.error());
+      st.log->warn("internal.state.{} not sent: {}", event_name, c.error().message);
+      return false;
     }
-    auto id = redis::xadd(*st.conn, stream, fields, st.transport.max_stream_length);
+    auto id = redis::xadd(**c, stream, fields, st.transport.max_stream_length);
     if (id) {
+      st.endpoint->succeeded();
       st.log->debug("internal.state.{} sent as {} on {}", event_name, *id, stream);
       return true;
     }
-    st.conn.reset();
     // A pooled connection may have died while idle: retry once on a new one.
-    if (id.error().code != errc::connection_failed || attempt == 1) {
+    bool retryable = st.endpoint->failed(id.error()).has_value();
+    if (!retryable || attempt == 1) {
       st.log->warn("internal.state.{} not sent: {}", event_name, id.error().message);
       return false;
     }

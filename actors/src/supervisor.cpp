@@ -1,21 +1,26 @@
 // The worker's root supervisor.
 //
-// Tree:  supervisor ─┬─ result writer (detached)
-//                    ├─ per API: queue consumer (detached) ─> [supervisor] ─> API server ─> handler actors
+// Tree:  supervisor ─┬─ per API: queue consumer (detached) ──calls──> API server ─┬─ handler actors
+//                    │            ^───────────── credits ──────────────────┘    └─ result writer
 //                    ├─ per listener: listener (see listener.cpp)
 //                    ├─ per background task: task runner (detached, task_runner.cpp)
 //                    └─ internal.state plugin (detached, state_plugin.cpp), if enabled
 //
-// Calls popped by a consumer are routed through here to the API's current
-// server, and credits flow back the same way, so either side can be restarted
-// without the other noticing. A child that dies abnormally is respawned after
-// a back-off that grows with repeated failures; its siblings are untouched.
+// Calls go from a consumer straight to its API's server and credits straight
+// back (the supervisor is never on a call's path). It monitors and restarts:
+// a respawned consumer is given the server's handle, and a respawned server's
+// handle is sent to its consumer (`peer_atom`). A child that dies abnormally
+// is respawned after a back-off (lightbus::backoff) that grows with repeated
+// failures; its siblings are untouched.
 
 #include "internal.hpp"
 #include "lightbus/actors/bus.hpp"
 #include "lightbus/actors/errors.hpp"
+#include "lightbus/backoff.hpp"
+#include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
 #include "lightbus/plugins.hpp"
+#include "lightbus/schema.hpp"
 #include "schema_cache.hpp"
 #include "tasks.hpp"
 
@@ -66,9 +71,6 @@ struct supervisor_state {
   /// (on_task_error::stop_worker) asked for the worker to stop.
   bool fatal = false;
   std::map<std::string, api_entry, std::less<>> apis;
-  // One result writer per result Redis (normally just one).
-  std::map<std::string, caf::actor> writers;
-  std::map<std::string, int> writer_restarts;
   bool stopping = false;
   size_t consumers_alive = 0;
   std::vector<caf::response_promise> stop_promises;
@@ -77,10 +79,12 @@ struct supervisor_state {
 
 using supervisor_actor = caf::stateful_actor<supervisor_state>;
 
-std::chrono::milliseconds backoff(int restarts) {
-  // 50 ms, 100 ms, ... capped at 5 s.
-  auto ms = 50LL << std::min(restarts, 7);
-  return std::chrono::milliseconds(std::min(ms, 5000LL));
+/// Restarts: 50 ms, 100 ms, ... capped at 5 s.
+constexpr backoff_policy restart_policy{std::chrono::milliseconds(50),
+                                        std::chrono::milliseconds(5000)};
+
+std::chrono::milliseconds restart_delay(int& restarts) {
+  return restart_policy.delay(++restarts);
 }
 
 void start_server(supervisor_actor* self, api_entry& e) {
@@ -89,6 +93,9 @@ void start_server(supervisor_actor* self, api_entry& e) {
   sc.handlers_per_procedure = self->state.opts.handlers_per_procedure;
   sc.schemas = self->state.schemas;
   sc.hooks = self->state.hooks;
+  const auto& ac = self->state.cfg.api(e.api.definition()->name());
+  sc.result_redis = redis_options(ac.result_url);
+  sc.result_ttl = ac.result_ttl;
   sc.supervisor = self;
   e.server = spawn_api_server(self, std::move(sc));
   self->monitor(e.server);
@@ -105,7 +112,7 @@ void start_consumer(supervisor_actor* self, api_entry& e) {
   // A fresh control: the old one may be marked stopping or point at a dead
   // connection.
   e.consumer_cfg.control = std::make_shared<reader_control>(e.consumer_cfg.redis);
-  e.consumer = spawn_queue_consumer(self, e.consumer_cfg, self);
+  e.consumer = spawn_queue_consumer(self, e.consumer_cfg, e.server);
   self->monitor(e.consumer);
   ++self->state.consumers_alive;
 }
@@ -162,8 +169,6 @@ void quit_now(supervisor_actor* self) {
   for (auto& [name, e] : st.apis) {
     self->send_exit(e.server, caf::exit_reason::user_shutdown);
   }
-  for (auto& [url, w] : st.writers)
-    self->send_exit(w, caf::exit_reason::user_shutdown);
   for (auto& l : st.listeners)
     self->send_exit(l.actor, caf::exit_reason::user_shutdown);
   if (st.schema_publisher)
@@ -178,31 +183,14 @@ void quit_now(supervisor_actor* self) {
     self->quit();
 }
 
-// Step 2 of a stop: no consumer reads any more; wait for calls in flight,
-// then for their results to be written.
+// Step 2 of a stop: no consumer reads any more; wait for calls in flight
+// (a call is in flight until its result is written) and running handlers.
 void drain(supervisor_actor* self) {
   auto& st = self->state;
   auto remaining = std::make_shared<size_t>(st.apis.size() + st.listeners.size());
-  auto flush_writer = [=] {
-    if (self->state.writers.empty()) {
-      finish_stop(self);
-      return;
-    }
-    auto writers = std::make_shared<size_t>(self->state.writers.size());
-    for (auto& [url, w] : self->state.writers)
-      self->request(w, self->state.opts.drain_timeout, drain_atom::value)
-        .then(
-          [=](bool) {
-            if (--*writers == 0)
-              finish_stop(self);
-          },
-          [=](caf::error&) {
-            if (--*writers == 0)
-              finish_stop(self);
-          });
-  };
+  auto all_drained = [=] { finish_stop(self); };
   if (*remaining == 0) {
-    flush_writer();
+    all_drained();
     return;
   }
   for (auto& l : st.listeners) {
@@ -212,7 +200,7 @@ void drain(supervisor_actor* self) {
       .then(
         [=](bool) {
           if (--*remaining == 0)
-            flush_writer();
+            all_drained();
         },
         [=](caf::error& err) {
           self->state.log->warn("listener {}: handlers still running at shutdown ({}); their "
@@ -220,7 +208,7 @@ void drain(supervisor_actor* self) {
                                 name, describe(err));
           self->send(listener, abandon_atom::value); // it names them
           if (--*remaining == 0)
-            flush_writer();
+            all_drained();
         });
   }
   for (auto& [name, e] : st.apis) {
@@ -229,14 +217,14 @@ void drain(supervisor_actor* self) {
       .then(
         [=](bool) {
           if (--*remaining == 0)
-            flush_writer();
+            all_drained();
         },
         [=](caf::error& err) {
           self->state.log->warn("API {}: calls still running at shutdown ({}); their "
                                 "callers will time out",
                                 api_name, describe(err));
           if (--*remaining == 0)
-            flush_writer();
+            all_drained();
         });
   }
 }
@@ -258,27 +246,8 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
   if (metrics_plugin_enabled(st.cfg))
     add_metrics_hooks(*st.hooks, st.cfg, metrics_sender(weak_actor_of(*st.module_client)), true, true);
   run_worker_hooks(self, hook_point::before_worker_start);
-  auto start_writer = [=](const std::string& url) {
-    auto& st = self->state;
-    const auto& ac = st.cfg.default_api();
-    // The TTL comes from the first API using this Redis for results.
-    int ttl = ac.result_ttl;
-    for (const auto& served : mod.apis())
-      if (st.cfg.api(served.definition()->name()).result_url == url) {
-        ttl = st.cfg.api(served.definition()->name()).result_ttl;
-        break;
-      }
-    auto w = spawn_result_writer(self, redis_options(url), ttl);
-    self->monitor(w);
-    st.writers[url] = w;
-  };
   // Feature `rpcs` off: no queue is read, so no consumer, server or writer.
   const auto& served_apis = opts.features.rpcs ? mod.apis() : std::vector<served_api>{};
-  for (const auto& served : served_apis) {
-    const auto& url = st.cfg.api(served.definition()->name()).result_url;
-    if (st.writers.count(url) == 0)
-      start_writer(url);
-  }
   for (const auto& served : served_apis) {
     const auto& name = served.definition()->name();
     const auto& ac = st.cfg.api(name);
@@ -290,6 +259,12 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
     e.consumer_cfg.block_timeout = opts.block_timeout;
     e.consumer_cfg.max_backoff = std::chrono::milliseconds(
       static_cast<long long>(std::max(0.1, ac.consumption_restart_delay) * 1000));
+    // Python's worker pops the queues of internal.state and internal.metrics
+    // (empty: they offer no procedures) in the same BLPOP as its APIs'.
+    if (st.apis.empty())
+      for (const auto& internal : internal_apis())
+        if (st.cfg.api(internal->name()).rpc_url == ac.rpc_url)
+          e.consumer_cfg.extra_queues.push_back(rpc_queue_key(internal->name()));
     auto [it, added] = st.apis.emplace(name, std::move(e));
     start_server(self, it->second);
     start_consumer(self, it->second);
@@ -353,7 +328,7 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
         return;
       st.log->error("task {}: runner exited ({}); restarting it", t.spec->name,
                     describe(dm.reason));
-      self->delayed_send(self, backoff(t.restarts++), restart_atom::value, t.spec->name,
+      self->delayed_send(self, restart_delay(t.restarts), restart_atom::value, t.spec->name,
                          std::string("task"));
       return;
     }
@@ -371,18 +346,8 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
       if (st.stopping)
         return;
       st.log->error("listener {} exited ({}); restarting it", l.spec.name, describe(dm.reason));
-      self->delayed_send(self, backoff(l.restarts++), restart_atom::value, l.spec.name,
+      self->delayed_send(self, restart_delay(l.restarts), restart_atom::value, l.spec.name,
                          std::string("listener"));
-      return;
-    }
-    for (auto& [url, w] : st.writers) {
-      if (dm.source != w.address())
-        continue;
-      if (st.stopping)
-        return;
-      st.log->error("result writer exited ({}); restarting it", describe(dm.reason));
-      self->delayed_send(self, backoff(st.writer_restarts[url]++), restart_atom::value, url,
-                         std::string("writer"));
       return;
     }
     for (auto& [name, e] : st.apis) {
@@ -395,7 +360,7 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
         }
         st.log->error("API {}: queue consumer exited ({}); restarting it", name,
                       describe(dm.reason));
-        self->delayed_send(self, backoff(e.consumer_restarts++), restart_atom::value, name,
+        self->delayed_send(self, restart_delay(e.consumer_restarts), restart_atom::value, name,
                            std::string("consumer"));
         return;
       }
@@ -404,7 +369,7 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
           return;
         st.log->error("API {}: server exited ({}); restarting it; calls it held are lost",
                       name, describe(dm.reason));
-        self->delayed_send(self, backoff(e.server_restarts++), restart_atom::value, name,
+        self->delayed_send(self, restart_delay(e.server_restarts), restart_atom::value, name,
                            std::string("server"));
         return;
       }
@@ -418,8 +383,6 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
       self->send_exit(e.consumer, em.reason);
       self->send_exit(e.server, em.reason);
     }
-    for (auto& [url, w] : st.writers)
-      self->send_exit(w, em.reason);
     for (auto& l : st.listeners)
       self->send_exit(l.actor, em.reason);
     if (st.schema_publisher)
@@ -432,35 +395,10 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
     self->quit(em.reason);
   });
   return {
-    [=](calls_atom, const std::string& api_name, std::vector<rpc_message>& calls) {
-      auto i = self->state.apis.find(api_name);
-      if (i != self->state.apis.end())
-        self->send(i->second.server, calls_atom::value, std::move(calls));
-    },
-    [=](write_atom, const std::string& api_name, std::string& key,
-        std::string& blob) -> caf::result<bool> {
-      // Answered by the writer itself; the server never holds a writer handle,
-      // so a restarted writer is picked up at once.
-      auto& st = self->state;
-      auto w = st.writers.find(st.cfg.api(api_name).result_url);
-      if (w == st.writers.end())
-        return make_caf_error(make_error(errc::connection_failed, "no result writer"));
-      self->delegate(w->second, write_atom::value, std::move(key), std::move(blob));
-      return caf::delegated<bool>{};
-    },
-    [=](credit_atom, const std::string& api_name, size_t n) {
-      auto i = self->state.apis.find(api_name);
-      if (i != self->state.apis.end())
-        self->send(i->second.consumer, credit_atom::value, n);
-    },
     [=](restart_atom, const std::string& api_name, const std::string& what) {
       auto& st = self->state;
       if (st.stopping)
         return;
-      if (what == "writer") {
-        start_writer(api_name); // api_name holds the writer's URL here
-        return;
-      }
       if (what == "task") {
         for (auto& t : st.tasks)
           if (t.spec->name == api_name && !t.actor)
@@ -483,11 +421,12 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
       if (i == st.apis.end())
         return;
       if (what == "consumer") {
-        start_consumer(self, i->second);
+        start_consumer(self, i->second); // given the current server
       } else if (what == "server") {
         start_server(self, i->second);
-        // The dead server's calls will never return their credits.
-        self->send(i->second.consumer, reset_atom::value);
+        // Calls go to the new server now; the dead one's calls will never
+        // return their credits, so the consumer starts full again.
+        self->send(i->second.consumer, peer_atom::value, i->second.server);
       }
     },
     [=](stop_atom, caf::atom_value why) {

@@ -8,8 +8,11 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
+#include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -29,6 +32,11 @@
 #include "lightbus/logger.hpp"
 #include "lightbus/plugins.hpp"
 #include "lightbus/redis/connection.hpp"
+#include "format.hpp"
+#include "lightbus/redis/schema_transport.hpp"
+#include "lightbus/redis/stream_info.hpp"
+#include "lightbus/schema_cache.hpp"
+#include "metrics_exporter.hpp"
 #include "module_loader.hpp"
 #include "progress.hpp"
 
@@ -77,14 +85,22 @@ sigset_t block_stop_signals() {
 
 // Runs the worker for `mod` until a signal arrives or the worker stops by
 // itself (a listener's max_events, or on_error=shutdown), as every program
-// using lightbus::run_until_signal does. Returns the exit code.
+// using lightbus::run_until_signal does. Returns the exit code. `after_stop`
+// (if set) runs once the worker's actors ended: they get 2.5 s, more than a
+// listener's read blocks (1 s), so no reader can undo what it does; if they
+// do not end by then the process exits without it.
 int serve_until_stopped(const sigset_t& /* blocked: run_until_signal takes them */,
                         const module& mod, const config& cfg, const worker_options& wopts,
-                        bool banner = false) {
+                        bool banner = false, const std::function<void()>& after_stop = {}) {
   run_until_signal_options ropts;
   ropts.setup_logging = false; // main() did, with --log-level
   ropts.banner = banner;
-  return run_until_signal(mod, cfg, wopts, ropts);
+  if (after_stop)
+    ropts.abandon_after = std::chrono::milliseconds(2500);
+  auto code = run_until_signal(mod, cfg, wopts, ropts);
+  if (after_stop)
+    after_stop();
+  return code;
 }
 
 } // namespace
@@ -136,6 +152,22 @@ int run_command(const common_options& common, const run_options& opts) {
     std::cerr << "lightbus run: " << state_plugin.error().message << "\n";
     return exit_config;
   }
+  auto prom = prometheus_options_of(*cfg);
+  if (!prom) {
+    std::cerr << "lightbus run: " << prom.error().message << "\n";
+    return exit_config;
+  }
+  std::unique_ptr<metrics_exporter> metrics;
+  if (auto port = opts.metrics_port.value_or(prom->port); opts.metrics_port || port > 0) {
+    auto started = start_metrics_exporter(mod, prom->bind, port, opts.max_in_flight);
+    if (!started) {
+      std::cerr << "lightbus run: " << started.error().message << "\n";
+      return exit_unavailable;
+    }
+    metrics = std::move(*started);
+    logger("worker")->info("metrics on http://{}:{}/metrics", prom->bind, metrics->port());
+  }
+
   worker_options wopts;
   wopts.max_in_flight = opts.max_in_flight;
   wopts.handlers_per_procedure = opts.handlers_per_procedure;
@@ -168,6 +200,11 @@ int exit_code_for(errc code) {
 } // namespace
 
 int fire_command(const common_options& common, const fire_options& opts) {
+  auto format = resolve_format(opts.format, stdout_is_terminal());
+  if (!format) {
+    std::cerr << "lightbus fire: " << format.error().message << "\n";
+    return exit_usage;
+  }
   auto cfg = load_config(common);
   if (!cfg) {
     std::cerr << "lightbus fire: " << cfg.error().message << "\n";
@@ -191,12 +228,107 @@ int fire_command(const common_options& common, const fire_options& opts) {
     return exit_code_for(fired.error().code);
   }
   json out = {{"id", fired->id}, {"native_id", fired->native_id}, {"stream", fired->stream}};
-  std::cout << out.dump() << std::endl;
+  if (*format == output_format::pretty)
+    std::cout << render_value(out) << std::flush;
+  else
+    std::cout << out.dump() << std::endl;
   return exit_ok;
 }
 
+namespace {
+
+// True if the service name was chosen (-s, $LIGHTBUS_SERVICE_NAME or the
+// config file), not made up for this process: a chosen name's groups are
+// meant to be found again.
+bool service_name_chosen(const common_options& common, const config& cfg) {
+  if (!common.service_name.empty() || cfg.document().contains("service_name"))
+    return true;
+  auto env = std::getenv("LIGHTBUS_SERVICE_NAME");
+  return env != nullptr && *env != '\0';
+}
+
+// Refuses event names the schemas on the bus do not have, with the check
+// `fire` makes (schema_cache; an API without a schema passes unless
+// strict_validation). Returns an exit code, or -1 to go on.
+int check_listened_events(const config& cfg, const std::vector<std::string>& events) {
+  auto settings = schema_settings_of(cfg);
+  auto url = parse_redis_url(settings.url);
+  if (!url) {
+    std::cerr << "lightbus listen: bus.schema.transport.redis.url: " << url.error().message
+              << "\n";
+    return exit_config;
+  }
+  redis::connection_options copts;
+  copts.url = *url;
+  copts.read_timeout = std::chrono::seconds(5);
+  schema_cache schemas{cfg, redis::schema_loader(copts)};
+  if (auto loaded = schemas.load(); !loaded) {
+    std::cerr << "lightbus listen: cannot load the API schemas on the bus: "
+              << loaded.error().message << "\n";
+    return exit_code_for(loaded.error().code);
+  }
+  for (const auto& e : events) {
+    auto names = split_qualified_name(e);
+    if (!names)
+      continue; // mod.listen refused it already
+    // An API without a schema passes (unless strict_validation); the
+    // listener's own validation warns about it when its events come.
+    if (!schemas.find(names->first) && !cfg.api(names->first).strict_validation)
+      continue;
+    if (auto ok = schemas.check_name(direction::incoming, schema_part::event_parameters,
+                                     names->first, names->second);
+        !ok) {
+      std::cerr << "lightbus listen: " << ok.error().message << "\n";
+      return exit_code_for(ok.error().code);
+    }
+  }
+  return -1;
+}
+
+// Removes consumer group `group` from each stream the listener read; the
+// streams and other groups stay.
+void remove_group(const config& cfg, const std::vector<std::string>& events,
+                  const std::string& group) {
+  auto log = logger("listen");
+  std::map<std::string, std::set<std::string>> streams_by_url;
+  for (const auto& e : events)
+    if (auto names = split_qualified_name(e))
+      if (auto o = event_options(cfg, names->first))
+        streams_by_url[o->url].insert(event_stream_for(*o, names->first, names->second));
+  for (const auto& [url, streams] : streams_by_url) {
+    auto parsed = parse_redis_url(url);
+    if (!parsed)
+      continue;
+    redis::connection_options copts;
+    copts.url = *parsed;
+    copts.connect_timeout = std::chrono::milliseconds(1000);
+    copts.read_timeout = std::chrono::seconds(2);
+    auto conn = redis::connection::open(copts);
+    for (const auto& stream : streams) {
+      auto removed = conn ? redis::destroy_group(*conn, stream, group)
+                          : expected<bool>{conn.error()};
+      if (!removed)
+        log->warn("consumer group '{}' of {} is left behind ({}); remove it with "
+                  "redis-cli XGROUP DESTROY '{}' '{}'",
+                  group, stream, removed.error().message, stream, group);
+      else if (*removed)
+        log->info("removed consumer group '{}' from {} (no --service-name: the group was "
+                  "this command's own)",
+                  group, stream);
+    }
+  }
+}
+
+} // namespace
+
 int listen_command(const common_options& common, const listen_options& opts) {
   auto stop_signals = block_stop_signals();
+  auto format = resolve_format(opts.format, stdout_is_terminal());
+  if (!format) {
+    std::cerr << "lightbus listen: " << format.error().message << "\n";
+    return exit_usage;
+  }
+  bool pretty = *format == output_format::pretty;
   auto cfg = load_config(common);
   if (!cfg) {
     std::cerr << "lightbus listen: " << cfg.error().message << "\n";
@@ -231,16 +363,17 @@ int listen_command(const common_options& common, const listen_options& opts) {
   try {
     mod.listen(
       events, opts.listener_name,
-      [out_mtx, bar, received, output_closed](const event_message& m) {
-        json line = {{"api", m.api_name}, {"event", m.event_name}, {"id", m.id},
-                     {"native_id", m.native_id}, {"kwargs", m.kwargs}};
+      [out_mtx, bar, received, output_closed, pretty](const event_message& m) {
         std::lock_guard<std::mutex> guard{*out_mtx};
         if (*output_closed)
           throw std::runtime_error("stdout is closed");
         if (bar)
           bar->clear();
         // As Python writes it (NaN, big integers, lone surrogates); never throws.
-        std::cout << dump_python(line) << std::endl; // flushed at once
+        if (pretty)
+          std::cout << event_pretty(m) << std::flush;
+        else
+          std::cout << event_json_line(m, false) << std::endl; // flushed at once
         if (!std::cout) {
           // Not the event's fault: stop with the event left pending.
           *output_closed = true;
@@ -261,12 +394,27 @@ int listen_command(const common_options& common, const listen_options& opts) {
         std::cerr << "lightbus listen: " << o.error().message << "\n";
         return exit_config;
       }
+  if (int rc = check_listened_events(*cfg, events); rc >= 0)
+    return rc;
+  // Without a chosen service name the group is this command's alone (the
+  // name is made up per process): it goes when the command ends.
+  std::function<void()> after_stop;
+  if (!service_name_chosen(common, *cfg)) {
+    auto group = consumer_group_name(cfg->service_name(), opts.listener_name);
+    // Copies: it may run in the exit timer's thread.
+    after_stop = [cfg = *cfg, events, group] { remove_group(cfg, events, group); };
+  }
   worker_options wopts;
-  auto code = serve_until_stopped(stop_signals, mod, *cfg, wopts);
+  auto code = serve_until_stopped(stop_signals, mod, *cfg, wopts, false, after_stop);
   return *output_closed ? exit_remote_error : code;
 }
 
 int call_command(const common_options& common, const call_options& opts) {
+  auto format = resolve_format(opts.format, stdout_is_terminal());
+  if (!format) {
+    std::cerr << "lightbus call: " << format.error().message << "\n";
+    return exit_usage;
+  }
   auto cfg = load_config(common);
   if (!cfg) {
     std::cerr << "lightbus call: " << cfg.error().message << "\n";
@@ -286,10 +434,13 @@ int call_command(const common_options& common, const call_options& opts) {
   auto bus = create(std::move(*cfg));
   auto result = bus.try_call(opts.name, std::move(*kwargs), opts.timeout);
   if (result) {
-    std::cout << dump_python(*result) << std::endl;
+    if (*format == output_format::pretty)
+      std::cout << render_value(*result) << std::flush;
+    else
+      std::cout << dump_python(*result) << std::endl;
     return exit_ok;
   }
-  std::cerr << result.error().message << "\n";
+  std::cerr << "lightbus call: " << result.error().message << "\n";
   return exit_code_for(result.error().code);
 }
 

@@ -28,17 +28,20 @@ struct run_options {
   size_t handlers_per_procedure = 2;
   std::optional<std::string> only; // -o/--only: features to run (comma list)
   std::optional<std::string> skip; // -k/--skip: features not to run
+  std::optional<int> metrics_port; // --metrics-port, else plugins.prometheus.port
 };
 
 struct call_options {
   std::string name;
   std::string kwargs = "{}";
   std::optional<double> timeout;
+  std::string format; // -F/--format pretty|json; empty: pretty on a terminal
 };
 
 struct fire_options {
   std::string name;
   std::string kwargs = "{}";
+  std::string format; // -F/--format pretty|json; empty: pretty on a terminal
 };
 
 struct listen_options {
@@ -46,13 +49,14 @@ struct listen_options {
   std::string listener_name = "cli";
   std::string since = "$";
   size_t count = 0;
+  std::string format; // -F/--format pretty|json; empty: pretty on a terminal
 };
 
 struct dead_letters_options {
   std::string action;           // list | replay | drop
   std::string group;            // the consumer group, e.g. SERVICE-LISTENER
   size_t limit = 100;           // list: at most this many (0 = all)
-  std::string format;           // list: json | pretty; empty: pretty on a terminal
+  std::string format;           // json | pretty; empty: pretty on a terminal
   std::vector<std::string> ids; // replay/drop: these dead letters
   bool all = false;             // replay/drop: every dead letter of the group
 };
@@ -71,6 +75,7 @@ struct dumpschema_options {
   std::string out;      // --out FILE|DIR, else stdout
   std::string bus_path; // --bus: also the schemas of this module's APIs
   std::vector<std::string> apis; // --api: only these APIs
+  std::string format; // -F/--format: pretty (indented) | json (one line); empty: the config's
 };
 
 /// `lightbus dumpschema`: every API schema known on the bus (ours and remote).
@@ -97,7 +102,7 @@ struct inspect_options {
   bool follow = false;                 // -f/--follow
   bool groups = false;                 // -g/--groups: the streams and groups report
   bool internal = false;               // -I/--internal: show internal.* APIs too
-  std::string format = "json";         // -F/--format json|pretty
+  std::string format;                  // -F/--format json|pretty; empty: pretty on a terminal
 };
 
 /// `lightbus inspect`: searches (and follows) event history, or with

@@ -1,8 +1,6 @@
 // `lightbus dead-letters list|replay|drop GROUP`: the entries a listener gave
 // up on (`{group}:dead_letter`), shown, put back on their streams, or removed.
 
-#include <unistd.h>
-
 #include <chrono>
 #include <iostream>
 #include <set>
@@ -11,6 +9,7 @@
 
 #include "commands.hpp"
 #include "exit_codes.hpp"
+#include "format.hpp"
 #include "lightbus/config.hpp"
 #include "lightbus/event.hpp"
 #include "lightbus/json.hpp"
@@ -36,6 +35,9 @@ struct context {
   }
 
   int redis_failure(const error& err) const {
+    // A failed connect names the URL and asks whether Redis runs: said once.
+    if (err.code == errc::connection_failed)
+      return fail(exit_unavailable, err.message);
     return fail(exit_unavailable, err.message
                                     + " (is Redis running? pass --redis URL or set the event "
                                       "transport url)");
@@ -73,15 +75,7 @@ json to_json(const redis::dead_letter& d) {
 }
 
 std::string utc_time(const std::string& stream_id) {
-  auto ms = stream_id_ms(stream_id);
-  if (ms < 0)
-    return "?";
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return format_time(stream_id_ms(stream_id));
 }
 
 void print(const redis::dead_letter& d, bool pretty) {
@@ -152,7 +146,8 @@ int list(redis::connection& conn, const context& cx, bool pretty) {
 }
 
 // Replays or drops the letters named by --id, or all with --all.
-int act(redis::connection& conn, const context& cx, bool replay, long long max_len) {
+int act(redis::connection& conn, const context& cx, bool replay, long long max_len,
+        bool pretty) {
   std::set<std::string> wanted(cx.opts.ids.begin(), cx.opts.ids.end());
   long long done = 0;
   int failures = 0;
@@ -166,7 +161,12 @@ int act(redis::connection& conn, const context& cx, bool replay, long long max_l
         std::cerr << cx.name << ": " << d.id << " not replayed: " << id.error().message << "\n";
       } else {
         ++done;
-        std::cout << d.id << " replayed to " << d.stream << " as " << *id << "\n";
+        if (pretty)
+          std::cout << d.id << " replayed to " << d.stream << " as " << *id << "\n";
+        else
+          std::cout << dump_python(json{{"dead_letter_id", d.id}, {"action", "replayed"},
+                                        {"stream", d.stream}, {"native_id", *id}})
+                    << "\n";
       }
     } else {
       auto n = redis::drop_dead_letters(conn, cx.opts.group, {d.id});
@@ -175,7 +175,11 @@ int act(redis::connection& conn, const context& cx, bool replay, long long max_l
         std::cerr << cx.name << ": " << d.id << " not dropped: " << n.error().message << "\n";
       } else {
         ++done;
-        std::cout << d.id << " dropped\n";
+        if (pretty)
+          std::cout << d.id << " dropped\n";
+        else
+          std::cout << dump_python(json{{"dead_letter_id", d.id}, {"action", "dropped"}})
+                    << "\n";
       }
     }
     return cx.opts.all || !wanted.empty();
@@ -200,11 +204,10 @@ int dead_letters_command(const common_options& common, const dead_letters_option
   if (opts.group.empty())
     return cx.fail(exit_usage, "GROUP is required: the consumer group, e.g. SERVICE-LISTENER "
                                "(see lightbus inspect --groups)");
-  std::string format = opts.format;
-  if (format.empty())
-    format = ::isatty(STDOUT_FILENO) == 1 ? "pretty" : "json";
-  if (format != "json" && format != "pretty")
-    return cx.fail(exit_usage, "--format must be json or pretty, got '" + format + "'");
+  auto format = resolve_format(opts.format, stdout_is_terminal());
+  if (!format)
+    return cx.fail(exit_usage, format.error().message);
+  bool pretty = *format == output_format::pretty;
   if (opts.action != "list") {
     if (opts.all == !opts.ids.empty())
       return cx.fail(exit_usage, "name the dead letters with --id ID ... or pass --all");
@@ -225,8 +228,8 @@ int dead_letters_command(const common_options& common, const dead_letters_option
   if (!conn)
     return cx.redis_failure(conn.error());
   if (opts.action == "list")
-    return list(*conn, cx, format == "pretty");
-  return act(*conn, cx, opts.action == "replay", eo->max_stream_length);
+    return list(*conn, cx, pretty);
+  return act(*conn, cx, opts.action == "replay", eo->max_stream_length, pretty);
 }
 
 } // namespace lightbus::cli

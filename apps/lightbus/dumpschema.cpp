@@ -71,12 +71,21 @@ bool write_file(const std::string& path, const std::string& text) {
 } // namespace
 
 int dumpschema_command(const common_options& common, const dumpschema_options& opts) {
+  if (!opts.format.empty() && opts.format != "json" && opts.format != "pretty") {
+    std::cerr << "lightbus dumpschema: --format must be json or pretty, got '" << opts.format
+              << "'\n";
+    return exit_usage;
+  }
   auto cfg = load_dump_config(common);
   if (!cfg) {
     std::cerr << "lightbus dumpschema: " << cfg.error().message << "\n";
     return exit_config;
   }
   auto settings = schema_settings_of(*cfg);
+  // A schema is a JSON document either way: Python's `human_readable` picks
+  // the indentation unless --format does.
+  if (!opts.format.empty())
+    settings.human_readable = opts.format == "pretty";
   // Local schemas: Lightbus's internal APIs (every Python process has them)
   // and the APIs of the bus module, if one is given.
   std::map<std::string, json> local;

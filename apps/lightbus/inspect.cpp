@@ -24,6 +24,7 @@
 #include "lightbus/redis/connection.hpp"
 #include "lightbus/redis/history.hpp"
 #include "lightbus/redis/stream_info.hpp"
+#include "format.hpp"
 #include "progress.hpp"
 
 namespace lightbus::cli {
@@ -56,36 +57,6 @@ void install_stop_handlers() {
 long long now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-// `2026-11-29T22:10:00.123Z` of a stream id's milliseconds.
-std::string format_time(long long ms) {
-  if (ms < 0)
-    return "?";
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[80];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                tm.tm_sec, ms % 1000);
-  return buf;
-}
-
-std::string format_duration(long long ms) {
-  char buf[32];
-  if (ms < 1000)
-    std::snprintf(buf, sizeof(buf), "%lldms", ms);
-  else if (ms < 60'000)
-    std::snprintf(buf, sizeof(buf), "%.1fs", ms / 1000.0);
-  else if (ms < 3'600'000)
-    std::snprintf(buf, sizeof(buf), "%lldm%02llds", ms / 60'000, (ms / 1000) % 60);
-  else if (ms < 86'400'000)
-    std::snprintf(buf, sizeof(buf), "%lldh%02lldm", ms / 3'600'000, (ms / 60'000) % 60);
-  else
-    std::snprintf(buf, sizeof(buf), "%lldd%02lldh", ms / 86'400'000,
-                  (ms / 3'600'000) % 24);
-  return buf;
 }
 
 // As Python writes it (NaN, big integers, lone surrogates). Bytes from Redis
@@ -145,19 +116,10 @@ struct printer {
 
   // Returns false once stdout is gone (e.g. `| head`).
   bool event(const event_message& m) {
-    if (!pretty) {
-      json line
-          = {{"api", m.api_name},        {"event", m.event_name}, {"id", m.id},
-             {"native_id", m.native_id}, {"stream", m.stream},    {"version", m.version},
-             {"kwargs", m.kwargs}};
-      std::cout << dump(line) << '\n';
-    } else {
-      std::cout << format_time(stream_id_ms(m.native_id)) << "  " << m.canonical_name()
-                << "  (id " << m.id << ", native id " << m.native_id << " on " << m.stream
-                << ")\n";
-      for (auto& [k, v] : m.kwargs.items())
-        std::cout << "    " << k << ": " << dump(v) << '\n';
-    }
+    if (!pretty)
+      std::cout << event_json_line(m, true) << '\n';
+    else
+      std::cout << event_pretty(m);
     std::cout.flush();
     return static_cast<bool>(std::cout);
   }
@@ -281,8 +243,12 @@ select_streams(redis::connection& conn, const search& s, const std::string& conf
 }
 
 int redis_failure(const error& err) {
+  // A failed connect names the URL and asks whether Redis runs: said once.
   std::cerr << "lightbus inspect: " << err.message
-            << " (is Redis running? pass --redis URL or set the event transport url)\n";
+            << (err.code == errc::connection_failed
+                  ? ""
+                  : " (is Redis running? pass --redis URL or set the event transport url)")
+            << "\n";
   return exit_unavailable;
 }
 
@@ -516,36 +482,41 @@ expected<json> report_stream(redis::connection& conn, const selected_stream& st)
   return out;
 }
 
-void print_stream_pretty(const json& r) {
-  std::cout << r["stream"].get<std::string>() << "  (api " << r["api"].get<std::string>()
-            << ", "
-            << (r["event"] == "*" ? std::string("every event")
-                                  : "event " + r["event"].get<std::string>())
-            << ")\n  length " << r["length"] << ", last id "
-            << r["last_id"].get<std::string>() << "\n";
-  if (r["groups"].empty())
-    std::cout << "  no consumer groups\n";
+// One row per consumer group (and per stream without groups): the table of
+// `inspect --groups --format pretty`.
+void add_stream_rows(table& t, const json& r) {
+  auto stream = r["stream"].get<std::string>();
+  auto length = std::to_string(r["length"].get<long long>());
+  if (r["groups"].empty()) {
+    t.add_row({stream, length, "-", "-", "-", "-", "-", "-"});
+    return;
+  }
   for (const auto& g : r["groups"]) {
-    std::cout << "  group " << g["name"].get<std::string>() << ": lag " << g["lag"]
-              << (g["lag_source"] == "counted" ? " (counted)" : "") << ", pending "
-              << g["pending"];
+    std::string oldest = "-";
     if (!g["oldest_pending"].is_null()) {
       const auto& p = g["oldest_pending"];
-      std::cout << " (oldest " << p["id"].get<std::string>() << " on "
-                << p["consumer"].get<std::string>() << ", idle "
-                << format_duration(p["idle_ms"].get<long long>()) << ", "
-                << "deliveries " << p["deliveries"] << ")";
+      oldest = format_duration(p["age_ms"].get<long long>()) + " on "
+               + p["consumer"].get<std::string>();
     }
-    std::cout << ", last delivered " << g["last_delivered_id"].get<std::string>() << "\n";
-    std::cout << "    dead letter: " << g["dead_letter"]["length"] << " in "
-              << g["dead_letter"]["stream"].get<std::string>() << "\n";
-    if (g["consumers"].empty())
-      std::cout << "    no consumers\n";
-    for (const auto& c : g["consumers"])
-      std::cout << "    consumer " << c["name"].get<std::string>() << ": pending "
-                << c["pending"] << ", idle "
-                << format_duration(c["idle_ms"].get<long long>()) << "\n";
+    t.add_row({stream, length, g["name"].get<std::string>(),
+               std::to_string(g["consumers"].size()),
+               std::to_string(g["pending"].get<long long>()),
+               std::to_string(g["lag"].get<long long>())
+                 + (g["lag_source"] == "counted" ? "*" : ""),
+               oldest, std::to_string(g["dead_letter"]["length"].get<long long>())});
   }
+}
+
+table groups_table() {
+  using a = table::align;
+  return table{{{"STREAM"},
+                {"LENGTH", a::right},
+                {"GROUP"},
+                {"CONSUMERS", a::right},
+                {"PENDING", a::right},
+                {"LAG", a::right},
+                {"OLDEST PENDING"},
+                {"DEAD LETTERS", a::right}}};
 }
 
 int groups_report(redis::connection& conn, const search& s, bool pretty,
@@ -557,6 +528,8 @@ int groups_report(redis::connection& conn, const search& s, bool pretty,
   bar.total(static_cast<long long>(streams->size()));
   long long done = 0;
   bool any = false;
+  bool counted = false;
+  auto rows = groups_table();
   for (const auto& st : *streams) {
     bar.update(done++);
     if (!st.summary)
@@ -564,15 +537,24 @@ int groups_report(redis::connection& conn, const search& s, bool pretty,
     auto r = report_stream(conn, st);
     if (!r)
       return redis_failure(r.error());
-    bar.clear();
-    if (pretty)
-      print_stream_pretty(*r);
-    else
-      std::cout << dump(*r) << '\n';
-    std::cout.flush();
     any = true;
+    if (pretty) {
+      add_stream_rows(rows, *r);
+      for (const auto& g : (*r)["groups"])
+        counted = counted || g["lag_source"] == "counted";
+      continue;
+    }
+    bar.clear();
+    std::cout << dump(*r) << '\n';
+    std::cout.flush();
   }
   bar.clear();
+  if (pretty && any) {
+    std::cout << rows.render();
+    if (counted)
+      std::cout << "* lag counted by reading the stream (Redis did not tell)\n";
+    std::cout.flush();
+  }
   if (!any)
     std::cerr << "lightbus inspect: no event streams found"
               << (s.opts.api.empty() ? std::string() : " for --api " + s.opts.api)
@@ -598,8 +580,9 @@ int inspect_command(const common_options& common, const inspect_options& opts) {
   }
   if (opts.follow && !opts.until.empty())
     return usage("--follow and --until exclude each other (--follow never ends)");
-  if (opts.format != "json" && opts.format != "pretty")
-    return usage("--format must be json or pretty, got '" + opts.format + "'");
+  auto format = resolve_format(opts.format, stdout_is_terminal());
+  if (!format)
+    return usage(format.error().message);
   search s{opts, {}};
   for (const auto& text : opts.json_paths) {
     auto f = redis::parse_json_path_filter(text);
@@ -660,7 +643,7 @@ int inspect_command(const common_options& common, const inspect_options& opts) {
   if (!conn)
     return redis_failure(conn.error());
 
-  printer out{opts.format == "pretty"};
+  printer out{*format == output_format::pretty};
   if (opts.groups)
     return groups_report(*conn, s, out.pretty, configured);
 

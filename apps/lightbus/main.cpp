@@ -6,7 +6,9 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
+#include "dashboard.hpp"
 #include "exit_codes.hpp"
+#include "format.hpp"
 #include "logging.hpp"
 
 namespace {
@@ -57,8 +59,14 @@ int main(int argc, char** argv) {
     "Do not run these features (comma list); with neither --only nor --skip, "
     "$LIGHTBUS_FEATURES, else all");
 
+  run->add_option_function<int>(
+    "--metrics-port", [&run_opts](int v) { run_opts.metrics_port = v; },
+    "Serve Prometheus metrics on http://127.0.0.1:N/metrics (0: any free port); default "
+    "plugins.prometheus.port, else none")
+    ->check(CLI::Range(0, 65535));
+
   call_options call_opts;
-  auto call = app.add_subcommand("call", "Call an RPC and print its JSON result");
+  auto call = app.add_subcommand("call", "Call an RPC and print its result");
   add_common(call, common);
   call->add_option("name", call_opts.name, "API.PROCEDURE, e.g. auth.check_password")
     ->required();
@@ -67,6 +75,7 @@ int main(int argc, char** argv) {
   call->add_option("--timeout", call_opts.timeout,
                    "Seconds to wait for the result (default: the API's rpc_timeout)")
     ->check(CLI::PositiveNumber);
+  call->add_option("-F,--format", call_opts.format, format_help);
 
   fire_options fire_opts;
   auto fire = app.add_subcommand("fire", "Fire an event; prints its id and stream id");
@@ -74,10 +83,11 @@ int main(int argc, char** argv) {
   fire->add_option("name", fire_opts.name, "API.EVENT, e.g. auth.user_registered")->required();
   fire->add_option("kwargs", fire_opts.kwargs, "Event parameters as a JSON object")
     ->capture_default_str();
+  fire->add_option("-F,--format", fire_opts.format, format_help);
 
   listen_options listen_opts;
   auto listen = app.add_subcommand(
-    "listen", "Listen for events (a real consumer group); prints one JSON line per event");
+    "listen", "Listen for events (a real consumer group); prints each event as it arrives");
   add_common(listen, common);
   listen->add_option("events", listen_opts.events,
                      "API.EVENT[,API.EVENT...], e.g. auth.user_registered")
@@ -90,6 +100,7 @@ int main(int argc, char** argv) {
                      "UTC time")
     ->capture_default_str();
   listen->add_option("--count", listen_opts.count, "Exit after this many events (0 = never)");
+  listen->add_option("-F,--format", listen_opts.format, format_help);
 
   dead_letters_options dead_opts;
   auto dead = app.add_subcommand(
@@ -107,8 +118,8 @@ int main(int argc, char** argv) {
   }
   dead_list->add_option("-l,--limit", dead_opts.limit, "At most this many (0 = all)")
     ->capture_default_str();
-  dead_list->add_option("-F,--format", dead_opts.format,
-                        "json (one object per line) or pretty; default: pretty on a terminal");
+  for (auto* sub : {dead_list, dead_replay, dead_drop})
+    sub->add_option("-F,--format", dead_opts.format, format_help);
   for (auto* sub : {dead_replay, dead_drop}) {
     sub->add_option("--id", dead_opts.ids, "Dead-letter ids (as `list` prints them)");
     sub->add_flag("--all", dead_opts.all, "Every dead letter of the group");
@@ -130,6 +141,9 @@ int main(int argc, char** argv) {
                          "Bus module whose APIs' schemas are included too");
   dumpschema->add_option("-a,--api", dumpschema_opts.apis,
                          "Only the schema of this API (repeat for several)");
+  dumpschema->add_option("-F,--format", dumpschema_opts.format,
+                         "pretty (indented JSON) or json (one line); default: "
+                         "bus.schema.human_readable of the config (true: pretty)");
 
   inspect_options inspect_opts;
   auto inspect = app.add_subcommand(
@@ -159,9 +173,21 @@ int main(int argc, char** argv) {
                     "oldest pending, consumers and idle times, dead letters");
   inspect->add_flag("-I,--internal", inspect_opts.internal,
                     "Include internal.* APIs (hidden unless --api names them)");
-  inspect->add_option("-F,--format", inspect_opts.format,
-                      "json (one object per line) or pretty (for people)")
+  inspect->add_option("-F,--format", inspect_opts.format, format_help);
+
+  dashboard_options dashboard_opts;
+  auto dashboard = app.add_subcommand(
+    "dashboard", "Serve a live web page of workers, queues, streams and rates, with actions");
+  add_common(dashboard, common);
+  dashboard->add_option("--port", dashboard_opts.port, "TCP port (0: any free port)")
+    ->capture_default_str()
+    ->check(CLI::Range(0, 65535));
+  dashboard->add_option("--bind", dashboard_opts.bind,
+                        "Address to listen on; other than loopback needs --token")
     ->capture_default_str();
+  dashboard->add_option("--token", dashboard_opts.token,
+                        "Secret the actions (call, fire, replay, drop) require as "
+                        "'Authorization: Bearer TOKEN'");
 
   auto version = app.add_subcommand("version", "Print the version");
 
@@ -195,6 +221,8 @@ int main(int argc, char** argv) {
       return dumpschema_command(common, dumpschema_opts);
     if (*inspect)
       return inspect_command(common, inspect_opts);
+    if (*dashboard)
+      return dashboard_command(common, dashboard_opts);
     if (*version) {
       std::cout << version_text << "\n";
       return exit_ok;

@@ -4,12 +4,15 @@
 # installed `lightbus run` serves the consumer's module, `lightbus call` and the consumer's
 # client call it, and the module's listener receives the client's event.
 #
-# Usage: install_test.sh BUILD_DIR CONSUMER_DIR WORK_DIR [GENERATOR] [CXX] [LAUNCHER]
+# With TESTING_DIR it also builds the test project docs/testing.md shows whole (find_package
+# lightbus and GTest) against the install and runs its tests.
+#
+# Usage: install_test.sh BUILD_DIR CONSUMER_DIR WORK_DIR [GENERATOR] [CXX] [LAUNCHER] [TESTING_DIR]
 # WORK_DIR is emptied first; keeping its path fixed lets ccache reuse the consumer's objects.
 set -euo pipefail
 
 build_dir=$1 consumer_dir=$2 work=$3
-generator=${4:-Ninja} cxx=${5:-} launcher=${6:-}
+generator=${4:-Ninja} cxx=${5:-} launcher=${6:-} testing_dir=${7:-}
 
 fail() {
   printf 'install test: %s\n' "$*" >&2
@@ -50,6 +53,18 @@ compile=("${cxx:-c++}")
   fail "the blocking client does not build with pkg-config's flags ($pc_flags)"
 unset PKG_CONFIG_PATH
 "$prefix/bin/lightbus" version || fail "the installed lightbus does not start"
+
+if [[ -n $testing_dir ]]; then
+  echo "== the test project of docs/testing.md ($testing_dir), built against it"
+  args=(-S "$testing_dir" -B "$work/testing-build" -G "$generator" -DCMAKE_PREFIX_PATH="$prefix")
+  [[ -n $cxx ]] && args+=(-DCMAKE_CXX_COMPILER="$cxx")
+  [[ -n $launcher ]] && args+=(-DCMAKE_CXX_COMPILER_LAUNCHER="$launcher")
+  cmake "${args[@]}" || fail "the test project $testing_dir does not configure against the install"
+  cmake --build "$work/testing-build" -j2 ||
+    fail "the test project $testing_dir does not build against the install"
+  ctest --test-dir "$work/testing-build" --output-on-failure --no-tests=error ||
+    fail "the tests of $testing_dir fail"
+fi
 
 url=${LIGHTBUS_TEST_REDIS_URL:-}
 if [[ -z $url ]]; then

@@ -116,8 +116,13 @@ TEST_F(DeadLetters, ListReplayAndDropWhatAListenerGaveUpOn) {
   auto r = dead_letters({"replay", "dl-stuck", "--id", letters[0]["dead_letter_id"],
                          "--id", letters[1]["dead_letter_id"]});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out, HasSubstr(letters[0]["dead_letter_id"].get<std::string>() + " replayed to "
-                               "slow.*:stream as "));
+  // Piped: one JSON object per replayed letter (--format pretty: a sentence each).
+  auto replayed = json_lines(r.out);
+  ASSERT_EQ(replayed.size(), 2u) << r.out;
+  EXPECT_EQ(replayed[0]["dead_letter_id"], letters[0]["dead_letter_id"]);
+  EXPECT_EQ(replayed[0]["action"], "replayed");
+  EXPECT_EQ(replayed[0]["stream"], "slow.*:stream");
+  EXPECT_TRUE(replayed[0]["native_id"].is_string());
   EXPECT_TRUE(wait_until([&] { return read_file(handled_) == "1\n2\n"; }, 15s))
     << read_file(handled_) << fixed.err();
   auto left = json_lines(dead_letters({"list", "dl-stuck", "--format", "json"}).out);

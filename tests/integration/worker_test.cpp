@@ -396,3 +396,22 @@ TEST_F(WorkerRpc, BackpressureBoundsInFlight) {
   EXPECT_EQ(probe_->finished, calls);
   EXPECT_EQ(probe_->max_running, 4);
 }
+
+TEST_F(WorkerRpc, PopsTheQueuesOfTheInternalApisAsPythonDoes) {
+  // Python's worker BLPOPs internal.state:rpc_queue and internal.metrics:rpc_queue
+  // with its APIs' queues (spec §3.3); they offer no procedures, so a call found
+  // there is answered with an error naming the API (any worker on this Redis
+  // may take it: the answer is the same).
+  start_worker();
+  for (std::string internal : {"internal.state", "internal.metrics"}) {
+    auto msg = lightbus::make_rpc_message(internal, "ping", json::object());
+    ASSERT_TRUE(lightbus::redis::send_call(*conn_, msg, 5));
+    auto reader = lightbus::test::connect(url_, 10s);
+    auto res = lightbus::redis::wait_result(reader, result_key(msg), 5);
+    ASSERT_TRUE(res) << res.error().message;
+    ASSERT_TRUE(*res) << "no worker popped " << lightbus::rpc_queue_key(internal);
+    EXPECT_TRUE((*res)->error);
+    EXPECT_EQ((*res)->result, json("unknown procedure " + internal + ".ping (API '" + internal
+                                   + "' offers: nothing)"));
+  }
+}

@@ -158,6 +158,9 @@ while read -r rel; do
 done <"$work/runtime.files"
 ((${#needed_packages[@]} > 0)) || fail "found no ELF file with dependencies in the lightbus package"
 printf 'needed: %s\n' "$(printf '%s\n' "${needed_packages[@]}" | sort -u | tr '\n' ' ')"
+# Files read at run time, not linked: `lightbus dashboard` serves Chart.js from libjs-chart.js.
+grep -qxF libjs-chart.js <<<"$runtime_depends" ||
+  fail "lightbus dashboard serves /usr/share/javascript/chart.js/chart.min.js, but lightbus's Depends does not name libjs-chart.js"
 [[ -z $(grep -E '\.(so|a)$' "$work/dev.files" | grep -v '\.a$' || true) ]] ||
   fail "liblightbus-dev holds shared objects; its Depends are not checked for them"
 

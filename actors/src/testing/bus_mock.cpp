@@ -8,6 +8,7 @@
 
 #include "../internal.hpp"
 #include "lightbus/actors/errors.hpp"
+#include "lightbus/engine/client_pipeline.hpp"
 
 namespace lightbus::testing {
 
@@ -96,7 +97,7 @@ public:
 
   expected<json> try_call(std::string_view name, json kwargs,
                           std::optional<double>) override {
-    auto names = lightbus::detail::check_target(name, kwargs);
+    auto names = lightbus::engine::check_target(name, kwargs);
     if (!names)
       return names.error();
     if (kwargs.is_null())
@@ -129,7 +130,7 @@ public:
   }
 
   expected<event_message> try_fire(std::string_view name, json kwargs) override {
-    auto names = lightbus::detail::check_target(name, kwargs);
+    auto names = lightbus::engine::check_target(name, kwargs);
     if (!names)
       return names.error();
     if (kwargs.is_null())

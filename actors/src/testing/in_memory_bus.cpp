@@ -4,8 +4,9 @@
 // thread and asks handler actors through a scoped actor. Actor code goes
 // through the router actor, which never blocks: function handlers run in
 // short-lived detached actors, handler actors are asked with `request`. Both
-// paths share the steps below, so they answer alike, with the Redis path's
-// errors and texts (api_server.cpp and caller.cpp).
+// paths take the engine's steps (libs/engine: the client pipeline on the
+// caller's side, the call executor on the worker's), so they answer as the
+// Redis clients and the worker do, with the same errors and texts.
 
 #include "lightbus/testing/in_memory_bus.hpp"
 
@@ -19,7 +20,10 @@
 
 #include "../internal.hpp"
 #include "lightbus/actors/errors.hpp"
+#include "lightbus/engine/call_executor.hpp"
+#include "lightbus/engine/client_pipeline.hpp"
 #include "lightbus/json.hpp"
+#include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
 #include "lightbus/message.hpp"
 #include "lightbus/redis/rpc_transport.hpp"
@@ -43,8 +47,9 @@ struct handler_slot {
 struct served {
   std::shared_ptr<const api> definition;
   std::map<std::string, handler_slot, std::less<>> handlers;
-  /// The serving module's hooks (before/after_rpc_execution).
-  std::shared_ptr<const lightbus::hooks> hooks;
+  /// Runs calls as the worker does, with the serving module's hooks
+  /// (before/after_rpc_execution).
+  std::shared_ptr<const engine::call_executor> executor;
 };
 
 struct listener_entry {
@@ -72,9 +77,8 @@ void after_listener(const listener_entry& l, const event_message& msg,
 /// How one call is served.
 struct call_plan {
   rpc_message call;
-  std::shared_ptr<const api> definition; // keeps `proc` alive
+  std::shared_ptr<const engine::call_executor> executor; // keeps `proc` alive
   const procedure* proc = nullptr;
-  std::shared_ptr<const lightbus::hooks> hooks; // the serving module's
   caf::actor actor;                     // set: ask this handler actor
   bool from_factory = false;            // the actor is ours to respawn
   std::optional<result_message> answer; // set: answered already
@@ -92,27 +96,6 @@ bool matches(const listener_spec& spec, const event_message& msg) {
   return false;
 }
 
-std::string describe_handler_error(const std::string& what, const caf::error& err) {
-  // As the API server words it.
-  return err.category() == caf::atom("lightbus")
-             ? lightbus::detail::describe(err)
-             : "handler of " + what + " failed: " + lightbus::detail::describe(err);
-}
-
-/// Names and presence of kwargs for procedures served by actors (typed
-/// functions check their own), as the API server does.
-std::optional<std::string> check_kwargs(const procedure& proc, const json& kwargs) {
-  try {
-    lightbus::detail::check_kwarg_names(proc.parameters, kwargs);
-  } catch (const invalid_parameters_error& e) {
-    return std::string(e.what());
-  }
-  for (const auto& p : proc.parameters)
-    if (!kwargs.contains(p.name) && !p.default_value)
-      return "parameter '" + p.name + "': missing required parameter";
-  return std::nullopt;
-}
-
 } // namespace
 
 class in_memory_core : public lightbus::detail::bus_backend,
@@ -121,6 +104,12 @@ public:
   in_memory_core(caf::actor_system& sys, in_memory_options opts)
       : sys_(sys), opts_(std::move(opts)),
         schemas_(std::make_shared<schema_cache>(opts_.cfg, schema_cache::loader{})) {}
+
+  /// The client's steps around calls and events (with the bus's hooks).
+  engine::client_pipeline pipeline() const { return {schemas_, client_hooks_}; }
+
+  /// The hooks of the bus (`bus.hooks()`): before/after_rpc_call, ..._event_sent.
+  void client_hooks(std::shared_ptr<const lightbus::hooks> h) { client_hooks_ = std::move(h); }
 
   // -- set-up ------------------------------------------------------------------
 
@@ -138,7 +127,8 @@ public:
     for (const auto& a : mod.apis()) {
       served s;
       s.definition = a.definition();
-      s.hooks = mod.shared_hooks();
+      s.executor = std::make_shared<const engine::call_executor>(s.definition, schemas_,
+                                                                 mod.shared_hooks());
       for (const auto& [proc, h] : a.handlers())
         s.handlers.emplace(proc, handler_slot{h.actor, h.factory, nullptr});
       if (auto ok = schemas_->add_local(s.definition->name(), api_schema(*s.definition));
@@ -190,89 +180,49 @@ public:
   /// serves it, or holds the error (as an error or an early answer).
   expected<call_plan> plan_call(std::string_view name, json kwargs,
                                 std::optional<double> timeout) {
-    auto names = lightbus::detail::check_target(name, kwargs);
-    if (!names)
-      return names.error();
-    if (kwargs.is_null())
-      kwargs = json::object();
-    if (auto ok = schemas_->validate(direction::outgoing, schema_part::rpc_parameters,
-                                     names->first, names->second, kwargs);
-        !ok)
-      return ok.error();
+    auto msg = pipeline().prepare_call(name, std::move(kwargs), false);
+    if (!msg)
+      return msg.error();
     call_plan plan;
-    plan.call = make_rpc_message(names->first, names->second, std::move(kwargs));
-    const auto& call = plan.call;
-    // As in the worker: the serving module's hooks run before validation and
-    // the handler, and may change the call. Not under mtx_: a hook may use the bus.
-    std::shared_ptr<const lightbus::hooks> hooks;
+    plan.call = std::move(*msg);
     {
       std::lock_guard<std::mutex> guard{mtx_};
-      if (auto a = apis_.find(call.api_name); a != apis_.end())
-        hooks = a->second.hooks;
+      if (closed_)
+        return make_error(errc::shutting_down, "the in-memory bus is shut down");
+      auto a = apis_.find(plan.call.api_name);
+      if (a == apis_.end())
+        return redis::timeout_error(
+            plan.call, timeout.value_or(opts_.cfg.api(plan.call.api_name).rpc_timeout));
+      plan.executor = a->second.executor;
     }
-    if (hooks && !hooks->empty(hook_point::before_rpc_execution))
-      (void) hooks->run(hook_point::before_rpc_execution, plan.call);
+    // As in the worker; not under mtx_: a hook may use the bus.
+    auto admitted = plan.executor->admit(plan.call);
+    if (admitted.answer) {
+      plan.answer = std::move(admitted.answer);
+      return plan;
+    }
+    plan.proc = admitted.proc;
     std::lock_guard<std::mutex> guard{mtx_};
-    if (closed_)
-      return make_error(errc::shutting_down, "the in-memory bus is shut down");
-    auto a = apis_.find(call.api_name);
+    auto a = apis_.find(plan.call.api_name);
     if (a == apis_.end())
-      return redis::timeout_error(
-          call, timeout.value_or(opts_.cfg.api(call.api_name).rpc_timeout));
-    plan.definition = a->second.definition;
-    plan.hooks = a->second.hooks;
-    plan.proc = plan.definition->find_procedure(call.procedure_name);
-    if (plan.proc == nullptr) {
-      std::string offered;
-      for (const auto& p : plan.definition->procedures())
-        offered += (offered.empty() ? "" : ", ") + p.name;
-      auto text = "unknown procedure " + call.canonical_name() + " (API '" + call.api_name
-                  + "' offers: " + (offered.empty() ? "nothing" : offered) + ")";
-      plan.answer = make_error_result(call, text, "lightbus: " + text + "\n");
-      return plan;
-    }
-    if (auto ok = schemas_->validate(direction::incoming, schema_part::rpc_parameters,
-                                     call.api_name, call.procedure_name, call.kwargs);
-        !ok) {
-      plan.answer = make_error_result(call, ok.error().message,
-                                      "lightbus: " + ok.error().message + "\n");
-      return plan;
-    }
-    auto h = a->second.handlers.find(call.procedure_name);
+      return make_error(errc::shutting_down, "the in-memory bus is shut down");
+    auto h = a->second.handlers.find(plan.call.procedure_name);
     if (h != a->second.handlers.end()) {
-      if (auto bad = check_kwargs(*plan.proc, call.kwargs)) {
-        auto text = "invalid parameters for " + call.canonical_name() + ": " + *bad;
-        plan.answer = make_error_result(call, text, "lightbus: " + text + "\n");
+      if (auto bad = plan.executor->check_actor_kwargs(*plan.proc, plan.call)) {
+        plan.answer = std::move(bad);
         return plan;
       }
       plan.from_factory = static_cast<bool>(h->second.factory);
       plan.actor = live(h->second);
     } else if (!plan.proc->invoke) {
-      auto text = "no handler serves " + call.canonical_name();
-      plan.answer = make_error_result(call, text, "lightbus: " + text + "\n");
+      plan.answer = engine::call_executor::no_handler(plan.call);
     }
     return plan;
   }
 
   /// Runs a function handler, as the worker's function handler does.
   static result_message run_function(const call_plan& plan) {
-    const auto& call = plan.call;
-    try {
-      return make_result(call, plan.proc->invoke(call.kwargs));
-    } catch (const invalid_parameters_error& e) {
-      return make_error_result(
-          call, "invalid parameters for " + call.canonical_name() + ": " + e.what(),
-          "lightbus: the call's kwargs do not match " + call.canonical_name() + "\n");
-    } catch (const std::exception& e) {
-      logger("testing")->warn("{} raised: {}", call.canonical_name(), e.what());
-      return make_error_result(call, e.what(),
-                               "C++ exception in " + call.canonical_name() + ": "
-                                   + e.what() + "\n");
-    } catch (...) {
-      return make_error_result(call, "unknown exception",
-                               "unknown C++ exception in " + call.canonical_name()
-                                   + "\n");
-    }
+    return engine::call_executor::invoke(*plan.proc, plan.call);
   }
 
   /// Turns a handler actor's answer into a result.
@@ -280,31 +230,17 @@ public:
                                      const caf::error& err) {
     if (outcome)
       return make_result(plan.call, std::move(*outcome));
-    auto text = describe_handler_error(plan.call.canonical_name(), err);
-    return make_error_result(plan.call, text, "lightbus: " + text + "\n");
+    return engine::call_executor::handler_failed(
+        plan.call,
+        lightbus::detail::handler_error_text("handler of " + plan.call.canonical_name(), err));
   }
 
   /// What the caller gets for `res`: checked on both sides, as over Redis.
   expected<json> finish(const call_plan& plan, result_message res) {
-    const auto& call = plan.call;
-    if (!res.error) {
-      auto ok = schemas_->validate(direction::outgoing, schema_part::rpc_response,
-                                   call.api_name, call.procedure_name, res.result);
-      if (!ok)
-        res = make_error_result(call, ok.error().message,
-                                "lightbus: " + ok.error().message + "\n");
-    }
-    // As in the worker: after the worker's check, before the result is sent.
-    if (plan.hooks && !plan.hooks->empty(hook_point::after_rpc_execution))
-      (void) plan.hooks->run(hook_point::after_rpc_execution, call, res);
-    auto out = redis::unwrap_result(call, std::move(res));
-    if (out) {
-      auto ok = schemas_->validate(direction::incoming, schema_part::rpc_response,
-                                   call.api_name, call.procedure_name, *out);
-      if (!ok)
-        return ok.error();
-    }
-    return out;
+    bool stop = false; // no worker to stop here
+    res = plan.executor->finish(plan.call, std::move(res), stop);
+    return pipeline().check_result(plan.call, redis::unwrap_result(plan.call, std::move(res)),
+                                   false);
   }
 
   /// What the caller gets when a handler actor did not answer in time: what
@@ -365,34 +301,35 @@ public:
   /// Checks and numbers an event; returns it with the listeners to run.
   expected<std::pair<event_message, std::vector<std::shared_ptr<listener_entry>>>>
   plan_fire(std::string_view name, json kwargs) {
-    auto names = lightbus::detail::check_target(name, kwargs);
+    auto names = split_qualified_name(name);
     if (!names)
       return names.error();
-    if (kwargs.is_null())
-      kwargs = json::object();
     auto opts = event_options(opts_.cfg, names->first);
     if (!opts)
       return opts.error();
-    if (auto ok = schemas_->validate(direction::outgoing, schema_part::event_parameters,
-                                     names->first, names->second, kwargs);
-        !ok)
+    int version = 1;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (auto a = apis_.find(names->first); a != apis_.end())
+        version = a->second.definition->version();
+    }
+    // Not under mtx_: a hook may use the bus.
+    auto pipe = pipeline();
+    auto msg = pipe.begin_event(name, std::move(kwargs), *opts, version);
+    if (!msg)
+      return msg.error();
+    if (auto ok = pipe.validate_event(*msg, false); !ok)
       return ok.error();
     std::lock_guard<std::mutex> guard{mtx_};
     if (closed_)
       return make_error(errc::shutting_down, "the in-memory bus is shut down");
-    int version = 1;
-    if (auto a = apis_.find(names->first); a != apis_.end())
-      version = a->second.definition->version();
-    auto msg = make_event_message(std::move(names->first), std::move(names->second),
-                                  std::move(kwargs), version);
-    msg.stream = event_stream_for(*opts, msg.api_name, msg.event_name);
-    msg.native_id = std::to_string(++sequence_) + "-0";
-    fired_.push_back(msg);
+    msg->native_id = std::to_string(++sequence_) + "-0";
+    fired_.push_back(*msg);
     std::vector<std::shared_ptr<listener_entry>> targets;
     for (const auto& l : listeners_)
-      if (matches(l->spec, msg))
+      if (matches(l->spec, *msg))
         targets.push_back(l);
-    return std::make_pair(std::move(msg), std::move(targets));
+    return std::make_pair(std::move(*msg), std::move(targets));
   }
 
   /// Returns the handler actor of a listener (spawned again if it died).
@@ -453,13 +390,11 @@ public:
                    });
       finished(*l, msg, got, why);
     }
-    return msg;
+    return pipeline().event_sent(std::move(msg));
   }
 
   static std::string describe_listener_error(const caf::error& err) {
-    return err.category() == caf::atom("lightbus")
-               ? lightbus::detail::describe(err)
-               : "handler failed: " + lightbus::detail::describe(err);
+    return lightbus::detail::handler_error_text("handler", err);
   }
 
   // -- the actor path ----------------------------------------------------------
@@ -501,6 +436,7 @@ private:
   caf::actor_system& sys_;
   in_memory_options opts_;
   std::shared_ptr<schema_cache> schemas_;
+  std::shared_ptr<const lightbus::hooks> client_hooks_;
   mutable std::mutex mtx_;
   bool closed_ = false;
   std::map<std::string, served, std::less<>> apis_;
@@ -600,7 +536,11 @@ void deliver_from(caf::event_based_actor* self, std::shared_ptr<in_memory_core> 
                   std::shared_ptr<event_message> msg, targets_ptr targets, size_t i,
                   caf::typed_response_promise<event_message> rp) {
   if (i == targets->size()) {
-    rp.deliver(*msg);
+    auto sent = core->pipeline().event_sent(*msg);
+    if (sent)
+      rp.deliver(std::move(*sent));
+    else
+      rp.deliver(make_caf_error(sent.error()));
     return;
   }
   auto l = (*targets)[i];
@@ -698,6 +638,10 @@ void in_memory_bus::init(in_memory_options opts) {
   auto cfg = opts.cfg;
   core_ = std::make_shared<detail::in_memory_core>(*sys_, std::move(opts));
   bus_ = lightbus::detail::make_bus(core_, *sys_, std::move(cfg));
+  // The bus's hooks (bus.hooks()) are the client's, as for a Redis client.
+  auto hooks = std::make_shared<lightbus::hooks>();
+  bus_.use_hooks(hooks);
+  core_->client_hooks(std::move(hooks));
 }
 
 void in_memory_bus::add(const module& mod) {

@@ -252,9 +252,21 @@ json plugins_section() {
                          "result and event.",
                          {{"enabled", option("boolean", false, "Run the plugin.")}});
   metrics["default"] = {{"enabled", false}};
+  // lightbus only (Python Lightbus has no such plugin).
+  json prometheus = section(
+    {"object", "null"}, "PrometheusConfig",
+    "lightbus run serves /metrics (Prometheus text format) here; lightbus only.",
+    {{"port", json{{"type", "integer"},
+                   {"minimum", 0},
+                   {"maximum", 65535},
+                   {"default", 0},
+                   {"description", "TCP port of /metrics; 0 = off. --metrics-port wins."}}},
+     {"bind", option("string", "127.0.0.1", "Address /metrics listens on.")}});
+  prometheus["default"] = {{"port", 0}, {"bind", "127.0.0.1"}};
   auto out = section("object", "PluginSelector", "Plugins and their options.",
                      {{"internal_state", std::move(state)},
-                      {"internal_metrics", std::move(metrics)}});
+                      {"internal_metrics", std::move(metrics)},
+                      {"prometheus", std::move(prometheus)}});
   out["default"] = json::object();
   return out;
 }
@@ -338,31 +350,6 @@ std::string shown(const json& value, std::string_view key) {
   return truncate_for_log(value.dump(), 80);
 }
 
-bool type_matches(std::string_view type, const json& value) {
-  if (type == "integer") {
-    if (value.is_number_integer())
-      return true;
-    // JSON Schema compares numbers by value: 5.0 is an integer.
-    if (value.is_number_float()) {
-      double d = value.get<double>();
-      return std::isfinite(d) && std::trunc(d) == d;
-    }
-    return false;
-  }
-  if (type == "number")
-    return value.is_number();
-  if (type == "string")
-    return value.is_string();
-  if (type == "boolean")
-    return value.is_boolean();
-  if (type == "null")
-    return value.is_null();
-  if (type == "array")
-    return value.is_array();
-  if (type == "object")
-    return value.is_object();
-  return false;
-}
 
 // "a", "a or b", "a, b or c".
 std::string either(const std::vector<std::string>& items) {
@@ -401,7 +388,7 @@ std::optional<problem> find_problem(const json& value, const json& schema,
       types.push_back(t->get<std::string>());
     bool ok = false;
     for (const auto& name : types)
-      ok = ok || type_matches(name, value);
+      ok = ok || json_type_matches(name, value);
     if (!ok)
       return problem{path, "expected " + either(types) + ", got " + shown(value, key)};
   }

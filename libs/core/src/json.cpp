@@ -253,6 +253,31 @@ const char* json_type_name(const json& value) noexcept {
   return "unknown";
 }
 
+bool json_type_matches(std::string_view type, const json& value) noexcept {
+  if (type == "integer") {
+    if (value.is_number_integer() || is_big_integer(value))
+      return true;
+    if (value.is_number_float()) {
+      double d = value.get<double>();
+      return std::isfinite(d) && std::trunc(d) == d;
+    }
+    return false;
+  }
+  if (type == "number")
+    return value.is_number() || is_big_integer(value);
+  if (type == "string")
+    return value.is_string();
+  if (type == "boolean")
+    return value.is_boolean();
+  if (type == "null")
+    return value.is_null();
+  if (type == "array")
+    return value.is_array();
+  if (type == "object")
+    return value.is_object();
+  return false;
+}
+
 std::string truncate_for_log(std::string_view text, size_t max) {
   auto shown = text.substr(0, max);
   std::string out;

@@ -61,4 +61,32 @@ bool metrics_plugin_enabled(const config& cfg) {
   return e != s->end() && e->is_boolean() && e->get<bool>();
 }
 
+expected<prometheus_options> prometheus_options_of(const config& cfg) {
+  prometheus_options out;
+  const json* s = section(cfg, "prometheus");
+  if (s == nullptr)
+    return out;
+  auto fail = [&](const std::string& key, const std::string& why) {
+    return make_error(errc::invalid_config,
+                      cfg.source() + ": plugins.prometheus" + key + ": " + why);
+  };
+  if (!s->is_object())
+    return fail("", "expected a mapping with port, bind; got " + std::string(json_type_name(*s)));
+  for (auto& [key, value] : s->items()) {
+    if (key == "port") {
+      if (!value.is_number_integer() || value.get<long long>() < 0
+          || value.get<long long>() > 65535)
+        return fail(".port", "expected a TCP port (0 = off), got " + dump_python(value));
+      out.port = value.get<int>();
+    } else if (key == "bind") {
+      if (!value.is_string() || value.get<std::string>().empty())
+        return fail(".bind", "expected an address, got " + dump_python(value));
+      out.bind = value.get<std::string>();
+    } else {
+      return fail("." + key, "unknown key (expected one of: bind, port)");
+    }
+  }
+  return out;
+}
+
 } // namespace lightbus

@@ -139,6 +139,7 @@ void schema_cache::set_remote(std::map<std::string, json> schemas, clock::time_p
   remote_.swap(fresh);
   last_attempt_ = now;
   loaded_ = true;
+  last_load_failed_ = false;
 }
 
 std::shared_ptr<const schema_cache::entry>
@@ -196,10 +197,16 @@ expected<void> schema_cache::load_if_needed(std::string_view api_name, clock::ti
     {
       std::unique_lock<std::shared_mutex> data_guard{mtx_};
       last_attempt_ = now;
+      last_load_failed_ = true;
     }
-    logger("schema")->warn("cannot load the API schemas on the bus: {}; validating with the "
-                           "schemas at hand",
-                           r.error().message);
+    // Unreachable Redis: what is sent next (on the same Redis, in practice)
+    // fails and its error says why; a warning here would say it twice.
+    auto level = r.error().code == errc::connection_failed ? spdlog::level::debug
+                                                           : spdlog::level::warn;
+    logger("schema")->log(level,
+                          "cannot load the API schemas on the bus: {}; validating with the "
+                          "schemas at hand",
+                          r.error().message);
     return r.error();
   }
   set_remote(std::move(*r), now);
@@ -231,6 +238,17 @@ bool schema_cache::enabled(direction d, std::string_view api_name) const {
 
 expected<void> schema_cache::validate(direction d, schema_part part, std::string_view api_name,
                                       std::string_view name, const json& value) const {
+  return check(d, part, api_name, name, &value);
+}
+
+expected<void> schema_cache::check_name(direction d, schema_part part,
+                                        std::string_view api_name,
+                                        std::string_view name) const {
+  return check(d, part, api_name, name, nullptr);
+}
+
+expected<void> schema_cache::check(direction d, schema_part part, std::string_view api_name,
+                                   std::string_view name, const json* value) const {
   if (!enabled(d, api_name))
     return {};
   auto e = find_entry(api_name);
@@ -247,9 +265,10 @@ expected<void> schema_cache::validate(direction d, schema_part part, std::string
     bool first = false;
     {
       // Every message of such an API comes here: look before taking the
-      // exclusive lock.
+      // exclusive lock. After a failed load we do not know that the bus has
+      // no schema (and the load failure is said where it matters).
       std::shared_lock<std::shared_mutex> guard{mtx_};
-      first = warned_.find(api_name) == warned_.end();
+      first = !last_load_failed_ && warned_.find(api_name) == warned_.end();
     }
     if (first) {
       std::unique_lock<std::shared_mutex> guard{mtx_};
@@ -274,18 +293,20 @@ expected<void> schema_cache::validate(direction d, schema_part part, std::string
                         + (part == schema_part::rpc_response ? " with a response schema" : "")
                         + " (its RPCs: " + names_of(e->schema, "rpcs") + ")");
   }
+  if (value == nullptr)
+    return {}; // check_name: the item exists
   if (!c->validator)
     return make_error(errc::invalid_message, "the " + std::string(part_name(part))
                                                + " schema of " + qualified
                                                + " cannot be used: " + c->problem.message);
   if (part == schema_part::rpc_response) {
-    auto r = c->validator->check_response(value);
+    auto r = c->validator->check_response(*value);
     if (!r)
       return make_error(errc::invalid_message, "invalid result of " + qualified + " ("
                                                  + to_string(d) + "): " + r.error().message);
     return {};
   }
-  auto r = c->validator->check_parameters(value);
+  auto r = c->validator->check_parameters(*value);
   if (!r)
     return make_error(errc::invalid_parameters,
                       std::string("invalid parameters for ")

@@ -430,30 +430,6 @@ const json* schema_at(const json& root, const std::vector<std::string>& path) {
   return cur;
 }
 
-bool type_matches(std::string_view type, const json& value) {
-  if (type == "integer") {
-    if (value.is_number_integer() || is_big_integer(value))
-      return true;
-    if (value.is_number_float()) {
-      double d = value.get<double>();
-      return std::isfinite(d) && std::trunc(d) == d;
-    }
-    return false;
-  }
-  if (type == "number")
-    return value.is_number() || is_big_integer(value);
-  if (type == "string")
-    return value.is_string();
-  if (type == "boolean")
-    return value.is_boolean();
-  if (type == "null")
-    return value.is_null();
-  if (type == "array")
-    return value.is_array();
-  if (type == "object")
-    return value.is_object();
-  return false;
-}
 
 // Collects the JSON types `schema` allows, if it says so plainly: `type`, or
 // `anyOf` / `oneOf` branches that each have a `type`. False if it cannot tell.
@@ -499,7 +475,7 @@ std::string type_problem(const json* schema, const json* value) {
   if (!allowed_types(*schema, types))
     return {};
   for (const auto& t : types)
-    if (type_matches(t, *value))
+    if (json_type_matches(t, *value))
       return {};
   std::string out = "expected ";
   for (size_t i = 0; i < types.size(); ++i) {

@@ -27,6 +27,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "lightbus/counters.hpp"
 #include "reply_reader.hpp"
 #include "socket.hpp"
 
@@ -194,8 +195,10 @@ struct connection::impl {
   }
 
   error fail(errc code, std::string why) {
-    if (!failure)
+    if (!failure) {
+      counters().connection_failed();
       failure = make_error(code, "Redis connection to " + where + " failed: " + why);
+    }
     return *failure;
   }
 
@@ -429,6 +432,8 @@ expected<connection> connection::open(const connection_options& opts) {
     return make_error(errc::connection_failed, "Redis: out of memory while connecting");
   auto fd = detail::connect_to(opts.url, opts.connect_timeout);
   if (!fd)
+    counters().connection_failed();
+  if (!fd)
     return make_error(errc::connection_failed, "Redis connect to " + c.where + " failed: "
                                                  + fd.error().message
                                                  + " (is redis-server running there?)");
@@ -467,6 +472,7 @@ expected<connection> connection::open(const connection_options& opts) {
                         "Redis at " + c.where + ": SELECT " + db + ": " + r->str);
   }
   c.timeout = opts.read_timeout;
+  counters().connection_opened();
   return conn;
 }
 

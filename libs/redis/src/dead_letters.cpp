@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "lightbus/counters.hpp"
 #include "lightbus/redis/connection.hpp"
 #include "lightbus/redis/history.hpp"
 
@@ -16,6 +17,7 @@ constexpr std::string_view prefix = "dead_letter_";
 std::vector<stream_field> dead_letter_fields(const stream_entry& entry, const std::string& stream,
                                              const std::string& reason,
                                              const std::string& listener) {
+  counters().dead_letters.fetch_add(1, std::memory_order_relaxed);
   auto fields = entry.fields;
   fields.emplace_back("dead_letter_reason", reason);
   fields.emplace_back("dead_letter_stream", stream);
@@ -23,6 +25,19 @@ std::vector<stream_field> dead_letter_fields(const stream_entry& entry, const st
   fields.emplace_back("dead_letter_deliveries", std::to_string(entry.deliveries));
   fields.emplace_back("dead_letter_listener", listener);
   return fields;
+}
+
+expected<void> write_dead_letter(connection& conn, const std::string& stream,
+                                 const std::string& group, const stream_entry& entry,
+                                 const std::string& reason, const std::string& listener) {
+  auto id = xadd(conn, dead_letter_stream_key(group),
+                 dead_letter_fields(entry, stream, reason, listener), dead_letter_max_len);
+  if (!id)
+    return id.error();
+  auto r = ack(conn, stream, group, {entry.id});
+  if (!r && !is_nogroup(r.error()))
+    return r.error();
+  return {};
 }
 
 expected<dead_letter> parse_dead_letter(stream_entry entry) {

@@ -1,6 +1,8 @@
 #include "lightbus/redis/event_transport.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
 
 #include "stream_reply.hpp"
 
@@ -172,6 +174,69 @@ std::string next_stream_id(const std::string& id) {
   std::snprintf(buf, sizeof(buf), "%013lld-%lld", std::atoll(id.substr(0, dash).c_str()),
                 seq + 1);
   return buf;
+}
+
+void add_delivery_counts(connection& conn, const std::string& stream, const std::string& group,
+                         const std::string& consumer, std::vector<stream_entry>& entries) {
+  if (entries.empty())
+    return;
+  auto p = pending(conn, stream, group, entries.front().id, entries.back().id,
+                   static_cast<long long>(entries.size()), consumer);
+  if (!p)
+    return;
+  std::map<std::string, long long> counts;
+  for (auto& e : *p)
+    counts[e.id] = e.deliveries;
+  for (auto& e : entries)
+    if (auto i = counts.find(e.id); i != counts.end())
+      e.deliveries = i->second;
+}
+
+expected<reclaimed> reclaim(connection& conn, const reclaim_request& req) {
+  reclaimed out;
+  std::string start = "-";
+  size_t room = req.room;
+  for (int page = 0; page < 100 && room > 0; ++page) {
+    auto p = pending(conn, req.stream, req.group, start, "+", req.page_size);
+    if (!p) {
+      if (is_retryable(p.error()))
+        return p.error();
+      break; // NOGROUP: nothing to reclaim here
+    }
+    if (p->empty())
+      break;
+    std::map<std::string, long long> counts;
+    std::vector<std::string> ids;
+    bool full = false;
+    for (auto& e : *p) {
+      if (e.idle_ms <= req.min_idle_ms || (req.held != nullptr && req.held->count(e.id) > 0))
+        continue;
+      if (ids.size() == room) {
+        full = true;
+        break;
+      }
+      ids.push_back(e.id);
+      counts[e.id] = e.deliveries + 1;
+    }
+    if (!ids.empty()) {
+      auto got = claim(conn, req.stream, req.group, req.consumer, req.min_idle_ms, ids);
+      if (!got && is_retryable(got.error()))
+        return got.error();
+      if (got) {
+        room -= std::min(room, got->size());
+        for (auto& e : *got) {
+          e.deliveries = counts[e.id];
+          out.entries.push_back(std::move(e));
+        }
+      }
+    }
+    if (full || room == 0) {
+      out.more = true;
+      break;
+    }
+    start = next_stream_id(p->back().id);
+  }
+  return out;
 }
 
 bool is_nogroup(const error& err) noexcept {

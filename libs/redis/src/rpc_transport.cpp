@@ -7,6 +7,7 @@
 
 #include "lightbus/json.hpp"
 #include "lightbus/keys.hpp"
+#include "lightbus/uuid.hpp"
 
 namespace lightbus::redis {
 
@@ -93,6 +94,67 @@ error timeout_error(const rpc_message& call, double seconds) {
                                      + "' running?");
 }
 
+std::string new_wake_key() {
+  return "lightbus_cpp:wake:" + make_uuid1();
+}
+
+size_t append_wake(connection& conn, const std::string& wake_key) {
+  conn.append({"RPUSH", wake_key, "1"});
+  conn.append({"EXPIRE", wake_key, "60"});
+  return 2;
+}
+
+expected<std::optional<popped_result>> wait_any_result(connection& conn,
+                                                       const std::vector<std::string>& keys,
+                                                       const std::string& wake_key,
+                                                       double seconds) {
+  std::vector<std::string> argv;
+  argv.reserve(keys.size() + 3);
+  argv.emplace_back("BLPOP");
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  argv.push_back(wake_key);
+  argv.push_back(seconds_arg(seconds));
+  auto r = conn.command(argv);
+  if (!r)
+    return r.error();
+  if (r->is_error())
+    return reply_error(*r, "BLPOP");
+  if (!r->is_array() || r->elements.size() != 2)
+    return std::optional<popped_result>{};
+  return std::optional<popped_result>{
+    popped_result{std::move(r->elements[0].str), std::move(r->elements[1].str)}};
+}
+
+namespace {
+
+constexpr const char* drain_script = R"lua(local out = {}
+for i, k in ipairs(KEYS) do
+  local v = redis.call('LPOP', k)
+  if v then out[#out + 1] = k; out[#out + 1] = v end
+end
+return out)lua";
+
+} // namespace
+
+expected<std::vector<popped_result>> drain_results(connection& conn,
+                                                   const std::vector<std::string>& keys) {
+  std::vector<popped_result> out;
+  if (keys.empty())
+    return out;
+  std::vector<std::string> argv{"EVAL", drain_script, std::to_string(keys.size())};
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  auto r = conn.command(argv);
+  if (!r)
+    return r.error();
+  if (r->is_error())
+    return reply_error(*r, "EVAL");
+  if (!r->is_array())
+    return out;
+  for (size_t i = 0; i + 1 < r->elements.size(); i += 2)
+    out.push_back(popped_result{std::move(r->elements[i].str), std::move(r->elements[i + 1].str)});
+  return out;
+}
+
 expected<json> call(connection& writer, connection& reader, const rpc_message& msg,
                     const call_timeouts& t) {
   using clock = std::chrono::steady_clock;
@@ -115,16 +177,23 @@ expected<json> call(connection& writer, connection& reader, const rpc_message& m
   }
 }
 
-expected<std::vector<std::string>> pop_calls(connection& conn, const std::string& queue,
-                                             size_t max, double block_seconds,
-                                             bool use_blmpop) {
-  std::vector<std::string> out;
-  if (max == 0)
+expected<popped_calls> pop_calls(connection& conn, const std::vector<std::string>& queues,
+                                 size_t max, double block_seconds, bool use_blmpop) {
+  popped_calls out;
+  if (max == 0 || queues.empty())
     return out;
-  expected<reply> r = use_blmpop
-                        ? conn.command({"BLMPOP", seconds_arg(block_seconds), "1", queue,
-                                        "LEFT", "COUNT", std::to_string(max)})
-                        : conn.command({"BLPOP", queue, seconds_arg(block_seconds)});
+  std::vector<std::string> argv;
+  argv.reserve(queues.size() + 6);
+  if (use_blmpop) {
+    argv.insert(argv.end(), {"BLMPOP", seconds_arg(block_seconds), std::to_string(queues.size())});
+    argv.insert(argv.end(), queues.begin(), queues.end());
+    argv.insert(argv.end(), {"LEFT", "COUNT", std::to_string(max)});
+  } else {
+    argv.emplace_back("BLPOP");
+    argv.insert(argv.end(), queues.begin(), queues.end());
+    argv.push_back(seconds_arg(block_seconds));
+  }
+  auto r = conn.command(argv);
   if (!r)
     return r.error();
   if (r->is_error())
@@ -133,16 +202,26 @@ expected<std::vector<std::string>> pop_calls(connection& conn, const std::string
     return out;
   if (!r->is_array() || r->elements.size() != 2)
     return make_error(errc::invalid_message, "pop: unexpected reply shape");
+  out.queue = std::move(r->elements[0].str);
   auto& payload = r->elements[1];
   if (use_blmpop) {
     // BLMPOP: [key, [v1, v2, ...]]
-    out.reserve(payload.elements.size());
+    out.blobs.reserve(payload.elements.size());
     for (auto& e : payload.elements)
-      out.push_back(std::move(e.str));
+      out.blobs.push_back(std::move(e.str));
   } else {
-    out.push_back(std::move(payload.str));
+    out.blobs.push_back(std::move(payload.str));
   }
   return out;
+}
+
+expected<std::vector<std::string>> pop_calls(connection& conn, const std::string& queue,
+                                             size_t max, double block_seconds,
+                                             bool use_blmpop) {
+  auto r = pop_calls(conn, std::vector<std::string>{queue}, max, block_seconds, use_blmpop);
+  if (!r)
+    return r.error();
+  return std::move(r->blobs);
 }
 
 expected<std::vector<bool>> claim_calls(connection& conn, const std::vector<std::string>& ids) {

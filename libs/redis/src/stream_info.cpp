@@ -40,10 +40,25 @@ expected<std::vector<group_info>> stream_groups(connection& conn, const std::str
         info.last_delivered_id = value.str;
       else if (key == "lag" && value.is_integer())
         info.lag = value.integer;
+      else if (key == "entries-read" && value.is_integer())
+        info.entries_read = value.integer;
     });
     out.push_back(std::move(info));
   }
   return out;
+}
+
+expected<bool> destroy_group(connection& conn, const std::string& stream,
+                             const std::string& group) {
+  auto r = conn.command({"XGROUP", "DESTROY", stream, group});
+  if (!r)
+    return r.error();
+  // "ERR The XGROUP subcommand requires the key to exist."
+  if (r->is_error() && r->str.find("requires the key to exist") != std::string::npos)
+    return false;
+  if (r->is_error())
+    return reply_error(*r, "XGROUP DESTROY");
+  return r->integer == 1;
 }
 
 expected<std::vector<consumer_info>> group_consumers(connection& conn, const std::string& stream,

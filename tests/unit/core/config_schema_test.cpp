@@ -202,6 +202,8 @@ TEST(ConfigSchema, DefaultsAreLightbus) {
     {"plugins.internal_state.ping_enabled", true},
     {"plugins.internal_state.ping_interval", 60},
     {"plugins.internal_metrics.enabled", false},
+    {"plugins.prometheus.port", 0},
+    {"plugins.prometheus.bind", "127.0.0.1"},
   };
   for (const auto& [path, value] : rows)
     EXPECT_EQ(option_schema(path).at("default"), value) << path;

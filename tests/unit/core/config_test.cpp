@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "lightbus/event.hpp"
+#include "lightbus/redis_url.hpp"
 #include "test_data.hpp"
 
 using lightbus::config;
@@ -795,4 +796,47 @@ TEST(Config, DebugTransportIsRefusedWithAHint) {
   auto err = yaml_error("apis:\n  default:\n    rpc_transport:\n      debug: {}\n", &path);
   EXPECT_EQ(err, path + ": apis.default.rpc_transport.debug: the debug transport is not "
                         "supported; use redis");
+}
+
+// -- the tutorial's config ---------------------------------------------------------
+
+namespace {
+
+// The code block after `<!-- whole file: NAME -->` in docs/DOC; empty if none.
+std::string whole_file_in_doc(const std::string& doc, const std::string& name) {
+  std::ifstream in(std::string(LIGHTBUS_DOCS_DIR) + "/" + doc);
+  std::string line, out;
+  bool named = false, inside = false;
+  while (std::getline(in, line)) {
+    if (inside) {
+      if (line == "```")
+        return out;
+      out += line + "\n";
+    } else if (line == "<!-- whole file: " + name + " -->") {
+      named = true;
+    } else if (named && line.rfind("```", 0) == 0) {
+      inside = true;
+    }
+  }
+  return {};
+}
+
+} // namespace
+
+TEST(LightbusTutorial, ConfigForARedisElsewhereLoads) {
+  auto text = whole_file_in_doc("tutorial.md", "lightbus.yaml");
+  ASSERT_FALSE(text.empty()) << "docs/tutorial.md shows no whole file lightbus.yaml";
+  auto cfg = load_yaml(text);
+  ASSERT_TRUE(cfg) << lightbus::to_string(cfg.error());
+  const std::string elsewhere = "redis://:s3cret@redis.internal:6379/0";
+  // Every transport of every API, and the schemas, are on that Redis.
+  for (const auto* api : {"default", "greeter", "any_other_api"}) {
+    const auto& a = cfg->api(api);
+    EXPECT_EQ(a.rpc_url, elsewhere) << api;
+    EXPECT_EQ(a.result_url, elsewhere) << api;
+    EXPECT_EQ(a.event_transport.value("url", ""), elsewhere) << api;
+  }
+  EXPECT_EQ(cfg->document()["bus"]["schema"]["transport"]["redis"]["url"], elsewhere);
+  EXPECT_EQ(cfg->service_name(), "greeter");
+  EXPECT_TRUE(lightbus::parse_redis_url(elsewhere)) << "a URL the transports can use";
 }

@@ -60,3 +60,42 @@ TEST(MetricsPlugin, EnabledFlag) {
   ASSERT_TRUE(cfg) << cfg.error().message;
   EXPECT_TRUE(lightbus::metrics_plugin_enabled(*cfg));
 }
+
+namespace {
+
+lightbus::expected<lightbus::prometheus_options> read_prometheus(const lightbus::json& plugins) {
+  auto cfg = lightbus::config::from_json({{"plugins", plugins}}, "test.yaml");
+  if (!cfg)
+    return cfg.error();
+  return lightbus::prometheus_options_of(*cfg);
+}
+
+} // namespace
+
+TEST(PrometheusOptions, OffByDefaultOnLoopback) {
+  auto o = lightbus::prometheus_options_of(lightbus::config::defaults());
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->port, 0);
+  EXPECT_EQ(o->bind, "127.0.0.1");
+}
+
+TEST(PrometheusOptions, ReadsPortAndBind) {
+  auto o = read_prometheus({{"prometheus", {{"port", 9464}, {"bind", "0.0.0.0"}}}});
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->port, 9464);
+  EXPECT_EQ(o->bind, "0.0.0.0");
+}
+
+TEST(PrometheusOptions, RejectsABadPortOrAnUnknownKeyNamingIt) {
+  auto o = read_prometheus({{"prometheus", {{"port", 70000}}}});
+  ASSERT_FALSE(o);
+  // The config schema refuses it first (dumpconfigschema has the same bounds).
+  EXPECT_NE(o.error().message.find("/plugins/prometheus/port: expected number less than or "
+                                   "equal to 65535"),
+            std::string::npos)
+    << o.error().message;
+  o = read_prometheus({{"prometheus", {{"prot", 9464}}}});
+  ASSERT_FALSE(o);
+  EXPECT_NE(o.error().message.find("prot"), std::string::npos)
+    << o.error().message;
+}

@@ -218,6 +218,22 @@ TEST_F(SchemaCacheValidation, ItemMissingFromSchemaIsAnError) {
   EXPECT_NE(ev.error().message.find("its events: price_changed"), std::string::npos);
 }
 
+TEST_F(SchemaCacheValidation, CheckNameRefusesWhatValidateRefusesForTheName) {
+  // `lightbus listen` checks its event names this way: no kwargs to check.
+  EXPECT_TRUE(cache.check_name(direction::incoming, schema_part::event_parameters, "store",
+                               "price_changed"));
+  auto ev = cache.check_name(direction::incoming, schema_part::event_parameters, "store",
+                             "sold_out");
+  ASSERT_FALSE(ev);
+  auto same = cache.validate(direction::incoming, schema_part::event_parameters, "store",
+                             "sold_out", json::object());
+  EXPECT_EQ(ev.error().code, errc::unknown_event);
+  EXPECT_EQ(ev.error().message, same.error().message);
+  // An API without a schema passes, as for validate (unless strict_validation).
+  EXPECT_TRUE(cache.check_name(direction::incoming, schema_part::event_parameters, "nobody",
+                               "x"));
+}
+
 TEST(SchemaCache, UnknownApiPassesUnlessStrict) {
   auto cfg = config::defaults();
   schema_cache lax(cfg, {}, options());

@@ -113,6 +113,14 @@ public:
   /// Makes this client (and its copies) run `h` instead, e.g. a module's.
   void use_hooks(std::shared_ptr<lightbus::hooks> h) const;
 
+  /// Ends this client (and its copies) now: the actor client ends (requests
+  /// still waiting are answered `shutting_down`, its blocked Redis readers are
+  /// woken at once), pooled connections close, and later calls and fires fail
+  /// with `shutting_down`. Needed only when the client would outlive its actor
+  /// system (`create(sys, cfg)` with the bus destroyed after `sys`); otherwise
+  /// the last copy going away does the same.
+  void close() const;
+
   explicit operator bool() const noexcept { return state_ != nullptr; }
 
 private:

@@ -15,6 +15,16 @@ namespace lightbus {
 /// One field of a stream entry: name and value, as Redis stores them.
 using stream_field = std::pair<std::string, std::string>;
 
+/// One stream entry as XREADGROUP/XCLAIM return it. `deleted` marks an id
+/// whose entry was trimmed away (Redis returns nil fields).
+struct stream_entry {
+  std::string id;
+  std::vector<stream_field> fields;
+  bool deleted = false;
+  /// How often Redis delivered it (1 for a first read; from XPENDING otherwise).
+  long long deliveries = 1;
+};
+
 /// An event as fired and as a listener receives it (spec §4.2, §4.7).
 struct event_message {
   std::string id;

@@ -74,6 +74,13 @@ std::size_t invalid_utf8_at(std::string_view text) noexcept;
 /// Returns the JSON type name of `value` as JSON Schema spells it.
 const char* json_type_name(const json& value) noexcept;
 
+/// True when `value` is of the JSON Schema `type` ("integer", "number",
+/// "string", "boolean", "null", "array", "object"). Numbers compare by value,
+/// as JSON Schema says: 5.0 is an integer; big integers are integers. The one
+/// type rule of the project (schema validation, config checks, the kwargs of
+/// handler actors).
+bool json_type_matches(std::string_view type, const json& value) noexcept;
+
 /// Returns at most `max` bytes of `text`, with a note of how much was cut,
 /// safe to log or to store as a reason: bytes that are not UTF-8 and control
 /// characters are written `\xHH`, the rest is kept.

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <string>
+
 #include <nlohmann/json.hpp>
 
 #include "lightbus/error.hpp"
@@ -31,5 +33,17 @@ expected<state_plugin_options> state_plugin_options_of(const config& cfg);
 
 /// Returns `plugins.internal_metrics.enabled` (false when absent or not a boolean).
 bool metrics_plugin_enabled(const config& cfg);
+
+/// `plugins.prometheus`: where `lightbus run` serves `/metrics`.
+struct prometheus_options {
+  /// TCP port of `/metrics`; 0 = not served.
+  int port = 0;
+  /// Address to listen on.
+  std::string bind = "127.0.0.1";
+};
+
+/// Reads `plugins.prometheus` (port, bind); a missing section gives port 0.
+/// Errors (`invalid_config`) name the key.
+expected<prometheus_options> prometheus_options_of(const config& cfg);
 
 } // namespace lightbus

@@ -157,6 +157,12 @@ public:
   expected<void> validate(direction d, schema_part part, std::string_view api_name,
                           std::string_view name, const json& value) const;
 
+  /// Checks only that `api_name`'s schema has the RPC or event `name`, as
+  /// `validate` does before it checks a value (the same errors, the same
+  /// switches): what `lightbus listen` checks its event names with.
+  expected<void> check_name(direction d, schema_part part, std::string_view api_name,
+                            std::string_view name) const;
+
   /// As `validate`, after `load_if_needed` (for threads that may block).
   expected<void> validate_loading(direction d, schema_part part, std::string_view api_name,
                                   std::string_view name, const json& value);
@@ -177,6 +183,10 @@ private:
 
   std::shared_ptr<const entry> find_entry(std::string_view api_name) const;
 
+  // `validate` (with a value) and `check_name` (without: nullptr).
+  expected<void> check(direction d, schema_part part, std::string_view api_name,
+                       std::string_view name, const json* value) const;
+
   lightbus::config cfg_;
   loader load_;
   schema_cache_options opts_;
@@ -186,6 +196,7 @@ private:
   std::map<std::string, std::shared_ptr<const entry>, std::less<>> remote_;
   std::optional<clock::time_point> last_attempt_;
   bool loaded_ = false;
+  bool last_load_failed_ = false;
   mutable std::set<std::string, std::less<>> warned_;
 
   std::mutex load_mtx_;

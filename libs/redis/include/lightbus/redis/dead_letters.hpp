@@ -34,9 +34,21 @@ struct dead_letter {
 
 /// The fields a listener writes for `entry` (read from `stream`) when it
 /// gives up on it: the entry's fields, then the `dead_letter_*` fields.
+/// Counts one dead letter in `counters().dead_letters` (a write retried after
+/// a lost connection counts twice).
 std::vector<stream_field> dead_letter_fields(const stream_entry& entry, const std::string& stream,
                                              const std::string& reason,
                                              const std::string& listener);
+
+/// Longest a dead-letter stream grows (`XADD ... MAXLEN ~ n`).
+constexpr long long dead_letter_max_len = 100000;
+
+/// Gives up on `entry` of `stream` for `group`: appends it with the
+/// `dead_letter_*` fields to `{group}:dead_letter`, then (only once that
+/// succeeded) `XACK`s it. A NOGROUP error on the XACK counts as done.
+expected<void> write_dead_letter(connection& conn, const std::string& stream,
+                                 const std::string& group, const stream_entry& entry,
+                                 const std::string& reason, const std::string& listener);
 
 /// Splits an entry of a dead-letter stream; an error if it lacks
 /// `dead_letter_stream` (it was not written by a listener: never replayed).

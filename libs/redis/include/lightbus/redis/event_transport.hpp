@@ -1,6 +1,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -11,15 +12,8 @@
 /// Events over Redis Streams, exactly as Python Lightbus does it (spec §4).
 namespace lightbus::redis {
 
-/// One stream entry as XREADGROUP/XCLAIM return it. `deleted` marks an id
-/// whose entry was trimmed away (Redis returns nil fields).
-struct stream_entry {
-  std::string id;
-  std::vector<stream_field> fields;
-  bool deleted = false;
-  /// How often Redis delivered it (1 for a first read; from XPENDING otherwise).
-  long long deliveries = 1;
-};
+/// One stream entry as XREADGROUP/XCLAIM return it (defined in lightbus/event.hpp).
+using stream_entry = lightbus::stream_entry;
 
 /// Entries read from one stream.
 struct stream_batch {
@@ -87,6 +81,41 @@ expected<std::vector<stream_entry>> claim(connection& conn, const std::string& s
 /// other processes do not reclaim them while a slow handler runs.
 expected<void> touch(connection& conn, const std::string& stream, const std::string& group,
                      const std::string& consumer, const std::vector<std::string>& ids);
+
+/// Fills in the delivery counts of `entries` (re-read from our own pending
+/// list, stream order) from `XPENDING stream group first last n consumer`;
+/// leaves them as they are if that fails.
+void add_delivery_counts(connection& conn, const std::string& stream, const std::string& group,
+                         const std::string& consumer, std::vector<stream_entry>& entries);
+
+/// Which entries one reclaim pass (spec §4.8) may take over on a stream.
+struct reclaim_request {
+  std::string stream;
+  std::string group;
+  std::string consumer;
+  /// Entries idle longer than this (ms) are taken over.
+  long long min_idle_ms = 0;
+  /// XPENDING page size.
+  long long page_size = 100;
+  /// At most this many are taken.
+  size_t room = 0;
+  /// Entries held by the caller already: claiming them would only bump
+  /// their delivery count and use up room.
+  const std::set<std::string>* held = nullptr;
+};
+
+/// What a reclaim pass took over on one stream.
+struct reclaimed {
+  /// With `deliveries` counting this claim.
+  std::vector<stream_entry> entries;
+  /// It stopped for lack of room: more may be waiting.
+  bool more = false;
+};
+
+/// Pages through `XPENDING stream group - + n` (at most 100 pages) and
+/// `XCLAIM`s the entries idle longer than `min_idle_ms`, up to `room`. A
+/// NOGROUP error means nothing to reclaim; retryable errors are returned.
+expected<reclaimed> reclaim(connection& conn, const reclaim_request& req);
 
 /// Returns the id after `id` (`{ms}-{seq+1}`), for paging XPENDING.
 std::string next_stream_id(const std::string& id);

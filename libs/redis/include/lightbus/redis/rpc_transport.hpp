@@ -45,6 +45,34 @@ expected<json> unwrap_result(const rpc_message& call, result_message res);
 /// Returns the timeout error of a call, naming API and procedure.
 error timeout_error(const rpc_message& call, double seconds);
 
+/// Returns a new private wake-up key for a result reader
+/// (`lightbus_cpp:wake:<uuid>`): pushed to end a BLPOP that must take a new
+/// result key into account.
+std::string new_wake_key();
+
+/// Appends `RPUSH wake_key 1` + `EXPIRE wake_key 60` to the pipeline; returns
+/// the number of replies to read (2).
+size_t append_wake(connection& conn, const std::string& wake_key);
+
+/// A result blob and the key it was popped from.
+struct popped_result {
+  std::string key;
+  std::string blob;
+};
+
+/// `BLPOP k1 .. kn wake_key seconds`: the first result ready (Redis returns the
+/// first non-empty key, in the order given), a wake-up (`key == wake_key`),
+/// or nothing (timeout).
+expected<std::optional<popped_result>> wait_any_result(connection& conn,
+                                                       const std::vector<std::string>& keys,
+                                                       const std::string& wake_key,
+                                                       double seconds);
+
+/// Pops whatever is ready on `keys` in one round trip (a Lua script of
+/// `LPOP`s), in the order of `keys`.
+expected<std::vector<popped_result>> drain_results(connection& conn,
+                                                   const std::vector<std::string>& keys);
+
 /// Sends `call` and waits for its result on `reader` (BLPOP), up to `t.total`.
 expected<json> call(connection& writer, connection& reader, const rpc_message& call,
                     const call_timeouts& t);
@@ -57,6 +85,17 @@ expected<json> call(connection& writer, connection& reader, const rpc_message& c
 expected<std::vector<std::string>> pop_calls(connection& conn, const std::string& queue,
                                              size_t max, double block_seconds,
                                              bool use_blmpop);
+
+/// Call blobs popped from one queue.
+struct popped_calls {
+  std::string queue;
+  std::vector<std::string> blobs;
+};
+
+/// As `pop_calls`, from the first non-empty queue of `queues` (in their order,
+/// as Python's worker BLPOPs all of its APIs' queues at once).
+expected<popped_calls> pop_calls(connection& conn, const std::vector<std::string>& queues,
+                                 size_t max, double block_seconds, bool use_blmpop);
 
 /// Pipelines `DEL rpc_expiry_key:{id}` for each id; true where the call is
 /// still live (DEL returned 1) and may be run.

@@ -21,6 +21,8 @@ struct group_info {
   /// Entries not yet delivered to the group (`lag`, Redis >= 7); nullopt
   /// when Redis does not say (older Redis, or it cannot tell after deletions).
   std::optional<long long> lag;
+  /// Entries delivered to the group so far (`entries-read`, Redis >= 7).
+  std::optional<long long> entries_read;
 };
 
 /// One entry of `XINFO CONSUMERS`.
@@ -36,6 +38,11 @@ expected<std::vector<group_info>> stream_groups(connection& conn, const std::str
 /// `XINFO CONSUMERS stream group`.
 expected<std::vector<consumer_info>> group_consumers(connection& conn, const std::string& stream,
                                                      const std::string& group);
+
+/// `XGROUP DESTROY stream group`: removes the group, its consumers and its
+/// pending entries; true if it existed (a missing stream is no error).
+expected<bool> destroy_group(connection& conn, const std::string& stream,
+                             const std::string& group);
 
 /// The Lua script Python Lightbus sends as `EVAL <script> 1 stream group`:
 /// destroys the group when it has no consumers.

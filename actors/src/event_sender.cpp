@@ -1,0 +1,171 @@
+// The caller's event sender: where events fired from bus.actor() leave.
+//
+// Detached, one per Redis (and stream length) the client fires to. Redis
+// commands: libs/redis/src/event_transport.cpp.
+
+#include <deque>
+
+#include "caller.hpp"
+#include "lightbus/actors/errors.hpp"
+#include "lightbus/redis/event_transport.hpp"
+
+namespace lightbus::detail {
+
+namespace {
+
+struct pending_fire {
+  event_message msg;
+  caf::typed_response_promise<event_message> promise;
+};
+
+/// Most fires written and not answered yet; beyond it the sender waits for
+/// replies before it takes more from its mailbox.
+constexpr size_t max_unanswered_fires = 4096;
+
+struct event_sender_state {
+  redis::connection_options redis;
+  long long max_len = 0;
+  std::optional<redis::connection> conn;
+  /// Fires appended or written and not answered yet, in the order of their replies.
+  std::deque<pending_fire> waiting;
+  bool flush_scheduled = false;
+  /// The fires waiting were begun on a connection that had been idle and no
+  /// reply came since: if it turns out dead (Redis restarted meanwhile),
+  /// nothing reached a server, so they are sent again once on a new one.
+  bool may_resend = false;
+};
+
+using event_sender_actor = caf::stateful_actor<event_sender_state>;
+
+void fail_waiting(event_sender_actor* self, const error& err) {
+  for (auto& p : self->state.waiting)
+    p.promise.deliver(make_caf_error(err));
+  self->state.waiting.clear();
+}
+
+void schedule_flush(event_sender_actor* self) {
+  if (!self->state.flush_scheduled) {
+    self->state.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
+}
+
+// The connection broke: send everything again on a new one if nothing can
+// have reached a server, else fail what is waiting.
+void connection_broke(event_sender_actor* self, const error& err) {
+  auto& st = self->state;
+  st.conn.reset();
+  // Not is_retryable: a timeout may mean Redis took the XADDs; only a
+  // connection that was already dead when written proves nothing arrived.
+  if (st.may_resend && err.code == errc::connection_failed) {
+    st.may_resend = false;
+    if (auto conn = redis::connection::open(st.redis)) {
+      st.conn = std::move(*conn);
+      for (auto& p : st.waiting)
+        redis::append_xadd(*st.conn, p.msg.stream, encode_event_fields(p.msg), st.max_len);
+      schedule_flush(self);
+      return;
+    }
+  }
+  fail_waiting(self, err.code == errc::connection_failed
+                       ? make_error(errc::connection_failed,
+                                    "Redis connection lost while firing: " + err.message)
+                       : err);
+}
+
+void answer_next(event_sender_actor* self, redis::reply& r) {
+  auto& st = self->state;
+  st.may_resend = false; // the connection works
+  auto p = std::move(st.waiting.front());
+  st.waiting.pop_front();
+  if (r.is_error()) {
+    p.promise.deliver(make_caf_error(redis::reply_error(r, "XADD")));
+    return;
+  }
+  p.msg.native_id = std::move(r.str);
+  p.promise.deliver(std::move(p.msg));
+}
+
+// Detached: appends each XADD to a pipeline and writes it out while Redis is
+// still busy with the ones before: as long as fires keep arriving, it answers
+// what has come back without waiting, and goes on taking fires from its
+// mailbox. Each fire is answered with its stream id, in order.
+caf::behavior event_sender(event_sender_actor* self, redis::connection_options redis,
+                           long long max_len) {
+  drop_strays(self, "event sender");
+  self->state.redis = std::move(redis);
+  self->state.redis.read_timeout = std::chrono::seconds(5);
+  self->state.max_len = max_len;
+  // Linked to the router only. Every fire is answered, even when the router
+  // (and so the bus) ends with fires still waiting: requesters may wait
+  // without a timeout.
+  self->set_exit_handler([=](caf::exit_msg& m) {
+    fail_waiting(self, make_error(errc::shutting_down,
+                                  "the bus was closed before the event was sent"));
+    self->quit(m.reason);
+  });
+  return {
+    [=](fire_atom, event_message& msg) -> caf::result<event_message> {
+      auto& st = self->state;
+      if (!st.conn) {
+        auto conn = redis::connection::open(st.redis);
+        if (!conn)
+          return make_caf_error(conn.error());
+        st.conn = std::move(*conn);
+        st.may_resend = false;
+      } else if (st.waiting.empty()) {
+        st.may_resend = true; // idle until now: it may have died meanwhile
+      }
+      redis::append_xadd(*st.conn, msg.stream, encode_event_fields(msg), st.max_len);
+      auto rp = self->make_response_promise<event_message>();
+      st.waiting.push_back(pending_fire{std::move(msg), rp});
+      schedule_flush(self);
+      return rp;
+    },
+    [=](flush_atom) {
+      auto& st = self->state;
+      st.flush_scheduled = false;
+      if (st.waiting.empty() || !st.conn)
+        return;
+      if (auto w = st.conn->flush(); !w) {
+        connection_broke(self, w.error());
+        return;
+      }
+      while (!st.waiting.empty()) {
+        // Answer whatever has come back already.
+        for (;;) {
+          auto r = st.conn->try_read_reply();
+          if (!r) {
+            connection_broke(self, r.error());
+            return;
+          }
+          if (!*r)
+            break;
+          answer_next(self, **r);
+          if (st.waiting.empty())
+            return;
+        }
+        if (!self->mailbox().empty() && st.waiting.size() < max_unanswered_fires) {
+          // More fires are queued: take them (and write them) first.
+          schedule_flush(self);
+          return;
+        }
+        auto r = st.conn->read_reply();
+        if (!r) {
+          connection_broke(self, r.error());
+          return;
+        }
+        answer_next(self, *r);
+      }
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_event_sender(caf::local_actor* router, redis::connection_options redis,
+                              long long max_len) {
+  return router->spawn<caf::detached + caf::linked>(event_sender, std::move(redis), max_len);
+}
+
+} // namespace lightbus::detail

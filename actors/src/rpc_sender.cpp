@@ -1,0 +1,131 @@
+// The caller's RPC sender: where calls from bus.actor() leave for Redis.
+//
+// Detached, with its own connection: every call waiting in its mailbox joins
+// one pipeline (`SET rpc_expiry_key:{id} 1 EX t` + `RPUSH {api}:rpc_queue`).
+// When the receiver may be blocked in a BLPOP that does not know the new
+// call's result key yet, it pushes the receiver's wake key once (one wake-up
+// per blocking read). Redis commands: libs/redis/src/rpc_transport.cpp.
+
+#include "caller.hpp"
+#include "lightbus/logger.hpp"
+#include "lightbus/redis/rpc_transport.hpp"
+
+namespace lightbus::detail {
+
+namespace {
+
+struct sender_state {
+  redis::connection_options rpc_redis;
+  redis::connection_options result_redis;
+  std::shared_ptr<caller_channel> chan;
+  caf::actor router;
+  std::optional<redis::connection> conn;
+  std::optional<redis::connection> wake_conn; // only when results use another Redis
+  std::vector<std::string> batch;             // ids in the pipeline
+  size_t wake_replies = 0;
+  size_t wake_replies_other = 0;
+  bool flush_scheduled = false;
+  std::shared_ptr<spdlog::logger> log = logger("client");
+};
+
+using sender_actor = caf::stateful_actor<sender_state>;
+
+void fail_batch(sender_actor* self, const error& err) {
+  auto& st = self->state;
+  for (auto& id : st.batch)
+    self->send(st.router, failed_atom::value, id, err);
+  st.batch.clear();
+  st.wake_replies = st.wake_replies_other = 0;
+  st.conn.reset();
+  st.wake_conn.reset();
+}
+
+caf::behavior sender(sender_actor* self, redis::connection_options rpc_redis,
+                     redis::connection_options result_redis, std::shared_ptr<caller_channel> chan,
+                     caf::actor router) {
+  drop_strays(self, "RPC call sender");
+  auto& st = self->state;
+  st.rpc_redis = std::move(rpc_redis);
+  st.rpc_redis.read_timeout = std::chrono::seconds(5);
+  st.result_redis = std::move(result_redis);
+  st.result_redis.read_timeout = std::chrono::seconds(5);
+  st.chan = std::move(chan);
+  st.router = std::move(router);
+  return {
+    [=](send_atom, rpc_message& msg, int expiry) {
+      auto& st = self->state;
+      if (!st.conn) {
+        auto conn = redis::connection::open(st.rpc_redis);
+        if (!conn) {
+          self->send(st.router, failed_atom::value, msg.id, conn.error());
+          return;
+        }
+        st.conn = std::move(*conn);
+      }
+      redis::append_call(*st.conn, msg, encode(msg), expiry);
+      st.batch.push_back(std::move(msg.id));
+      // One wake-up per blocking read: the receiver reads its mailbox (and so
+      // every later watch) before it blocks again. Pushing one per call made
+      // the wake list grow by thousands of entries a second under load.
+      if (st.chan->receiver_blocked.exchange(false)) {
+        if (st.chan->same_redis) {
+          st.wake_replies += redis::append_wake(*st.conn, st.chan->wake_key);
+        } else {
+          if (!st.wake_conn)
+            if (auto c = redis::connection::open(st.result_redis))
+              st.wake_conn = std::move(*c);
+          if (st.wake_conn) {
+            st.wake_replies_other += redis::append_wake(*st.wake_conn, st.chan->wake_key);
+          } else {
+            st.chan->receiver_blocked = true; // not woken: let the next call try
+          }
+        }
+      }
+      if (!st.flush_scheduled) {
+        st.flush_scheduled = true;
+        self->send(self, flush_atom::value);
+      }
+    },
+    [=](flush_atom) {
+      auto& st = self->state;
+      st.flush_scheduled = false;
+      if (st.batch.empty())
+        return;
+      // Replies come back in order: SET, RPUSH per call, wake-ups in between.
+      // Read them all; any transport failure fails the whole batch.
+      size_t expected_replies = st.batch.size() * 2 + st.wake_replies;
+      std::optional<error> failure;
+      for (size_t i = 0; i < expected_replies; ++i) {
+        auto r = st.conn->read_reply();
+        if (!r) {
+          failure = r.error();
+          break;
+        }
+        if (r->is_error() && !failure)
+          failure = redis::reply_error(*r, "RPUSH");
+      }
+      for (size_t i = 0; i < st.wake_replies_other && st.wake_conn; ++i)
+        if (!st.wake_conn->read_reply())
+          st.wake_conn.reset();
+      if (failure) {
+        st.log->warn("sending RPC calls failed: {}", failure->message);
+        fail_batch(self, *failure);
+        return;
+      }
+      st.batch.clear();
+      st.wake_replies = st.wake_replies_other = 0;
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_rpc_sender(caf::local_actor* router, redis::connection_options rpc_redis,
+                            redis::connection_options result_redis,
+                            std::shared_ptr<caller_channel> chan) {
+  return router->spawn<caf::detached + caf::linked>(sender, std::move(rpc_redis),
+                                                    std::move(result_redis), std::move(chan),
+                                                    caf::actor_cast<caf::actor>(router));
+}
+
+} // namespace lightbus::detail

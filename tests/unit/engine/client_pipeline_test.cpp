@@ -1,0 +1,115 @@
+#include "lightbus/engine/client_pipeline.hpp"
+
+#include <gtest/gtest.h>
+
+#include "fixtures.hpp"
+#include "lightbus/hooks.hpp"
+
+using lightbus::errc;
+using lightbus::json;
+using lightbus::engine::client_pipeline;
+
+namespace {
+
+struct ClientPipeline : ::testing::Test {
+  std::shared_ptr<const lightbus::api> def = std::make_shared<lightbus::test::shop_api>();
+  std::shared_ptr<lightbus::schema_cache> schemas = lightbus::test::shop_schemas(def);
+  std::shared_ptr<lightbus::hooks> hooks = std::make_shared<lightbus::hooks>();
+  client_pipeline pipe{schemas, hooks};
+  lightbus::event_transport_options opts
+    = *lightbus::event_options(lightbus::config::defaults(), "shop");
+};
+
+} // namespace
+
+TEST_F(ClientPipeline, PreparesAValidCall) {
+  auto msg = pipe.prepare_call("shop.price", {{"sku", "a"}}, false);
+  ASSERT_TRUE(msg) << msg.error().message;
+  EXPECT_EQ(msg->api_name, "shop");
+  EXPECT_EQ(msg->procedure_name, "price");
+  EXPECT_EQ(msg->kwargs, (json{{"sku", "a"}}));
+}
+
+TEST_F(ClientPipeline, NullKwargsBecomeAnEmptyObject) {
+  auto msg = pipe.begin_call("shop.bad", nullptr);
+  ASSERT_TRUE(msg);
+  EXPECT_EQ(msg->kwargs, json::object());
+}
+
+TEST_F(ClientPipeline, RefusesABadTargetOrKwargsThatAreNoObject) {
+  auto bad_name = pipe.prepare_call("nodot", json::object(), false);
+  ASSERT_FALSE(bad_name);
+  auto bad_kwargs = pipe.prepare_call("shop.price", json::array(), false);
+  ASSERT_FALSE(bad_kwargs);
+  EXPECT_EQ(bad_kwargs.error().code, errc::invalid_parameters);
+  EXPECT_EQ(bad_kwargs.error().message, "kwargs of shop.price must be a JSON object");
+}
+
+TEST_F(ClientPipeline, ValidatesWhatTheBeforeHooksLeft) {
+  hooks->before_rpc_call([](lightbus::rpc_message& m) { m.kwargs["sku"] = 5; });
+  auto msg = pipe.prepare_call("shop.price", {{"sku", "a"}}, false);
+  ASSERT_FALSE(msg);
+  EXPECT_EQ(msg.error().code, errc::invalid_parameters);
+  EXPECT_NE(msg.error().message.find("expected string, got integer"), std::string::npos)
+    << msg.error().message;
+}
+
+TEST_F(ClientPipeline, AStoppingBeforeHookKeepsTheCallFromBeingSent) {
+  hooks->before_rpc_call([](lightbus::rpc_message&) { throw std::runtime_error("nope"); },
+                         lightbus::on_hook_error::stop);
+  auto msg = pipe.prepare_call("shop.price", {{"sku", "a"}}, false);
+  ASSERT_FALSE(msg);
+  EXPECT_EQ(msg.error().code, errc::hook_failed);
+  EXPECT_NE(msg.error().message.find("shop.price not sent"), std::string::npos);
+}
+
+TEST_F(ClientPipeline, ChecksTheResultThenRunsTheAfterHooks) {
+  auto call = *pipe.begin_call("shop.price", {{"sku", "a"}});
+  auto ok = pipe.check_result(call, json(9.5), false);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(*ok, json(9.5));
+  auto invalid = pipe.check_result(call, json("cheap"), false);
+  ASSERT_FALSE(invalid);
+  // A result that does not match is a bad message from the peer.
+  EXPECT_EQ(invalid.error().code, errc::invalid_message);
+  hooks->after_rpc_call([](const lightbus::rpc_message&, lightbus::result_message& r) {
+    r.result = 1.25;
+  });
+  EXPECT_EQ(*pipe.check_result(call, json(9.5), false), json(1.25));
+}
+
+TEST_F(ClientPipeline, AfterHooksSeeRemoteErrorsButNotTimeouts) {
+  auto call = *pipe.begin_call("shop.price", {{"sku", "a"}});
+  int seen = 0;
+  hooks->after_rpc_call([&](const lightbus::rpc_message&, lightbus::result_message&) { ++seen; });
+  auto remote = pipe.check_result(call, lightbus::make_error(errc::remote_error, "boom"), false);
+  ASSERT_FALSE(remote);
+  EXPECT_EQ(remote.error().message, "boom");
+  auto timeout = pipe.check_result(call, lightbus::make_error(errc::timeout, "late"), false);
+  ASSERT_FALSE(timeout);
+  EXPECT_EQ(timeout.error().code, errc::timeout);
+  EXPECT_EQ(seen, 1);
+}
+
+TEST_F(ClientPipeline, EventsCarryTheApiVersionAndTheirStream) {
+  auto ev = pipe.begin_event("shop.sold", {{"sku", "a"}}, opts, 3);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->version, 3);
+  EXPECT_EQ(ev->stream, "shop.*:stream"); // stream_use: per_api (the default)
+  EXPECT_TRUE(pipe.validate_event(*ev, false));
+  auto bad = pipe.begin_event("shop.sold", {{"sku", 1}}, opts);
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->version, 1);
+  EXPECT_FALSE(pipe.validate_event(*bad, false));
+}
+
+TEST_F(ClientPipeline, AStoppingAfterEventHookSaysTheEventWasSent) {
+  hooks->after_event_sent([](lightbus::event_message&) { throw std::runtime_error("x"); },
+                          lightbus::on_hook_error::stop);
+  ASSERT_TRUE(pipe.has_after_event_hooks());
+  auto ev = *pipe.begin_event("shop.sold", {{"sku", "a"}}, opts);
+  auto sent = pipe.event_sent(ev);
+  ASSERT_FALSE(sent);
+  EXPECT_EQ(sent.error().code, errc::hook_failed);
+  EXPECT_NE(sent.error().message.find("(the event was sent)"), std::string::npos);
+}
