@@ -292,6 +292,7 @@ int status_for(errc code) {
     case errc::unknown_event: return 400;
     case errc::timeout: return 504;
     case errc::connection_failed:
+    case errc::unavailable:
     case errc::redis_error: return 503;
     default: return 502;
   }

@@ -118,31 +118,41 @@ public:
     std::lock_guard<std::mutex> guard{mtx_};
     return got_.size();
   }
+  std::vector<event_message> all() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return got_;
+  }
 
 private:
   mutable std::mutex mtx_;
   std::vector<event_message> got_;
+};
 
-public:
-  std::vector<event_message> all() const {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return got_;
+/// A module serving calc_api as `api` and recording `events`.ping (another
+/// API: the served one's schema declares no events).
+struct served_module {
+  std::string api = t::unique_api_name();
+  std::string events = t::unique_api_name() + "_events";
+  std::shared_ptr<t::probe> probe = std::make_shared<t::probe>();
+  std::shared_ptr<recorder> rec = std::make_shared<recorder>();
+  lightbus::module mod;
+
+  served_module() {
+    mod.serve<t::calc_api>(api, probe);
+    mod.listen({events + ".ping"}, "recorder",
+               [r = rec](const event_message& m) { r->add(m); });
   }
 };
 
 /// Serves calc_api and listens to one event over `url`; one call and one
 /// event go through it.
 void rpc_and_events_work_over(const std::string& url) {
-  auto api = t::unique_api_name();
-  auto probe = std::make_shared<t::probe>();
-  auto rec = std::make_shared<recorder>();
-  lightbus::module mod;
-  mod.serve<t::calc_api>(api, probe);
-  // Another API: the served one's schema declares no events.
-  auto events = t::unique_api_name() + "_events";
-  mod.listen({events + ".ping"}, "recorder", [rec](const event_message& m) { rec->add(m); });
+  served_module m;
+  const auto& api = m.api;
+  const auto& events = m.events;
+  const auto& rec = m.rec;
   auto cfg = t::config_for(url);
-  t::embedded_worker worker{mod, cfg};
+  t::embedded_worker worker{m.mod, cfg};
   auto bus = lightbus::create(cfg);
   EXPECT_EQ(bus.call(api + ".add", {{"a", 20}, {"b", 22}}), json(42));
   // The listener's group exists once it has read; fire until one arrives.
@@ -389,16 +399,12 @@ TEST(Sentinel, TheMasterIsFoundThroughTheSentinelsAndFoundAgainAfterFailover) {
 
 TEST(Sentinel, WorkerAndClientGoOnAfterTheMasterIsKilled) {
   sentinel_setup s;
-  auto api = t::unique_api_name();
-  auto probe = std::make_shared<t::probe>();
-  auto rec = std::make_shared<recorder>();
-  lightbus::module mod;
-  mod.serve<t::calc_api>(api, probe);
-  // Another API: the served one's schema declares no events.
-  auto events = t::unique_api_name() + "_events";
-  mod.listen({events + ".ping"}, "recorder", [rec](const event_message& m) { rec->add(m); });
+  served_module m;
+  const auto& api = m.api;
+  const auto& events = m.events;
+  const auto& rec = m.rec;
   auto cfg = t::config_for(s.url());
-  t::embedded_worker worker{mod, cfg};
+  t::embedded_worker worker{m.mod, cfg};
   auto bus = lightbus::create(cfg);
   ASSERT_EQ(bus.call(api + ".add", {{"a", 1}, {"b", 2}}), json(3));
 
@@ -436,15 +442,12 @@ TEST(Sentinel, WorkerAndClientGoOnAfterTheMasterIsKilled) {
 // lost with the master: the test reports how many, it cannot promise none.
 TEST(Sentinel, FiresAndCallsAcrossAFailoverAreAnsweredAndAccountedFor) {
   sentinel_setup s;
-  auto api = t::unique_api_name();
-  auto events = t::unique_api_name() + "_events";
-  auto probe = std::make_shared<t::probe>();
-  auto rec = std::make_shared<recorder>();
-  lightbus::module mod;
-  mod.serve<t::calc_api>(api, probe);
-  mod.listen({events + ".ping"}, "recorder", [rec](const event_message& m) { rec->add(m); });
+  served_module m;
+  const auto& api = m.api;
+  const auto& events = m.events;
+  const auto& rec = m.rec;
   auto cfg = t::config_for(s.url());
-  t::embedded_worker worker{mod, cfg};
+  t::embedded_worker worker{m.mod, cfg};
   auto bus = lightbus::create(cfg);
   // The group exists before the load starts (events fired earlier would be skipped).
   ASSERT_TRUE(t::wait_until(
@@ -508,8 +511,8 @@ TEST(Sentinel, FiresAndCallsAcrossAFailoverAreAnsweredAndAccountedFor) {
     last = now;
   }
   std::set<std::string> handled;
-  for (auto& m : rec->all())
-    handled.insert(m.id);
+  for (auto& e : rec->all())
+    handled.insert(e.id);
   size_t lost = 0;
   for (auto& id : acked)
     lost += handled.count(id) == 0 ? 1 : 0;
