@@ -255,10 +255,14 @@ int free_port() {
 }
 
 redis_server::redis_server(std::vector<std::string> extra_args)
+  : redis_server(std::move(extra_args), [] { return free_port(); }) {}
+
+redis_server::redis_server(std::vector<std::string> extra_args,
+                           const std::function<int()>& pick_port)
   : extra_args_(std::move(extra_args)) {
   dir_ = make_temp_dir("lightbus-it-redis.");
   for (int attempt = 0; attempt < 5; ++attempt) {
-    port_ = free_port();
+    port_ = pick_port();
     if (try_start(5s))
       return;
   }

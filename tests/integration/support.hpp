@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -138,6 +139,9 @@ public:
   /// `extra_args` go on the command line after ours (e.g. `--appendonly yes`,
   /// which then wins), at every start.
   explicit redis_server(std::vector<std::string> extra_args = {});
+  /// The same on a port from `pick_port` (e.g. one whose cluster bus port,
+  /// port + 10000, is free too).
+  redis_server(std::vector<std::string> extra_args, const std::function<int()>& pick_port);
   ~redis_server();
 
   redis_server(const redis_server&) = delete;

@@ -142,6 +142,7 @@ expected<redis_url> parse_redis_url(std::string_view text) {
     return url;
   }
   bool sentinel = false;
+  bool cluster = false;
   if (text.rfind("redis://", 0) == 0) {
     rest = text.substr(8);
   } else if (text.rfind("rediss://", 0) == 0) {
@@ -150,9 +151,17 @@ expected<redis_url> parse_redis_url(std::string_view text) {
   } else if (text.rfind("redis+sentinel://", 0) == 0) {
     rest = text.substr(17);
     sentinel = true;
+  } else if (text.rfind("redis+cluster://", 0) == 0) {
+    rest = text.substr(16);
+    cluster = true;
+  } else if (text.rfind("rediss+cluster://", 0) == 0) {
+    rest = text.substr(17);
+    cluster = true;
+    url.tls = true;
   } else {
     return bad(text, "expected redis://host:port/db, rediss://host:port/db, "
-                     "redis+sentinel://host:port[,host:port]/master_name or unix:///path");
+                     "redis+sentinel://host:port[,host:port]/master_name, "
+                     "redis+cluster://host:port[,host:port] or unix:///path");
   }
   std::string_view query;
   if (auto q = rest.find('?'); q != std::string_view::npos) {
@@ -179,17 +188,27 @@ expected<redis_url> parse_redis_url(std::string_view text) {
       url.password = percent_decoded(userinfo.substr(colon + 1));
     }
   }
-  if (sentinel) {
-    // host:port[,host:port...] / master_name [/ db]
+  if (sentinel || cluster) {
+    // host:port[,host:port...]
+    auto& seeds = sentinel ? url.sentinels : url.cluster_seeds;
     while (!rest.empty()) {
       auto comma = rest.find(',');
       std::string host = "127.0.0.1";
-      int port = 26379;
+      int port = sentinel ? 26379 : 6379;
       if (auto r = parse_host_port(text, rest.substr(0, comma), host, port); !r)
         return r.error();
-      url.sentinels.emplace_back(host, port);
+      seeds.emplace_back(host, port);
       rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
     }
+  }
+  if (cluster) {
+    // host:port[,host:port...] [/ 0]
+    if (url.cluster_seeds.empty())
+      return bad(text, "name at least one node, as in redis+cluster://host:7000,host:7001");
+    url.host = url.cluster_seeds.front().first;
+    url.port = url.cluster_seeds.front().second;
+  } else if (sentinel) {
+    // ... / master_name [/ db]
     if (url.sentinels.empty())
       return bad(text, "name at least one Sentinel, as in redis+sentinel://host:26379/mymaster");
     auto slash = path.find('/');
@@ -209,6 +228,8 @@ expected<redis_url> parse_redis_url(std::string_view text) {
   if (!query.empty())
     if (auto r = parse_query(text, query, url); !r)
       return r.error();
+  if (cluster && url.db != 0)
+    return bad(text, "a Redis Cluster has only database 0");
   return url;
 }
 
@@ -224,7 +245,10 @@ std::string to_string(const redis_url& url) {
     bool v6 = host.find(':') != std::string::npos;
     return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
   };
-  out = !url.sentinels.empty() ? "redis+sentinel://" : url.tls ? "rediss://" : "redis://";
+  out = !url.sentinels.empty() ? "redis+sentinel://"
+        : url.cluster()       ? (url.tls ? "rediss+cluster://" : "redis+cluster://")
+        : url.tls             ? "rediss://"
+                              : "redis://";
   if (!url.password.empty())
     out += url.user + ":***@";
   else if (!url.user.empty())
@@ -233,6 +257,11 @@ std::string to_string(const redis_url& url) {
     for (size_t i = 0; i < url.sentinels.size(); ++i)
       out += (i > 0 ? "," : "") + host_port(url.sentinels[i].first, url.sentinels[i].second);
     out += "/" + url.master_name;
+  } else if (url.cluster()) {
+    for (size_t i = 0; i < url.cluster_seeds.size(); ++i)
+      out += (i > 0 ? "," : "")
+             + host_port(url.cluster_seeds[i].first, url.cluster_seeds[i].second);
+    return out;
   } else {
     out += host_port(url.host, url.port);
   }

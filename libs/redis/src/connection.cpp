@@ -28,6 +28,7 @@
 #include <openssl/x509v3.h>
 
 #include "lightbus/counters.hpp"
+#include "cluster_router.hpp"
 #include "reply_reader.hpp"
 #include "socket.hpp"
 
@@ -152,6 +153,8 @@ redisReplyObjectFunctions* detail::reply_object_functions() noexcept {
 struct interrupter::state {
   std::mutex mtx;
   int fd = -1;
+  /// A cluster connection's node connections.
+  std::vector<std::shared_ptr<state>> nodes;
 };
 
 void interrupter::interrupt() noexcept {
@@ -160,6 +163,8 @@ void interrupter::interrupt() noexcept {
   std::lock_guard<std::mutex> guard{state_->mtx};
   if (state_->fd >= 0)
     ::shutdown(state_->fd, SHUT_RDWR);
+  for (auto& node : state_->nodes)
+    lightbus::redis::interrupter{node}.interrupt();
 }
 
 // We own the socket (plain TCP, Unix or TLS through OpenSSL: hiredis 0.14 has
@@ -177,6 +182,8 @@ struct connection::impl {
   std::string out;
   /// Set by the first transport failure; every later operation returns it.
   std::optional<error> failure;
+  /// Set for a Redis Cluster: then every operation goes through it.
+  std::unique_ptr<detail::cluster_router> router;
 
   impl() {
     reader.reset(redisReaderCreateWithFunctions(&reply_functions));
@@ -403,6 +410,20 @@ connection::~connection() = default;
 
 expected<connection> connection::open(const connection_options& opts) {
   ignore_sigpipe_once();
+  if (opts.url.cluster()) {
+    connection conn;
+    conn.impl_->where = to_string(opts.url);
+    auto intr = conn.impl_->intr;
+    auto router = detail::cluster_router::open(opts, [intr](connection& node) {
+      std::lock_guard<std::mutex> guard{intr->mtx};
+      intr->nodes.push_back(node.impl_->intr);
+    });
+    if (!router)
+      return router.error();
+    conn.impl_->router = std::move(*router);
+    counters().connection_opened();
+    return conn;
+  }
   if (!opts.url.sentinels.empty()) {
     auto master = detail::master_from_sentinels(opts);
     if (!master)
@@ -477,41 +498,62 @@ expected<connection> connection::open(const connection_options& opts) {
 }
 
 expected<reply> connection::command(std::initializer_list<std::string_view> argv) {
-  impl_->append(argv);
-  return impl_->read();
+  append(argv);
+  return read_reply();
 }
 
 expected<reply> connection::command(const std::vector<std::string>& argv) {
-  impl_->append(argv);
-  return impl_->read();
+  append(argv);
+  return read_reply();
 }
 
 void connection::append(std::initializer_list<std::string_view> argv) {
-  impl_->append(argv);
+  if (impl_->router)
+    impl_->router->append(std::vector<std::string>(argv.begin(), argv.end()));
+  else
+    impl_->append(argv);
 }
 
 void connection::append(const std::vector<std::string>& argv) {
-  impl_->append(argv);
+  if (impl_->router)
+    impl_->router->append(argv);
+  else
+    impl_->append(argv);
 }
 
 void connection::append(const std::vector<std::string_view>& argv) {
-  impl_->append(argv);
+  if (impl_->router)
+    impl_->router->append(std::vector<std::string>(argv.begin(), argv.end()));
+  else
+    impl_->append(argv);
 }
 
 expected<void> connection::flush() {
-  return impl_->flush();
+  return impl_->router ? impl_->router->flush() : impl_->flush();
 }
 
 expected<std::optional<reply>> connection::try_read_reply() {
-  return impl_->try_read();
+  return impl_->router ? impl_->router->try_read() : impl_->try_read();
 }
 
 expected<reply> connection::read_reply() {
-  return impl_->read();
+  return impl_->router ? impl_->router->read() : impl_->read();
 }
 
 bool connection::broken() const noexcept {
+  if (impl_ && impl_->router)
+    return impl_->router->broken();
   return !impl_ || impl_->fd < 0 || impl_->failure.has_value();
+}
+
+bool connection::cluster() const noexcept {
+  return impl_ && impl_->router != nullptr;
+}
+
+expected<void> connection::each_master(const std::function<expected<void>(connection&)>& f) {
+  if (impl_->router)
+    return impl_->router->each_master(f);
+  return f(*this);
 }
 
 interrupter connection::interrupter() const {
@@ -519,11 +561,15 @@ interrupter connection::interrupter() const {
 }
 
 int connection::native_handle() const noexcept {
+  if (impl_ && impl_->router)
+    return impl_->router->native_handle();
   return impl_ ? impl_->fd : -1;
 }
 
 void connection::read_timeout(std::chrono::milliseconds timeout) {
   impl_->timeout = timeout;
+  if (impl_->router)
+    impl_->router->read_timeout(timeout);
 }
 
 int connection::server_version() {
@@ -543,6 +589,7 @@ errc error_code_of(std::string_view redis_error) noexcept {
   if (prefix == "NOGROUP")
     return errc::nogroup;
   if (prefix == "LOADING" || prefix == "BUSY" || prefix == "MASTERDOWN" || prefix == "TRYAGAIN"
+      || prefix == "MOVED" || prefix == "ASK"
       || prefix == "CLUSTERDOWN" || prefix == "READONLY")
     return errc::unavailable;
   return errc::redis_error;

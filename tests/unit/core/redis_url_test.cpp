@@ -159,9 +159,34 @@ TEST(RedisUrl, ParsesSentinelsAndMasterName) {
   EXPECT_EQ(url->master_name, "m");
 }
 
+TEST(RedisUrl, ParsesClusterSeeds) {
+  auto url = parse_redis_url("redis+cluster://bus:pw@10.0.0.1:7000,10.0.0.2,[::1]:7002");
+  ASSERT_TRUE(url) << lightbus::to_string(url.error());
+  ASSERT_TRUE(url->cluster());
+  ASSERT_EQ(url->cluster_seeds.size(), 3u);
+  EXPECT_EQ(url->cluster_seeds[0], (std::pair<std::string, int>{"10.0.0.1", 7000}));
+  EXPECT_EQ(url->cluster_seeds[1], (std::pair<std::string, int>{"10.0.0.2", 6379}));
+  EXPECT_EQ(url->cluster_seeds[2], (std::pair<std::string, int>{"::1", 7002}));
+  EXPECT_EQ(url->host, "10.0.0.1");
+  EXPECT_EQ(url->port, 7000);
+  EXPECT_EQ(url->user, "bus");
+  EXPECT_EQ(url->password, "pw");
+  EXPECT_FALSE(url->tls);
+  EXPECT_EQ(url->db, 0);
+  EXPECT_EQ(lightbus::to_string(*url),
+            "redis+cluster://bus:***@10.0.0.1:7000,10.0.0.2:6379,[::1]:7002");
+  url = parse_redis_url("rediss+cluster://h:7000/0?ssl_cert_reqs=none");
+  ASSERT_TRUE(url) << lightbus::to_string(url.error());
+  EXPECT_TRUE(url->cluster());
+  EXPECT_TRUE(url->tls);
+  EXPECT_FALSE(url->tls_options.verify);
+  EXPECT_FALSE(parse_redis_url("redis://h:7000")->cluster());
+}
+
 TEST(RedisUrl, ToStringRoundTrips) {
   for (auto text : {"redis://127.0.0.1:6379/0", "redis://host:6380/2", "redis://[::1]:6390/1",
-                    "rediss://host:6380/0", "redis+sentinel://a:26379,b:26380/m/1"}) {
+                    "rediss://host:6380/0", "redis+sentinel://a:26379,b:26380/m/1",
+                    "redis+cluster://a:7000,b:7001", "rediss+cluster://a:7000"}) {
     auto url = parse_redis_url(text);
     ASSERT_TRUE(url) << text;
     EXPECT_EQ(lightbus::to_string(*url), text);
@@ -183,6 +208,9 @@ TEST(RedisUrl, RejectsBadUrlsWithReasons) {
          bad_case{"redis+sentinel://s1:26379", "master"},
          bad_case{"redis+sentinel://s1:26379,s2:x/m", "port"},
          bad_case{"redis+sentinel://s1:26379/m/x", "database"},
+         bad_case{"redis+cluster://", "node"},
+         bad_case{"redis+cluster://a:7000,b:x", "port"},
+         bad_case{"redis+cluster://a:7000/3", "only database 0"},
          bad_case{"redis://host:port/0", "port"},
          bad_case{"redis://host:0/0", "port"},
          bad_case{"redis://host:65536/0", "port"},

@@ -27,6 +27,9 @@ struct redis_tls {
 /// - `rediss://...` the same over TLS (`?ssl_ca_certs=&ssl_certfile=&ssl_keyfile=&ssl_cert_reqs=`),
 /// - `redis+sentinel://[password@]host:port[,host:port...]/master_name[/db]`: the
 ///   master that the Sentinels name (found again after a failover),
+/// - `redis+cluster://[[user]:password@]host:port[,host:port...]` (or
+///   `rediss+cluster://` over TLS): a Redis Cluster, found from any of the seed
+///   nodes named (database 0 only),
 /// - `unix:///path/to.sock[?db=N&password=P]`.
 struct redis_url {
   std::string host = "127.0.0.1";
@@ -44,6 +47,12 @@ struct redis_url {
   /// the master they watch; host and port are then those of a Sentinel.
   std::vector<std::pair<std::string, int>> sentinels;
   std::string master_name;
+  /// Set for `redis+cluster://` URLs: the seed nodes to ask for the slot map;
+  /// host and port are then those of the first seed.
+  std::vector<std::pair<std::string, int>> cluster_seeds;
+
+  /// True for a Redis Cluster URL.
+  bool cluster() const noexcept { return !cluster_seeds.empty(); }
 };
 
 /// Parses a Redis URL; the error says what is wrong with it.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -55,6 +56,13 @@ private:
 
 /// One synchronous hiredis connection. Not thread-safe: one owner at a time.
 ///
+/// For a `redis+cluster://` URL it is a connection to the whole cluster:
+/// each command goes to the master of its key's slot (the first key of a
+/// multi-key command; all its keys must then share a slot), a command
+/// without a key to the node of the command before it; pipelines work as on
+/// one server, `-MOVED` / `-ASK` are followed, and a node's failure breaks
+/// the connection, so that the reconnect reads the cluster's slot map again.
+///
 /// Every failure is a value (`errc::connection_failed`, `errc::timeout` when
 /// a read timed out, or a Redis error reply's code); after a connection error
 /// or timeout `broken()` is true and the owner must reconnect.
@@ -107,6 +115,17 @@ public:
 
   /// Returns the server's version as a number, e.g. 70015 for 7.0.15.
   int server_version();
+
+  // -- Redis Cluster ---------------------------------------------------------
+
+  /// True for a connection to a Redis Cluster: a multi-key command must then
+  /// name keys of one slot (hash tags), or be split per key.
+  bool cluster() const noexcept;
+
+  /// Runs `f` on each master: this connection itself, or on a Redis Cluster
+  /// (`redis+cluster://`) a connection to every master, for commands that
+  /// must see every node (SCAN). Nothing may be pending in a pipeline.
+  expected<void> each_master(const std::function<expected<void>(connection&)>& f);
 
 private:
   connection();

@@ -1,0 +1,198 @@
+#include "cluster_support.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <random>
+#include <stdexcept>
+
+#include "lightbus/redis/cluster.hpp"
+
+namespace lightbus::test {
+
+namespace {
+
+bool port_is_free(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0)
+    return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// A port below 55535 whose cluster bus port (+10000) is free too.
+int cluster_port() {
+  static std::mt19937 rng{std::random_device{}()};
+  std::uniform_int_distribution<int> dist{20000, 45000};
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    int p = dist(rng);
+    if (port_is_free(p) && port_is_free(p + 10000))
+      return p;
+  }
+  throw std::runtime_error("no free port pair (p, p + 10000) for a cluster node");
+}
+
+std::string redis_cli_binary() {
+  auto server = redis_server_binary();
+  auto slash = server.rfind('/');
+  return slash == std::string::npos ? "redis-cli" : server.substr(0, slash + 1) + "redis-cli";
+}
+
+std::string field(const std::string& info, const std::string& name) {
+  auto pos = info.find(name + ":");
+  if (pos == std::string::npos)
+    return {};
+  pos += name.size() + 1;
+  return info.substr(pos, info.find_first_of("\r\n", pos) - pos);
+}
+
+} // namespace
+
+redis_cluster::redis_cluster(int masters, int replicas) {
+  std::vector<std::string> args{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                                "--cluster-node-timeout", "1000", "--repl-diskless-sync-delay",
+                                "0", "--cluster-require-full-coverage", "no"};
+  for (int i = 0; i < masters * (1 + replicas); ++i)
+    nodes_.push_back(std::make_unique<redis_server>(args, cluster_port));
+  std::vector<std::string> create{redis_cli_binary(), "--cluster", "create"};
+  for (auto& n : nodes_)
+    create.push_back("127.0.0.1:" + std::to_string(n->port()));
+  create.insert(create.end(), {"--cluster-replicas", std::to_string(replicas), "--cluster-yes"});
+  auto r = run_command(create, 60s);
+  if (r.exit_code != 0)
+    throw std::runtime_error("redis-cli --cluster create failed: " + r.out + r.err);
+  // Every replica synced, so a failover promotes a copy of the data.
+  bool synced = wait_until(
+    [&] {
+      if (!wait_ok(100ms))
+        return false;
+      for (size_t i = 0; i < nodes_.size(); ++i) {
+        auto conn = connect_node(i);
+        auto info = conn.command({"INFO", "replication"});
+        if (!info || !info->is_string())
+          return false;
+        if (field(info->str, "role") == "slave" && field(info->str, "master_link_status") != "up")
+          return false;
+      }
+      return true;
+    },
+    30s);
+  if (!synced)
+    throw std::runtime_error("the test cluster did not become ok with its replicas synced");
+}
+
+std::string redis_cluster::url() const {
+  return "redis+cluster://127.0.0.1:" + std::to_string(nodes_[0]->port()) + ",127.0.0.1:"
+         + std::to_string(nodes_[1]->port());
+}
+
+redis::connection redis_cluster::connect_node(size_t i) {
+  return connect(nodes_[i]->url(), 5s);
+}
+
+std::vector<size_t> redis_cluster::masters() {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    redis::connection_options opts;
+    opts.url.port = nodes_[i]->port();
+    opts.connect_timeout = 200ms;
+    opts.read_timeout = 1s;
+    auto conn = redis::connection::open(opts);
+    if (!conn)
+      continue;
+    auto role = conn->command({"ROLE"});
+    if (role && role->is_array() && !role->elements.empty() && role->elements[0].str == "master")
+      out.push_back(i);
+  }
+  return out;
+}
+
+size_t redis_cluster::master_of(int slot, size_t ask) {
+  auto conn = connect_node(ask);
+  auto r = command(conn, {"CLUSTER", "SLOTS"});
+  auto ranges = redis::cluster::parse_slots(r, "127.0.0.1");
+  if (!ranges)
+    throw std::runtime_error(ranges.error().message);
+  for (const auto& range : *ranges)
+    if (slot >= range.first && slot <= range.last)
+      for (size_t i = 0; i < nodes_.size(); ++i)
+        if (nodes_[i]->port() == range.master.port)
+          return i;
+  throw std::runtime_error("no master serves slot " + std::to_string(slot));
+}
+
+bool redis_cluster::wait_ok(std::chrono::milliseconds timeout) {
+  return wait_until(
+    [&] {
+      for (auto& n : nodes_) {
+        redis::connection_options opts;
+        opts.url.port = n->port();
+        opts.connect_timeout = 200ms;
+        opts.read_timeout = 1s;
+        auto conn = redis::connection::open(opts);
+        if (!conn)
+          continue; // a node that was killed
+        auto info = conn->command({"CLUSTER", "INFO"});
+        if (!info || !info->is_string() || field(info->str, "cluster_state") != "ok"
+            || field(info->str, "cluster_slots_ok") != "16384")
+          return false;
+      }
+      return true;
+    },
+    timeout);
+}
+
+std::string redis_cluster::node_id(size_t i) {
+  auto conn = connect_node(i);
+  return command(conn, {"CLUSTER", "MYID"}).str;
+}
+
+void redis_cluster::begin_migration(int slot, size_t to) {
+  auto from = master_of(slot, to);
+  auto s = std::to_string(slot);
+  auto to_conn = connect_node(to);
+  auto from_conn = connect_node(from);
+  command(to_conn, {"CLUSTER", "SETSLOT", s, "IMPORTING", node_id(from)});
+  command(from_conn, {"CLUSTER", "SETSLOT", s, "MIGRATING", node_id(to)});
+}
+
+void redis_cluster::finish_migration(int slot, size_t to) {
+  auto s = std::to_string(slot);
+  size_t from = master_of(slot, to);
+  auto from_conn = connect_node(from);
+  for (int round = 0; round < 1000; ++round) {
+    auto keys = command(from_conn, {"CLUSTER", "GETKEYSINSLOT", s, "100"});
+    if (keys.elements.empty())
+      break;
+    std::vector<std::string> migrate{"MIGRATE", "127.0.0.1", std::to_string(nodes_[to]->port()),
+                                     "", "0", "5000", "KEYS"};
+    for (auto& k : keys.elements)
+      migrate.push_back(k.str);
+    command(from_conn, migrate);
+  }
+  auto to_id = node_id(to);
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    auto conn = connect_node(i);
+    auto role = command(conn, {"ROLE"});
+    if (!role.elements.empty() && role.elements[0].str == "master")
+      command(conn, {"CLUSTER", "SETSLOT", s, "NODE", to_id});
+  }
+}
+
+std::string redis_cluster::key_in_slot(int slot, const std::string& prefix) {
+  for (int n = 0; n < 1000000; ++n) {
+    auto tag = std::to_string(n);
+    if (redis::cluster::hash_slot(tag) == slot)
+      return prefix + "{" + tag + "}";
+  }
+  throw std::logic_error("no tag for slot " + std::to_string(slot));
+}
+
+} // namespace lightbus::test
