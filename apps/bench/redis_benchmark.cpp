@@ -79,7 +79,8 @@ std::optional<redis_benchmark_figures> run_redis_benchmark(const redis_url& url,
     cmd += " -s " + shell_quote(url.unix_path);
   else
     cmd += " -h " + shell_quote(url.host) + " -p " + std::to_string(url.port);
-  cmd += " --dbnum " + std::to_string(url.db);
+  // On a cluster its keys spread over every master, as ours do.
+  cmd += url.cluster() ? std::string(" --cluster") : " --dbnum " + std::to_string(url.db);
   std::string shown = cmd;
   if (!url.password.empty()) {
     cmd += " -a " + shell_quote(url.password) + " --no-auth-warning";
