@@ -10,7 +10,6 @@
 // writer: one that dies is replaced, the others never notice.
 
 #include <algorithm>
-#include <atomic>
 #include <mutex>
 #include <unordered_map>
 
@@ -19,16 +18,6 @@
 #include "lightbus/engine/call_executor.hpp"
 #include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
-
-namespace lightbus::detail {
-
-/// Calls for one function handler, in the order it must run them: the
-/// server's number for each call and the call.
-using invoke_batch = std::vector<std::pair<uint64_t, std::shared_ptr<const rpc_message>>>;
-
-} // namespace lightbus::detail
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(lightbus::detail::invoke_batch)
 
 namespace lightbus::detail {
 
@@ -44,9 +33,6 @@ using engine::call_executor;
 struct result_route {
   std::mutex mtx;
   caf::actor writer;
-  /// Set when the server ended: handlers drop the rest of a batch, as the
-  /// calls still queued in a mailbox are dropped when its actor ends.
-  std::atomic<bool> closed{false};
 };
 
 /// What a function handler has handed on (to the writer or back to the
@@ -74,32 +60,24 @@ struct function_link {
 caf::behavior function_handler(caf::event_based_actor* self, function_link link) {
   drop_strays(self, "function handler");
   return {
-    // The calls of one batch popped for this handler, one after another as
-    // if each had its own message; each result is handed on as soon as it
-    // is ready, never held for the rest of the batch.
-    [self, link](invoke_atom, const invoke_batch& calls) {
-      for (auto& [seq, call] : calls) {
-        if (link.route->closed)
-          return;
-        auto res = call_executor::invoke(*link.proc, *call);
-        std::optional<std::string> key;
-        std::string blob;
-        if (!link.executor->finish_runs_hooks()) {
-          bool stop = false; // only hooks stop the worker
-          res = link.executor->finish(*call, std::move(res), stop);
-          if (auto k = result_key_from_return_path(call->return_path)) {
-            key = std::move(*k);
-            blob = encode(res);
-          }
+    [self, link](invoke_atom, uint64_t seq, const std::shared_ptr<const rpc_message>& call) {
+      auto res = call_executor::invoke(*link.proc, *call);
+      std::optional<std::string> key;
+      std::string blob;
+      if (!link.executor->finish_runs_hooks()) {
+        bool stop = false; // only hooks stop the worker
+        res = link.executor->finish(*call, std::move(res), stop);
+        if (auto k = result_key_from_return_path(call->return_path)) {
+          key = std::move(*k);
+          blob = encode(res);
         }
-        std::lock_guard<std::mutex> guard(link.route->mtx);
-        if (key)
-          self->send(link.route->writer, write_atom::value, seq, std::move(*key),
-                     std::move(blob));
-        else
-          self->send(link.server, ran_atom::value, seq, std::move(res));
-        link.progress->last_handed = seq;
       }
+      std::lock_guard<std::mutex> guard(link.route->mtx);
+      if (key)
+        self->send(link.route->writer, write_atom::value, seq, std::move(*key), std::move(blob));
+      else
+        self->send(link.server, ran_atom::value, seq, std::move(res));
+      link.progress->last_handed = seq;
     },
   };
 }
@@ -267,11 +245,7 @@ void answer(server_actor* self, uint64_t seq, result_message res) {
   self->send(st.route->writer, write_atom::value, seq, std::move(*key), encode(res));
 }
 
-/// The calls of one batch per function handler, sent once the batch is dispatched.
-using handler_batches = std::vector<std::pair<handler_slot*, invoke_batch>>;
-
-void dispatch(server_actor* self, const caf::actor& consumer, rpc_message msg,
-              handler_batches& batches) {
+void dispatch(server_actor* self, const caf::actor& consumer, rpc_message msg) {
   auto& st = self->state;
   auto seq = ++st.next_seq;
   auto admitted = st.executor->admit(msg);
@@ -299,11 +273,7 @@ void dispatch(server_actor* self, const caf::actor& consumer, rpc_message msg,
   ++slot->outstanding;
   entry.slot = slot;
   if (slot->is_function) {
-    auto b = std::find_if(batches.begin(), batches.end(),
-                          [slot](auto& x) { return x.first == slot; });
-    if (b == batches.end())
-      b = batches.emplace(batches.end(), slot, invoke_batch{});
-    b->second.emplace_back(seq, entry.call);
+    self->send(slot->actor, invoke_atom::value, seq, entry.call);
     return;
   }
   auto handler = slot->actor;
@@ -404,7 +374,6 @@ caf::behavior api_server(server_actor* self, api_server_config cfg) {
   start_writer(self);
   // Actors we spawned end with the server (user-owned ones are left alone).
   st.spawned.end_with(self);
-  self->attach_functor([route = st.route] { route->closed = true; });
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     if (dm.source == st.route->writer.address()) {
@@ -441,12 +410,8 @@ caf::behavior api_server(server_actor* self, api_server_config cfg) {
       // Credits go back to the consumer that sent the calls: a restarted
       // consumer is known from its first batch.
       auto consumer = caf::actor_cast<caf::actor>(self->current_sender());
-      handler_batches batches;
       for (auto& c : calls)
-        dispatch(self, consumer, std::move(c), batches);
-      // One message per function handler for all its calls of the batch.
-      for (auto& [slot, batch] : batches)
-        self->send(slot->actor, invoke_atom::value, std::move(batch));
+        dispatch(self, consumer, std::move(c));
     },
     [=](ran_atom, uint64_t seq, result_message& res) { answer(self, seq, std::move(res)); },
     [=](written_atom, const std::vector<uint64_t>& seqs, bool) {

@@ -38,11 +38,10 @@ using credit_atom = caf::atom_constant<caf::atom("credit")>;
 using peer_atom = caf::atom_constant<caf::atom("peer")>;
 /// Consumer self-message: do one (blocking) read.
 using read_atom = caf::atom_constant<caf::atom("read")>;
-/// API server -> function handler: `(invoke_atom, invoke_batch)`, the calls of
-/// one popped batch for that handler with the server's number of each; no
-/// answer: the handler hands each result to the server's writer as soon as it
-/// is ready (or, when `after_rpc_execution` hooks must run, back to the server
-/// as `ran_atom`).
+/// API server -> function handler: `(invoke_atom, seq, shared_ptr<const rpc_message>)`,
+/// the call and the server's number for it; no answer: the handler hands the
+/// result to the server's writer as soon as it is ready (or, when
+/// `after_rpc_execution` hooks must run, back to the server as `ran_atom`).
 using invoke_atom = caf::atom_constant<caf::atom("invoke")>;
 /// Function handler -> API server: `(ran_atom, seq, result_message)`, the
 /// result still to `finish` (the API has after_rpc_execution hooks).
