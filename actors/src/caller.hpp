@@ -9,9 +9,26 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "internal.hpp"
+
+namespace lightbus::detail {
+
+/// A result a receiver read, with the id of the call it answers.
+struct received_result {
+  std::string id;
+  result_message result;
+};
+/// The results one drain found (all ready at once), sent in one message.
+using received_results = std::vector<received_result>;
+
+} // namespace lightbus::detail
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(lightbus::detail::received_results)
 
 namespace lightbus::detail {
 
@@ -22,11 +39,38 @@ struct caller_channel {
   /// True while the receiver is (about to be) blocked in BLPOP.
   std::atomic<bool> receiver_blocked{false};
   bool same_redis = true;
+
+  /// Router: the receiver must await `key` (the result key of call `id`).
+  /// Taken by the receiver before its next read; a message per call cost an
+  /// allocation and a mailbox hop for nothing the receiver could do earlier.
+  void watch(std::string key, std::string id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    to_watch_.emplace_back(std::move(key), std::move(id));
+  }
+  /// Router: the receiver may stop awaiting `key` (timed out, or not sent).
+  void unwatch(std::string key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    to_unwatch_.push_back(std::move(key));
+  }
+  /// Receiver: what to add to its keys, then what to remove, in that order.
+  void take(std::vector<std::pair<std::string, std::string>>& watch,
+            std::vector<std::string>& unwatch) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    watch.swap(to_watch_);
+    unwatch.swap(to_unwatch_);
+  }
+
+private:
+  std::mutex mutex_;
+  std::vector<std::pair<std::string, std::string>> to_watch_;
+  std::vector<std::string> to_unwatch_;
 };
 
 /// Detached: waits in one BLPOP on every result key it was told to watch
-/// (`watch_atom`, `unwatch_atom`) plus the channel's wake key; sends
-/// `(result_atom, id, result_message)` or `(failed_atom, id, error)` to `router`.
+/// (`caller_channel::watch`, `unwatch`) plus the channel's wake key; sends
+/// `(result_atom, id, result_message)` for the result BLPOP returned, at once,
+/// then `(result_atom, received_results)` for everything the drain after it
+/// found, in one message, or `(failed_atom, id, error)`, to `router`.
 caf::actor spawn_result_receiver(caf::local_actor* router, redis::connection_options redis,
                                  std::shared_ptr<caller_channel> chan,
                                  std::shared_ptr<reader_control> control);

@@ -28,7 +28,7 @@ struct pending_call {
   caf::typed_response_promise<json> promise;
   rpc_message call; // kwargs dropped: kept for error messages
   std::string key;
-  caf::actor receiver;
+  std::shared_ptr<caller_channel> chan; // of the receiver awaiting `key`
   std::multimap<std::chrono::steady_clock::time_point, std::string>::iterator deadline;
   double timeout = 0;
 };
@@ -36,6 +36,7 @@ struct pending_call {
 struct transport_pair {
   caf::actor sender;
   caf::actor receiver;
+  std::shared_ptr<caller_channel> chan;
 };
 
 /// Where an API's events go: read from the config once per API, not per fire.
@@ -81,6 +82,7 @@ transport_pair& pair_for(router_actor* self, const api_config& ac) {
   auto control = std::make_shared<reader_control>(res);
   st.controls->push_back(control);
   p.receiver = spawn_result_receiver(self, res, chan, control);
+  p.chan = chan;
   p.sender = spawn_rpc_sender(self, rpc, res, chan);
   return st.pairs.emplace(id, std::move(p)).first->second;
 }
@@ -106,6 +108,17 @@ void complete(router_actor* self, const std::string& id, expected<json> outcome)
   st.pending.erase(i);
 }
 
+// The result of call `id` came back: checked (schema, hooks) and answered.
+void result_arrived(router_actor* self, const std::string& id, result_message res) {
+  auto i = self->state.pending.find(id);
+  if (i == self->state.pending.end())
+    return; // timed out already
+  const auto& call = i->second.call; // erased only by complete()
+  auto outcome =
+    self->state.pipeline->check_result(call, redis::unwrap_result(call, std::move(res)), false);
+  complete(self, id, std::move(outcome));
+}
+
 // Sends a call whose kwargs passed validation; answers through `rp`.
 void send_call(router_actor* self, caf::typed_response_promise<json> rp, rpc_message msg,
                double total) {
@@ -117,7 +130,7 @@ void send_call(router_actor* self, caf::typed_response_promise<json> rp, rpc_mes
                   + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                     std::chrono::duration<double>(total));
   // Announce the key to the receiver before the call can be answered.
-  self->send(tp.receiver, watch_atom::value, key, msg.id);
+  tp.chan->watch(key, msg.id);
   rpc_message meta;
   meta.id = msg.id;
   meta.api_name = msg.api_name;
@@ -125,7 +138,7 @@ void send_call(router_actor* self, caf::typed_response_promise<json> rp, rpc_mes
   if (st.pipeline->keeps_call_kwargs())
     meta.kwargs = msg.kwargs; // the hooks see the whole call
   auto dl = st.deadlines.emplace(deadline, msg.id);
-  st.pending.emplace(msg.id, pending_call{rp, std::move(meta), key, tp.receiver, dl, total});
+  st.pending.emplace(msg.id, pending_call{rp, std::move(meta), key, tp.chan, dl, total});
   self->send(tp.sender, send_atom::value, std::move(msg), ac.rpc_expiry_seconds);
   schedule_sweep(self);
 }
@@ -304,19 +317,17 @@ caf::behavior router(router_actor* self, config cfg, std::shared_ptr<schema_cach
       return start_fire(self, name, kwargs);
     },
     [=](result_atom, const std::string& id, result_message& res) {
-      auto i = self->state.pending.find(id);
-      if (i == self->state.pending.end())
-        return;
-      auto call = i->second.call;
-      auto outcome = self->state.pipeline->check_result(
-        call, redis::unwrap_result(call, std::move(res)), false);
-      complete(self, id, std::move(outcome));
+      result_arrived(self, id, std::move(res));
+    },
+    [=](result_atom, received_results& results) {
+      for (auto& r : results)
+        result_arrived(self, r.id, std::move(r.result));
     },
     [=](failed_atom, const std::string& id, const error& err) {
       auto i = self->state.pending.find(id);
       if (i == self->state.pending.end())
         return;
-      self->send(i->second.receiver, unwatch_atom::value, i->second.key);
+      i->second.chan->unwatch(i->second.key);
       complete(self, id, err);
     },
     [=](sweep_atom) {
@@ -330,7 +341,7 @@ caf::behavior router(router_actor* self, config cfg, std::shared_ptr<schema_cach
           st.deadlines.erase(st.deadlines.begin());
           continue;
         }
-        self->send(i->second.receiver, unwatch_atom::value, i->second.key);
+        i->second.chan->unwatch(i->second.key);
         complete(self, id, redis::timeout_error(i->second.call, i->second.timeout));
       }
       schedule_sweep(self);

@@ -21,6 +21,7 @@
 #include "lightbus/schema_cache.hpp"
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(lightbus::error)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<const lightbus::rpc_message>)
 
 namespace lightbus::detail {
 
@@ -37,10 +38,20 @@ using credit_atom = caf::atom_constant<caf::atom("credit")>;
 using peer_atom = caf::atom_constant<caf::atom("peer")>;
 /// Consumer self-message: do one (blocking) read.
 using read_atom = caf::atom_constant<caf::atom("read")>;
-/// API server -> function handler: `(invoke_atom, rpc_message)` -> result_message.
+/// API server -> function handler: `(invoke_atom, seq, shared_ptr<const rpc_message>)`,
+/// the call and the server's number for it; no answer: the handler hands the
+/// result to the server's writer as soon as it is ready (or, when
+/// `after_rpc_execution` hooks must run, back to the server as `ran_atom`).
 using invoke_atom = caf::atom_constant<caf::atom("invoke")>;
-/// API server -> its result writer: `(write_atom, key, blob)` -> bool, after LPUSH+EXPIRE.
+/// Function handler -> API server: `(ran_atom, seq, result_message)`, the
+/// result still to `finish` (the API has after_rpc_execution hooks).
+using ran_atom = caf::atom_constant<caf::atom("ran")>;
+/// API server or function handler -> the server's result writer:
+/// `(write_atom, seq, key, blob)`, no answer (see `written_atom`).
 using write_atom = caf::atom_constant<caf::atom("write")>;
+/// Result writer -> its API server, once per pipeline:
+/// `(written_atom, vector<seq>, ok)`: Redis took (or refused) these results.
+using written_atom = caf::atom_constant<caf::atom("written")>;
 // end rpc
 /// Self-message of writers: send what was queued as one pipeline.
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
@@ -53,9 +64,8 @@ using abandon_atom = caf::atom_constant<caf::atom("abandon")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 /// Supervisor self-message: a stop took too long.
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
-/// Caller actors: watch/unwatch a result key, a result arrived, a send failed.
-using watch_atom = caf::atom_constant<caf::atom("watch")>;
-using unwatch_atom = caf::atom_constant<caf::atom("unwatch")>;
+/// Caller actors: a result arrived, a send failed (result keys to await go
+/// through `caller_channel::watch`, not a message).
 using result_atom = caf::atom_constant<caf::atom("result")>;
 using failed_atom = caf::atom_constant<caf::atom("failed")>;
 using send_atom = caf::atom_constant<caf::atom("send")>;
@@ -169,9 +179,10 @@ struct consumer_config {
 caf::actor spawn_queue_consumer(caf::local_actor* parent, consumer_config cfg,
                                 caf::actor server);
 
-/// Detached: writes results with pipelined LPUSH+EXPIRE, reconnecting as needed.
+/// Detached: writes results with pipelined LPUSH+EXPIRE, reconnecting as
+/// needed, and tells `server` which were written, one message per pipeline.
 caf::actor spawn_result_writer(caf::local_actor* parent, redis::connection_options redis,
-                               int result_ttl);
+                               int result_ttl, caf::actor server);
 
 /// What an API server needs.
 struct api_server_config {
@@ -191,10 +202,6 @@ struct api_server_config {
 
 /// Runs the calls of one API on its handler actors and sends their results.
 caf::actor spawn_api_server(caf::local_actor* parent, api_server_config cfg);
-
-/// Detached: runs `proc.invoke` for each `(invoke_atom, rpc_message)`.
-caf::actor spawn_function_handler(caf::local_actor* parent,
-                                  std::shared_ptr<const api> owner, const procedure* proc);
 
 /// Returns the dead-letter stream of a consumer group: `{group}:dead_letter`.
 std::string dead_letter_stream_key(std::string_view group);

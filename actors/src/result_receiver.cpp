@@ -2,8 +2,9 @@
 //
 // Detached (BLPOP blocks). It blocks in one BLPOP on all result keys it awaits
 // plus a private wake-up key. A call that starts while it is blocked is
-// announced to it first (watch_atom), and the sender pushes the wake-up key if
-// the receiver may be blocked already, so the new key is included at once.
+// announced to it first (caller_channel::watch, taken before each read), and
+// the sender pushes the wake-up key if the receiver may be blocked already, so
+// the new key is included at once.
 // After each hit it drains the other keys with one LPOP script: many results
 // per round trip. Redis commands: libs/redis/src/rpc_transport.cpp.
 
@@ -25,6 +26,9 @@ struct receiver_state {
   caf::actor router;
   std::optional<redis::endpoint> redis_ep;
   std::unordered_map<std::string, std::string> keys; // result key -> call id
+  // Taken from the channel before each read (buffers kept between reads).
+  std::vector<std::pair<std::string, std::string>> to_watch;
+  std::vector<std::string> to_unwatch;
   bool attached = false;
   std::shared_ptr<spdlog::logger> log = logger("client");
   ~receiver_state() {
@@ -35,7 +39,9 @@ struct receiver_state {
 
 using receiver_actor = caf::stateful_actor<receiver_state>;
 
-void deliver(receiver_actor* self, const std::string& key, const std::string& blob) {
+// Hands the result on: at once (`out` null) or gathered into `out`.
+void deliver(receiver_actor* self, const std::string& key, const std::string& blob,
+             received_results* out = nullptr) {
   auto& st = self->state;
   auto i = st.keys.find(key);
   if (i == st.keys.end())
@@ -49,7 +55,10 @@ void deliver(receiver_actor* self, const std::string& key, const std::string& bl
                           "the result could not be read: " + res.error().message));
     return;
   }
-  self->send(st.router, result_atom::value, std::move(id), std::move(*res));
+  if (out)
+    out->push_back(received_result{std::move(id), std::move(*res)});
+  else
+    self->send(st.router, result_atom::value, std::move(id), std::move(*res));
 }
 
 // A read failed: drop the connection and read again after the back-off.
@@ -65,9 +74,22 @@ void reconnect_later(receiver_actor* self, const error& err) {
 }
 
 // One blocking read; false when it failed (a read is scheduled already).
+// Takes the keys the router added or dropped since the last read.
+void take_watches(receiver_state& st) {
+  st.chan->take(st.to_watch, st.to_unwatch);
+  for (auto& [key, id] : st.to_watch)
+    st.keys.emplace(std::move(key), std::move(id));
+  for (auto& key : st.to_unwatch)
+    st.keys.erase(key);
+  st.to_watch.clear();
+  st.to_unwatch.clear();
+}
+
 bool receive_once(receiver_actor* self, redis::connection& conn) {
   auto& st = self->state;
-  std::vector<std::string> keys;
+  take_watches(st);
+  // Views into `st.keys`, rebuilt after `deliver` erased some.
+  std::vector<std::string_view> keys;
   keys.reserve(st.keys.size());
   for (auto& [key, id] : st.keys)
     keys.push_back(key);
@@ -86,9 +108,15 @@ bool receive_once(receiver_actor* self, redis::connection& conn) {
     keys.clear();
     for (auto& [key, id] : st.keys)
       keys.push_back(key);
-    if (auto d = redis::drain_results(conn, keys))
+    // Everything the drain found was ready at the same moment: one message.
+    if (auto d = redis::drain_results(conn, keys); d && !d->empty()) {
+      received_results out;
+      out.reserve(d->size());
       for (auto& x : *d)
-        deliver(self, x.key, x.blob);
+        deliver(self, x.key, x.blob, &out);
+      if (!out.empty())
+        self->send(st.router, result_atom::value, std::move(out));
+    }
   }
   return true;
 }
@@ -107,10 +135,6 @@ caf::behavior receiver(receiver_actor* self, redis::connection_options redis,
   st.control = std::move(control);
   self->send(self, read_atom::value);
   return {
-    [=](watch_atom, std::string& key, std::string& id) {
-      self->state.keys.emplace(std::move(key), std::move(id));
-    },
-    [=](unwatch_atom, const std::string& key) { self->state.keys.erase(key); },
     [=](read_atom) {
       auto& st = self->state;
       if (st.control->stopping())
@@ -128,9 +152,9 @@ caf::behavior receiver(receiver_actor* self, redis::connection_options redis,
       }
       if (!receive_once(self, **conn))
         return;
-      // Order matters (see rpc_sender.cpp): mark "blocked" before queueing
-      // the next read, so any watch the sender did not wake us for is already
-      // in the mailbox ahead of that read.
+      // Order matters (see rpc_sender.cpp): mark "blocked" before the next
+      // read takes the channel's watches, so any watch the sender did not
+      // wake us for is taken by that read.
       st.chan->receiver_blocked = true;
       self->send(self, read_atom::value);
     },

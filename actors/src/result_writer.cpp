@@ -2,9 +2,11 @@
 //
 // Detached, with its own connection. Results that arrive while it is busy are
 // sent together as one pipeline (LPUSH + EXPIRE each), which is what makes many
-// calls in flight cheap. Each write is answered only after Redis took it, so
-// the API server frees the call's slot only when the result is really out.
-// Each API server owns one (api_server.cpp).
+// calls in flight cheap. Results come from the API server and, for function
+// handlers, straight from the handler that ran the call; each carries the
+// server's sequence number for the call. Once Redis took a pipeline (or refused
+// it) the writer tells the server which calls it wrote, in one message, and the
+// server frees their slots and credits. Each API server owns one (api_server.cpp).
 
 #include "internal.hpp"
 #include "lightbus/logger.hpp"
@@ -17,13 +19,14 @@ namespace {
 
 struct pending_write {
   redis::outgoing_result result;
-  caf::typed_response_promise<bool> promise;
+  uint64_t seq = 0; // the API server's number for the call
 };
 
 struct writer_state {
   redis::connection_options redis;
   int ttl = 60;
   std::optional<redis::endpoint> redis_ep;
+  caf::actor server;
   std::vector<pending_write> pending;
   bool flush_scheduled = false;
   std::shared_ptr<spdlog::logger> log = logger("worker");
@@ -73,11 +76,15 @@ void flush(writer_actor* self) {
   }
   if (!r)
     st.log->error("result writer: Redis rejected results: {}", r.error().message);
+  std::vector<uint64_t> seqs;
+  seqs.reserve(batch.size());
   for (auto& p : batch)
-    p.promise.deliver(static_cast<bool>(r));
+    seqs.push_back(p.seq);
+  self->send(st.server, written_atom::value, std::move(seqs), static_cast<bool>(r));
 }
 
-caf::behavior result_writer(writer_actor* self, redis::connection_options redis, int ttl) {
+caf::behavior result_writer(writer_actor* self, redis::connection_options redis, int ttl,
+                            caf::actor server) {
   drop_strays(self, "result writer");
   self->state.redis = std::move(redis);
   self->state.redis.read_timeout = std::chrono::seconds(5);
@@ -85,17 +92,16 @@ caf::behavior result_writer(writer_actor* self, redis::connection_options redis,
                                backoff_policy{std::chrono::milliseconds(50),
                                               std::chrono::milliseconds(2000)});
   self->state.ttl = ttl;
+  self->state.server = std::move(server);
   return {
-    [=](write_atom, std::string& key, std::string& blob) -> caf::result<bool> {
+    [=](write_atom, uint64_t seq, std::string& key, std::string& blob) {
       auto& st = self->state;
-      auto rp = self->make_response_promise<bool>();
-      st.pending.push_back(pending_write{{std::move(key), std::move(blob)}, rp});
+      st.pending.push_back(pending_write{{std::move(key), std::move(blob)}, seq});
       if (!st.flush_scheduled) {
         st.flush_scheduled = true;
         // Behind every write already in the mailbox: they join this pipeline.
         self->send(self, flush_atom::value);
       }
-      return rp;
     },
     [=](flush_atom) { flush(self); },
     [=](drain_atom) -> bool {
@@ -108,8 +114,9 @@ caf::behavior result_writer(writer_actor* self, redis::connection_options redis,
 } // namespace
 
 caf::actor spawn_result_writer(caf::local_actor* parent, redis::connection_options redis,
-                               int result_ttl) {
-  return parent->spawn<caf::detached>(result_writer, std::move(redis), result_ttl);
+                               int result_ttl, caf::actor server) {
+  return parent->spawn<caf::detached>(result_writer, std::move(redis), result_ttl,
+                                      std::move(server));
 }
 
 } // namespace lightbus::detail

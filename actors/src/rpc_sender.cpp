@@ -64,8 +64,8 @@ caf::behavior sender(sender_actor* self, redis::connection_options rpc_redis,
       }
       redis::append_call(*st.conn, msg, encode(msg), expiry);
       st.batch.push_back(std::move(msg.id));
-      // One wake-up per blocking read: the receiver reads its mailbox (and so
-      // every later watch) before it blocks again. Pushing one per call made
+      // One wake-up per blocking read: the receiver takes the channel's
+      // watches (every later one too) before it blocks again. Pushing one per call made
       // the wake list grow by thousands of entries a second under load.
       if (st.chan->receiver_blocked.exchange(false)) {
         if (st.chan->same_redis) {

@@ -397,6 +397,46 @@ TEST_F(WorkerRpc, BackpressureBoundsInFlight) {
   EXPECT_EQ(probe_->max_running, 4);
 }
 
+namespace {
+
+/// `hold(wait)`: returns at once, or (wait = true) when the probe's gate opens.
+struct hold_api : lightbus::api {
+  hold_api(std::string name, std::shared_ptr<lightbus::test::probe> p) : api(std::move(name)) {
+    rpc("hold", {"wait"}, [p](bool wait) {
+      if (wait)
+        p->gate.wait();
+      return wait;
+    });
+  }
+};
+
+} // namespace
+
+// A call is answered as soon as it returns, not with the other calls popped
+// in its batch: with one handler, a quick call taken together with a blocked
+// one behind it is answered while the blocked one still runs.
+TEST_F(WorkerRpc, ACallIsAnsweredWhenItReturnsNotWithItsBatch) {
+  // Both wait in the queue before the worker starts, so one read pops both.
+  auto quick = push_call("hold", {{"wait", false}}, 60);
+  auto held = push_call("hold", {{"wait", true}}, 60);
+  lightbus::module mod;
+  mod.serve<hold_api>(api_, probe_);
+  lightbus::worker_options opts;
+  opts.handlers_per_procedure = 1; // both calls go to the same handler, in order
+  start_worker(mod, opts);
+
+  auto blob = pop_result_blob(quick, 10);
+  ASSERT_TRUE(blob) << "the quick call was not answered while the other one was held";
+  EXPECT_EQ(json::parse(*blob)["kwargs"]["result"], json(false));
+  EXPECT_EQ(integer({"EXISTS", result_key(held)}), 0) << "the held call cannot be answered yet";
+  EXPECT_EQ(queue_length(), 0) << "both calls were taken";
+
+  probe_->gate.open();
+  blob = pop_result_blob(held, 10);
+  ASSERT_TRUE(blob) << "the held call was not answered after its gate opened";
+  EXPECT_EQ(json::parse(*blob)["kwargs"]["result"], json(true));
+}
+
 TEST_F(WorkerRpc, PopsTheQueuesOfTheInternalApisAsPythonDoes) {
   // Python's worker BLPOPs internal.state:rpc_queue and internal.metrics:rpc_queue
   // with its APIs' queues (spec §3.3); they offer no procedures, so a call found

@@ -172,4 +172,8 @@ result_message call_executor::finish(const rpc_message& call, result_message res
   return res;
 }
 
+bool call_executor::finish_runs_hooks() const noexcept {
+  return !hooks_->empty(hook_point::after_rpc_execution);
+}
+
 } // namespace lightbus::engine

@@ -105,16 +105,19 @@ size_t append_wake(connection& conn, const std::string& wake_key) {
 }
 
 expected<std::optional<popped_result>> wait_any_result(connection& conn,
-                                                       const std::vector<std::string>& keys,
+                                                       const std::vector<std::string_view>& keys,
                                                        const std::string& wake_key,
                                                        double seconds) {
-  std::vector<std::string> argv;
+  // Views: the keys are copied once, into the command's RESP.
+  auto timeout = seconds_arg(seconds);
+  std::vector<std::string_view> argv;
   argv.reserve(keys.size() + 3);
   argv.emplace_back("BLPOP");
   argv.insert(argv.end(), keys.begin(), keys.end());
-  argv.push_back(wake_key);
-  argv.push_back(seconds_arg(seconds));
-  auto r = conn.command(argv);
+  argv.emplace_back(wake_key);
+  argv.emplace_back(timeout);
+  conn.append(argv);
+  auto r = conn.read_reply();
   if (!r)
     return r.error();
   if (r->is_error())
@@ -137,13 +140,19 @@ return out)lua";
 } // namespace
 
 expected<std::vector<popped_result>> drain_results(connection& conn,
-                                                   const std::vector<std::string>& keys) {
+                                                   const std::vector<std::string_view>& keys) {
   std::vector<popped_result> out;
   if (keys.empty())
     return out;
-  std::vector<std::string> argv{"EVAL", drain_script, std::to_string(keys.size())};
+  auto n = std::to_string(keys.size());
+  std::vector<std::string_view> argv;
+  argv.reserve(keys.size() + 3);
+  argv.emplace_back("EVAL");
+  argv.emplace_back(drain_script);
+  argv.emplace_back(n);
   argv.insert(argv.end(), keys.begin(), keys.end());
-  auto r = conn.command(argv);
+  conn.append(argv);
+  auto r = conn.read_reply();
   if (!r)
     return r.error();
   if (r->is_error())

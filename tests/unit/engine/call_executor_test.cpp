@@ -121,3 +121,20 @@ TEST_F(CallExecutor, RefusedCallsAreAnsweredWithoutHooks) {
   EXPECT_EQ(seen, 0);
   EXPECT_NE(text(*a.answer).find("bad utf-8"), std::string::npos);
 }
+
+// The worker runs `finish` in the function handler's own thread only when it
+// runs no user code; with after_rpc_execution hooks it runs in the API server.
+TEST_F(CallExecutor, FinishRunsHooksOnlyWhenThereAreAfterRpcExecutionHooks) {
+  hooks->before_rpc_execution([](lightbus::rpc_message&) {});
+  EXPECT_FALSE(exec.finish_runs_hooks()) << "before hooks do not run in finish";
+  int seen = 0;
+  hooks->after_rpc_execution([&](const lightbus::rpc_message&, lightbus::result_message&) {
+    ++seen;
+  });
+  EXPECT_TRUE(exec.finish_runs_hooks());
+  auto c = call("price", {{"sku", "a"}});
+  bool stop = false;
+  (void) exec.finish(c, lightbus::make_result(c, 9.5), stop);
+  EXPECT_EQ(seen, 1);
+  EXPECT_FALSE(stop);
+}

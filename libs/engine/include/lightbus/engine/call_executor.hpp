@@ -66,6 +66,12 @@ public:
   /// `on_hook_error::stop` failed.
   result_message finish(const rpc_message& call, result_message res, bool& stop_worker) const;
 
+  /// True when `finish` runs user code (`after_rpc_execution` hooks). Without
+  /// it `finish` only reads the schemas (thread-safe), so a worker may run it
+  /// in the thread that ran the call; with it, in one place (the API server),
+  /// one call at a time, as the hooks have always been run.
+  bool finish_runs_hooks() const noexcept;
+
   const std::shared_ptr<const api>& definition() const noexcept { return definition_; }
 
   const std::shared_ptr<schema_cache>& schemas() const noexcept { return schemas_; }

@@ -64,14 +64,14 @@ struct popped_result {
 /// first non-empty key, in the order given), a wake-up (`key == wake_key`),
 /// or nothing (timeout).
 expected<std::optional<popped_result>> wait_any_result(connection& conn,
-                                                       const std::vector<std::string>& keys,
+                                                       const std::vector<std::string_view>& keys,
                                                        const std::string& wake_key,
                                                        double seconds);
 
 /// Pops whatever is ready on `keys` in one round trip (a Lua script of
 /// `LPOP`s), in the order of `keys`.
 expected<std::vector<popped_result>> drain_results(connection& conn,
-                                                   const std::vector<std::string>& keys);
+                                                   const std::vector<std::string_view>& keys);
 
 /// Sends `call` and waits for its result on `reader` (BLPOP), up to `t.total`.
 expected<json> call(connection& writer, connection& reader, const rpc_message& call,
