@@ -130,7 +130,8 @@ void run_raw_consume(const events_settings& s, events_report& out) {
 /// one client, `depth` commands per pipeline; nullopt if it is not installed.
 std::optional<double> run_redis_benchmark_xadd(const events_settings& s, size_t depth,
                                                std::string& shown) {
-  auto stream = "lightbus_bench:" + make_uuid1() + ":rb";
+  // redis-benchmark --cluster routes a command by a {hash tag} in its key only.
+  auto stream = "lightbus_bench:{" + make_uuid1() + "}:rb";
   std::vector<std::string> args{"-c", "1", "-n", std::to_string(s.events), "-q"};
   if (depth > 1)
     args.insert(args.end(), {"-P", std::to_string(depth)});
