@@ -22,6 +22,10 @@ struct caller_channel {
   /// True while the receiver is (about to be) blocked in BLPOP.
   std::atomic<bool> receiver_blocked{false};
   bool same_redis = true;
+  /// On a Redis Cluster (the result Redis is one): this caller's hash tag,
+  /// in its wake key and every result key it awaits (one slot, so one BLPOP
+  /// names them all); empty otherwise.
+  std::string caller_tag;
 };
 
 /// Detached: waits in one BLPOP on every result key it was told to watch
