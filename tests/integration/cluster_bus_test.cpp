@@ -54,6 +54,7 @@ lightbus::config make_config(const std::string& url, const std::string& service,
 struct sum_api : lightbus::api {
   explicit sum_api(std::string name) : api(std::move(name)) {
     rpc("add", {"a", "b"}, [](long long a, long long b) { return a + b; });
+    event("ev", {"n"});
   }
 };
 
