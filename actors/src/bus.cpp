@@ -75,7 +75,8 @@ struct bus_state {
     return *sys;
   }
 
-  expected<std::unique_ptr<call_lease>> acquire(const api_config& ac) {
+  expected<std::unique_ptr<call_lease>> acquire(const api_config& ac, bool& reused) {
+    reused = true;
     {
       std::lock_guard<std::mutex> guard{mtx};
       for (auto i = idle.begin(); i != idle.end(); ++i) {
@@ -86,6 +87,7 @@ struct bus_state {
         }
       }
     }
+    reused = false;
     auto w = redis::connection::open(detail::redis_options(ac.rpc_url, std::chrono::seconds(5)));
     if (!w)
       return w.error();
@@ -208,10 +210,26 @@ expected<json> bus::try_call(std::string_view name, json kwargs,
   t.total = timeout_seconds.value_or(ac.rpc_timeout);
   t.expiry_seconds = ac.rpc_expiry_seconds;
   t.blpop_seconds = ac.result_blpop_seconds;
-  auto lease = state_->acquire(ac);
+  bool reused = false;
+  auto lease = state_->acquire(ac, reused);
   if (!lease)
     return lease.error();
   auto result = redis::call((*lease)->writer, (*lease)->reader, *msg, t);
+  if (!result && result.error().code == errc::connection_failed && reused
+      && (*lease)->writer.broken() && !(*lease)->reader.broken()) {
+    // Sending failed on a pooled connection that died while idle (Redis
+    // restarted; on a Redis Cluster, a node failed over since this connection
+    // last used it): the call almost surely reached no server. Drop the
+    // idle ones and send it once more on new connections.
+    {
+      std::lock_guard<std::mutex> guard{state_->mtx};
+      state_->idle.clear();
+    }
+    lease = state_->acquire(ac, reused);
+    if (!lease)
+      return lease.error();
+    result = redis::call((*lease)->writer, (*lease)->reader, *msg, t);
+  }
   state_->release(std::move(*lease));
   return pipeline.check_result(*msg, std::move(result), true);
 }

@@ -59,6 +59,10 @@ struct caller_channel {
     watch.swap(to_watch_);
     unwatch.swap(to_unwatch_);
   }
+  /// On a Redis Cluster (the result Redis is one): this caller's hash tag,
+  /// in its wake key and every result key it awaits (one slot, so one BLPOP
+  /// names them all); empty otherwise.
+  std::string caller_tag;
 
 private:
   std::mutex mutex_;

@@ -37,6 +37,8 @@ struct transport_pair {
   caf::actor sender;
   caf::actor receiver;
   std::shared_ptr<caller_channel> chan;
+  /// See caller_channel::caller_tag.
+  std::string caller_tag;
 };
 
 /// Where an API's events go: read from the config once per API, not per fire.
@@ -74,11 +76,14 @@ transport_pair& pair_for(router_actor* self, const api_config& ac) {
   if (i != st.pairs.end())
     return i->second;
   auto chan = std::make_shared<caller_channel>();
-  chan->wake_key = redis::new_wake_key();
-  chan->same_redis = ac.rpc_url == ac.result_url;
   auto rpc = redis_options(ac.rpc_url);
   auto res = redis_options(ac.result_url);
+  if (res.url.cluster())
+    chan->caller_tag = redis::new_caller_tag();
+  chan->wake_key = redis::new_wake_key(chan->caller_tag);
+  chan->same_redis = ac.rpc_url == ac.result_url;
   transport_pair p;
+  p.caller_tag = chan->caller_tag;
   auto control = std::make_shared<reader_control>(res);
   st.controls->push_back(control);
   p.receiver = spawn_result_receiver(self, res, chan, control);
@@ -125,6 +130,10 @@ void send_call(router_actor* self, caf::typed_response_promise<json> rp, rpc_mes
   auto& st = self->state;
   const auto& ac = st.cfg.api(msg.api_name);
   auto& tp = pair_for(self, ac);
+  // On a Redis Cluster the result key carries the caller's hash tag (the
+  // protocol's name otherwise): see redis::tagged_return_path.
+  if (!tp.caller_tag.empty())
+    msg.return_path = redis::tagged_return_path(msg, tp.caller_tag);
   auto key = *result_key_from_return_path(msg.return_path);
   auto deadline = std::chrono::steady_clock::now()
                   + std::chrono::duration_cast<std::chrono::steady_clock::duration>(

@@ -119,6 +119,11 @@ void reader_control::unblock() {
   }
   if (id < 0)
     return;
+  // On a Redis Cluster a client id is only unique on its node, and which
+  // node the reader blocks on is not known here: the reader sees the flag
+  // when its (short) blocking read returns. Nothing is cut, nothing is lost.
+  if (opts_.url.cluster())
+    return;
   auto opts = opts_;
   opts.connect_timeout = std::chrono::milliseconds(300);
   opts.read_timeout = std::chrono::milliseconds(300);

@@ -167,15 +167,19 @@ struct consumer_config {
   std::chrono::milliseconds block_timeout{1000};
   std::chrono::milliseconds max_backoff{5000};
   std::shared_ptr<reader_control> control;
-  /// Queues popped before the API's own, on the same Redis: the worker's
-  /// first consumer takes `internal.state:rpc_queue` and
-  /// `internal.metrics:rpc_queue`, as Python's worker does.
-  std::vector<std::string> extra_queues;
+  /// The queues one read pops, in order. Usually `{api}:rpc_queue` alone;
+  /// the worker's first consumer also takes `internal.state:rpc_queue` and
+  /// `internal.metrics:rpc_queue` first, as Python's worker does. On a Redis
+  /// Cluster one consumer per slot (`worker_queue_reads`).
+  std::vector<std::string> queues;
 };
 
-/// Detached: pops calls from `{api}:rpc_queue` (and the other queues of
-/// `cfg.extra_queues`), claims them (DEL of the expiry key) and sends the live
-/// ones to `server` as `(calls_atom, calls)`.
+/// Splits the queues of one API's consumer into the consumers to spawn:
+/// one on a single Redis, one per slot on a Redis Cluster (`cluster`).
+std::vector<consumer_config> worker_queue_reads(const consumer_config& cfg, bool cluster);
+
+/// Detached: pops calls from `cfg.queues`, claims them (DEL of the expiry
+/// key) and sends the live ones to `server` as `(calls_atom, calls)`.
 caf::actor spawn_queue_consumer(caf::local_actor* parent, consumer_config cfg,
                                 caf::actor server);
 

@@ -17,6 +17,7 @@
 #include "lightbus/json.hpp"
 #include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
+#include "lightbus/redis/cluster_shape.hpp"
 #include "lightbus/redis/endpoint.hpp"
 #include "lightbus/redis/rpc_transport.hpp"
 
@@ -49,7 +50,7 @@ using consumer_actor = caf::stateful_actor<consumer_state>;
 // Connects, learns the server's abilities and registers with the control.
 redis::connection* connect(consumer_actor* self) {
   auto& st = self->state;
-  auto conn = st.redis->for_key(st.queue);
+  auto conn = st.redis->for_key(st.queues.back());
   if (conn && st.attached && st.attached_to == st.redis->reconnects())
     return *conn;
   if (!conn) {
@@ -106,7 +107,7 @@ void read_once(consumer_actor* self, redis::connection& conn) {
       st.redis->reset();
       return;
     }
-    st.log->warn("API {}: reading {} failed: {}; reconnecting", st.cfg.api_name, st.queue,
+    st.log->warn("API {}: reading {} failed: {}; reconnecting", st.cfg.api_name, st.queues.back(),
                  popped.error().message);
     retry_later(self, popped.error());
     return;
@@ -178,8 +179,7 @@ caf::behavior queue_consumer(consumer_actor* self, consumer_config cfg, caf::act
   drop_strays(self, "RPC queue consumer " + cfg.api_name);
   auto& st = self->state;
   st.queue = rpc_queue_key(cfg.api_name);
-  st.queues = cfg.extra_queues;
-  st.queues.push_back(st.queue);
+  st.queues = cfg.queues.empty() ? std::vector<std::string>{st.queue} : cfg.queues;
   st.credits = cfg.max_in_flight;
   auto opts = cfg.redis;
   // The socket timeout must outlast the blocking read (see notes on hiredis).
@@ -227,6 +227,17 @@ caf::behavior queue_consumer(consumer_actor* self, consumer_config cfg, caf::act
 }
 
 } // namespace
+
+std::vector<consumer_config> worker_queue_reads(const consumer_config& cfg, bool cluster) {
+  auto queues = cfg.queues.empty() ? std::vector<std::string>{rpc_queue_key(cfg.api_name)}
+                                   : cfg.queues;
+  std::vector<consumer_config> out;
+  for (auto& group : redis::groups_per_slot(queues, cluster)) {
+    out.push_back(cfg);
+    out.back().queues = std::move(group);
+  }
+  return out;
+}
 
 caf::actor spawn_queue_consumer(caf::local_actor* parent, consumer_config cfg,
                                 caf::actor server) {

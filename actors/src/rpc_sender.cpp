@@ -22,6 +22,13 @@ struct sender_state {
   std::optional<redis::connection> conn;
   std::optional<redis::connection> wake_conn; // only when results use another Redis
   std::vector<std::string> batch;             // ids in the pipeline
+  /// On a Redis Cluster: the RPUSHes of the batch, sent once their expiry
+  /// keys are set (expiry key and queue live on different nodes there).
+  struct push {
+    std::string api_name;
+    std::string blob;
+  };
+  std::vector<push> pushes;
   size_t wake_replies = 0;
   size_t wake_replies_other = 0;
   bool flush_scheduled = false;
@@ -35,6 +42,7 @@ void fail_batch(sender_actor* self, const error& err) {
   for (auto& id : st.batch)
     self->send(st.router, failed_atom::value, id, err);
   st.batch.clear();
+  st.pushes.clear();
   st.wake_replies = st.wake_replies_other = 0;
   st.conn.reset();
   st.wake_conn.reset();
@@ -62,7 +70,12 @@ caf::behavior sender(sender_actor* self, redis::connection_options rpc_redis,
         }
         st.conn = std::move(*conn);
       }
-      redis::append_call(*st.conn, msg, encode(msg), expiry);
+      if (st.conn->cluster()) {
+        redis::append_expiry(*st.conn, msg, expiry);
+        st.pushes.push_back({msg.api_name, encode(msg)});
+      } else {
+        redis::append_call(*st.conn, msg, encode(msg), expiry);
+      }
       st.batch.push_back(std::move(msg.id));
       // One wake-up per blocking read: the receiver takes the channel's
       // watches (every later one too) before it blocks again. Pushing one per call made
@@ -93,17 +106,28 @@ caf::behavior sender(sender_actor* self, redis::connection_options rpc_redis,
         return;
       // Replies come back in order: SET, RPUSH per call, wake-ups in between.
       // Read them all; any transport failure fails the whole batch.
-      size_t expected_replies = st.batch.size() * 2 + st.wake_replies;
+      // On a Redis Cluster: the SETs (and wake-ups) first, then the RPUSHes.
+      bool two_steps = !st.pushes.empty();
+      size_t expected_replies = st.batch.size() * (two_steps ? 1 : 2) + st.wake_replies;
       std::optional<error> failure;
-      for (size_t i = 0; i < expected_replies; ++i) {
-        auto r = st.conn->read_reply();
-        if (!r) {
-          failure = r.error();
-          break;
+      auto read_replies = [&](size_t n, const char* what) {
+        for (size_t i = 0; i < n; ++i) {
+          auto r = st.conn->read_reply();
+          if (!r) {
+            failure = r.error();
+            return;
+          }
+          if (r->is_error() && !failure)
+            failure = redis::reply_error(*r, what);
         }
-        if (r->is_error() && !failure)
-          failure = redis::reply_error(*r, "RPUSH");
+      };
+      read_replies(expected_replies, two_steps ? "SET" : "RPUSH");
+      if (two_steps && !failure) {
+        for (auto& p : st.pushes)
+          redis::append_push(*st.conn, p.api_name, p.blob);
+        read_replies(st.pushes.size(), "RPUSH");
       }
+      st.pushes.clear();
       for (size_t i = 0; i < st.wake_replies_other && st.wake_conn; ++i)
         if (!st.wake_conn->read_reply())
           st.wake_conn.reset();

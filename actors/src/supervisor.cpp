@@ -28,13 +28,19 @@ namespace lightbus::detail {
 
 namespace {
 
+/// One queue consumer of an API (one per API on a single Redis; one per
+/// slot of its queues on a Redis Cluster).
+struct consumer_entry {
+  caf::actor actor;
+  consumer_config cfg;
+  int restarts = 0;
+};
+
 struct api_entry {
   served_api api;
   caf::actor server;
-  caf::actor consumer;
-  consumer_config consumer_cfg;
+  std::vector<consumer_entry> consumers;
   int server_restarts = 0;
-  int consumer_restarts = 0;
 };
 
 struct listener_entry {
@@ -108,12 +114,12 @@ void start_task(supervisor_actor* self, task_entry& t) {
   self->monitor(t.actor);
 }
 
-void start_consumer(supervisor_actor* self, api_entry& e) {
+void start_consumer(supervisor_actor* self, api_entry& e, consumer_entry& c) {
   // A fresh control: the old one may be marked stopping or point at a dead
   // connection.
-  e.consumer_cfg.control = std::make_shared<reader_control>(e.consumer_cfg.redis);
-  e.consumer = spawn_queue_consumer(self, e.consumer_cfg, e.server);
-  self->monitor(e.consumer);
+  c.cfg.control = std::make_shared<reader_control>(c.cfg.redis);
+  c.actor = spawn_queue_consumer(self, c.cfg, e.server);
+  self->monitor(c.actor);
   ++self->state.consumers_alive;
 }
 
@@ -251,23 +257,30 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
   for (const auto& served : served_apis) {
     const auto& name = served.definition()->name();
     const auto& ac = st.cfg.api(name);
-    api_entry e{served, {}, {}, {}, 0, 0};
-    e.consumer_cfg.api_name = name;
-    e.consumer_cfg.redis = redis_options(ac.rpc_url);
-    e.consumer_cfg.max_in_flight = served.max_in_flight() > 0 ? served.max_in_flight()
-                                                              : opts.max_in_flight;
-    e.consumer_cfg.block_timeout = opts.block_timeout;
-    e.consumer_cfg.max_backoff = std::chrono::milliseconds(
+    api_entry e{served, {}, {}, 0};
+    consumer_config cc;
+    cc.api_name = name;
+    cc.redis = redis_options(ac.rpc_url);
+    cc.max_in_flight = served.max_in_flight() > 0 ? served.max_in_flight()
+                                                  : opts.max_in_flight;
+    cc.block_timeout = opts.block_timeout;
+    cc.max_backoff = std::chrono::milliseconds(
       static_cast<long long>(std::max(0.1, ac.consumption_restart_delay) * 1000));
     // Python's worker pops the queues of internal.state and internal.metrics
     // (empty: they offer no procedures) in the same BLPOP as its APIs'.
     if (st.apis.empty())
       for (const auto& internal : internal_apis())
         if (st.cfg.api(internal->name()).rpc_url == ac.rpc_url)
-          e.consumer_cfg.extra_queues.push_back(rpc_queue_key(internal->name()));
+          cc.queues.push_back(rpc_queue_key(internal->name()));
+    cc.queues.push_back(rpc_queue_key(name));
+    // On a Redis Cluster those queues live in different slots: one consumer
+    // (one BLPOP/BLMPOP) per slot instead.
+    for (auto& part : worker_queue_reads(cc, cc.redis.url.cluster()))
+      e.consumers.push_back(consumer_entry{{}, std::move(part), 0});
     auto [it, added] = st.apis.emplace(name, std::move(e));
     start_server(self, it->second);
-    start_consumer(self, it->second);
+    for (auto& c : it->second.consumers)
+      start_consumer(self, it->second, c);
   }
   if (!mod.apis().empty()) {
     try {
@@ -351,8 +364,11 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
       return;
     }
     for (auto& [name, e] : st.apis) {
-      if (dm.source == e.consumer.address()) {
+      for (auto& c : e.consumers) {
+        if (dm.source != c.actor.address())
+          continue;
         --st.consumers_alive;
+        c.actor = caf::actor{};
         if (st.stopping) {
           if (st.consumers_alive == 0)
             drain(self);
@@ -360,7 +376,7 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
         }
         st.log->error("API {}: queue consumer exited ({}); restarting it", name,
                       describe(dm.reason));
-        self->delayed_send(self, restart_delay(e.consumer_restarts), restart_atom::value, name,
+        self->delayed_send(self, restart_delay(c.restarts), restart_atom::value, name,
                            std::string("consumer"));
         return;
       }
@@ -379,8 +395,11 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
     // The system is going down (or a parent asked us to): no draining.
     auto& st = self->state;
     for (auto& [name, e] : st.apis) {
-      stop_reader(self, e.consumer_cfg.control);
-      self->send_exit(e.consumer, em.reason);
+      for (auto& c : e.consumers) {
+        stop_reader(self, c.cfg.control);
+        if (c.actor)
+          self->send_exit(c.actor, em.reason);
+      }
       self->send_exit(e.server, em.reason);
     }
     for (auto& l : st.listeners)
@@ -421,12 +440,16 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
       if (i == st.apis.end())
         return;
       if (what == "consumer") {
-        start_consumer(self, i->second); // given the current server
+        for (auto& c : i->second.consumers)
+          if (!c.actor)
+            start_consumer(self, i->second, c); // given the current server
       } else if (what == "server") {
         start_server(self, i->second);
         // Calls go to the new server now; the dead one's calls will never
         // return their credits, so the consumer starts full again.
-        self->send(i->second.consumer, peer_atom::value, i->second.server);
+        for (auto& c : i->second.consumers)
+          if (c.actor)
+            self->send(c.actor, peer_atom::value, i->second.server);
       }
     },
     [=](stop_atom, caf::atom_value why) {
@@ -448,10 +471,12 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
       st.log->info("stopping: no new calls or events are read; finishing work in flight");
       stop_tasks(self, caf::make_error(caf::exit_reason::user_shutdown));
       // Step 1: stop every consumer; step 2 (drain) starts when the last is gone.
-      for (auto& [name, e] : st.apis) {
-        stop_reader(self, e.consumer_cfg.control);
-        self->send(e.consumer, stop_atom::value);
-      }
+      for (auto& [name, e] : st.apis)
+        for (auto& c : e.consumers) {
+          stop_reader(self, c.cfg.control);
+          if (c.actor)
+            self->send(c.actor, stop_atom::value);
+        }
       if (st.consumers_alive == 0)
         drain(self);
       // Whatever happens, the stop ends in bounded time (SIGTERM -> exit < 2 s).

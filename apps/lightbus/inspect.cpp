@@ -404,6 +404,10 @@ int follow(redis::connection& conn, const redis::connection_options& copts,
     }
     if (!batches)
       return redis_failure(batches.error());
+    // On a Redis Cluster with streams on several slots the reads do not
+    // block (see read_streams): poll, without spinning.
+    if (batches->empty() && conn.cluster())
+      std::this_thread::sleep_for(200ms);
     for (auto& b : *batches) {
       auto name = redis::parse_stream_key(b.stream);
       if (!name)

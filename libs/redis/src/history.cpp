@@ -6,11 +6,13 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "lightbus/event.hpp"
 #include "lightbus/json.hpp"
+#include "lightbus/redis/cluster_shape.hpp"
 #include "stream_reply.hpp"
 
 namespace lightbus::redis {
@@ -90,24 +92,31 @@ std::optional<std::string> previous_stream_id(std::string_view id) {
 expected<std::vector<std::string>> scan_keys(connection& conn, const std::string& pattern,
                                              const std::string& type) {
   std::vector<std::string> keys;
-  std::string cursor = "0";
-  do {
-    std::vector<std::string> argv{"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
-    if (!type.empty()) {
-      argv.emplace_back("TYPE");
-      argv.push_back(type);
-    }
-    auto r = conn.command(argv);
-    if (!r)
-      return r.error();
-    if (r->is_error())
-      return reply_error(*r, "SCAN");
-    if (!r->is_array() || r->elements.size() != 2)
-      return make_error(errc::redis_error, "SCAN: unexpected reply");
-    cursor = r->elements[0].str;
-    for (const auto& k : r->elements[1].elements)
-      keys.push_back(k.str);
-  } while (cursor != "0");
+  // Each master holds its own keys: on a Redis Cluster every master is
+  // scanned; on one Redis `each_master` runs once, on `conn` itself.
+  auto scanned = conn.each_master([&](connection& node) -> expected<void> {
+    std::string cursor = "0";
+    do {
+      std::vector<std::string> argv{"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+      if (!type.empty()) {
+        argv.emplace_back("TYPE");
+        argv.push_back(type);
+      }
+      auto r = node.command(argv);
+      if (!r)
+        return r.error();
+      if (r->is_error())
+        return reply_error(*r, "SCAN");
+      if (!r->is_array() || r->elements.size() != 2)
+        return make_error(errc::redis_error, "SCAN: unexpected reply");
+      cursor = r->elements[0].str;
+      for (const auto& k : r->elements[1].elements)
+        keys.push_back(k.str);
+    } while (cursor != "0");
+    return {};
+  });
+  if (!scanned)
+    return scanned.error();
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   return keys;
@@ -162,28 +171,47 @@ expected<std::vector<stream_batch>> read_streams(connection& conn,
                                                  const std::vector<std::string>& streams,
                                                  const std::vector<std::string>& ids,
                                                  long long count, long long block_ms) {
-  std::vector<std::string> argv{"XREAD"};
-  if (count > 0) {
-    argv.emplace_back("COUNT");
-    argv.push_back(std::to_string(count));
+  // On a Redis Cluster one XREAD may only name streams of one slot: one
+  // XREAD per slot, pipelined, none blocking when there are several (a
+  // blocked one would hold the others back; the caller polls again).
+  auto groups = groups_per_slot(streams, conn.cluster());
+  if (groups.size() > 1)
+    block_ms = -1;
+  for (const auto& group : groups) {
+    std::vector<std::string> argv{"XREAD"};
+    if (count > 0) {
+      argv.emplace_back("COUNT");
+      argv.push_back(std::to_string(count));
+    }
+    if (block_ms >= 0) {
+      argv.emplace_back("BLOCK");
+      argv.push_back(std::to_string(block_ms));
+    }
+    argv.emplace_back("STREAMS");
+    argv.insert(argv.end(), group.begin(), group.end());
+    for (const auto& k : group)
+      argv.push_back(ids[static_cast<size_t>(
+        std::find(streams.begin(), streams.end(), k) - streams.begin())]);
+    conn.append(argv);
   }
-  if (block_ms >= 0) {
-    argv.emplace_back("BLOCK");
-    argv.push_back(std::to_string(block_ms));
-  }
-  argv.emplace_back("STREAMS");
-  argv.insert(argv.end(), streams.begin(), streams.end());
-  argv.insert(argv.end(), ids.begin(), ids.end());
-  auto r = conn.command(argv);
-  if (!r)
-    return r.error();
-  if (r->is_error())
-    return reply_error(*r, "XREAD");
   std::vector<stream_batch> out;
-  for (auto& s : r->elements)
-    if (s.is_array() && s.elements.size() == 2)
-      out.push_back(
-        stream_batch{std::move(s.elements[0].str), parse_entries(std::move(s.elements[1]))});
+  std::optional<error> first_error;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    auto r = conn.read_reply();
+    if (!r)
+      return r.error();
+    if (r->is_error()) {
+      if (!first_error)
+        first_error = reply_error(*r, "XREAD");
+      continue;
+    }
+    for (auto& s : r->elements)
+      if (s.is_array() && s.elements.size() == 2)
+        out.push_back(
+          stream_batch{std::move(s.elements[0].str), parse_entries(std::move(s.elements[1]))});
+  }
+  if (first_error)
+    return *first_error;
   return out;
 }
 

@@ -7,6 +7,7 @@
 
 #include "lightbus/json.hpp"
 #include "lightbus/keys.hpp"
+#include "lightbus/redis/cluster_shape.hpp"
 #include "lightbus/uuid.hpp"
 
 namespace lightbus::redis {
@@ -30,10 +31,18 @@ void append_call(connection& conn, const rpc_message& msg, const std::string& bl
                  int expiry_seconds) {
   // The expiry key goes first: a worker that pops the call before the SET
   // arrives would otherwise find no key and drop the call (spec §3.5).
+  append_expiry(conn, msg, expiry_seconds);
+  append_push(conn, msg.api_name, blob);
+}
+
+void append_expiry(connection& conn, const rpc_message& msg, int expiry_seconds) {
   auto expiry = rpc_expiry_key(msg.id);
   auto ttl = std::to_string(expiry_seconds > 0 ? expiry_seconds : 1);
   conn.append({"SET", expiry, "1", "EX", ttl});
-  auto queue = rpc_queue_key(msg.api_name);
+}
+
+void append_push(connection& conn, const std::string& api_name, const std::string& blob) {
+  auto queue = rpc_queue_key(api_name);
   conn.append({"RPUSH", queue, blob});
 }
 
@@ -56,8 +65,25 @@ expected<void> read_call_replies(connection& conn) {
 }
 
 expected<void> send_call(connection& conn, const rpc_message& msg, int expiry_seconds) {
-  append_call(conn, msg, encode(msg), expiry_seconds);
-  return read_call_replies(conn);
+  if (!conn.cluster()) {
+    append_call(conn, msg, encode(msg), expiry_seconds);
+    return read_call_replies(conn);
+  }
+  // Redis Cluster: the expiry key and the queue are on different nodes; the
+  // call is pushed only once its expiry key is set (see append_expiry).
+  append_expiry(conn, msg, expiry_seconds);
+  auto set = conn.read_reply();
+  if (!set)
+    return set.error();
+  if (set->is_error())
+    return reply_error(*set, "SET");
+  append_push(conn, msg.api_name, encode(msg));
+  auto pushed = conn.read_reply();
+  if (!pushed)
+    return pushed.error();
+  if (pushed->is_error())
+    return reply_error(*pushed, "RPUSH");
+  return {};
 }
 
 expected<std::optional<result_message>> wait_result(connection& conn, const std::string& key,
@@ -94,8 +120,19 @@ error timeout_error(const rpc_message& call, double seconds) {
                                      + "' running?");
 }
 
-std::string new_wake_key() {
-  return "lightbus_cpp:wake:" + make_uuid1();
+std::string new_wake_key(std::string_view caller_tag) {
+  if (caller_tag.empty())
+    return "lightbus_cpp:wake:" + make_uuid1();
+  return "lightbus_cpp:wake:" + hash_tag(caller_tag);
+}
+
+std::string new_caller_tag() {
+  return make_uuid1();
+}
+
+std::string tagged_return_path(const rpc_message& call, std::string_view caller_tag) {
+  return return_path_for(
+    rpc_result_key(call.api_name, call.procedure_name, hash_tag(caller_tag) + call.id));
 }
 
 size_t append_wake(connection& conn, const std::string& wake_key) {

@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -58,6 +59,45 @@ expected<void> store_schemas(connection& conn,
   return result;
 }
 
+namespace {
+
+// One MGET on a single Redis (as always); on a Redis Cluster, where the
+// `schema:{api}` keys live in different slots, one pipelined GET per key
+// (the connection splits the pipeline per node). Same reply shape either way.
+expected<reply> read_schema_values(connection& conn, const std::vector<std::string>& names) {
+  if (conn.cluster()) {
+    for (const auto& name : names)
+      conn.append({"GET", schema_key(name)});
+    reply all;
+    all.type = reply::kind::array;
+    std::optional<error> first_error;
+    for (size_t i = 0; i < names.size(); ++i) {
+      auto r = conn.read_reply();
+      if (!r)
+        return r.error();
+      if (r->is_error() && !first_error)
+        first_error = reply_error(*r, "GET");
+      all.elements.push_back(std::move(*r));
+    }
+    if (first_error)
+      return *first_error;
+    return all;
+  }
+  std::vector<std::string> argv{"MGET"};
+  for (const auto& name : names)
+    argv.push_back(schema_key(name));
+  auto values = conn.command(argv);
+  if (!values)
+    return values.error();
+  if (values->is_error())
+    return reply_error(*values, "MGET");
+  if (!values->is_array() || values->elements.size() != names.size())
+    return make_error(errc::invalid_message, "MGET: unexpected reply shape");
+  return values;
+}
+
+} // namespace
+
 expected<std::map<std::string, json>> load_schemas(connection& conn,
                                                    std::vector<error>* problems) {
   std::map<std::string, json> out;
@@ -72,16 +112,9 @@ expected<std::map<std::string, json>> load_schemas(connection& conn,
       names.push_back(element.str);
   if (names.empty())
     return out;
-  std::vector<std::string> argv{"MGET"};
-  for (const auto& name : names)
-    argv.push_back(schema_key(name));
-  auto values = conn.command(argv);
+  auto values = read_schema_values(conn, names);
   if (!values)
     return values.error();
-  if (values->is_error())
-    return reply_error(*values, "MGET");
-  if (!values->is_array() || values->elements.size() != names.size())
-    return make_error(errc::invalid_message, "MGET: unexpected reply shape");
   auto report = [problems](std::string message) {
     logger("redis")->warn("{}", message);
     if (problems != nullptr)

@@ -46,7 +46,8 @@ std::optional<std::string> previous_stream_id(std::string_view id);
 // -- reading --------------------------------------------------------------------
 
 /// Returns every key matching `pattern` (SCAN MATCH ... COUNT 1000), of Redis
-/// type `type` unless it is empty; sorted.
+/// type `type` unless it is empty; sorted. On a Redis Cluster every master is
+/// scanned (`connection::each_master`).
 expected<std::vector<std::string>> scan_keys(connection& conn, const std::string& pattern,
                                              const std::string& type = "stream");
 
@@ -71,7 +72,9 @@ read_range(connection& conn, const std::string& stream, const std::string& start
            const std::string& end, long long count, bool reverse = false);
 
 /// `XREAD [COUNT n] [BLOCK ms] STREAMS s... id...` (`block_ms` < 0 = no
-/// BLOCK); an empty result when the block timed out.
+/// BLOCK); an empty result when the block timed out. On a Redis Cluster, one
+/// XREAD per slot (`groups_per_slot`), pipelined, and none blocks when the
+/// streams span several slots: the caller polls.
 expected<std::vector<stream_batch>> read_streams(connection& conn,
                                                  const std::vector<std::string>& streams,
                                                  const std::vector<std::string>& ids,

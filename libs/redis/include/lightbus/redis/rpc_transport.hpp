@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lightbus/error.hpp"
@@ -28,6 +29,13 @@ struct call_timeouts {
 void append_call(connection& conn, const rpc_message& msg, const std::string& blob,
                  int expiry_seconds);
 
+/// As `append_call` in two steps, for a Redis Cluster, where the expiry key
+/// and the queue live on different nodes and one pipeline would reach them in
+/// no set order: `append_expiry` now, `append_push` only once its reply came
+/// (a worker must never pop a call whose expiry key is not set yet).
+void append_expiry(connection& conn, const rpc_message& msg, int expiry_seconds);
+void append_push(connection& conn, const std::string& api_name, const std::string& blob);
+
 /// Reads the two replies of `append_call`.
 expected<void> read_call_replies(connection& conn);
 
@@ -47,8 +55,21 @@ error timeout_error(const rpc_message& call, double seconds);
 
 /// Returns a new private wake-up key for a result reader
 /// (`lightbus_cpp:wake:<uuid>`): pushed to end a BLPOP that must take a new
-/// result key into account.
-std::string new_wake_key();
+/// result key into account. With a `caller_tag` (a Redis Cluster) the key is
+/// `lightbus_cpp:wake:{tag}`, in the slot of the caller's result keys.
+std::string new_wake_key(std::string_view caller_tag = {});
+
+/// Returns a new tag naming one caller (one result reader) on a Redis
+/// Cluster: its result keys and wake-up key carry it as a hash tag, so its
+/// one BLPOP over all of them (and the drain script) name keys of one slot.
+std::string new_caller_tag();
+
+/// Returns the return path of `call` for a caller on a Redis Cluster:
+/// `redis+key://{api}.{procedure}:result:{tag}{id}` (`{tag}` literally in
+/// braces): the protocol's result key with the caller's hash tag in front of
+/// the id. Servers push to whatever return path a call names (spec §3.4), so
+/// Python and C++ servers alike answer it.
+std::string tagged_return_path(const rpc_message& call, std::string_view caller_tag);
 
 /// Appends `RPUSH wake_key 1` + `EXPIRE wake_key 60` to the pipeline; returns
 /// the number of replies to read (2).
