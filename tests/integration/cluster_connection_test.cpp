@@ -194,3 +194,28 @@ TEST(ClusterConnection, AKilledMasterIsReplacedAndTheEndpointFollows) {
   std::printf("failover followed in %.1f s (%d reconnects)\n", took,
               static_cast<int>(ep.reconnects()));
 }
+
+TEST(ClusterConnection, AMapReadBeforeAFailoverIsReadAgainWhenItsMasterIsGone) {
+  t::redis_cluster cl;
+  // The map is read now, naming the master that is about to die; the
+  // connection has not talked to that master yet.
+  auto conn = cluster_connection(cl.url());
+  size_t victim = cl.masters().back();
+  ASSERT_NE(victim, 0u) << "node 0 is the seed the map was read from";
+  int slot = 0;
+  while (cl.master_of(slot) != victim)
+    slot += 97;
+  auto key = t::redis_cluster::key_in_slot(slot, "it_cluster_stale_map");
+  cl.node(victim).kill();
+  ASSERT_TRUE(t::wait_until([&] { return cl.wait_ok(200ms) && cl.master_of(slot) != victim; },
+                            20s))
+    << "the replica was not promoted";
+  // The old map names the dead master: the command is sent to the new one,
+  // on the same connection, instead of failing.
+  auto r = conn.command({"SET", key, "after"});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->str, "OK");
+  EXPECT_FALSE(conn.broken());
+  auto direct = cl.connect_node(cl.master_of(slot));
+  EXPECT_EQ(t::command(direct, {"GET", key}).str, "after");
+}

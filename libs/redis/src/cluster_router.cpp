@@ -114,6 +114,28 @@ size_t cluster_router::node_index(const cluster::node_address& a) {
   return nodes_.size() - 1;
 }
 
+// Reads the slot map again on a connection of its own (a node connection may
+// have replies pending), from any node known but `dead`.
+bool cluster_router::reload_map_avoiding(size_t dead) {
+  std::vector<cluster::node_address> candidates;
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    if (i != dead)
+      candidates.push_back(nodes_[i].address);
+  for (const auto& [host, port] : opts_.url.cluster_seeds)
+    if (cluster::node_address a{host, port};
+        std::find(candidates.begin(), candidates.end(), a) == candidates.end()
+        && !(dead < nodes_.size() && nodes_[dead].address == a))
+      candidates.push_back(a);
+  for (const auto& a : candidates) {
+    auto direct = node_options(opts_, a);
+    direct.connect_timeout = std::min(direct.connect_timeout, std::chrono::milliseconds(500));
+    auto conn = connection::open(direct);
+    if (conn && load_slots(*conn, a.host))
+      return true;
+  }
+  return false;
+}
+
 expected<connection*> cluster_router::node_conn(size_t idx) {
   auto& n = nodes_[idx];
   if (!n.conn) {
@@ -172,6 +194,26 @@ void cluster_router::append(std::vector<std::string> argv) {
 }
 
 void cluster_router::send(size_t id, size_t idx, bool asking) {
+  // A map read during a failover may still name a dead master: when its node
+  // cannot be reached, read the map again and send to the slot's new master
+  // (so a command is not lost to a map that was only out of date).
+  if (!nodes_[idx].conn && !asking) {
+    auto conn = connection::open(node_options(opts_, nodes_[idx].address));
+    if (conn) {
+      conn->read_timeout(timeout_);
+      if (on_open_)
+        on_open_(*conn);
+      nodes_[idx].conn.emplace(std::move(*conn));
+    } else {
+      std::vector<std::string_view> views(at(id).argv.begin(), at(id).argv.end());
+      auto key = cluster::key_of(views);
+      if (key && reload_map_avoiding(idx)) {
+        auto now = slots_[static_cast<size_t>(cluster::hash_slot(*key))];
+        if (now >= 0 && static_cast<size_t>(now) != idx)
+          idx = static_cast<size_t>(now);
+      }
+    }
+  }
   auto conn = node_conn(idx);
   if (!conn)
     return;
