@@ -7,6 +7,7 @@
 
 #include "caller.hpp"
 #include "lightbus/actors/errors.hpp"
+#include "lightbus/redis/durability.hpp"
 #include "lightbus/redis/event_transport.hpp"
 
 namespace lightbus::detail {
@@ -16,6 +17,8 @@ namespace {
 struct pending_fire {
   event_message msg;
   caf::typed_response_promise<event_message> promise;
+  /// With `replicas` set: the XADD's reply, kept until the WAIT's arrives.
+  std::optional<redis::reply> added;
 };
 
 /// Most fires written and not answered yet; beyond it the sender waits for
@@ -61,8 +64,10 @@ void connection_broke(event_sender_actor* self, const error& err) {
     st.may_resend = false;
     if (auto conn = redis::connection::open(st.redis)) {
       st.conn = std::move(*conn);
-      for (auto& p : st.waiting)
+      for (auto& p : st.waiting) {
         redis::append_xadd(*st.conn, p.msg.stream, encode_event_fields(p.msg), st.max_len);
+        redis::append_wait(*st.conn);
+      }
       schedule_flush(self);
       return;
     }
@@ -73,16 +78,29 @@ void connection_broke(event_sender_actor* self, const error& err) {
                        : err);
 }
 
+// Each fire has one reply (XADD), or two (XADD, WAIT) with `replicas` set;
+// it is answered when the last arrives.
 void answer_next(event_sender_actor* self, redis::reply& r) {
   auto& st = self->state;
   st.may_resend = false; // the connection works
-  auto p = std::move(st.waiting.front());
-  st.waiting.pop_front();
-  if (r.is_error()) {
-    p.promise.deliver(make_caf_error(redis::reply_error(r, "XADD")));
+  const auto& durability = st.conn->durability();
+  if (durability.replicas > 0 && !st.waiting.front().added) {
+    st.waiting.front().added = std::move(r);
     return;
   }
-  p.msg.native_id = std::move(r.str);
+  auto p = std::move(st.waiting.front());
+  st.waiting.pop_front();
+  auto& added = p.added ? *p.added : r;
+  if (added.is_error()) {
+    p.promise.deliver(make_caf_error(redis::reply_error(added, "XADD")));
+    return;
+  }
+  if (p.added)
+    if (auto ok = redis::check_wait_reply(r, durability, "XADD to " + p.msg.stream); !ok) {
+      p.promise.deliver(make_caf_error(ok.error()));
+      return;
+    }
+  p.msg.native_id = std::move(added.str);
   p.promise.deliver(std::move(p.msg));
 }
 
@@ -94,7 +112,8 @@ caf::behavior event_sender(event_sender_actor* self, redis::connection_options r
                            long long max_len) {
   drop_strays(self, "event sender");
   self->state.redis = std::move(redis);
-  self->state.redis.read_timeout = std::chrono::seconds(5);
+  self->state.redis.read_timeout =
+    std::chrono::seconds(5) + redis::wait_allowance(self->state.redis);
   self->state.max_len = max_len;
   // Linked to the router only. Every fire is answered, even when the router
   // (and so the bus) ends with fires still waiting: requesters may wait
@@ -117,6 +136,7 @@ caf::behavior event_sender(event_sender_actor* self, redis::connection_options r
         st.may_resend = true; // idle until now: it may have died meanwhile
       }
       redis::append_xadd(*st.conn, msg.stream, encode_event_fields(msg), st.max_len);
+      redis::append_wait(*st.conn);
       auto rp = self->make_response_promise<event_message>();
       st.waiting.push_back(pending_fire{std::move(msg), rp});
       schedule_flush(self);

@@ -8,6 +8,7 @@
 
 #include "caller.hpp"
 #include "lightbus/logger.hpp"
+#include "lightbus/redis/durability.hpp"
 #include "lightbus/redis/rpc_transport.hpp"
 
 namespace lightbus::detail {
@@ -46,7 +47,7 @@ caf::behavior sender(sender_actor* self, redis::connection_options rpc_redis,
   drop_strays(self, "RPC call sender");
   auto& st = self->state;
   st.rpc_redis = std::move(rpc_redis);
-  st.rpc_redis.read_timeout = std::chrono::seconds(5);
+  st.rpc_redis.read_timeout = std::chrono::seconds(5) + redis::wait_allowance(st.rpc_redis);
   st.result_redis = std::move(result_redis);
   st.result_redis.read_timeout = std::chrono::seconds(5);
   st.chan = std::move(chan);
@@ -93,7 +94,9 @@ caf::behavior sender(sender_actor* self, redis::connection_options rpc_redis,
         return;
       // Replies come back in order: SET, RPUSH per call, wake-ups in between.
       // Read them all; any transport failure fails the whole batch.
+      // With `replicas` set, one WAIT last covers the whole batch.
       size_t expected_replies = st.batch.size() * 2 + st.wake_replies;
+      bool waits = redis::append_wait(*st.conn) > 0;
       std::optional<error> failure;
       for (size_t i = 0; i < expected_replies; ++i) {
         auto r = st.conn->read_reply();
@@ -103,6 +106,12 @@ caf::behavior sender(sender_actor* self, redis::connection_options rpc_redis,
         }
         if (r->is_error() && !failure)
           failure = redis::reply_error(*r, "RPUSH");
+      }
+      if (waits && !(failure && failure->code == errc::connection_failed)) {
+        auto waited = redis::read_wait_reply(
+          *st.conn, "RPUSH of " + std::to_string(st.batch.size()) + " call(s)");
+        if (!waited && !failure)
+          failure = waited.error();
       }
       for (size_t i = 0; i < st.wake_replies_other && st.wake_conn; ++i)
         if (!st.wake_conn->read_reply())

@@ -177,6 +177,7 @@ struct connection::impl {
   std::string out;
   /// Set by the first transport failure; every later operation returns it.
   std::optional<error> failure;
+  redis::durability wait;
 
   impl() {
     reader.reset(redisReaderCreateWithFunctions(&reply_functions));
@@ -428,6 +429,8 @@ expected<connection> connection::open(const connection_options& opts) {
   connection conn;
   auto& c = *conn.impl_;
   c.where = to_string(opts.url);
+  c.wait = redis::durability{opts.url.replicas,
+                             std::chrono::milliseconds(opts.url.replicas_timeout_ms)};
   if (!c.reader)
     return make_error(errc::connection_failed, "Redis: out of memory while connecting");
   auto fd = detail::connect_to(opts.url, opts.connect_timeout);
@@ -522,6 +525,14 @@ int connection::native_handle() const noexcept {
   return impl_ ? impl_->fd : -1;
 }
 
+const durability& connection::durability() const noexcept {
+  return impl_->wait;
+}
+
+void connection::durability(redis::durability x) noexcept {
+  impl_->wait = x;
+}
+
 void connection::read_timeout(std::chrono::milliseconds timeout) {
   impl_->timeout = timeout;
 }
@@ -543,7 +554,7 @@ errc error_code_of(std::string_view redis_error) noexcept {
   if (prefix == "NOGROUP")
     return errc::nogroup;
   if (prefix == "LOADING" || prefix == "BUSY" || prefix == "MASTERDOWN" || prefix == "TRYAGAIN"
-      || prefix == "CLUSTERDOWN" || prefix == "READONLY")
+      || prefix == "CLUSTERDOWN" || prefix == "READONLY" || prefix == "UNBLOCKED")
     return errc::unavailable;
   return errc::redis_error;
 }
