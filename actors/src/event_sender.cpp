@@ -36,6 +36,10 @@ struct event_sender_state {
   /// reply came since: if it turns out dead (Redis restarted meanwhile),
   /// nothing reached a server, so they are sent again once on a new one.
   bool may_resend = false;
+  /// A fire failed with errc::unavailable (READONLY from a demoted master,
+  /// too few replicas): open a new connection, through the Sentinels, once
+  /// nothing waits on this one.
+  bool reconnect = false;
 };
 
 using event_sender_actor = caf::stateful_actor<event_sender_state>;
@@ -91,13 +95,17 @@ void answer_next(event_sender_actor* self, redis::reply& r) {
   auto p = std::move(st.waiting.front());
   st.waiting.pop_front();
   auto& added = p.added ? *p.added : r;
+  auto fail = [&](const error& err) {
+    st.reconnect = st.reconnect || err.code == errc::unavailable;
+    p.promise.deliver(make_caf_error(err));
+  };
   if (added.is_error()) {
-    p.promise.deliver(make_caf_error(redis::reply_error(added, "XADD")));
+    fail(redis::reply_error(added, "XADD"));
     return;
   }
   if (p.added)
     if (auto ok = redis::check_wait_reply(r, durability, "XADD to " + p.msg.stream); !ok) {
-      p.promise.deliver(make_caf_error(ok.error()));
+      fail(ok.error());
       return;
     }
   p.msg.native_id = std::move(added.str);
@@ -126,7 +134,10 @@ caf::behavior event_sender(event_sender_actor* self, redis::connection_options r
   return {
     [=](fire_atom, event_message& msg) -> caf::result<event_message> {
       auto& st = self->state;
+      if (st.conn && st.reconnect && st.waiting.empty())
+        st.conn.reset();
       if (!st.conn) {
+        st.reconnect = false;
         auto conn = redis::connection::open(st.redis);
         if (!conn)
           return make_caf_error(conn.error());
@@ -138,7 +149,7 @@ caf::behavior event_sender(event_sender_actor* self, redis::connection_options r
       redis::append_xadd(*st.conn, msg.stream, encode_event_fields(msg), st.max_len);
       redis::append_wait(*st.conn);
       auto rp = self->make_response_promise<event_message>();
-      st.waiting.push_back(pending_fire{std::move(msg), rp});
+      st.waiting.push_back(pending_fire{std::move(msg), rp, std::nullopt});
       schedule_flush(self);
       return rp;
     },
