@@ -721,7 +721,9 @@ TEST(Durability, TooFewReplicasFailsFiresAndCallsWithAClearRetryableError) {
 // fire is on the replica when the caller learns of it (no waiting after).
 TEST(Durability, WithAReplicaAnAcknowledgedFireIsAlreadyOnTheReplica) {
   t::redis_server master{{"--repl-diskless-sync-delay", "0"}};
-  t::redis_server replica{replica_args(master, "")};
+  auto args = replica_args(master, "");
+  args.insert(args.end(), {"--enable-debug-command", "yes"});
+  t::redis_server replica{args};
   ASSERT_TRUE(t::wait_until(
     [&] {
       auto info = ask(replica.url(), {"INFO", "replication"});
@@ -740,6 +742,22 @@ TEST(Durability, WithAReplicaAnAcknowledgedFireIsAlreadyOnTheReplica) {
     EXPECT_EQ(stream_length(replica.url(), stream), i + 1)
       << "fire " << i << " was acknowledged before the replica had it";
   }
+  // While the replica sleeps (DEBUG SLEEP), a fire is not acknowledged: it
+  // waits for the replica (without WAIT it would take a millisecond).
+  std::atomic<bool> sleeping{false};
+  std::thread sleeper([&] {
+    auto c = t::connect(replica.url(), 5s);
+    sleeping = true;
+    (void) c.command({"DEBUG", "SLEEP", "1"});
+  });
+  ASSERT_TRUE(t::wait_until([&] { return sleeping.load(); }, 5s));
+  std::this_thread::sleep_for(200ms);
+  auto before = std::chrono::steady_clock::now();
+  auto slow = bus.try_fire(m.events + ".ping", {{"n", 100}});
+  double waited = t::seconds_since(before);
+  sleeper.join();
+  ASSERT_TRUE(slow) << slow.error().message;
+  EXPECT_GT(waited, 0.3) << "acknowledged while the replica could not have it";
   // Calls and results wait for the replica too, and go through.
   auto sum = bus.try_call(m.api + ".add", {{"a", 20}, {"b", 22}}, 10.0);
   ASSERT_TRUE(sum) << sum.error().message;
@@ -936,6 +954,7 @@ TEST(Sentinel, AConsumerOnADemotedMasterMovesToTheNewMaster) {
   auto start = std::chrono::steady_clock::now();
   ASSERT_TRUE(t::wait_until([&] { return s.master_port() == s.replica.port(); }, 20s))
     << "the Sentinels did not promote the replica";
+  double switched = t::seconds_since(start);
   // The old master is a replica now.
   ASSERT_TRUE(t::wait_until(
     [&] {
@@ -945,6 +964,7 @@ TEST(Sentinel, AConsumerOnADemotedMasterMovesToTheNewMaster) {
     },
     20s))
     << "the old master on port " << old_port << " was not demoted";
+  double demoted = t::seconds_since(start);
   // Calls: served by the worker, which must now read the new master's queue.
   std::optional<json> value;
   std::string last;
@@ -967,8 +987,9 @@ TEST(Sentinel, AConsumerOnADemotedMasterMovesToTheNewMaster) {
     15s))
     << "no event handled after the failover";
   double took = t::seconds_since(start);
-  std::cout << "[ sentinel failover ] calls and events go on " << took
-            << " s after SENTINEL FAILOVER\n";
+  std::cout << "[ sentinel failover ] the Sentinels named the new master after " << switched
+            << " s, the old one was a replica after " << demoted
+            << " s; calls and events go on " << took << " s after SENTINEL FAILOVER\n";
   EXPECT_LT(took, 15) << "the consumers took too long to move to the new master";
   auto promoted = t::connect(s.replica.url());
   auto queue = promoted.command({"LLEN", lightbus::rpc_queue_key(m.api)});

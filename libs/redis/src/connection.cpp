@@ -29,6 +29,7 @@
 
 #include "lightbus/counters.hpp"
 #include "reply_reader.hpp"
+#include "sentinel_watch.hpp"
 #include "socket.hpp"
 
 namespace lightbus::redis {
@@ -160,6 +161,13 @@ void interrupter::interrupt() noexcept {
   std::lock_guard<std::mutex> guard{state_->mtx};
   if (state_->fd >= 0)
     ::shutdown(state_->fd, SHUT_RDWR);
+}
+
+bool interrupter::closed() const noexcept {
+  if (!state_)
+    return true;
+  std::lock_guard<std::mutex> guard{state_->mtx};
+  return state_->fd < 0;
 }
 
 // We own the socket (plain TCP, Unix or TLS through OpenSSL: hiredis 0.14 has
@@ -424,6 +432,7 @@ expected<connection> connection::open(const connection_options& opts) {
                                              + role->elements[0].str + " (failover in progress?)");
     conn->impl_->where = to_string(opts.url) + " (master " + direct.url.host + ":"
                          + std::to_string(direct.url.port) + ")";
+    detail::watch_master(opts.url, direct.url.host, direct.url.port, conn->interrupter());
     return conn;
   }
   connection conn;

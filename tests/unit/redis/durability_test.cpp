@@ -1,4 +1,5 @@
 #include "lightbus/redis/durability.hpp"
+#include "lightbus/redis/sentinel_watch.hpp"
 
 #include <gtest/gtest.h>
 
@@ -72,4 +73,17 @@ TEST(Durability, TheWaitTimeoutLengthensReadTimeoutsOnlyWithReplicas) {
   opts.url.replicas = 1;
   opts.url.replicas_timeout_ms = 2500;
   EXPECT_EQ(lightbus::redis::wait_allowance(opts).count(), 2500);
+}
+
+TEST(SentinelWatch, ASwitchAwayFromTheConnectedMasterCutsOnlyThatMaster) {
+  using lightbus::redis::switched_away;
+  auto msg = "bus-master 127.0.0.1 6380 127.0.0.1 6381";
+  EXPECT_TRUE(switched_away(msg, "bus-master", "127.0.0.1", 6380));
+  // Connected to the new master already, or to another master: nothing to cut.
+  EXPECT_FALSE(switched_away(msg, "bus-master", "127.0.0.1", 6381));
+  EXPECT_FALSE(switched_away(msg, "other", "127.0.0.1", 6380));
+  // Connected to a third address (a master before an earlier failover): cut.
+  EXPECT_TRUE(switched_away(msg, "bus-master", "10.0.0.9", 6379));
+  EXPECT_FALSE(switched_away("bus-master 127.0.0.1", "bus-master", "127.0.0.1", 6380));
+  EXPECT_FALSE(switched_away("", "bus-master", "127.0.0.1", 6380));
 }

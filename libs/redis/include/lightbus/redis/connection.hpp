@@ -55,6 +55,9 @@ class interrupter {
 public:
   void interrupt() noexcept;
 
+  /// True once its connection is closed (interrupting it does nothing).
+  bool closed() const noexcept;
+
 private:
   friend class connection;
   struct state;
