@@ -230,7 +230,8 @@ expected<json> bus::try_call(std::string_view name, json kwargs,
       return lease.error();
     result = redis::call((*lease)->writer, (*lease)->reader, *msg, t);
   }
-  state_->release(std::move(*lease));
+  if (result || result.error().code != errc::unavailable) // else: as in try_fire
+    state_->release(std::move(*lease));
   return pipeline.check_result(*msg, std::move(result), true);
 }
 
@@ -278,7 +279,13 @@ expected<event_message> bus::try_fire(std::string_view name, json kwargs) const 
       return conn.error();
     id = redis::xadd(*conn, msg.stream, fields, opts->max_stream_length);
   }
-  state_->release_event_conn(opts->url, std::move(*conn));
+  // A demoted master (READONLY) or one its replicas no longer follow (WAIT
+  // fell short) is no place for the next fire: open a new connection, which
+  // asks the Sentinels where the master is now.
+  if (!id && id.error().code == errc::unavailable)
+    state_->drop_event_conns(opts->url);
+  else
+    state_->release_event_conn(opts->url, std::move(*conn));
   if (!id)
     return id.error();
   msg.native_id = std::move(*id);

@@ -8,6 +8,7 @@
 
 #include "internal.hpp"
 #include "lightbus/keys.hpp"
+#include "lightbus/redis/durability.hpp"
 
 namespace lightbus {
 
@@ -94,6 +95,8 @@ redis::connection_options redis_options(const std::string& url,
   redis::connection_options opts;
   opts.url = std::move(*parsed);
   opts.read_timeout = read_timeout;
+  if (read_timeout.count() > 0)
+    opts.read_timeout += redis::wait_allowance(opts);
   return opts;
 }
 

@@ -7,6 +7,7 @@
 
 #include "caller.hpp"
 #include "lightbus/actors/errors.hpp"
+#include "lightbus/redis/durability.hpp"
 #include "lightbus/redis/event_transport.hpp"
 
 namespace lightbus::detail {
@@ -16,6 +17,8 @@ namespace {
 struct pending_fire {
   event_message msg;
   caf::typed_response_promise<event_message> promise;
+  /// With `replicas` set: the XADD's reply, kept until the WAIT's arrives.
+  std::optional<redis::reply> added;
 };
 
 /// Most fires written and not answered yet; beyond it the sender waits for
@@ -33,6 +36,10 @@ struct event_sender_state {
   /// reply came since: if it turns out dead (Redis restarted meanwhile),
   /// nothing reached a server, so they are sent again once on a new one.
   bool may_resend = false;
+  /// A fire failed with errc::unavailable (READONLY from a demoted master,
+  /// too few replicas): open a new connection, through the Sentinels, once
+  /// nothing waits on this one.
+  bool reconnect = false;
 };
 
 using event_sender_actor = caf::stateful_actor<event_sender_state>;
@@ -61,8 +68,10 @@ void connection_broke(event_sender_actor* self, const error& err) {
     st.may_resend = false;
     if (auto conn = redis::connection::open(st.redis)) {
       st.conn = std::move(*conn);
-      for (auto& p : st.waiting)
+      for (auto& p : st.waiting) {
         redis::append_xadd(*st.conn, p.msg.stream, encode_event_fields(p.msg), st.max_len);
+        redis::append_wait(*st.conn);
+      }
       schedule_flush(self);
       return;
     }
@@ -73,16 +82,33 @@ void connection_broke(event_sender_actor* self, const error& err) {
                        : err);
 }
 
+// Each fire has one reply (XADD), or two (XADD, WAIT) with `replicas` set;
+// it is answered when the last arrives.
 void answer_next(event_sender_actor* self, redis::reply& r) {
   auto& st = self->state;
   st.may_resend = false; // the connection works
-  auto p = std::move(st.waiting.front());
-  st.waiting.pop_front();
-  if (r.is_error()) {
-    p.promise.deliver(make_caf_error(redis::reply_error(r, "XADD")));
+  const auto& durability = st.conn->durability();
+  if (durability.replicas > 0 && !st.waiting.front().added) {
+    st.waiting.front().added = std::move(r);
     return;
   }
-  p.msg.native_id = std::move(r.str);
+  auto p = std::move(st.waiting.front());
+  st.waiting.pop_front();
+  auto& added = p.added ? *p.added : r;
+  auto fail = [&](const error& err) {
+    st.reconnect = st.reconnect || err.code == errc::unavailable;
+    p.promise.deliver(make_caf_error(err));
+  };
+  if (added.is_error()) {
+    fail(redis::reply_error(added, "XADD"));
+    return;
+  }
+  if (p.added)
+    if (auto ok = redis::check_wait_reply(r, durability, "XADD to " + p.msg.stream); !ok) {
+      fail(ok.error());
+      return;
+    }
+  p.msg.native_id = std::move(added.str);
   p.promise.deliver(std::move(p.msg));
 }
 
@@ -94,7 +120,8 @@ caf::behavior event_sender(event_sender_actor* self, redis::connection_options r
                            long long max_len) {
   drop_strays(self, "event sender");
   self->state.redis = std::move(redis);
-  self->state.redis.read_timeout = std::chrono::seconds(5);
+  self->state.redis.read_timeout =
+    std::chrono::seconds(5) + redis::wait_allowance(self->state.redis);
   self->state.max_len = max_len;
   // Linked to the router only. Every fire is answered, even when the router
   // (and so the bus) ends with fires still waiting: requesters may wait
@@ -107,7 +134,10 @@ caf::behavior event_sender(event_sender_actor* self, redis::connection_options r
   return {
     [=](fire_atom, event_message& msg) -> caf::result<event_message> {
       auto& st = self->state;
+      if (st.conn && st.reconnect && st.waiting.empty())
+        st.conn.reset();
       if (!st.conn) {
+        st.reconnect = false;
         auto conn = redis::connection::open(st.redis);
         if (!conn)
           return make_caf_error(conn.error());
@@ -117,8 +147,9 @@ caf::behavior event_sender(event_sender_actor* self, redis::connection_options r
         st.may_resend = true; // idle until now: it may have died meanwhile
       }
       redis::append_xadd(*st.conn, msg.stream, encode_event_fields(msg), st.max_len);
+      redis::append_wait(*st.conn);
       auto rp = self->make_response_promise<event_message>();
-      st.waiting.push_back(pending_fire{std::move(msg), rp});
+      st.waiting.push_back(pending_fire{std::move(msg), rp, std::nullopt});
       schedule_flush(self);
       return rp;
     },

@@ -10,6 +10,7 @@
 
 #include "internal.hpp"
 #include "lightbus/logger.hpp"
+#include "lightbus/redis/durability.hpp"
 #include "lightbus/redis/endpoint.hpp"
 #include "lightbus/redis/rpc_transport.hpp"
 
@@ -87,7 +88,8 @@ caf::behavior result_writer(writer_actor* self, redis::connection_options redis,
                             caf::actor server) {
   drop_strays(self, "result writer");
   self->state.redis = std::move(redis);
-  self->state.redis.read_timeout = std::chrono::seconds(5);
+  self->state.redis.read_timeout =
+    std::chrono::seconds(5) + redis::wait_allowance(self->state.redis);
   self->state.redis_ep.emplace(self->state.redis,
                                backoff_policy{std::chrono::milliseconds(50),
                                               std::chrono::milliseconds(2000)});

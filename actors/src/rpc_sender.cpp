@@ -8,6 +8,7 @@
 
 #include "caller.hpp"
 #include "lightbus/logger.hpp"
+#include "lightbus/redis/durability.hpp"
 #include "lightbus/redis/rpc_transport.hpp"
 
 namespace lightbus::detail {
@@ -54,7 +55,7 @@ caf::behavior sender(sender_actor* self, redis::connection_options rpc_redis,
   drop_strays(self, "RPC call sender");
   auto& st = self->state;
   st.rpc_redis = std::move(rpc_redis);
-  st.rpc_redis.read_timeout = std::chrono::seconds(5);
+  st.rpc_redis.read_timeout = std::chrono::seconds(5) + redis::wait_allowance(st.rpc_redis);
   st.result_redis = std::move(result_redis);
   st.result_redis.read_timeout = std::chrono::seconds(5);
   st.chan = std::move(chan);
@@ -109,6 +110,9 @@ caf::behavior sender(sender_actor* self, redis::connection_options rpc_redis,
       // On a Redis Cluster: the SETs (and wake-ups) first, then the RPUSHes.
       bool two_steps = !st.pushes.empty();
       size_t expected_replies = st.batch.size() * (two_steps ? 1 : 2) + st.wake_replies;
+      // With `replicas` set, one WAIT last covers the whole batch (on a
+      // cluster one after each RPUSH: WAIT asks the node of the write before it).
+      bool waits = !two_steps && redis::append_wait(*st.conn) > 0;
       std::optional<error> failure;
       auto read_replies = [&](size_t n, const char* what) {
         for (size_t i = 0; i < n; ++i) {
@@ -123,11 +127,26 @@ caf::behavior sender(sender_actor* self, redis::connection_options rpc_redis,
       };
       read_replies(expected_replies, two_steps ? "SET" : "RPUSH");
       if (two_steps && !failure) {
-        for (auto& p : st.pushes)
+        for (auto& p : st.pushes) {
           redis::append_push(*st.conn, p.api_name, p.blob);
-        read_replies(st.pushes.size(), "RPUSH");
+          redis::append_wait(*st.conn);
+        }
+        for (auto& p : st.pushes) {
+          read_replies(1, "RPUSH");
+          if (failure && failure->code == errc::connection_failed)
+            break;
+          auto waited = redis::read_wait_reply(*st.conn, "RPUSH of a call to " + p.api_name);
+          if (!waited && !failure)
+            failure = waited.error();
+        }
       }
       st.pushes.clear();
+      if (waits && !(failure && failure->code == errc::connection_failed)) {
+        auto waited = redis::read_wait_reply(
+          *st.conn, "RPUSH of " + std::to_string(st.batch.size()) + " call(s)");
+        if (!waited && !failure)
+          failure = waited.error();
+      }
       for (size_t i = 0; i < st.wake_replies_other && st.wake_conn; ++i)
         if (!st.wake_conn->read_reply())
           st.wake_conn.reset();

@@ -66,6 +66,42 @@ std::map<std::string, double> parse_quiet_output(const std::string& text) {
   return out;
 }
 
+// Runs `command` through the shell; returns what it printed (stdout).
+std::string output_of(const std::string& command, int* status = nullptr) {
+  std::string text;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    if (status != nullptr)
+      *status = -1;
+    return text;
+  }
+  char buf[4096];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0)
+    text.append(buf, n);
+  int rc = ::pclose(pipe);
+  if (status != nullptr)
+    *status = rc;
+  return text;
+}
+
+// TLS options for a rediss:// URL, so that the baseline pays for TLS too.
+std::string tls_arguments(const redis_url& url) {
+  std::string out = " --tls";
+  if (!url.tls_options.ca_certs.empty())
+    out += " --cacert " + shell_quote(url.tls_options.ca_certs);
+  if (!url.tls_options.certfile.empty()) {
+    auto key = url.tls_options.keyfile.empty() ? url.tls_options.certfile
+                                                : url.tls_options.keyfile;
+    out += " --cert " + shell_quote(url.tls_options.certfile) + " --key " + shell_quote(key);
+  }
+  if (!url.tls_options.verify)
+    out += " --insecure";
+  else if (url.host.find_first_not_of("0123456789.:") != std::string::npos)
+    out += " --sni " + shell_quote(url.host);
+  return out;
+}
+
 } // namespace
 
 std::optional<redis_benchmark_figures> run_redis_benchmark(const redis_url& url,
@@ -79,9 +115,23 @@ std::optional<redis_benchmark_figures> run_redis_benchmark(const redis_url& url,
     cmd += " -s " + shell_quote(url.unix_path);
   else
     cmd += " -h " + shell_quote(url.host) + " -p " + std::to_string(url.port);
+  if (url.tls) {
+    // Debian 12's redis-tools is built with TLS; a build without it has no --tls.
+    if (output_of("redis-benchmark --help 2>&1").find("--tls") == std::string::npos) {
+      std::cerr << "lightbus-bench: this redis-benchmark has no TLS support (no --tls); "
+                   "skipping its figures (a plain-TCP baseline would not compare with "
+                   "rediss://)\n";
+      return std::nullopt;
+    }
+    cmd += tls_arguments(url);
+  }
   // On a cluster its keys spread over every master, as ours do.
   cmd += url.cluster() ? std::string(" --cluster") : " --dbnum " + std::to_string(url.db);
   std::string shown = cmd;
+  if (!url.user.empty()) {
+    cmd += " --user " + shell_quote(url.user);
+    shown += " --user " + shell_quote(url.user);
+  }
   if (!url.password.empty()) {
     cmd += " -a " + shell_quote(url.password) + " --no-auth-warning";
     shown += " -a ***";
@@ -90,17 +140,12 @@ std::optional<redis_benchmark_figures> run_redis_benchmark(const redis_url& url,
     cmd += " " + shell_quote(a);
     shown += " " + (a.find_first_of(" *~'") == std::string::npos ? a : shell_quote(a));
   }
-  FILE* pipe = ::popen((cmd + " 2>/dev/null").c_str(), "r");
-  if (pipe == nullptr) {
+  int status = 0;
+  auto text = output_of(cmd + " 2>/dev/null", &status);
+  if (status == -1) {
     std::cerr << "lightbus-bench: cannot run redis-benchmark; skipping its figures\n";
     return std::nullopt;
   }
-  std::string text;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0)
-    text.append(buf, n);
-  int status = ::pclose(pipe);
   redis_benchmark_figures out;
   out.command_line = shown;
   out.requests_per_second = parse_quiet_output(text);

@@ -4,24 +4,33 @@
 
 #include <gtest/gtest.h>
 
+#include <caf/scoped_actor.hpp>
+
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "cli_fixture.hpp"
+#include "lightbus/actors/atoms.hpp"
 #include "lightbus/actors/bus.hpp"
+#include "lightbus/actors/errors.hpp"
 #include "lightbus/keys.hpp"
 #include "lightbus/redis/connection.hpp"
 #include "lightbus/redis/endpoint.hpp"
+#include "lightbus/redis/event_transport.hpp"
+#include "lightbus/redis/rpc_transport.hpp"
 #include "lightbus/redis_url.hpp"
 #include "worker_fixture.hpp"
 
@@ -276,21 +285,57 @@ TEST(Acl, ABusUserLimitedToTheBusKeysServesAndCalls) {
 
 namespace {
 
+/// Passwords of a Sentinel setup: the servers' (`requirepass` and
+/// `masterauth`, the URL's userinfo) and the Sentinels' own (`requirepass` in
+/// their config, the URL's `sentinel_password`); empty: none.
+struct sentinel_passwords {
+  std::string master;
+  std::string sentinel;
+};
+
+/// Returns `url` (redis://127.0.0.1:port/db) with `password` in it.
+std::string with_password(const std::string& url, const std::string& password) {
+  return password.empty() ? url : "redis://:" + password + "@" + url.substr(8);
+}
+
+/// Sets `requirepass` and `masterauth` on a running server (a password given
+/// on the command line would make its start-up PING fail).
+bool protect(const t::redis_server& server, const std::string& password) {
+  if (password.empty())
+    return true;
+  auto c = t::connect(server.url());
+  auto r = c.command({"CONFIG", "SET", "requirepass", password, "masterauth", password});
+  return r && !r->is_error();
+}
+
+std::vector<std::string> replica_args(const t::redis_server& master,
+                                      const std::string& password) {
+  std::vector<std::string> args{"--replicaof", "127.0.0.1", std::to_string(master.port()),
+                                "--repl-diskless-sync-delay", "0"};
+  if (!password.empty())
+    args.insert(args.end(), {"--masterauth", password});
+  return args;
+}
+
 /// One master, one replica and three Sentinels watching them as `bus-master`
 /// (down after 1 s), all on loopback.
 struct sentinel_setup {
+  sentinel_passwords pw;
   t::redis_server master{{"--repl-diskless-sync-delay", "0"}};
-  t::redis_server replica{{"--replicaof", "127.0.0.1", std::to_string(master.port())}};
+  bool master_protected = protect(master, pw.master);
+  t::redis_server replica{replica_args(master, pw.master)};
   std::string dir = t::make_temp_dir("lightbus-it-sentinel.");
   std::vector<int> ports;
   std::vector<std::unique_ptr<t::child_process>> sentinels;
 
-  sentinel_setup() {
+  explicit sentinel_setup(sentinel_passwords passwords = {}) : pw(std::move(passwords)) {
+    if (!master_protected || !protect(replica, pw.master))
+      throw std::runtime_error("cannot set the servers' password");
     // The replica's first full sync (diskless, after repl-diskless-sync-delay)
     // must be over: a replica promoted before it has no data at all.
     bool synced = t::wait_until(
       [&] {
-        auto c = open(replica.url());
+        auto c = open(server_url(replica));
         if (!c)
           return false;
         auto info = c->command({"INFO", "replication"});
@@ -302,11 +347,18 @@ struct sentinel_setup {
     for (int i = 0; i < 3; ++i) {
       int port = t::free_port();
       auto conf = dir + "/sentinel-" + std::to_string(i) + ".conf";
-      std::ofstream(conf) << "port " << port << "\nbind 127.0.0.1\n"
-                          << "sentinel monitor bus-master 127.0.0.1 " << master.port() << " 2\n"
-                          << "sentinel down-after-milliseconds bus-master 1000\n"
-                          << "sentinel failover-timeout bus-master 5000\n"
-                          << "sentinel parallel-syncs bus-master 1\n";
+      std::ofstream out(conf);
+      out << "port " << port << "\nbind 127.0.0.1\n"
+          << "sentinel monitor bus-master 127.0.0.1 " << master.port() << " 2\n"
+          << "sentinel down-after-milliseconds bus-master 1000\n"
+          << "sentinel failover-timeout bus-master 5000\n"
+          << "sentinel parallel-syncs bus-master 1\n";
+      if (!pw.master.empty())
+        out << "sentinel auth-pass bus-master " << pw.master << "\n";
+      if (!pw.sentinel.empty())
+        out << "requirepass " << pw.sentinel << "\nsentinel sentinel-pass " << pw.sentinel
+            << "\n";
+      out.close();
       sentinels.push_back(std::make_unique<t::child_process>(
         std::vector<std::string>{t::redis_server_binary(), conf, "--sentinel"}));
       ports.push_back(port);
@@ -315,7 +367,7 @@ struct sentinel_setup {
     bool ready = t::wait_until(
       [&] {
         for (int port : ports) {
-          auto c = open("redis://127.0.0.1:" + std::to_string(port));
+          auto c = sentinel(port);
           if (!c)
             return false;
           auto r = c->command({"SENTINEL", "replicas", "bus-master"});
@@ -335,11 +387,36 @@ struct sentinel_setup {
     std::filesystem::remove_all(dir, ec);
   }
 
-  std::string url() const {
+  /// A server's URL with the servers' password.
+  std::string server_url(const t::redis_server& server) const {
+    return with_password(server.url(), pw.master);
+  }
+
+  /// A connection to the Sentinel on `port` (with its password).
+  lightbus::expected<lightbus::redis::connection> sentinel(int port) const {
+    return open(with_password("redis://127.0.0.1:" + std::to_string(port), pw.sentinel));
+  }
+
+  /// The port of the master the Sentinels name now (0 if unknown).
+  int master_port() const {
+    auto c = sentinel(ports.front());
+    if (!c)
+      return 0;
+    auto r = c->command({"SENTINEL", "get-master-addr-by-name", "bus-master"});
+    if (!r || !r->is_array() || r->elements.size() != 2)
+      return 0;
+    return std::atoi(r->elements[1].str.c_str());
+  }
+
+  /// The bus's URL: the master's password, and `query` (e.g.
+  /// `?sentinel_password=...`) if given.
+  std::string url(const std::string& query = "") const {
     std::string out = "redis+sentinel://";
+    if (!pw.master.empty())
+      out += pw.master + "@";
     for (size_t i = 0; i < ports.size(); ++i)
       out += (i > 0 ? "," : "") + std::string("127.0.0.1:") + std::to_string(ports[i]);
-    return out + "/bus-master/0";
+    return out + "/bus-master/0" + query;
   }
 };
 
@@ -537,5 +614,456 @@ TEST(Sentinel, FiresAndCallsAcrossAFailoverAreAnsweredAndAccountedFor) {
   // Asynchronous replication loses at most the last writes before the kill.
   EXPECT_LT(lost, 200u) << "far more lost than a failover explains";
   EXPECT_GT(acked.size(), 4000u);
+  EXPECT_TRUE(worker.stop());
+}
+
+// -- durability: WAIT for replicas (`replicas`) ---------------------------------------
+
+namespace {
+
+/// A config whose three transports all use `url` with `replicas` and
+/// `replicas_timeout` set, as a bus config file would.
+lightbus::config durable_config(const std::string& url, int replicas, double timeout) {
+  json redis{{"url", url}, {"replicas", replicas}, {"replicas_timeout", timeout}};
+  json doc{{"apis",
+            {{"default",
+              {{"rpc_transport", {{"redis", redis}}},
+               {"result_transport", {{"redis", redis}}},
+               {"event_transport", {{"redis", redis}}}}}}}};
+  auto cfg = lightbus::config::from_json(doc, "durability test");
+  if (!cfg)
+    throw std::runtime_error(cfg.error().message);
+  return std::move(*cfg);
+}
+
+/// Fires through the bus's actor (the event sender's pipeline).
+lightbus::expected<event_message> fire_from_actor(const lightbus::bus& bus,
+                                                  const std::string& name, json kwargs) {
+  caf::scoped_actor self{bus.system()};
+  lightbus::expected<event_message> out =
+    lightbus::make_error(lightbus::errc::timeout, "no answer from the bus actor");
+  self->request(bus.actor(), std::chrono::seconds(15), lightbus::fire_atom::value, name, kwargs)
+    .receive([&](event_message& m) { out = std::move(m); },
+             [&](caf::error& e) { out = lightbus::from_caf_error(e); });
+  return out;
+}
+
+/// Calls through the bus's actor (the RPC sender's pipeline).
+lightbus::expected<json> call_from_actor(const lightbus::bus& bus, const std::string& name,
+                                         json kwargs) {
+  caf::scoped_actor self{bus.system()};
+  lightbus::expected<json> out =
+    lightbus::make_error(lightbus::errc::timeout, "no answer from the bus actor");
+  self->request(bus.actor(), std::chrono::seconds(15), lightbus::call_atom::value, name, kwargs)
+    .receive([&](json& v) { out = std::move(v); },
+             [&](caf::error& e) { out = lightbus::from_caf_error(e); });
+  return out;
+}
+
+/// Returns the reply of `argv` from the server at `url`, or nothing.
+std::optional<lightbus::redis::reply> ask(const std::string& url,
+                                          std::initializer_list<std::string_view> argv) {
+  auto c = open(url);
+  if (!c)
+    return std::nullopt;
+  auto r = c->command(argv);
+  if (!r)
+    return std::nullopt;
+  return std::move(*r);
+}
+
+long long stream_length(const std::string& url, const std::string& stream) {
+  auto c = t::connect(url);
+  auto r = c.command({"XLEN", stream});
+  return r && r->is_integer() ? r->integer : -1;
+}
+
+} // namespace
+
+// A master without replicas cannot satisfy `replicas: 1`: fires and calls fail
+// with errc::unavailable saying how many replicas acknowledged and what to do,
+// through both clients (the blocking one and the actor). The write itself is
+// on the master: the event exists, which is why a retry may duplicate it.
+TEST(Durability, TooFewReplicasFailsFiresAndCallsWithAClearRetryableError) {
+  t::redis_server server;
+  served_module m;
+  auto cfg = durable_config(server.url(), 1, 0.1);
+  auto bus = lightbus::create(cfg);
+  auto stream = lightbus::event_stream_key(m.events);
+
+  auto fired = bus.try_fire(m.events + ".ping", {{"n", 1}});
+  ASSERT_FALSE(fired) << "acknowledged a fire that no replica has";
+  EXPECT_EQ(fired.error().code, lightbus::errc::unavailable) << fired.error().message;
+  EXPECT_TRUE(lightbus::is_retryable(fired.error()));
+  EXPECT_NE(fired.error().message.find("only 0 of 1 replica(s)"), std::string::npos)
+    << fired.error().message;
+  EXPECT_NE(fired.error().message.find(stream), std::string::npos) << fired.error().message;
+  EXPECT_EQ(stream_length(server.url(), stream), 1) << "the master has the event";
+
+  auto via_actor = fire_from_actor(bus, m.events + ".ping", {{"n", 2}});
+  ASSERT_FALSE(via_actor) << "the actor acknowledged a fire that no replica has";
+  EXPECT_EQ(via_actor.error().code, lightbus::errc::unavailable) << via_actor.error().message;
+  EXPECT_NE(via_actor.error().message.find("only 0 of 1"), std::string::npos)
+    << via_actor.error().message;
+  EXPECT_EQ(stream_length(server.url(), stream), 2);
+
+  auto called = bus.try_call(m.api + ".add", {{"a", 1}, {"b", 2}}, 2.0);
+  ASSERT_FALSE(called);
+  EXPECT_EQ(called.error().code, lightbus::errc::unavailable) << called.error().message;
+  EXPECT_NE(called.error().message.find("only 0 of 1"), std::string::npos)
+    << called.error().message;
+  auto called_by_actor = call_from_actor(bus, m.api + ".add", {{"a", 1}, {"b", 2}});
+  ASSERT_FALSE(called_by_actor);
+  EXPECT_EQ(called_by_actor.error().code, lightbus::errc::unavailable)
+    << called_by_actor.error().message;
+}
+
+// With a replica, `replicas: 1` lets every write through, and an acknowledged
+// fire is on the replica when the caller learns of it (no waiting after).
+TEST(Durability, WithAReplicaAnAcknowledgedFireIsAlreadyOnTheReplica) {
+  t::redis_server master{{"--repl-diskless-sync-delay", "0"}};
+  auto args = replica_args(master, "");
+  args.insert(args.end(), {"--enable-debug-command", "yes"});
+  t::redis_server replica{args};
+  ASSERT_TRUE(t::wait_until(
+    [&] {
+      auto info = ask(replica.url(), {"INFO", "replication"});
+      return info && info->str.find("master_link_status:up") != std::string::npos;
+    },
+    20s));
+  served_module m;
+  auto cfg = durable_config(master.url(), 1, 2);
+  t::embedded_worker worker{m.mod, cfg};
+  auto bus = lightbus::create(cfg);
+  auto stream = lightbus::event_stream_key(m.events);
+  for (int i = 0; i < 20; ++i) {
+    auto fired = i % 2 == 0 ? bus.try_fire(m.events + ".ping", {{"n", i}})
+                            : fire_from_actor(bus, m.events + ".ping", {{"n", i}});
+    ASSERT_TRUE(fired) << fired.error().message;
+    EXPECT_EQ(stream_length(replica.url(), stream), i + 1)
+      << "fire " << i << " was acknowledged before the replica had it";
+  }
+  // While the replica sleeps (DEBUG SLEEP), a fire is not acknowledged: it
+  // waits for the replica (without WAIT it would take a millisecond).
+  std::atomic<bool> sleeping{false};
+  std::thread sleeper([&] {
+    auto c = t::connect(replica.url(), 5s);
+    sleeping = true;
+    (void) c.command({"DEBUG", "SLEEP", "1"});
+  });
+  ASSERT_TRUE(t::wait_until([&] { return sleeping.load(); }, 5s));
+  std::this_thread::sleep_for(200ms);
+  auto before = std::chrono::steady_clock::now();
+  auto slow = bus.try_fire(m.events + ".ping", {{"n", 100}});
+  double waited = t::seconds_since(before);
+  sleeper.join();
+  ASSERT_TRUE(slow) << slow.error().message;
+  EXPECT_GT(waited, 0.3) << "acknowledged while the replica could not have it";
+  // Calls and results wait for the replica too, and go through.
+  auto sum = bus.try_call(m.api + ".add", {{"a", 20}, {"b", 22}}, 10.0);
+  ASSERT_TRUE(sum) << sum.error().message;
+  EXPECT_EQ(*sum, json(42));
+  auto by_actor = call_from_actor(bus, m.api + ".add", {{"a", 1}, {"b", 2}});
+  ASSERT_TRUE(by_actor) << by_actor.error().message;
+  EXPECT_EQ(*by_actor, json(3));
+  EXPECT_TRUE(worker.stop());
+}
+
+// The same load as FiresAndCallsAcrossAFailoverAreAnsweredAndAccountedFor,
+// fires only, with `replicas: 1`: 5,000 fires while the master is killed
+// (SIGKILL) and, once the Sentinels promoted the replica, restarted empty as a
+// supervisor would (Sentinel makes it the new master's replica: until then no
+// write can be acknowledged). Every fire acknowledged to the caller is
+// handled by the listener afterwards.
+TEST(Sentinel, WithReplicasOneNoAcknowledgedFireIsLostWhenTheMasterIsKilled) {
+  sentinel_setup s;
+  served_module m;
+  auto cfg = durable_config(s.url(), 1, 0.25);
+  t::embedded_worker worker{m.mod, cfg};
+  auto bus = lightbus::create(cfg);
+  const auto& rec = m.rec;
+  ASSERT_TRUE(t::wait_until(
+    [&] {
+      (void) bus.try_fire(m.events + ".ping", {{"n", -1}});
+      return t::wait_until([&] { return rec->size() > 0; }, 300ms);
+    },
+    15s));
+  size_t warmup = rec->size();
+  int old_master_port = s.master.port();
+
+  std::set<std::string> acked;
+  std::map<std::string, int> fire_errors;
+  std::atomic<bool> killed{false};
+  std::thread restarter([&] {
+    // Restart the old master once the Sentinels name the new one (before,
+    // an empty master coming back could be taken as the master again).
+    if (!t::wait_until([&] { return killed.load(); }, 60s))
+      return;
+    t::wait_until([&] {
+      int p = s.master_port();
+      return p != 0 && p != old_master_port;
+    }, 20s);
+    s.master.start();
+  });
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5000 && t::seconds_since(start) < 50; ++i) {
+    auto r = bus.try_fire(m.events + ".ping", {{"n", i}});
+    if (r) {
+      acked.insert(r->id);
+    } else {
+      ++fire_errors[lightbus::to_string(r.error().code)];
+      std::this_thread::sleep_for(5ms);
+    }
+    if (i == 1000) {
+      s.master.kill();
+      killed = true;
+    }
+  }
+  double fire_seconds = t::seconds_since(start);
+  killed = true;
+  restarter.join();
+  size_t failed = 0;
+  for (auto& [code, n] : fire_errors) {
+    failed += static_cast<size_t>(n);
+    EXPECT_TRUE(code == "timeout" || code == "connection_failed" || code == "unavailable")
+      << code << ": " << n;
+  }
+  // Wait until every acknowledged fire was handled (or the count stops growing).
+  auto handled_ids = [&] {
+    std::set<std::string> out;
+    for (auto& e : rec->all())
+      out.insert(e.id);
+    return out;
+  };
+  size_t missing = acked.size();
+  t::wait_until(
+    [&] {
+      auto handled = handled_ids();
+      missing = 0;
+      for (auto& id : acked)
+        missing += handled.count(id) == 0 ? 1 : 0;
+      return missing == 0;
+    },
+    20s);
+  std::cout << "[ sentinel replicas=1 ] fires acked " << acked.size() << ", failed " << failed
+            << " (";
+  for (auto& [code, n] : fire_errors)
+    std::cout << code << " " << n << " ";
+  std::cout << "), acked but lost " << missing << "; handled " << rec->size() - warmup
+            << " (redeliveries included); fired for " << fire_seconds << " s\n";
+  RecordProperty("acked_fires_lost", static_cast<int>(missing));
+  RecordProperty("fires_acked", static_cast<int>(acked.size()));
+  EXPECT_EQ(missing, 0u) << "acknowledged fires lost with the master despite replicas: 1";
+  EXPECT_GT(acked.size(), 3000u) << "the bus did not go on after the failover";
+  // Calls go through on the new master, with their results replicated.
+  auto sum = bus.try_call(m.api + ".add", {{"a", 2}, {"b", 3}}, 10.0);
+  ASSERT_TRUE(sum) << sum.error().message;
+  EXPECT_EQ(*sum, json(5));
+  EXPECT_TRUE(worker.stop());
+}
+
+// -- Sentinels with a password of their own ------------------------------------------
+
+TEST(Sentinel, SentinelsWithTheirOwnPasswordAreReachedWithSentinelPassword) {
+  sentinel_setup s{{"master-secret", "sentinel-secret"}};
+  // Without the Sentinels' password: refused, saying what to set.
+  auto without = open(s.url());
+  ASSERT_FALSE(without) << "the Sentinels answered without their password";
+  EXPECT_NE(without.error().message.find("sentinel_password"), std::string::npos)
+    << without.error().message;
+  EXPECT_EQ(without.error().message.find("master-secret"), std::string::npos)
+    << without.error().message;
+  // A wrong one: refused, never echoed.
+  auto wrong = open(s.url("?sentinel_password=nope"));
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().message.find("nope"), std::string::npos) << wrong.error().message;
+  // The right one: the master (with its own password) is found and serves.
+  auto url = s.url("?sentinel_password=sentinel-secret");
+  auto conn = open(url);
+  ASSERT_TRUE(conn) << conn.error().message;
+  auto pong = conn->command({"PING"});
+  ASSERT_TRUE(pong && pong->str == "PONG");
+  rpc_and_events_work_over(url);
+}
+
+// -- a master demoted while consumers are blocked on it -------------------------------
+
+// Redis 7 answers a client blocked in BLPOP or XREADGROUP on a master that
+// becomes a replica with `-UNBLOCKED ...`: retryable, so consumers reconnect
+// (through the Sentinels, to the new master) instead of stopping.
+TEST(Failover, ABlockedReadOnAMasterTurnedReplicaEndsWithARetryableError) {
+  t::redis_server a;
+  t::redis_server b;
+  auto stream = t::unique_api_name() + ".*:stream";
+  auto admin = t::connect(a.url());
+  t::command(admin, {"XGROUP", "CREATE", stream, "g", "$", "MKSTREAM"});
+  std::optional<lightbus::error> list_error, stream_error;
+  std::thread list_reader([&] {
+    auto c = t::connect(a.url(), 20s);
+    auto r = lightbus::redis::pop_calls(c, "q", 1, 15, false);
+    if (!r)
+      list_error = r.error();
+  });
+  std::thread stream_reader([&] {
+    auto c = t::connect(a.url(), 20s);
+    auto r = lightbus::redis::read_group(c, "g", "c", {stream}, ">", 1, 15000);
+    if (!r)
+      stream_error = r.error();
+  });
+  // Both blocked: Redis counts them.
+  ASSERT_TRUE(t::wait_until(
+    [&] {
+      auto info = admin.command({"INFO", "clients"});
+      return info && info->str.find("blocked_clients:2") != std::string::npos;
+    },
+    10s));
+  t::command(admin, {"REPLICAOF", "127.0.0.1", std::to_string(b.port())});
+  list_reader.join();
+  stream_reader.join();
+  ASSERT_TRUE(list_error) << "BLPOP on the demoted master did not end";
+  ASSERT_TRUE(stream_error) << "XREADGROUP on the demoted master did not end";
+  for (auto* e : {&*list_error, &*stream_error}) {
+    EXPECT_EQ(e->code, lightbus::errc::unavailable) << e->message;
+    EXPECT_TRUE(lightbus::is_retryable(*e)) << e->message;
+  }
+}
+
+// A failover with both servers alive (SENTINEL FAILOVER): the worker blocked
+// in BLPOP and the listener blocked in XREADGROUP on the old master move to
+// the new one: calls are answered and events handled within 20 s (Sentinel
+// demotes the old master, cutting its clients, about 10 s after the switch).
+TEST(Sentinel, AConsumerOnADemotedMasterMovesToTheNewMaster) {
+  sentinel_setup s;
+  served_module m;
+  auto cfg = t::config_for(s.url());
+  t::embedded_worker worker{m.mod, cfg};
+  auto bus = lightbus::create(cfg);
+  ASSERT_EQ(bus.call(m.api + ".add", {{"a", 1}, {"b", 2}}), json(3));
+  const auto& rec = m.rec;
+  ASSERT_TRUE(t::wait_until(
+    [&] {
+      (void) bus.try_fire(m.events + ".ping", {{"n", -1}});
+      return t::wait_until([&] { return rec->size() > 0; }, 300ms);
+    },
+    15s));
+  // Let the consumers block again on the old master.
+  std::this_thread::sleep_for(300ms);
+  int old_port = s.master.port();
+  auto sentinel = s.sentinel(s.ports.front());
+  ASSERT_TRUE(sentinel) << sentinel.error().message;
+  auto failover = sentinel->command({"SENTINEL", "FAILOVER", "bus-master"});
+  ASSERT_TRUE(failover && !failover->is_error()) << (failover ? failover->str : "");
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(t::wait_until([&] { return s.master_port() == s.replica.port(); }, 20s))
+    << "the Sentinels did not promote the replica";
+  double switched = t::seconds_since(start);
+  // The old master is a replica now.
+  ASSERT_TRUE(t::wait_until(
+    [&] {
+      auto role = ask(s.master.url(), {"ROLE"});
+      return role && role->is_array() && !role->elements.empty()
+             && role->elements[0].str == "slave";
+    },
+    20s))
+    << "the old master on port " << old_port << " was not demoted";
+  double demoted = t::seconds_since(start);
+  // Calls: served by the worker, which must now read the new master's queue.
+  std::optional<json> value;
+  std::string last;
+  while (!value && t::seconds_since(start) < 30) {
+    auto r = bus.try_call(m.api + ".add", {{"a", 2}, {"b", 3}}, 1.0);
+    if (r)
+      value = *r;
+    else
+      last = lightbus::to_string(r.error());
+  }
+  ASSERT_TRUE(value) << "no call answered after the failover; last: " << last;
+  EXPECT_EQ(*value, json(5));
+  // Events: handled by the listener, which must now read the new master's stream.
+  size_t before = rec->size();
+  ASSERT_TRUE(t::wait_until(
+    [&] {
+      (void) bus.try_fire(m.events + ".ping", {{"n", 1}});
+      return t::wait_until([&] { return rec->size() > before; }, 500ms);
+    },
+    15s))
+    << "no event handled after the failover";
+  double took = t::seconds_since(start);
+  std::cout << "[ sentinel failover ] the Sentinels named the new master after " << switched
+            << " s, the old one was a replica after " << demoted
+            << " s; calls and events go on " << took << " s after SENTINEL FAILOVER\n";
+  EXPECT_LT(took, 20) << "the consumers took too long to move to the new master";
+  auto promoted = t::connect(s.replica.url());
+  auto queue = promoted.command({"LLEN", lightbus::rpc_queue_key(m.api)});
+  ASSERT_TRUE(queue);
+  EXPECT_EQ(queue->integer, 0) << "calls left in the new master's queue";
+  EXPECT_TRUE(worker.stop());
+}
+
+// A partition the Sentinels see and we do not: the Sentinels cannot reach the
+// master (simulated: it now wants a password they do not have, while our
+// connections stay logged in), fail over to the replica, and can never demote
+// the old master or cut its clients. Consumers blocked on it would wait there
+// forever; the +switch-master watcher cuts them, and they move to the new
+// master.
+TEST(Sentinel, AConsumerOnAMasterTheSentinelsCannotReachMovesToTheNewMaster) {
+  sentinel_setup s;
+  served_module m;
+  auto cfg = t::config_for(s.url());
+  t::embedded_worker worker{m.mod, cfg};
+  auto bus = lightbus::create(cfg);
+  ASSERT_EQ(bus.call(m.api + ".add", {{"a", 1}, {"b", 2}}), json(3));
+  const auto& rec = m.rec;
+  ASSERT_TRUE(t::wait_until(
+    [&] {
+      (void) bus.try_fire(m.events + ".ping", {{"n", -1}});
+      return t::wait_until([&] { return rec->size() > 0; }, 300ms);
+    },
+    15s));
+  std::this_thread::sleep_for(300ms);
+  auto old_master = t::connect(s.master.url());
+  t::command(old_master, {"CONFIG", "SET", "requirepass", "cut-off"});
+  // Logged-in connections stay so: cut the Sentinels' (named sentinel-...)
+  // and the replica's, which then cannot log in again.
+  auto clients = t::command(old_master, {"CLIENT", "LIST"});
+  std::istringstream lines{clients.str};
+  for (std::string line; std::getline(lines, line);) {
+    auto id = line.find("id=");
+    if (id != std::string::npos && line.find(" name=sentinel-") != std::string::npos)
+      (void) old_master.command({"CLIENT", "KILL", "ID",
+                                 line.substr(id + 3, line.find(' ', id) - id - 3)});
+  }
+  (void) old_master.command({"CLIENT", "KILL", "TYPE", "replica"});
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(t::wait_until([&] { return s.master_port() == s.replica.port(); }, 30s))
+    << "the Sentinels did not fail over";
+  // A client that starts now finds the new master (the first one's pooled
+  // connections would still reach the old master and be served there).
+  auto fresh = lightbus::create(cfg);
+  std::optional<json> value;
+  std::string last;
+  while (!value && t::seconds_since(start) < 40) {
+    auto r = fresh.try_call(m.api + ".add", {{"a", 2}, {"b", 3}}, 1.0);
+    if (r)
+      value = *r;
+    else
+      last = lightbus::to_string(r.error());
+  }
+  ASSERT_TRUE(value) << "no call answered after the failover; last: " << last;
+  EXPECT_EQ(*value, json(5));
+  size_t before = rec->size();
+  ASSERT_TRUE(t::wait_until(
+    [&] {
+      (void) fresh.try_fire(m.events + ".ping", {{"n", 1}});
+      return t::wait_until([&] { return rec->size() > before; }, 500ms);
+    },
+    15s))
+    << "no event handled after the failover";
+  std::cout << "[ sentinel partition ] calls and events go on " << t::seconds_since(start)
+            << " s after the Sentinels lost the master\n";
+  // The old master was never demoted: only the watcher moved us.
+  auto role = old_master.command({"ROLE"});
+  ASSERT_TRUE(role && role->is_array() && !role->elements.empty());
+  EXPECT_EQ(role->elements[0].str, "master");
   EXPECT_TRUE(worker.stop());
 }

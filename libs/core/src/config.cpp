@@ -154,8 +154,13 @@ expected<void> read_api(const reader& rd, const json& obj, const std::string& pa
       return r;
     read(*t, "rpc_timeout", out.rpc_expiry_seconds);
     read(*t, "consumption_restart_delay", out.consumption_restart_delay);
+    read(*t, "replicas", out.rpc_replicas);
+    read(*t, "replicas_timeout", out.rpc_replicas_timeout);
+    out.rpc_url = with_replicas(out.rpc_url, out.rpc_replicas, out.rpc_replicas_timeout);
   } else if (fallback_transports) {
     out.rpc_url = fallback_transports->rpc_url;
+    out.rpc_replicas = fallback_transports->rpc_replicas;
+    out.rpc_replicas_timeout = fallback_transports->rpc_replicas_timeout;
     out.rpc_expiry_seconds = fallback_transports->rpc_expiry_seconds;
     out.consumption_restart_delay = fallback_transports->consumption_restart_delay;
   }
@@ -167,8 +172,14 @@ expected<void> read_api(const reader& rd, const json& obj, const std::string& pa
       return r;
     read(*t, "rpc_timeout", out.result_blpop_seconds);
     read(*t, "result_ttl", out.result_ttl);
+    read(*t, "replicas", out.result_replicas);
+    read(*t, "replicas_timeout", out.result_replicas_timeout);
+    out.result_url =
+      with_replicas(out.result_url, out.result_replicas, out.result_replicas_timeout);
   } else if (fallback_transports) {
     out.result_url = fallback_transports->result_url;
+    out.result_replicas = fallback_transports->result_replicas;
+    out.result_replicas_timeout = fallback_transports->result_replicas_timeout;
     out.result_blpop_seconds = fallback_transports->result_blpop_seconds;
     out.result_ttl = fallback_transports->result_ttl;
   }
@@ -392,8 +403,10 @@ const api_config& config::api(std::string_view name) const {
 
 void config::set_redis_url(const std::string& url) {
   auto apply = [&](api_config& a) {
-    a.rpc_url = url;
-    a.result_url = url;
+    // The transports' `replicas` options stay: a new URL is no reason to
+    // write with less durability than the config asks for.
+    a.rpc_url = with_replicas(url, a.rpc_replicas, a.rpc_replicas_timeout);
+    a.result_url = with_replicas(url, a.result_replicas, a.result_replicas_timeout);
     if (a.event_transport.is_object())
       a.event_transport["url"] = url;
   };

@@ -59,6 +59,21 @@ json connection_parameters() {
                "and opens its own connections."}};
 }
 
+// `replicas` and `replicas_timeout` (lightbus only): WAIT after each write.
+void add_durability(json& redis_options, const std::string& writes) {
+  redis_options["replicas"] = non_negative(
+    "integer", 0,
+    "lightbus only: after " + writes
+      + " the bus sends WAIT replicas replicas_timeout and fails the write (a retryable "
+        "error) when fewer replicas acknowledged it; 0: no WAIT (replication stays "
+        "asynchronous). Same as ?replicas=N on the URL.");
+  auto timeout = option("number", 1,
+                        "lightbus only: seconds WAIT may wait for the replicas "
+                        "(replicas > 0).");
+  timeout["exclusiveMinimum"] = 0;
+  redis_options["replicas_timeout"] = std::move(timeout);
+}
+
 json serializer(const char* name) {
   return option("string", std::string("lightbus.serializers.") + name,
                 "Dotted import path of the Python (de)serializer; lightbus always uses "
@@ -67,6 +82,9 @@ json serializer(const char* name) {
 
 // `{redis: {...}, debug: {...}}`: which transport an API uses.
 json selector(const std::string& title, const std::string& what, json redis_options) {
+  add_durability(redis_options, what == "RPC"      ? "pushing each call"
+                                : what == "result" ? "pushing each result"
+                                                   : "each event's XADD");
   json redis = section({"object", "null"}, "Redis" + title + "Config",
                        "The Redis " + what + " transport and its options.",
                        std::move(redis_options));

@@ -38,7 +38,7 @@ expected<event_transport_options> event_options(const config& cfg, std::string_v
                                 "batch_size", "reclaim_batch_size", "serializer",
                                 "deserializer", "acknowledgement_timeout", "reclaim_interval",
                                 "max_stream_length", "stream_use", "consumption_restart_delay",
-                                "consumer_ttl"};
+                                "consumer_ttl", "replicas", "replicas_timeout"};
   for (auto& [k, v] : t.items()) {
     (void) v;
     bool ok = false;
@@ -51,6 +51,20 @@ expected<event_transport_options> event_options(const config& cfg, std::string_v
     if (auto parsed = parse_redis_url(u->get<std::string>()); !parsed)
       return make_error(errc::invalid_config, path + ".url: " + parsed.error().message);
     out.url = u->get<std::string>();
+  }
+  if (t.contains("replicas") && !t["replicas"].is_null()) {
+    long long replicas = 0;
+    double timeout = 1;
+    if (auto r = read_number(t, "replicas", path, replicas, true); !r)
+      return r.error();
+    if (auto r = read_number(t, "replicas_timeout", path, timeout, false); !r)
+      return r.error();
+    if (replicas > 1000 || !(timeout > 0))
+      return make_error(errc::invalid_config,
+                        path + (replicas > 1000 ? ".replicas: at most 1000"
+                                                : ".replicas_timeout: must be positive"));
+    out.url = with_replicas(out.url, static_cast<int>(replicas), timeout);
+    out.replicas = static_cast<int>(replicas);
   }
   bool reclaim_batch_set = false;
   if (auto r = read_number(t, "batch_size", path, out.batch_size, true); !r)

@@ -1,6 +1,9 @@
 #include "lightbus/redis_url.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdio>
+#include <cstdlib>
 
 namespace lightbus {
 
@@ -21,7 +24,7 @@ error bad(std::string_view text, const std::string& why) {
     if (scheme != std::string::npos && scheme < at)
       shown = shown.substr(0, scheme + 3) + "***@" + shown.substr(at + 1);
   }
-  for (auto pos = shown.find("password="); pos != std::string::npos;
+  for (auto pos = shown.find("password="); pos != std::string::npos;  // also sentinel_password=
        pos = shown.find("password=", pos)) {
     pos += 9;
     auto end = shown.find('&', pos);
@@ -99,6 +102,23 @@ expected<void> parse_query(std::string_view text, std::string_view query, redis_
         return bad(text, "db must be a non-negative integer");
     } else if (key == "password") {
       url.password = percent_decoded(value);
+    } else if (key == "sentinel_password") {
+      if (url.sentinels.empty())
+        return bad(text, "sentinel_password needs a redis+sentinel:// URL");
+      url.sentinel_password = percent_decoded(value);
+    } else if (key == "replicas") {
+      if (!parse_int(value, url.replicas) || url.replicas < 0)
+        return bad(text, "replicas must be a non-negative integer (0: no WAIT), got '"
+                           + std::string(value) + "'");
+    } else if (key == "replicas_timeout") {
+      double s = -1;
+      auto v = std::string(value);
+      char* end = nullptr;
+      s = std::strtod(v.c_str(), &end);
+      if (v.empty() || end != v.c_str() + v.size() || !(s > 0) || s > 86400)
+        return bad(text, "replicas_timeout must be a positive number of seconds, got '" + v
+                           + "'");
+      url.replicas_timeout_ms = std::max(1, static_cast<int>(s * 1000 + 0.5));
     } else if (key == "ssl_ca_certs" || key == "ssl_certfile" || key == "ssl_keyfile"
                || key == "ssl_cert_reqs") {
       if (!url.tls)
@@ -261,12 +281,24 @@ std::string to_string(const redis_url& url) {
     for (size_t i = 0; i < url.cluster_seeds.size(); ++i)
       out += (i > 0 ? "," : "")
              + host_port(url.cluster_seeds[i].first, url.cluster_seeds[i].second);
-    return out;
   } else {
     out += host_port(url.host, url.port);
   }
-  out += "/" + std::to_string(url.db);
+  if (!url.cluster())
+    out += "/" + std::to_string(url.db);
+  if (url.replicas > 0)
+    out += "?replicas=" + std::to_string(url.replicas);
   return out;
+}
+
+std::string with_replicas(const std::string& url, int replicas, double timeout_seconds) {
+  if (replicas < 0)
+    return url;
+  char timeout[32];
+  std::snprintf(timeout, sizeof(timeout), "%g", timeout_seconds);
+  // Appended last: parse_query lets a later key win over one in the URL.
+  return url + (url.find('?') == std::string::npos ? "?" : "&")
+         + "replicas=" + std::to_string(replicas) + "&replicas_timeout=" + timeout;
 }
 
 } // namespace lightbus

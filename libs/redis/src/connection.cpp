@@ -30,6 +30,7 @@
 #include "lightbus/counters.hpp"
 #include "cluster_router.hpp"
 #include "reply_reader.hpp"
+#include "sentinel_watch.hpp"
 #include "socket.hpp"
 
 namespace lightbus::redis {
@@ -167,6 +168,13 @@ void interrupter::interrupt() noexcept {
     lightbus::redis::interrupter{node}.interrupt();
 }
 
+bool interrupter::closed() const noexcept {
+  if (!state_)
+    return true;
+  std::lock_guard<std::mutex> guard{state_->mtx};
+  return state_->fd < 0;
+}
+
 // We own the socket (plain TCP, Unix or TLS through OpenSSL: hiredis 0.14 has
 // no TLS) and keep hiredis for what it is good at: parsing replies (its
 // redisReader, building `reply` trees through reply_functions). Commands are
@@ -184,6 +192,7 @@ struct connection::impl {
   std::optional<error> failure;
   /// Set for a Redis Cluster: then every operation goes through it.
   std::unique_ptr<detail::cluster_router> router;
+  redis::durability wait;
 
   impl() {
     reader.reset(redisReaderCreateWithFunctions(&reply_functions));
@@ -413,6 +422,8 @@ expected<connection> connection::open(const connection_options& opts) {
   if (opts.url.cluster()) {
     connection conn;
     conn.impl_->where = to_string(opts.url);
+    conn.impl_->wait = redis::durability{opts.url.replicas,
+                                         std::chrono::milliseconds(opts.url.replicas_timeout_ms)};
     auto intr = conn.impl_->intr;
     auto router = detail::cluster_router::open(opts, [intr](connection& node) {
       std::lock_guard<std::mutex> guard{intr->mtx};
@@ -444,11 +455,14 @@ expected<connection> connection::open(const connection_options& opts) {
                                              + role->elements[0].str + " (failover in progress?)");
     conn->impl_->where = to_string(opts.url) + " (master " + direct.url.host + ":"
                          + std::to_string(direct.url.port) + ")";
+    detail::watch_master(opts.url, direct.url.host, direct.url.port, conn->interrupter());
     return conn;
   }
   connection conn;
   auto& c = *conn.impl_;
   c.where = to_string(opts.url);
+  c.wait = redis::durability{opts.url.replicas,
+                             std::chrono::milliseconds(opts.url.replicas_timeout_ms)};
   if (!c.reader)
     return make_error(errc::connection_failed, "Redis: out of memory while connecting");
   auto fd = detail::connect_to(opts.url, opts.connect_timeout);
@@ -566,6 +580,14 @@ int connection::native_handle() const noexcept {
   return impl_ ? impl_->fd : -1;
 }
 
+const durability& connection::durability() const noexcept {
+  return impl_->wait;
+}
+
+void connection::durability(redis::durability x) noexcept {
+  impl_->wait = x;
+}
+
 void connection::read_timeout(std::chrono::milliseconds timeout) {
   impl_->timeout = timeout;
   if (impl_->router)
@@ -590,7 +612,7 @@ errc error_code_of(std::string_view redis_error) noexcept {
     return errc::nogroup;
   if (prefix == "LOADING" || prefix == "BUSY" || prefix == "MASTERDOWN" || prefix == "TRYAGAIN"
       || prefix == "MOVED" || prefix == "ASK"
-      || prefix == "CLUSTERDOWN" || prefix == "READONLY")
+      || prefix == "CLUSTERDOWN" || prefix == "READONLY" || prefix == "UNBLOCKED")
     return errc::unavailable;
   return errc::redis_error;
 }

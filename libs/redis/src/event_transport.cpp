@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <map>
 
+#include "lightbus/redis/durability.hpp"
 #include "stream_reply.hpp"
 
 namespace lightbus::redis {
@@ -42,7 +43,16 @@ expected<std::string> read_xadd_reply(connection& conn) {
 expected<std::string> xadd(connection& conn, const std::string& stream,
                            const std::vector<stream_field>& fields, long long max_len) {
   append_xadd(conn, stream, fields, max_len);
-  return read_xadd_reply(conn);
+  append_wait(conn);
+  auto id = read_xadd_reply(conn);
+  // The WAIT reply is read whatever XADD said: one left unread would be
+  // taken for the next command's.
+  auto waited = read_wait_reply(conn, "XADD to " + stream);
+  if (!id)
+    return id;
+  if (!waited)
+    return waited.error();
+  return id;
 }
 
 expected<void> ensure_group(connection& conn, const std::string& stream,

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "lightbus/json.hpp"
+#include "lightbus/redis/durability.hpp"
 #include "lightbus/keys.hpp"
 #include "lightbus/redis/cluster_shape.hpp"
 #include "lightbus/uuid.hpp"
@@ -67,7 +68,12 @@ expected<void> read_call_replies(connection& conn) {
 expected<void> send_call(connection& conn, const rpc_message& msg, int expiry_seconds) {
   if (!conn.cluster()) {
     append_call(conn, msg, encode(msg), expiry_seconds);
-    return read_call_replies(conn);
+    append_wait(conn);
+    auto sent = read_call_replies(conn);
+    auto waited = read_wait_reply(conn, "RPUSH of a call to " + rpc_queue_key(msg.api_name));
+    if (!sent)
+      return sent;
+    return waited;
   }
   // Redis Cluster: the expiry key and the queue are on different nodes; the
   // call is pushed only once its expiry key is set (see append_expiry).
@@ -78,12 +84,14 @@ expected<void> send_call(connection& conn, const rpc_message& msg, int expiry_se
   if (set->is_error())
     return reply_error(*set, "SET");
   append_push(conn, msg.api_name, encode(msg));
+  append_wait(conn);
   auto pushed = conn.read_reply();
   if (!pushed)
     return pushed.error();
+  auto waited = read_wait_reply(conn, "RPUSH of a call to " + rpc_queue_key(msg.api_name));
   if (pushed->is_error())
     return reply_error(*pushed, "RPUSH");
-  return {};
+  return waited;
 }
 
 expected<std::optional<result_message>> wait_result(connection& conn, const std::string& key,
@@ -298,6 +306,8 @@ expected<void> push_results(connection& conn, const std::vector<outgoing_result>
     conn.append({"LPUSH", res.key, res.blob});
     conn.append({"EXPIRE", res.key, ttl});
   }
+  // One WAIT covers the whole pipeline: it waits for every earlier write.
+  append_wait(conn);
   std::optional<error> first_error;
   for (size_t i = 0; i < results.size() * 2; ++i) {
     auto r = conn.read_reply();
@@ -306,6 +316,10 @@ expected<void> push_results(connection& conn, const std::vector<outgoing_result>
     if (r->is_error() && !first_error)
       first_error = reply_error(*r, i % 2 == 0 ? "LPUSH" : "EXPIRE");
   }
+  auto waited = read_wait_reply(conn, "LPUSH of " + std::to_string(results.size())
+                                        + " result(s)");
+  if (!waited && !first_error)
+    first_error = waited.error();
   if (first_error)
     return *first_error;
   return {};

@@ -153,6 +153,7 @@ expected<redis_url> master_from_sentinels(const connection_options& opts) {
     connection_options s;
     s.url.host = host;
     s.url.port = port;
+    s.url.password = opts.url.sentinel_password;
     s.connect_timeout = opts.connect_timeout;
     s.read_timeout = opts.connect_timeout;
     s.keepalive_idle = std::chrono::seconds(0);
@@ -169,6 +170,8 @@ expected<redis_url> master_from_sentinels(const connection_options& opts) {
     }
     if (!r->is_array() || r->elements.size() != 2 || !r->elements[0].is_string()) {
       tried += "; " + where + ": " + (r->is_error() ? r->str : "does not know the master");
+      if (r->is_error() && r->str.rfind("NOAUTH", 0) == 0)
+        tried += " (give the Sentinels' password as ?sentinel_password=...)";
       continue;
     }
     redis_url master = opts.url;

@@ -387,6 +387,72 @@ apis:
   }
 }
 
+TEST(Config, ReplicasOfEachTransportTravelWithItsUrl) {
+  auto cfg = load_yaml(R"(
+apis:
+  default:
+    rpc_transport:
+      redis:
+        url: redis://a:1/0
+        replicas: 1
+    result_transport:
+      redis:
+        url: redis://a:1/0
+        replicas: 2
+        replicas_timeout: 0.5
+    event_transport:
+      redis:
+        url: redis://a:1/0
+        replicas: 1
+  store:
+    rpc_timeout: 2
+)");
+  ASSERT_TRUE(cfg) << lightbus::to_string(cfg.error());
+  auto replicas_of = [](const std::string& url) {
+    auto u = lightbus::parse_redis_url(url);
+    EXPECT_TRUE(u) << url;
+    return u ? std::pair{u->replicas, u->replicas_timeout_ms} : std::pair{-1, -1};
+  };
+  for (auto name : {"store", "default"}) {
+    const auto& a = cfg->api(name);
+    EXPECT_EQ(replicas_of(a.rpc_url), (std::pair{1, 1000})) << name;
+    EXPECT_EQ(replicas_of(a.result_url), (std::pair{2, 500})) << name;
+    auto ev = lightbus::event_options(*cfg, name);
+    ASSERT_TRUE(ev) << lightbus::to_string(ev.error());
+    EXPECT_EQ(ev->replicas, 1);
+    EXPECT_EQ(replicas_of(ev->url), (std::pair{1, 1000})) << name;
+  }
+  // --redis (set_redis_url) changes where, not how durably.
+  cfg->set_redis_url("redis://b:2/3");
+  const auto& a = cfg->api("store");
+  EXPECT_EQ(replicas_of(a.rpc_url), (std::pair{1, 1000}));
+  EXPECT_EQ(replicas_of(a.result_url), (std::pair{2, 500}));
+  auto ev = lightbus::event_options(*cfg, "store");
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(replicas_of(ev->url), (std::pair{1, 1000}));
+  EXPECT_EQ(lightbus::parse_redis_url(ev->url)->host, "b");
+  // Without the option: no WAIT, and the URL is left as written.
+  auto plain = load_yaml("apis:\n  default:\n    rpc_transport:\n      redis:\n"
+                         "        url: redis://a:1/0\n");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->api("x").rpc_url, "redis://a:1/0");
+}
+
+TEST(Config, NegativeReplicasIsAClearError) {
+  for (auto transport : {"rpc_transport", "result_transport", "event_transport"}) {
+    std::string path;
+    auto err = yaml_error(std::string("apis:\n  default:\n    ") + transport
+                            + ":\n      redis:\n        replicas: -1\n",
+                          &path);
+    auto key = std::string("apis.default.") + transport + ".redis.replicas";
+    EXPECT_NE(err.find(key), std::string::npos) << err;
+    EXPECT_NE(err.find("must not be negative"), std::string::npos) << err;
+  }
+  auto err = yaml_error("apis:\n  default:\n    rpc_transport:\n      redis:\n"
+                        "        replicas_timeout: 0\n");
+  EXPECT_NE(err.find("replicas_timeout"), std::string::npos) << err;
+}
+
 // -- errors ------------------------------------------------------------------------
 
 TEST(Config, UnknownKeyErrorNamesKeyPathAndFile) {

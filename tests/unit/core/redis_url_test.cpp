@@ -183,6 +183,49 @@ TEST(RedisUrl, ParsesClusterSeeds) {
   EXPECT_FALSE(parse_redis_url("redis://h:7000")->cluster());
 }
 
+TEST(RedisUrl, ParsesTheSentinelsOwnPassword) {
+  auto url = parse_redis_url(
+    "redis+sentinel://master-pw@s1:26379,s2:26380/m/0?sentinel_password=s3cr%40t");
+  ASSERT_TRUE(url) << lightbus::to_string(url.error());
+  EXPECT_EQ(url->password, "master-pw");
+  EXPECT_EQ(url->sentinel_password, "s3cr@t");
+  EXPECT_EQ(lightbus::to_string(*url).find("s3cr"), std::string::npos);
+  // Only Sentinel URLs have Sentinels; the error never shows the password.
+  auto plain = parse_redis_url("redis://h:1/0?sentinel_password=secret");
+  ASSERT_FALSE(plain);
+  EXPECT_NE(plain.error().message.find("redis+sentinel://"), std::string::npos);
+  EXPECT_EQ(plain.error().message.find("secret"), std::string::npos) << plain.error().message;
+}
+
+TEST(RedisUrl, ParsesReplicasAndTheirTimeout) {
+  auto url = parse_redis_url("redis://h:1/0");
+  ASSERT_TRUE(url);
+  EXPECT_EQ(url->replicas, 0);
+  EXPECT_EQ(url->replicas_timeout_ms, 1000);
+  url = parse_redis_url("redis+sentinel://s:26379/m/0?replicas=2&replicas_timeout=0.25");
+  ASSERT_TRUE(url) << lightbus::to_string(url.error());
+  EXPECT_EQ(url->replicas, 2);
+  EXPECT_EQ(url->replicas_timeout_ms, 250);
+  EXPECT_EQ(lightbus::to_string(*url), "redis+sentinel://s:26379/m/0?replicas=2");
+  for (auto bad : {"redis://h:1/0?replicas=-1", "redis://h:1/0?replicas=one",
+                   "redis://h:1/0?replicas_timeout=0", "redis://h:1/0?replicas_timeout=-2",
+                   "redis://h:1/0?replicas_timeout=soon"}) {
+    auto r = parse_redis_url(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().message.find("replicas"), std::string::npos) << r.error().message;
+  }
+}
+
+TEST(RedisUrl, WithReplicasAddsThemToTheQueryAndWinsOverTheUrl) {
+  EXPECT_EQ(lightbus::with_replicas("redis://h:1/0", -1, 1), "redis://h:1/0");
+  auto added = lightbus::with_replicas("redis://h:1/0", 1, 0.5);
+  EXPECT_EQ(added, "redis://h:1/0?replicas=1&replicas_timeout=0.5");
+  auto over = parse_redis_url(lightbus::with_replicas("redis://h:1/0?replicas=3", 1, 2));
+  ASSERT_TRUE(over);
+  EXPECT_EQ(over->replicas, 1);
+  EXPECT_EQ(over->replicas_timeout_ms, 2000);
+}
+
 TEST(RedisUrl, ToStringRoundTrips) {
   for (auto text : {"redis://127.0.0.1:6379/0", "redis://host:6380/2", "redis://[::1]:6390/1",
                     "rediss://host:6380/0", "redis+sentinel://a:26379,b:26380/m/1",

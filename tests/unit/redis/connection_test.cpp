@@ -35,6 +35,11 @@ TEST(Connection, ReplyErrorsThatSayTryAgainAreRetryable) {
     EXPECT_TRUE(lightbus::is_retryable(err));
   }
   // Only the first word counts: a message that mentions LOADING later is not it.
+  // A client blocked in BLPOP/XREADGROUP on a master that became a replica
+  // (REPLICAOF, Sentinel's reconfiguration): reconnect, to the new master.
+  EXPECT_EQ(error_code_of("UNBLOCKED force unblock from blocking operation, instance state "
+                          "changed (master -> replica?)"),
+            errc::unavailable);
   EXPECT_EQ(error_code_of("ERR LOADING is not a command"), errc::redis_error);
   EXPECT_EQ(error_code_of("WRONGTYPE Operation"), errc::redis_error);
   EXPECT_EQ(error_code_of(""), errc::redis_error);

@@ -24,8 +24,16 @@ struct api_config {
   bool cast_values = true;
   double event_fire_timeout = 5;
 
-  /// `rpc_transport.redis`
+  /// `rpc_transport.redis`; with its `replicas` options added to the query
+  /// (`with_replicas`) when the config sets them.
   std::string rpc_url = "redis://127.0.0.1:6379/0";
+  /// `replicas` and `replicas_timeout` of the RPC and result transports as
+  /// the config sets them (-1: unset), kept to add them to a URL that
+  /// `set_redis_url` puts in place.
+  int rpc_replicas = -1;
+  double rpc_replicas_timeout = 1;
+  int result_replicas = -1;
+  double result_replicas_timeout = 1;
   /// TTL of the `rpc_expiry_key` the caller sets (seconds).
   int rpc_expiry_seconds = 5;
   /// Seconds the worker waits before reconnecting its queue consumer (cap of the back-off).
@@ -39,7 +47,7 @@ struct api_config {
   int result_ttl = 60;
 
   /// `event_transport.redis`, as written (checked against the config schema);
-  /// `event_options()` reads it.
+  /// `event_options()` reads it (and adds `replicas` to its URL).
   json event_transport = json::object();
 };
 

@@ -76,7 +76,10 @@ struct api_config;
 
 /// The event transport settings of one API (`apis.<api>.event_transport.redis`).
 struct event_transport_options {
+  /// With `replicas` and `replicas_timeout` added to its query when set.
   std::string url = "redis://127.0.0.1:6379/0";
+  /// `replicas`: WAIT for this many replicas after each XADD (0: none).
+  int replicas = 0;
   /// XREADGROUP COUNT.
   long long batch_size = 10;
   /// XPENDING count when reclaiming (default 10 x batch_size).

@@ -26,7 +26,8 @@ struct redis_tls {
 /// - `redis://[[user]:password@]host[:port][/db]` (ACL user optional),
 /// - `rediss://...` the same over TLS (`?ssl_ca_certs=&ssl_certfile=&ssl_keyfile=&ssl_cert_reqs=`),
 /// - `redis+sentinel://[password@]host:port[,host:port...]/master_name[/db]`: the
-///   master that the Sentinels name (found again after a failover),
+///   master that the Sentinels name (found again after a failover); the
+///   password is the master's, `?sentinel_password=P` the Sentinels' own,
 /// - `redis+cluster://[[user]:password@]host:port[,host:port...]` (or
 ///   `rediss+cluster://` over TLS): a Redis Cluster, found from any of the seed
 ///   nodes named (database 0 only),
@@ -47,13 +48,30 @@ struct redis_url {
   /// the master they watch; host and port are then those of a Sentinel.
   std::vector<std::pair<std::string, int>> sentinels;
   std::string master_name;
-  /// Set for `redis+cluster://` URLs: the seed nodes to ask for the slot map;
+  /// `?sentinel_password=P`: the Sentinels' own password (their
+  /// `requirepass`), as redis-py's `sentinel_kwargs={"password": P}`; empty:
+  /// the Sentinels need none.
+  std::string sentinel_password;
+  /// Durability (`?replicas=N`, or the transport's `replicas` option): after
+  /// each write (an event's XADD, a call's or a result's push) the bus sends
+  /// `WAIT replicas timeout` and fails the write with errc::unavailable when
+  /// fewer replicas acknowledged it. 0: no WAIT (replication stays
+  /// asynchronous).
+  int replicas = 0;
+  /// `?replicas_timeout=S` (seconds): how long WAIT may wait, in milliseconds.
+  int replicas_timeout_ms = 1000;
   /// host and port are then those of the first seed.
   std::vector<std::pair<std::string, int>> cluster_seeds;
 
   /// True for a Redis Cluster URL.
   bool cluster() const noexcept { return !cluster_seeds.empty(); }
 };
+
+/// Returns `url` (a Redis URL as text) with `replicas=N` and
+/// `replicas_timeout=S` added to its query, so a transport's `replicas`
+/// option travels with its URL; `url` itself when `replicas` is negative
+/// (unset).
+std::string with_replicas(const std::string& url, int replicas, double timeout_seconds);
 
 /// Parses a Redis URL; the error says what is wrong with it.
 expected<redis_url> parse_redis_url(std::string_view text);

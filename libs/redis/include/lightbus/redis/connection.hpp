@@ -39,6 +39,15 @@ struct connection_options {
   std::chrono::milliseconds unacked_timeout{30000};
 };
 
+/// How many replicas must acknowledge a write before it counts as done:
+/// the URL's `replicas` and `replicas_timeout` (lightbus/redis/durability.hpp
+/// sends the WAIT and judges its reply).
+struct durability {
+  /// 0: no WAIT.
+  int replicas = 0;
+  std::chrono::milliseconds timeout{1000};
+};
+
 /// Lets another thread cut a connection that is blocked in a read.
 ///
 /// `interrupt()` shuts the socket down, so a blocking BLPOP or XREADGROUP
@@ -46,6 +55,9 @@ struct connection_options {
 class interrupter {
 public:
   void interrupt() noexcept;
+
+  /// True once its connection is closed (interrupting it does nothing).
+  bool closed() const noexcept;
 
 private:
   friend class connection;
@@ -110,6 +122,10 @@ public:
   /// Returns the socket, for inspection (e.g. its options); -1 if none.
   int native_handle() const noexcept;
 
+  /// What a write on this connection must wait for (from the URL).
+  const redis::durability& durability() const noexcept;
+  void durability(redis::durability x) noexcept;
+
   /// Changes the socket read timeout (0 = none).
   void read_timeout(std::chrono::milliseconds timeout);
 
@@ -135,7 +151,9 @@ private:
 
 /// Returns the error of a Redis error reply, naming the command: `errc::nogroup`
 /// for NOGROUP, `errc::unavailable` for replies that say "try again"
-/// (LOADING, BUSY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN, READONLY), otherwise
+/// (LOADING, BUSY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN, READONLY, and UNBLOCKED:
+/// what Redis tells a client blocked in BLPOP/XREADGROUP on a master that
+/// became a replica, so that it reconnects to the new master), otherwise
 /// `errc::redis_error`. The one place where Redis error replies get a code.
 error reply_error(const reply& r, std::string_view command);
 

@@ -39,7 +39,9 @@ void append_xadd(connection& conn, const std::string& stream,
 /// Reads one XADD reply: the new entry's id.
 expected<std::string> read_xadd_reply(connection& conn);
 
-/// Writes one event; returns its stream id.
+/// Writes one event; returns its stream id. With `conn.durability().replicas`
+/// set, a pipelined WAIT follows (lightbus/redis/durability.hpp): too few
+/// replicas acknowledging fails it with errc::unavailable (the entry exists).
 expected<std::string> xadd(connection& conn, const std::string& stream,
                            const std::vector<stream_field>& fields, long long max_len);
 

@@ -39,7 +39,8 @@ void append_push(connection& conn, const std::string& api_name, const std::strin
 /// Reads the two replies of `append_call`.
 expected<void> read_call_replies(connection& conn);
 
-/// Sends one call (expiry key first, then the call) and waits for Redis to take it.
+/// Sends one call (expiry key first, then the call) and waits for Redis to take it
+/// (and, with `conn.durability().replicas` set, for that many replicas: WAIT).
 expected<void> send_call(connection& conn, const rpc_message& msg, int expiry_seconds);
 
 /// `BLPOP key seconds`: a result, nothing (timeout), or an error.
@@ -128,7 +129,8 @@ struct outgoing_result {
   std::string blob;
 };
 
-/// Pipelines `LPUSH key blob` + `EXPIRE key ttl` for every result.
+/// Pipelines `LPUSH key blob` + `EXPIRE key ttl` for every result, then one
+/// `WAIT` when `conn.durability().replicas` is set.
 expected<void> push_results(connection& conn, const std::vector<outgoing_result>& results,
                             int ttl_seconds);
 

@@ -1,0 +1,22 @@
+#pragma once
+
+// Private to libs/redis: cuts our connections to a master as soon as the
+// Sentinels announce a failover (`+switch-master`).
+
+#include "lightbus/redis/connection.hpp"
+#include "lightbus/redis/sentinel_watch.hpp"
+#include "lightbus/redis_url.hpp"
+
+namespace lightbus::redis::detail {
+
+/// Registers a connection to `host:port`, found as master of `url` (a
+/// `redis+sentinel://` URL): when a Sentinel of `url` publishes
+/// `+switch-master` for the master away from `host:port`, `intr` is
+/// interrupted, so a read blocked on the old master fails at once (and the
+/// owner reconnects, through the Sentinels, to the new one) instead of waiting
+/// until the Sentinels demote the old master (about 10 s after a failover).
+/// The first registration for a set of Sentinels and master name starts one
+/// watcher thread for the process: a SUBSCRIBE connection to a Sentinel.
+void watch_master(const redis_url& url, const std::string& host, int port, interrupter intr);
+
+} // namespace lightbus::redis::detail
