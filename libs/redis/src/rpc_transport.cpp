@@ -302,24 +302,34 @@ expected<std::vector<bool>> claim_calls(connection& conn, const std::vector<std:
 expected<void> push_results(connection& conn, const std::vector<outgoing_result>& results,
                             int ttl_seconds) {
   auto ttl = std::to_string(ttl_seconds);
+  // One WAIT after the pipeline covers every earlier write; on a Redis
+  // Cluster one after each result, as WAIT asks the node of the write before it.
+  bool wait_each = conn.cluster();
   for (const auto& res : results) {
     conn.append({"LPUSH", res.key, res.blob});
     conn.append({"EXPIRE", res.key, ttl});
+    if (wait_each)
+      append_wait(conn);
   }
-  // One WAIT covers the whole pipeline: it waits for every earlier write.
-  append_wait(conn);
+  if (!wait_each)
+    append_wait(conn);
+  auto what = "LPUSH of " + std::to_string(results.size()) + " result(s)";
   std::optional<error> first_error;
-  for (size_t i = 0; i < results.size() * 2; ++i) {
-    auto r = conn.read_reply();
-    if (!r)
-      return r.error();
-    if (r->is_error() && !first_error)
-      first_error = reply_error(*r, i % 2 == 0 ? "LPUSH" : "EXPIRE");
+  for (size_t i = 0; i < results.size(); ++i) {
+    for (const char* command : {"LPUSH", "EXPIRE"}) {
+      auto r = conn.read_reply();
+      if (!r)
+        return r.error();
+      if (r->is_error() && !first_error)
+        first_error = reply_error(*r, command);
+    }
+    if (wait_each)
+      if (auto waited = read_wait_reply(conn, what); !waited && !first_error)
+        first_error = waited.error();
   }
-  auto waited = read_wait_reply(conn, "LPUSH of " + std::to_string(results.size())
-                                        + " result(s)");
-  if (!waited && !first_error)
-    first_error = waited.error();
+  if (!wait_each)
+    if (auto waited = read_wait_reply(conn, what); !waited && !first_error)
+      first_error = waited.error();
   if (first_error)
     return *first_error;
   return {};
