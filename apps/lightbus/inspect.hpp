@@ -4,7 +4,6 @@
 // (which APIs, streams and events) and the streams it selects. inspect.cpp
 // prints and follows history; inspect_groups.cpp reports consumer groups.
 
-#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "format.hpp"
 #include "lightbus/error.hpp"
 #include "lightbus/event.hpp"
 #include "lightbus/json.hpp"
@@ -22,11 +22,6 @@
 namespace lightbus::cli {
 
 using nlohmann::json;
-
-inline long long now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 // As Python writes it (NaN, big integers, lone surrogates). Bytes from Redis
 // may be any bytes: dump_python writes invalid UTF-8 as U+FFFD, never throws.
