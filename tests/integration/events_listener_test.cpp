@@ -38,37 +38,7 @@ namespace t = lightbus::test;
 
 namespace {
 
-/// Collects what a listener handled (from handler threads).
-class recorder {
-public:
-  void add(const event_message& m) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    got_.push_back(m);
-  }
-
-  size_t size() const {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return got_.size();
-  }
-
-  std::vector<event_message> all() const {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return got_;
-  }
-
-  /// How often each stream id was handled.
-  std::map<std::string, int> by_native_id() const {
-    std::map<std::string, int> out;
-    for (auto& m : all())
-      ++out[m.native_id];
-    return out;
-  }
-
-private:
-  mutable std::mutex mtx_;
-  std::vector<event_message> got_;
-};
-
+using lightbus::test::recorder;
 using lightbus::test::gate;
 
 /// Records the error lines of the `events` and `worker` loggers while alive.

@@ -22,6 +22,7 @@
 #include "lightbus/actors/module.hpp"
 #include "lightbus/actors/worker.hpp"
 #include "lightbus/config.hpp"
+#include "lightbus/event.hpp"
 #include "lightbus/redis/connection.hpp"
 
 namespace lightbus::test {
@@ -208,6 +209,37 @@ private:
   std::mutex mtx_;
   std::condition_variable cv_;
   bool open_ = false;
+};
+
+/// Collects the events a listener handled (from handler threads).
+class recorder {
+public:
+  void add(const event_message& m) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    got_.push_back(m);
+  }
+
+  size_t size() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return got_.size();
+  }
+
+  std::vector<event_message> all() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return got_;
+  }
+
+  /// How often each stream id was handled.
+  std::map<std::string, int> by_native_id() const {
+    std::map<std::string, int> out;
+    for (auto& m : all())
+      ++out[m.native_id];
+    return out;
+  }
+
+private:
+  mutable std::mutex mtx_;
+  std::vector<event_message> got_;
 };
 
 } // namespace lightbus::test
