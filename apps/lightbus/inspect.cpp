@@ -364,12 +364,7 @@ select_streams(redis::connection& conn, const search& s, const std::string& conf
 }
 
 int redis_failure(const error& err) {
-  // A failed connect names the URL and asks whether Redis runs: said once.
-  std::cerr << "lightbus inspect: " << err.message
-            << (err.code == errc::connection_failed
-                  ? ""
-                  : " (is Redis running? pass --redis URL or set the event transport url)")
-            << "\n";
+  std::cerr << "lightbus inspect: " << event_redis_failure(err) << "\n";
   return exit_unavailable;
 }
 
