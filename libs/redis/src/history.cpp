@@ -163,14 +163,7 @@ expected<std::vector<stream_batch>> read_streams(connection& conn,
                                                  const std::vector<std::string>& ids,
                                                  long long count, long long block_ms) {
   std::vector<std::string> argv{"XREAD"};
-  if (count > 0) {
-    argv.emplace_back("COUNT");
-    argv.push_back(std::to_string(count));
-  }
-  if (block_ms >= 0) {
-    argv.emplace_back("BLOCK");
-    argv.push_back(std::to_string(block_ms));
-  }
+  detail::append_count_and_block(argv, count, block_ms);
   argv.emplace_back("STREAMS");
   argv.insert(argv.end(), streams.begin(), streams.end());
   argv.insert(argv.end(), ids.begin(), ids.end());
@@ -179,12 +172,7 @@ expected<std::vector<stream_batch>> read_streams(connection& conn,
     return r.error();
   if (r->is_error())
     return reply_error(*r, "XREAD");
-  std::vector<stream_batch> out;
-  for (auto& s : r->elements)
-    if (s.is_array() && s.elements.size() == 2)
-      out.push_back(
-        stream_batch{std::move(s.elements[0].str), parse_entries(std::move(s.elements[1]))});
-  return out;
+  return detail::parse_batches(std::move(*r));
 }
 
 expected<long long> stream_length(connection& conn, const std::string& stream) {
