@@ -295,15 +295,7 @@ protected:
   /// transport options.
   lightbus::config make_config(json redis = json::object(),
                                const std::string& process = "p1") {
-    redis["url"] = url_;
-    json doc = {{"service_name", service_},
-                {"process_name", process},
-                {"apis", {{"default", {{"event_transport", {{"redis", redis}}}}}}}};
-    auto cfg = lightbus::config::from_json(doc, "test");
-    if (!cfg)
-      throw std::runtime_error(lightbus::to_string(cfg.error()));
-    cfg->set_redis_url(url_);
-    return std::move(*cfg);
+    return t::events_config(url_, service_, process, std::move(redis));
   }
 
   t::embedded_worker& start(const lightbus::module& mod, const lightbus::config& cfg) {

@@ -43,6 +43,12 @@ std::string unique_api_name();
 /// Returns the defaults with every transport at `url`.
 config config_for(const std::string& url);
 
+/// Returns a config of service `service`, process `process`, every transport
+/// at `url`; `event_redis` adds options of the event transport (Redis) of
+/// the default API. Throws `std::runtime_error` if they are invalid.
+config events_config(const std::string& url, const std::string& service,
+                     const std::string& process, json event_redis = json::object());
+
 /// Opens a raw connection; throws `std::runtime_error` if Redis is unreachable.
 redis::connection connect(const std::string& url,
                           std::chrono::milliseconds read_timeout = 10s);
