@@ -58,10 +58,6 @@ void install_stop_handlers() {
 
 
 
-bool is_internal(const std::string& api) {
-  return api.rfind("internal.", 0) == 0;
-}
-
 // -- output ---------------------------------------------------------------------------
 
 struct printer {
