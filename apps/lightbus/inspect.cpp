@@ -56,8 +56,6 @@ void install_stop_handlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-
-
 // -- output ---------------------------------------------------------------------------
 
 struct printer {
