@@ -3,7 +3,8 @@
 // The fixture and raw-Redis probes of the events tests (events_listener_test.cpp,
 // events_failures_test.cpp): workers embedded in the test process, checked
 // against raw Redis (XRANGE, XPENDING, XINFO), not just through our own code.
-// Everything is in an anonymous namespace: each test file has its own copy.
+// One fixture class for both files: GoogleTest requires the same class for
+// every test of a suite (EventsListen).
 
 #include <algorithm>
 #include <atomic>
@@ -39,7 +40,7 @@ using lightbus::json;
 using lightbus::stream_field;
 namespace t = lightbus::test;
 
-namespace {
+namespace lightbus::test::events {
 
 using lightbus::test::recorder;
 using lightbus::test::gate;
@@ -350,6 +351,7 @@ inline void expect_fields(const raw_entry& entry, const std::vector<stream_field
   EXPECT_EQ(a, b) << "kwargs of " << entry.id;
 }
 
-using EventsListen = events_fixture;
+} // namespace lightbus::test::events
 
-} // namespace
+using namespace lightbus::test::events;
+using EventsListen = lightbus::test::events::events_fixture;
