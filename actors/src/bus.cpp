@@ -270,7 +270,7 @@ expected<event_message> bus::try_fire(std::string_view name, json kwargs) const 
   if (!conn)
     return conn.error();
   auto id = redis::xadd(*conn, msg.stream, fields, opts->max_stream_length);
-  if (!id && id.error().code == errc::connection_failed && reused) {
+  if (!id && may_resend(id.error()) && reused) {
     // A pooled connection that died while idle (Redis restarted): the XADD
     // almost surely reached no server. Drop the pool and try a new connection once.
     state_->drop_event_conns(opts->url);

@@ -62,9 +62,8 @@ void schedule_flush(event_sender_actor* self) {
 void connection_broke(event_sender_actor* self, const error& err) {
   auto& st = self->state;
   st.conn.reset();
-  // Not is_retryable: a timeout may mean Redis took the XADDs; only a
-  // connection that was already dead when written proves nothing arrived.
-  if (st.may_resend && err.code == errc::connection_failed) {
+  // Not is_retryable: a timeout may mean Redis took the XADDs.
+  if (st.may_resend && lightbus::may_resend(err)) {
     st.may_resend = false;
     if (auto conn = redis::connection::open(st.redis)) {
       st.conn = std::move(*conn);

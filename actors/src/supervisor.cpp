@@ -85,6 +85,18 @@ struct supervisor_state {
 
 using supervisor_actor = caf::stateful_actor<supervisor_state>;
 
+/// The kinds of children the supervisor restarts (`restart_atom` names one).
+enum class supervisor_child : uint8_t {
+  /// A background task's runner (task_runner.cpp), by task name.
+  task,
+  /// A listener (listener.cpp), by listener name.
+  listener,
+  /// An API's queue consumer (queue_consumer.cpp), by API name.
+  consumer,
+  /// An API's server (api_server.cpp), by API name.
+  server,
+};
+
 /// Restarts: 50 ms, 100 ms, ... capped at 5 s.
 constexpr backoff_policy restart_policy{std::chrono::milliseconds(50),
                                         std::chrono::milliseconds(5000)};
@@ -342,7 +354,7 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
       st.log->error("task {}: runner exited ({}); restarting it", t.spec->name,
                     describe(dm.reason));
       self->delayed_send(self, restart_delay(t.restarts), restart_atom::value, t.spec->name,
-                         std::string("task"));
+                         supervisor_child::task);
       return;
     }
     if (st.state_plugin && dm.source == st.state_plugin.address()) {
@@ -360,7 +372,7 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
         return;
       st.log->error("listener {} exited ({}); restarting it", l.spec.name, describe(dm.reason));
       self->delayed_send(self, restart_delay(l.restarts), restart_atom::value, l.spec.name,
-                         std::string("listener"));
+                         supervisor_child::listener);
       return;
     }
     for (auto& [name, e] : st.apis) {
@@ -377,7 +389,7 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
         st.log->error("API {}: queue consumer exited ({}); restarting it", name,
                       describe(dm.reason));
         self->delayed_send(self, restart_delay(c.restarts), restart_atom::value, name,
-                           std::string("consumer"));
+                           supervisor_child::consumer);
         return;
       }
       if (dm.source == e.server.address()) {
@@ -386,7 +398,7 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
         st.log->error("API {}: server exited ({}); restarting it; calls it held are lost",
                       name, describe(dm.reason));
         self->delayed_send(self, restart_delay(e.server_restarts), restart_atom::value, name,
-                           std::string("server"));
+                           supervisor_child::server);
         return;
       }
     }
@@ -414,42 +426,46 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
     self->quit(em.reason);
   });
   return {
-    [=](restart_atom, const std::string& api_name, const std::string& what) {
+    [=](restart_atom, const std::string& name, supervisor_child kind) {
       auto& st = self->state;
       if (st.stopping)
         return;
-      if (what == "task") {
-        for (auto& t : st.tasks)
-          if (t.spec->name == api_name && !t.actor)
-            start_task(self, t);
-        return;
-      }
-      if (what == "listener") {
-        for (auto& l : st.listeners) {
-          if (l.spec.name != api_name)
-            continue;
-          if (auto a = spawn_listener(self, l.spec, st.cfg, self, st.opts.block_timeout,
-                                      st.schemas, st.hooks)) {
-            l.actor = *a;
-            self->monitor(l.actor);
+      switch (kind) {
+        case supervisor_child::task:
+          for (auto& t : st.tasks)
+            if (t.spec->name == name && !t.actor)
+              start_task(self, t);
+          return;
+        case supervisor_child::listener:
+          for (auto& l : st.listeners) {
+            if (l.spec.name != name)
+              continue;
+            if (auto a = spawn_listener(self, l.spec, st.cfg, self, st.opts.block_timeout,
+                                        st.schemas, st.hooks)) {
+              l.actor = *a;
+              self->monitor(l.actor);
+            }
           }
+          return;
+        case supervisor_child::consumer:
+        case supervisor_child::server: {
+          auto i = st.apis.find(name);
+          if (i == st.apis.end())
+            return;
+          if (kind == supervisor_child::consumer) {
+            for (auto& c : i->second.consumers)
+              if (!c.actor)
+                start_consumer(self, i->second, c); // given the current server
+            return;
+          }
+          start_server(self, i->second);
+          // Calls go to the new server now; the dead one's calls will never
+          // return their credits, so the consumer starts full again.
+          for (auto& c : i->second.consumers)
+            if (c.actor)
+              self->send(c.actor, peer_atom::value, i->second.server);
+          return;
         }
-        return;
-      }
-      auto i = st.apis.find(api_name);
-      if (i == st.apis.end())
-        return;
-      if (what == "consumer") {
-        for (auto& c : i->second.consumers)
-          if (!c.actor)
-            start_consumer(self, i->second, c); // given the current server
-      } else if (what == "server") {
-        start_server(self, i->second);
-        // Calls go to the new server now; the dead one's calls will never
-        // return their credits, so the consumer starts full again.
-        for (auto& c : i->second.consumers)
-          if (c.actor)
-            self->send(c.actor, peer_atom::value, i->second.server);
       }
     },
     [=](stop_atom, caf::atom_value why) {

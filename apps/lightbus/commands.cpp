@@ -65,6 +65,12 @@ expected<config> load_config(const common_options& common) {
 
 } // namespace
 
+std::string event_redis_failure(const error& err) {
+  if (err.code == errc::connection_failed)
+    return err.message;
+  return err.message + " (is Redis running? pass --redis URL or set the event transport url)";
+}
+
 expected<config> load_cli_config(const common_options& common) {
   return load_config(common);
 }

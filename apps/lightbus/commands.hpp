@@ -113,6 +113,11 @@ int inspect_command(const common_options& common, const inspect_options& opts);
 /// `--redis`, `-s` and `-p`.
 expected<config> load_cli_config(const common_options& common);
 
+/// What a command that reads the event streams says when Redis failed: the
+/// error, and unless it is a failed connect (whose text names the URL and
+/// asks whether Redis runs) where to point the command.
+std::string event_redis_failure(const error& err);
+
 /// `lightbus call`: calls one procedure and prints its result as JSON.
 int call_command(const common_options& common, const call_options& opts);
 

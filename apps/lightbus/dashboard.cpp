@@ -1,7 +1,8 @@
 // `lightbus dashboard`: a web page (and the JSON behind it) showing workers,
 // APIs, RPC queues, streams and groups, rates; calling, firing, replaying and
 // dropping dead letters. HTTP by cpp-httplib; the views' JSON is built by
-// dashboard_model.cpp from what libs/redis reads.
+// dashboard_model.cpp from what libs/redis reads; the actions are in
+// dashboard_actions.cpp.
 
 #include "dashboard.hpp"
 
@@ -20,7 +21,9 @@
 #include <httplib.h>
 
 #include "dashboard_model.hpp"
+#include "dashboard_state.hpp"
 #include "exit_codes.hpp"
+#include "format.hpp"
 #include "lightbus/actors/bus.hpp"
 #include "lightbus/config.hpp"
 #include "lightbus/event.hpp"
@@ -44,65 +47,6 @@ constexpr auto sample_interval = 2s;
 constexpr long long state_entries = 2000;
 constexpr long long metrics_page = 100000;
 constexpr long long delivered_page = 10000;
-
-long long now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-/// One Redis connection, reopened after a failure; used under its mutex.
-struct redis_slot {
-  redis::connection_options opts;
-  std::mutex mtx;
-  std::optional<redis::connection> conn;
-
-  template <class Fn>
-  auto with(Fn fn) -> decltype(fn(std::declval<redis::connection&>())) {
-    std::lock_guard<std::mutex> guard{mtx};
-    if (!conn) {
-      auto c = redis::connection::open(opts);
-      if (!c)
-        return c.error();
-      conn = std::move(*c);
-    }
-    auto r = fn(*conn);
-    if (conn->broken())
-      conn.reset();
-    return r;
-  }
-};
-
-struct dashboard {
-  dashboard(config c, dashboard_options o, event_transport_options e)
-    : cfg(std::move(c)), opts(std::move(o)), events(std::move(e)) {
-  }
-
-  config cfg;
-  dashboard_options opts;
-  event_transport_options events;
-  redis_slot streams; // event transport: streams, groups, dead letters, state, metrics
-  redis_slot queues;  // rpc transport of the default API
-  std::function<expected<std::map<std::string, json>>()> schemas;
-  std::mutex rates_mtx;
-  rate_history rates;
-  redis::metrics_tally tally;
-  /// Each group's last-delivered id at the previous reading ("stream/group").
-  std::map<std::string, std::string> delivered;
-  /// Each stream's last id at the previous reading.
-  std::map<std::string, std::string> stream_last;
-  /// The groups whose entries-read Redis knew at the previous reading.
-  std::set<std::string> rates_known;
-  std::mutex bus_mtx;
-  std::optional<bus> client;
-  std::shared_ptr<spdlog::logger> log = logger("dashboard");
-
-  bus& actions_bus() {
-    std::lock_guard<std::mutex> guard{bus_mtx};
-    if (!client)
-      client.emplace(create(cfg));
-    return *client;
-  }
-};
 
 expected<json> workers_view(dashboard& d) {
   return d.streams.with([&](redis::connection& c) -> expected<json> {
@@ -231,165 +175,11 @@ expected<json> dead_letters_view(dashboard& d, const std::string& group, long lo
 
 // -- HTTP -----------------------------------------------------------------------------
 
-void send_json(httplib::Response& res, const json& body, int status = 200) {
-  res.status = status;
-  // Bytes from Redis may be any bytes: never throw on invalid UTF-8.
-  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace),
-                  "application/json");
-  res.set_header("Cache-Control", "no-store");
-}
-
-void send_error(httplib::Response& res, int status, const std::string& message) {
-  send_json(res, {{"error", message}}, status);
-}
-
 void send(httplib::Response& res, const expected<json>& body) {
   if (body)
     send_json(res, *body);
   else
     send_error(res, 503, body.error().message);
-}
-
-// Actions change the bus: they need the token (when one is set), a JSON body
-// (so a browser sends a cross-site request only after a CORS preflight, which
-// we never allow) and, if the browser names an origin, our own.
-bool action_allowed(const dashboard& d, const httplib::Request& req, httplib::Response& res) {
-  if (!d.opts.token.empty()) {
-    auto auth = req.get_header_value("Authorization");
-    if (auth != "Bearer " + d.opts.token) {
-      send_error(res, 401, "this action needs the dashboard's token (Authorization: Bearer "
-                           "TOKEN; the page asks for it)");
-      return false;
-    }
-  }
-  if (req.get_header_value("Content-Type").rfind("application/json", 0) != 0) {
-    send_error(res, 415, "send the action as JSON (Content-Type: application/json)");
-    return false;
-  }
-  auto origin = req.get_header_value("Origin");
-  if (!origin.empty() && origin != "http://" + req.get_header_value("Host")) {
-    send_error(res, 403, "actions are refused from another origin (" + origin + ")");
-    return false;
-  }
-  return true;
-}
-
-std::optional<json> json_body(const httplib::Request& req, httplib::Response& res) {
-  auto body = parse_json(req.body);
-  if (!body || !body->is_object()) {
-    send_error(res, 400, "the body must be a JSON object");
-    return std::nullopt;
-  }
-  return *body;
-}
-
-int status_for(errc code) {
-  switch (code) {
-    case errc::invalid_parameters:
-    case errc::invalid_message:
-    case errc::unknown_api:
-    case errc::unknown_procedure:
-    case errc::unknown_event: return 400;
-    case errc::timeout: return 504;
-    case errc::connection_failed:
-    case errc::unavailable:
-    case errc::redis_error: return 503;
-    default: return 502;
-  }
-}
-
-void call_action(dashboard& d, const httplib::Request& req, httplib::Response& res) {
-  auto body = json_body(req, res);
-  if (!body)
-    return;
-  auto name = body->value("name", std::string());
-  auto kwargs = body->value("kwargs", json::object());
-  if (name.empty() || !kwargs.is_object())
-    return send_error(res, 400, "give {\"name\": \"api.procedure\", \"kwargs\": {...}}");
-  std::optional<double> timeout;
-  if (auto t = body->find("timeout"); t != body->end() && t->is_number())
-    timeout = t->get<double>();
-  auto result = d.actions_bus().try_call(name, std::move(kwargs), timeout);
-  if (!result)
-    return send_json(res, {{"error", result.error().message}},
-                     status_for(result.error().code));
-  d.log->info("called {} from the dashboard", name);
-  send_json(res, {{"result", *result}});
-}
-
-void fire_action(dashboard& d, const httplib::Request& req, httplib::Response& res) {
-  auto body = json_body(req, res);
-  if (!body)
-    return;
-  auto name = body->value("name", std::string());
-  auto kwargs = body->value("kwargs", json::object());
-  if (name.empty() || !kwargs.is_object())
-    return send_error(res, 400, "give {\"name\": \"api.event\", \"kwargs\": {...}}");
-  auto fired = d.actions_bus().try_fire(name, std::move(kwargs));
-  if (!fired)
-    return send_json(res, {{"error", fired.error().message}}, status_for(fired.error().code));
-  d.log->info("fired {} from the dashboard as {}", name, fired->native_id);
-  send_json(res, {{"id", fired->id}, {"native_id", fired->native_id}, {"stream", fired->stream}});
-}
-
-// Replays or drops the dead letters `ids` (or all with "all": true) of "group".
-void dead_letter_action(dashboard& d, const httplib::Request& req, httplib::Response& res,
-                        bool replay) {
-  auto body = json_body(req, res);
-  if (!body)
-    return;
-  auto group = body->value("group", std::string());
-  bool all = body->value("all", false);
-  std::vector<std::string> ids;
-  if (auto it = body->find("ids"); it != body->end() && it->is_array())
-    for (const auto& id : *it)
-      if (id.is_string())
-        ids.push_back(id.get<std::string>());
-  if (group.empty() || all == !ids.empty())
-    return send_error(res, 400, "give {\"group\": G, \"ids\": [...]} or {\"group\": G, "
-                                "\"all\": true}");
-  auto max_len = d.events.max_stream_length;
-  auto outcome = d.streams.with([&](redis::connection& c) -> expected<json> {
-    json done = json::array();
-    json failed = json::array();
-    std::set<std::string> wanted(ids.begin(), ids.end());
-    std::string start = "-";
-    for (;;) {
-      auto page = redis::read_dead_letters(c, group, start, 100);
-      if (!page)
-        return page.error();
-      if (page->empty())
-        break;
-      for (const auto& l : *page) {
-        start = redis::next_stream_id(l.id);
-        if (!all && wanted.erase(l.id) == 0)
-          continue;
-        if (replay) {
-          auto id = redis::replay_dead_letter(c, group, l, max_len);
-          if (id)
-            done.push_back({{"dead_letter_id", l.id}, {"stream", l.stream}, {"new_id", *id}});
-          else
-            failed.push_back({{"dead_letter_id", l.id}, {"error", id.error().message}});
-        } else {
-          auto n = redis::drop_dead_letters(c, group, {l.id});
-          if (n)
-            done.push_back({{"dead_letter_id", l.id}});
-          else
-            failed.push_back({{"dead_letter_id", l.id}, {"error", n.error().message}});
-        }
-      }
-    }
-    for (const auto& id : wanted)
-      failed.push_back({{"dead_letter_id", id},
-                        {"error", "no dead letter " + id + " in "
-                                    + redis::dead_letter_stream_key(group)}});
-    return json{{replay ? "replayed" : "dropped", std::move(done)}, {"failed", std::move(failed)}};
-  });
-  if (!outcome)
-    return send_error(res, 503, outcome.error().message);
-  d.log->info("{} {} dead letter(s) of {} from the dashboard", replay ? "replayed" : "dropped",
-              (*outcome)[replay ? "replayed" : "dropped"].size(), group);
-  send_json(res, *outcome, (*outcome)["failed"].empty() ? 200 : 409);
 }
 
 std::string read_file(const char* path) {
@@ -516,6 +306,18 @@ int fail(int code, const std::string& message) {
 }
 
 } // namespace
+
+void send_json(httplib::Response& res, const json& body, int status) {
+  res.status = status;
+  // Bytes from Redis may be any bytes: never throw on invalid UTF-8.
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace),
+                  "application/json");
+  res.set_header("Cache-Control", "no-store");
+}
+
+void send_error(httplib::Response& res, int status, const std::string& message) {
+  send_json(res, {{"error", message}}, status);
+}
 
 bool is_loopback(const std::string& address) {
   return address == "localhost" || address == "::1" || address.rfind("127.", 0) == 0;

@@ -104,32 +104,37 @@ json queues_json(const std::vector<redis::rpc_queue_status>& queues,
   return out;
 }
 
+json group_json(const redis::group_status& g, long long now_ms) {
+  json oldest = nullptr;
+  if (g.oldest_pending) {
+    const auto& p = *g.oldest_pending;
+    auto ms = stream_id_ms(p.id);
+    oldest = {{"id", p.id},
+              {"consumer", p.consumer},
+              {"idle_ms", p.idle_ms},
+              {"deliveries", p.deliveries},
+              {"age_ms", ms >= 0 ? std::max(0LL, now_ms - ms) : 0}};
+  }
+  json consumers = json::array();
+  for (const auto& c : g.consumers)
+    consumers.push_back({{"name", c.name}, {"pending", c.pending}, {"idle_ms", c.idle_ms}});
+  return {{"name", g.info.name},
+          {"lag", g.lag},
+          {"lag_source", g.lag_counted ? "counted" : "redis"},
+          {"pending", g.info.pending},
+          {"last_delivered_id", g.info.last_delivered_id},
+          {"oldest_pending", std::move(oldest)},
+          {"consumers", std::move(consumers)}};
+}
+
 json streams_json(const std::vector<redis::stream_status>& streams, long long now_ms) {
   json out = json::array();
   for (const auto& s : streams) {
     json groups = json::array();
     for (const auto& g : s.groups) {
-      json oldest = nullptr;
-      if (g.oldest_pending) {
-        const auto& p = *g.oldest_pending;
-        auto ms = stream_id_ms(p.id);
-        oldest = {{"id", p.id},
-                  {"consumer", p.consumer},
-                  {"idle_ms", p.idle_ms},
-                  {"deliveries", p.deliveries},
-                  {"age_ms", ms >= 0 ? std::max(0LL, now_ms - ms) : 0}};
-      }
-      json consumers = json::array();
-      for (const auto& c : g.consumers)
-        consumers.push_back({{"name", c.name}, {"pending", c.pending}, {"idle_ms", c.idle_ms}});
-      groups.push_back({{"name", g.info.name},
-                        {"lag", g.lag},
-                        {"lag_source", g.lag_counted ? "counted" : "redis"},
-                        {"pending", g.info.pending},
-                        {"last_delivered_id", g.info.last_delivered_id},
-                        {"oldest_pending", std::move(oldest)},
-                        {"consumers", std::move(consumers)},
-                        {"dead_letters", g.dead_letters}});
+      auto group = group_json(g, now_ms);
+      group["dead_letters"] = g.dead_letters;
+      groups.push_back(std::move(group));
     }
     out.push_back({{"stream", s.key},
                    {"api", s.name.api},

@@ -33,6 +33,12 @@ json apis_json(const std::map<std::string, json>& schemas,
 json queues_json(const std::vector<redis::rpc_queue_status>& queues,
                  const std::function<double(const std::string&)>& expiry_seconds);
 
+/// One consumer group: name, lag (and whether Redis told it or it was
+/// counted), pending, last delivered id, oldest pending entry with its age,
+/// consumers. The dashboard's `/api/streams` and `inspect --groups` both
+/// show groups so, each adding its dead letters.
+json group_json(const redis::group_status& g, long long now_ms);
+
 /// `/api/streams`: each stream (length, ids) and its groups (lag, pending,
 /// oldest pending with its age, consumers, dead letters).
 json streams_json(const std::vector<redis::stream_status>& streams, long long now_ms);

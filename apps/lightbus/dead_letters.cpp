@@ -35,12 +35,7 @@ struct context {
   }
 
   int redis_failure(const error& err) const {
-    // A failed connect names the URL and asks whether Redis runs: said once.
-    if (err.code == errc::connection_failed)
-      return fail(exit_unavailable, err.message);
-    return fail(exit_unavailable, err.message
-                                    + " (is Redis running? pass --redis URL or set the event "
-                                      "transport url)");
+    return fail(exit_unavailable, event_redis_failure(err));
   }
 };
 

@@ -24,21 +24,6 @@ namespace lightbus::cli {
 
 namespace {
 
-// As `load_config` in commands.cpp: file, then --redis, -s and -p.
-expected<config> load_dump_config(const common_options& common) {
-  auto cfg = config::load(common.config_path.empty()
-                            ? std::nullopt
-                            : std::optional<std::string>{common.config_path});
-  if (!cfg)
-    return cfg;
-  if (!common.redis_url.empty()) {
-    if (auto u = parse_redis_url(common.redis_url); !u)
-      return u.error();
-    cfg->set_redis_url(common.redis_url);
-  }
-  return cfg;
-}
-
 bool is_directory(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -76,7 +61,7 @@ int dumpschema_command(const common_options& common, const dumpschema_options& o
               << "'\n";
     return exit_usage;
   }
-  auto cfg = load_dump_config(common);
+  auto cfg = load_cli_config(common);
   if (!cfg) {
     std::cerr << "lightbus dumpschema: " << cfg.error().message << "\n";
     return exit_config;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 
@@ -135,6 +136,11 @@ std::string render_value(const json& value, const std::string& indent) {
 }
 
 // -- times ---------------------------------------------------------------------------
+
+long long now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
 
 std::string format_time(long long ms) {
   if (ms < 0)

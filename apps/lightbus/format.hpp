@@ -79,6 +79,9 @@ std::string text_of(const json& value);
 /// key; a scalar as `text_of`. Every line starts with `indent` and ends in '\n'.
 std::string render_value(const json& value, const std::string& indent = "");
 
+/// Returns the time now in milliseconds since the epoch (what `format_time` takes).
+long long now_ms();
+
 /// Returns a time in milliseconds since the epoch as `2026-11-29T22:10:00.123Z`
 /// (`?` if negative).
 std::string format_time(long long ms);

@@ -1,5 +1,7 @@
-// `lightbus inspect`: search and follow event history; report streams and
-// consumer groups (length, lag, pending, consumers, dead letters).
+// `lightbus inspect`: search and follow event history; the groups report
+// (--groups) is in inspect_groups.cpp.
+
+#include "inspect.hpp"
 
 #include <signal.h>
 
@@ -53,61 +55,6 @@ void install_stop_handlers() {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 }
-
-long long now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-// As Python writes it (NaN, big integers, lone surrogates). Bytes from Redis
-// may be any bytes: dump_python writes invalid UTF-8 as U+FFFD, never throws.
-std::string dump(const json& j) {
-  return dump_python(j);
-}
-
-bool is_internal(const std::string& api) {
-  return api.rfind("internal.", 0) == 0;
-}
-
-// -- the search -----------------------------------------------------------------------
-
-struct search {
-  const inspect_options& opts;
-  std::vector<redis::json_path_filter> filters;
-
-  bool api_shown(const std::string& api) const {
-    if (!opts.api.empty())
-      return redis::wildcard_match(opts.api, api);
-    // As in Python Lightbus: internal APIs only when asked for.
-    return opts.internal || !is_internal(api);
-  }
-
-  bool stream_selected(const redis::stream_name& n) const {
-    if (!api_shown(n.api))
-      return false;
-    return opts.event.empty() || n.event == "*"
-           || redis::wildcard_match(opts.event, n.event);
-  }
-
-  bool event_matches(const event_message& m) const {
-    if (!api_shown(m.api_name))
-      return false;
-    if (!opts.event.empty() && !redis::wildcard_match(opts.event, m.event_name))
-      return false;
-    if (!opts.id.empty() && m.id != opts.id)
-      return false;
-    return std::all_of(filters.begin(), filters.end(),
-                       [&](const auto& f) { return redis::matches(f, m.kwargs); });
-  }
-
-  // An entry we cannot decode is shown unless a filter needs what it lacks.
-  bool undecodable_matches(const redis::stream_name& n) const {
-    if (!opts.id.empty() || !filters.empty())
-      return false;
-    return opts.event.empty()
-           || (n.event != "*" && redis::wildcard_match(opts.event, n.event));
-  }
-};
 
 // -- output ---------------------------------------------------------------------------
 
@@ -214,43 +161,6 @@ struct cursor {
     return !buffer.empty();
   }
 };
-
-struct selected_stream {
-  std::string key;
-  redis::stream_name name;
-  std::optional<redis::stream_summary> summary;
-};
-
-expected<std::vector<selected_stream>>
-select_streams(redis::connection& conn, const search& s, const std::string& configured) {
-  auto keys = redis::scan_keys(conn, "*:stream");
-  if (!keys)
-    return keys.error();
-  if (!configured.empty()
-      && std::find(keys->begin(), keys->end(), configured) == keys->end())
-    keys->push_back(configured);
-  std::vector<selected_stream> out;
-  for (const auto& k : *keys) {
-    auto name = redis::parse_stream_key(k);
-    if (!name || !s.stream_selected(*name))
-      continue;
-    auto summary = redis::summarize_stream(conn, k);
-    if (!summary)
-      return summary.error();
-    out.push_back(selected_stream{k, *name, std::move(*summary)});
-  }
-  return out;
-}
-
-int redis_failure(const error& err) {
-  // A failed connect names the URL and asks whether Redis runs: said once.
-  std::cerr << "lightbus inspect: " << err.message
-            << (err.code == errc::connection_failed
-                  ? ""
-                  : " (is Redis running? pass --redis URL or set the event transport url)")
-            << "\n";
-  return exit_unavailable;
-}
 
 // -- history --------------------------------------------------------------------------
 
@@ -423,155 +333,38 @@ int follow(redis::connection& conn, const redis::connection_options& copts,
   return exit_ok;
 }
 
-// -- groups report --------------------------------------------------------------------
-
-expected<json> report_stream(redis::connection& conn, const selected_stream& st) {
-  const auto& sum = *st.summary;
-  json out = {{"stream", st.key},
-              {"api", st.name.api},
-              {"event", st.name.event},
-              {"length", sum.length},
-              {"last_id", sum.last_id},
-              {"first_id", sum.first_id.empty() ? json(nullptr) : json(sum.first_id)},
-              {"groups", json::array()}};
-  auto groups = redis::stream_groups(conn, st.key);
-  if (!groups)
-    return groups.error();
-  auto now = now_ms();
-  for (const auto& g : *groups) {
-    json group = {{"name", g.name},
-                  {"pending", g.pending},
-                  {"last_delivered_id", g.last_delivered_id}};
-    if (g.lag) {
-      group["lag"] = *g.lag;
-      group["lag_source"] = "redis";
-    } else {
-      // Redis < 7, or Redis cannot tell: count what lies after the group's position.
-      auto n = redis::count_entries_after(conn, st.key, g.last_delivered_id);
-      if (!n)
-        return n.error();
-      group["lag"] = *n;
-      group["lag_source"] = "counted";
-    }
-    auto oldest = redis::oldest_pending(conn, st.key, g.name);
-    if (!oldest && !redis::is_nogroup(oldest.error()))
-      return oldest.error();
-    if (oldest && *oldest) {
-      const auto& p = **oldest;
-      auto ms = stream_id_ms(p.id);
-      group["oldest_pending"] = {{"id", p.id},
-                                 {"consumer", p.consumer},
-                                 {"idle_ms", p.idle_ms},
-                                 {"deliveries", p.deliveries},
-                                 {"age_ms", ms >= 0 ? std::max(0LL, now - ms) : 0}};
-    } else {
-      group["oldest_pending"] = nullptr;
-    }
-    json consumers = json::array();
-    auto cs = redis::group_consumers(conn, st.key, g.name);
-    if (!cs && !redis::is_nogroup(cs.error()))
-      return cs.error();
-    if (cs)
-      for (const auto& c : *cs)
-        consumers.push_back(
-            {{"name", c.name}, {"pending", c.pending}, {"idle_ms", c.idle_ms}});
-    group["consumers"] = std::move(consumers);
-    auto dl_key = redis::dead_letter_stream_key(g.name);
-    auto dl = redis::stream_length(conn, dl_key);
-    if (!dl)
-      return dl.error();
-    group["dead_letter"] = {{"stream", dl_key}, {"length", *dl}};
-    out["groups"].push_back(std::move(group));
-  }
-  return out;
-}
-
-// One row per consumer group (and per stream without groups): the table of
-// `inspect --groups --format pretty`.
-void add_stream_rows(table& t, const json& r) {
-  auto stream = r["stream"].get<std::string>();
-  auto length = std::to_string(r["length"].get<long long>());
-  if (r["groups"].empty()) {
-    t.add_row({stream, length, "-", "-", "-", "-", "-", "-"});
-    return;
-  }
-  for (const auto& g : r["groups"]) {
-    std::string oldest = "-";
-    if (!g["oldest_pending"].is_null()) {
-      const auto& p = g["oldest_pending"];
-      oldest = format_duration(p["age_ms"].get<long long>()) + " on "
-               + p["consumer"].get<std::string>();
-    }
-    t.add_row({stream, length, g["name"].get<std::string>(),
-               std::to_string(g["consumers"].size()),
-               std::to_string(g["pending"].get<long long>()),
-               std::to_string(g["lag"].get<long long>())
-                 + (g["lag_source"] == "counted" ? "*" : ""),
-               oldest, std::to_string(g["dead_letter"]["length"].get<long long>())});
-  }
-}
-
-table groups_table() {
-  using a = table::align;
-  return table{{{"STREAM"},
-                {"LENGTH", a::right},
-                {"GROUP"},
-                {"CONSUMERS", a::right},
-                {"PENDING", a::right},
-                {"LAG", a::right},
-                {"OLDEST PENDING"},
-                {"DEAD LETTERS", a::right}}};
-}
-
-int groups_report(redis::connection& conn, const search& s, bool pretty,
-                  const std::string& configured) {
-  auto streams = select_streams(conn, s, configured);
-  if (!streams)
-    return redis_failure(streams.error());
-  auto bar = progress::on_stderr("inspect: streams");
-  bar.total(static_cast<long long>(streams->size()));
-  long long done = 0;
-  bool any = false;
-  bool counted = false;
-  auto rows = groups_table();
-  for (const auto& st : *streams) {
-    bar.update(done++);
-    if (!st.summary)
-      continue; // configured but not created yet
-    auto r = report_stream(conn, st);
-    if (!r)
-      return redis_failure(r.error());
-    any = true;
-    if (pretty) {
-      add_stream_rows(rows, *r);
-      for (const auto& g : (*r)["groups"])
-        counted = counted || g["lag_source"] == "counted";
-      continue;
-    }
-    bar.clear();
-    std::cout << dump(*r) << '\n';
-    std::cout.flush();
-  }
-  bar.clear();
-  if (pretty && any) {
-    std::cout << rows.render();
-    if (counted)
-      std::cout << "* lag counted by reading the stream (Redis did not tell)\n";
-    std::cout.flush();
-  }
-  if (!any)
-    std::cerr << "lightbus inspect: no event streams found"
-              << (s.opts.api.empty() ? std::string() : " for --api " + s.opts.api)
-              << "\n";
-  return exit_ok;
-}
-
 int usage(const std::string& message) {
   std::cerr << "lightbus inspect: " << message << " (see lightbus inspect --help)\n";
   return exit_usage;
 }
 
 } // namespace
+
+expected<std::vector<selected_stream>>
+select_streams(redis::connection& conn, const search& s, const std::string& configured) {
+  auto keys = redis::scan_keys(conn, "*:stream");
+  if (!keys)
+    return keys.error();
+  if (!configured.empty()
+      && std::find(keys->begin(), keys->end(), configured) == keys->end())
+    keys->push_back(configured);
+  std::vector<selected_stream> out;
+  for (const auto& k : *keys) {
+    auto name = redis::parse_stream_key(k);
+    if (!name || !s.stream_selected(*name))
+      continue;
+    auto summary = redis::summarize_stream(conn, k);
+    if (!summary)
+      return summary.error();
+    out.push_back(selected_stream{k, *name, std::move(*summary)});
+  }
+  return out;
+}
+
+int redis_failure(const error& err) {
+  std::cerr << "lightbus inspect: " << event_redis_failure(err) << "\n";
+  return exit_unavailable;
+}
 
 int inspect_command(const common_options& common, const inspect_options& opts) {
   // -- check the arguments before touching anything --------------------------------

@@ -54,15 +54,7 @@ std::vector<std::string> complete_lines(const std::string& text) {
 /// The config of a process of service `service` with all transports at `url`.
 lightbus::config make_config(const std::string& url, const std::string& service,
                              const std::string& process, json redis = json::object()) {
-  redis["url"] = url;
-  json doc = {{"service_name", service},
-              {"process_name", process},
-              {"apis", {{"default", {{"event_transport", {{"redis", redis}}}}}}}};
-  auto cfg = lightbus::config::from_json(doc, "test");
-  if (!cfg)
-    throw std::runtime_error(lightbus::to_string(cfg.error()));
-  cfg->set_redis_url(url);
-  return std::move(*cfg);
+  return t::events_config(url, service, process, std::move(redis));
 }
 
 class events_process : public ::testing::Test {

@@ -38,15 +38,8 @@ namespace {
 /// A config of service `api`, process `process`, every transport at `url`.
 lightbus::config make_config(const std::string& url, const std::string& service,
                              const std::string& process = "p1") {
-  json redis = {{"url", url}, {"acknowledgement_timeout", 5}, {"reclaim_interval", 2}};
-  json doc = {{"service_name", service},
-              {"process_name", process},
-              {"apis", {{"default", {{"event_transport", {{"redis", redis}}}}}}}};
-  auto cfg = lightbus::config::from_json(doc, "test");
-  if (!cfg)
-    throw std::runtime_error(lightbus::to_string(cfg.error()));
-  cfg->set_redis_url(url);
-  return std::move(*cfg);
+  return t::events_config(url, service, process,
+                          {{"acknowledgement_timeout", 5}, {"reclaim_interval", 2}});
 }
 
 /// `work(k)` returns 2k and counts its runs per k.

@@ -117,25 +117,7 @@ lightbus::expected<lightbus::redis::connection> open(const std::string& url) {
   return lightbus::redis::connection::open(opts);
 }
 
-class recorder {
-public:
-  void add(const event_message& m) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    got_.push_back(m);
-  }
-  size_t size() const {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return got_.size();
-  }
-  std::vector<event_message> all() const {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return got_;
-  }
-
-private:
-  mutable std::mutex mtx_;
-  std::vector<event_message> got_;
-};
+using lightbus::test::recorder;
 
 /// A module serving calc_api as `api` and recording `events`.ping (another
 /// API: the served one's schema declares no events).

@@ -53,6 +53,19 @@ config config_for(const std::string& url) {
   return cfg;
 }
 
+config events_config(const std::string& url, const std::string& service,
+                     const std::string& process, json event_redis) {
+  event_redis["url"] = url;
+  json doc = {{"service_name", service},
+              {"process_name", process},
+              {"apis", {{"default", {{"event_transport", {{"redis", event_redis}}}}}}}};
+  auto cfg = config::from_json(doc, "test");
+  if (!cfg)
+    throw std::runtime_error(to_string(cfg.error()));
+  cfg->set_redis_url(url);
+  return std::move(*cfg);
+}
+
 redis::connection connect(const std::string& url, std::chrono::milliseconds read_timeout) {
   auto parsed = parse_redis_url(url);
   if (!parsed)

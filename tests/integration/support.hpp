@@ -23,6 +23,7 @@
 #include "lightbus/actors/module.hpp"
 #include "lightbus/actors/worker.hpp"
 #include "lightbus/config.hpp"
+#include "lightbus/event.hpp"
 #include "lightbus/redis/connection.hpp"
 
 namespace lightbus::test {
@@ -42,6 +43,12 @@ std::string unique_api_name();
 
 /// Returns the defaults with every transport at `url`.
 config config_for(const std::string& url);
+
+/// Returns a config of service `service`, process `process`, every transport
+/// at `url`; `event_redis` adds options of the event transport (Redis) of
+/// the default API. Throws `std::runtime_error` if they are invalid.
+config events_config(const std::string& url, const std::string& service,
+                     const std::string& process, json event_redis = json::object());
 
 /// Opens a raw connection; throws `std::runtime_error` if Redis is unreachable.
 redis::connection connect(const std::string& url,
@@ -212,6 +219,37 @@ private:
   std::mutex mtx_;
   std::condition_variable cv_;
   bool open_ = false;
+};
+
+/// Collects the events a listener handled (from handler threads).
+class recorder {
+public:
+  void add(const event_message& m) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    got_.push_back(m);
+  }
+
+  size_t size() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return got_.size();
+  }
+
+  std::vector<event_message> all() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return got_;
+  }
+
+  /// How often each stream id was handled.
+  std::map<std::string, int> by_native_id() const {
+    std::map<std::string, int> out;
+    for (auto& m : all())
+      ++out[m.native_id];
+    return out;
+  }
+
+private:
+  mutable std::mutex mtx_;
+  std::vector<event_message> got_;
 };
 
 } // namespace lightbus::test

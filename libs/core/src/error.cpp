@@ -36,6 +36,10 @@ bool is_retryable(const error& err) noexcept {
   }
 }
 
+bool may_resend(const error& err) noexcept {
+  return err.code == errc::connection_failed;
+}
+
 std::string to_string(const error& err) {
   std::string out = to_string(err.code);
   if (!err.message.empty()) {

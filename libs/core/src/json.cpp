@@ -25,39 +25,11 @@ void append_u16(std::string& out, uint32_t unit) {
 // invalid sequence, consuming its longest valid prefix (at least one byte), as
 // Python's `bytes.decode("utf-8", "replace")` does.
 uint32_t next_code_point(std::string_view s, size_t& i) {
-  auto b0 = static_cast<unsigned char>(s[i]);
-  if (b0 < 0x80) {
-    ++i;
-    return b0;
-  }
-  // Length of the sequence and the range of its second byte (Unicode Table 3-7).
   size_t len = 0;
-  unsigned char lo = 0x80;
-  unsigned char hi = 0xBF;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    len = 2;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    len = 3;
-    lo = b0 == 0xE0 ? 0xA0 : 0x80; // no overlong forms
-    hi = b0 == 0xED ? 0x9F : 0xBF; // no surrogates
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    len = 4;
-    lo = b0 == 0xF0 ? 0x90 : 0x80; // no overlong forms
-    hi = b0 == 0xF4 ? 0x8F : 0xBF; // nothing above U+10FFFF
-  } else {
-    ++i;
-    return 0xFFFD;
-  }
-  uint32_t cp = b0 & (0xFFu >> (len + 1));
-  size_t k = 1;
-  for (; k < len && i + k < s.size(); ++k) {
-    auto b = static_cast<unsigned char>(s[i + k]);
-    if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF))
-      break;
-    cp = (cp << 6) | (b & 0x3Fu);
-  }
-  i += k;
-  return k == len ? cp : 0xFFFD;
+  uint32_t cp = 0;
+  auto valid = detail::utf8_valid_prefix(s, i, len, cp);
+  i += valid > 0 ? valid : 1;
+  return valid == len && len > 0 ? cp : 0xFFFD;
 }
 
 void dump_string(std::string_view s, std::string& out) {

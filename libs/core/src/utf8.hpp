@@ -8,16 +8,19 @@
 
 namespace lightbus::detail {
 
-/// Returns the length (1 to 4) of the valid UTF-8 sequence at `s[i]`, or 0
-/// if the bytes there are not valid UTF-8 (Unicode Table 3-7: no overlong
-/// forms, no surrogates, nothing above U+10FFFF). Sets `cp` to its code point.
-inline size_t utf8_sequence(std::string_view s, size_t i, uint32_t& cp) noexcept {
+/// Reads the UTF-8 sequence at `s[i]` as far as it is valid (Unicode Table
+/// 3-7: no overlong forms, no surrogates, nothing above U+10FFFF). Sets `len`
+/// to the length its first byte announces (1 to 4; 0 for a byte no sequence
+/// starts with) and `cp` to the bits read; returns how many bytes are valid
+/// (`len` for a whole sequence, fewer if it breaks off).
+inline size_t utf8_valid_prefix(std::string_view s, size_t i, size_t& len,
+                                uint32_t& cp) noexcept {
   auto b0 = static_cast<unsigned char>(s[i]);
   if (b0 < 0x80) {
+    len = 1;
     cp = b0;
     return 1;
   }
-  size_t len = 0;
   unsigned char lo = 0x80;
   unsigned char hi = 0xBF;
   if (b0 >= 0xC2 && b0 <= 0xDF) {
@@ -31,18 +34,26 @@ inline size_t utf8_sequence(std::string_view s, size_t i, uint32_t& cp) noexcept
     lo = b0 == 0xF0 ? 0x90 : 0x80; // no overlong forms
     hi = b0 == 0xF4 ? 0x8F : 0xBF; // nothing above U+10FFFF
   } else {
+    len = 0;
     return 0;
   }
-  if (s.size() - i < len)
-    return 0;
   cp = b0 & (0xFFu >> (len + 1));
-  for (size_t k = 1; k < len; ++k) {
+  size_t k = 1;
+  for (; k < len && i + k < s.size(); ++k) {
     auto b = static_cast<unsigned char>(s[i + k]);
     if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF))
-      return 0;
+      break;
     cp = (cp << 6) | (b & 0x3Fu);
   }
-  return len;
+  return k;
+}
+
+/// Returns the length (1 to 4) of the valid UTF-8 sequence at `s[i]`, or 0
+/// if the bytes there are not valid UTF-8. Sets `cp` to its code point.
+inline size_t utf8_sequence(std::string_view s, size_t i, uint32_t& cp) noexcept {
+  size_t len = 0;
+  auto valid = utf8_valid_prefix(s, i, len, cp);
+  return valid == len ? len : 0;
 }
 
 /// Returns true if `s[i]` starts a surrogate code point written as three

@@ -160,20 +160,12 @@ std::optional<long long> oldest_call_age_ms(const rpc_queue_status& q, double ex
 
 // -- event streams and groups ---------------------------------------------------
 
-expected<std::optional<stream_status>> read_stream_status(connection& conn,
-                                                          const std::string& key) {
-  auto name = parse_stream_key(key);
-  if (!name)
-    return std::optional<stream_status>{};
-  auto summary = summarize_stream(conn, key);
-  if (!summary)
-    return summary.error();
-  if (!*summary)
-    return std::optional<stream_status>{};
-  stream_status out{key, *name, **summary, {}};
+expected<std::vector<group_status>> read_groups_status(connection& conn,
+                                                       const std::string& key) {
   auto groups = stream_groups(conn, key);
   if (!groups)
     return groups.error();
+  std::vector<group_status> out;
   for (auto& g : *groups) {
     group_status gs;
     if (g.lag) {
@@ -201,9 +193,25 @@ expected<std::optional<stream_status>> read_stream_status(connection& conn,
       return dl.error();
     gs.dead_letters = *dl;
     gs.info = std::move(g);
-    out.groups.push_back(std::move(gs));
+    out.push_back(std::move(gs));
   }
-  return std::optional<stream_status>{std::move(out)};
+  return out;
+}
+
+expected<std::optional<stream_status>> read_stream_status(connection& conn,
+                                                          const std::string& key) {
+  auto name = parse_stream_key(key);
+  if (!name)
+    return std::optional<stream_status>{};
+  auto summary = summarize_stream(conn, key);
+  if (!summary)
+    return summary.error();
+  if (!*summary)
+    return std::optional<stream_status>{};
+  auto groups = read_groups_status(conn, key);
+  if (!groups)
+    return groups.error();
+  return std::optional<stream_status>{stream_status{key, *name, **summary, std::move(*groups)}};
 }
 
 expected<long long> count_entries_between(connection& conn, const std::string& stream,

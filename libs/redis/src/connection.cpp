@@ -610,6 +610,11 @@ errc error_code_of(std::string_view redis_error) noexcept {
   auto prefix = redis_error.substr(0, redis_error.find(' '));
   if (prefix == "NOGROUP")
     return errc::nogroup;
+  // Redis < 7 wraps the error of a command a script ran in ERR ("ERR Error
+  // running script (call to f_...): @user_script:1: NOGROUP No such key ...").
+  if (prefix == "ERR" && redis_error.find(" Error running script ") == 3
+      && redis_error.find(": NOGROUP ") != std::string_view::npos)
+    return errc::nogroup;
   if (prefix == "LOADING" || prefix == "BUSY" || prefix == "MASTERDOWN" || prefix == "TRYAGAIN"
       || prefix == "MOVED" || prefix == "ASK"
       || prefix == "CLUSTERDOWN" || prefix == "READONLY" || prefix == "UNBLOCKED")

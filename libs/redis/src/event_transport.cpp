@@ -84,14 +84,7 @@ expected<std::vector<stream_batch>> read_group(connection& conn, const std::stri
                                                const std::string& id, long long count,
                                                long long block_ms) {
   std::vector<std::string> argv{"XREADGROUP", "GROUP", group, consumer};
-  if (count > 0) {
-    argv.emplace_back("COUNT");
-    argv.push_back(std::to_string(count));
-  }
-  if (block_ms >= 0) {
-    argv.emplace_back("BLOCK");
-    argv.push_back(std::to_string(block_ms));
-  }
+  detail::append_count_and_block(argv, count, block_ms);
   argv.emplace_back("STREAMS");
   for (const auto& s : streams)
     argv.push_back(s);
@@ -102,16 +95,7 @@ expected<std::vector<stream_batch>> read_group(connection& conn, const std::stri
     return r.error();
   if (r->is_error())
     return reply_error(*r, "XREADGROUP");
-  std::vector<stream_batch> out;
-  if (r->is_nil())
-    return out;
-  for (auto& s : r->elements) {
-    if (!s.is_array() || s.elements.size() != 2)
-      continue;
-    out.push_back(
-      stream_batch{std::move(s.elements[0].str), parse_entries(std::move(s.elements[1]))});
-  }
-  return out;
+  return detail::parse_batches(std::move(*r));
 }
 
 expected<long long> ack(connection& conn, const std::string& stream, const std::string& group,

@@ -179,14 +179,7 @@ expected<std::vector<stream_batch>> read_streams(connection& conn,
     block_ms = -1;
   for (const auto& group : groups) {
     std::vector<std::string> argv{"XREAD"};
-    if (count > 0) {
-      argv.emplace_back("COUNT");
-      argv.push_back(std::to_string(count));
-    }
-    if (block_ms >= 0) {
-      argv.emplace_back("BLOCK");
-      argv.push_back(std::to_string(block_ms));
-    }
+    detail::append_count_and_block(argv, count, block_ms);
     argv.emplace_back("STREAMS");
     argv.insert(argv.end(), group.begin(), group.end());
     for (const auto& k : group)
@@ -205,10 +198,8 @@ expected<std::vector<stream_batch>> read_streams(connection& conn,
         first_error = reply_error(*r, "XREAD");
       continue;
     }
-    for (auto& s : r->elements)
-      if (s.is_array() && s.elements.size() == 2)
-        out.push_back(
-          stream_batch{std::move(s.elements[0].str), parse_entries(std::move(s.elements[1]))});
+    for (auto& batch : detail::parse_batches(std::move(*r)))
+      out.push_back(std::move(batch));
   }
   if (first_error)
     return *first_error;

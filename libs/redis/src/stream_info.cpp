@@ -118,9 +118,10 @@ expected<cleanup_report> clean_up_groups(connection& conn, const std::string& st
     if (!r)
       return r.error();
     if (r->is_error()) {
-      if (r->str.find("NOGROUP") != std::string::npos)
+      auto err = reply_error(*r, "EVAL (destroy empty group)");
+      if (is_nogroup(err))
         continue;
-      return reply_error(*r, "EVAL (destroy empty group)");
+      return err;
     }
     if (r->is_integer() && r->integer == 1)
       report.destroyed_groups.push_back(g.name);

@@ -1,7 +1,7 @@
 #pragma once
 
 // Private to libs/redis: reading the replies of stream commands (XRANGE,
-// XREADGROUP, XCLAIM, XINFO). Shared by event_transport, history and
+// XREAD, XREADGROUP, XCLAIM, XINFO). Shared by event_transport, history and
 // stream_info.
 
 #include <string>
@@ -38,6 +38,33 @@ inline std::vector<stream_entry> parse_entries(reply&& r) {
     else
       entry.fields = parse_fields(std::move(e.elements[1]));
     out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+/// Appends XREAD's and XREADGROUP's `COUNT count` (if `count` > 0) and
+/// `BLOCK block_ms` (if `block_ms` >= 0).
+inline void append_count_and_block(std::vector<std::string>& argv, long long count,
+                                   long long block_ms) {
+  if (count > 0) {
+    argv.emplace_back("COUNT");
+    argv.push_back(std::to_string(count));
+  }
+  if (block_ms >= 0) {
+    argv.emplace_back("BLOCK");
+    argv.push_back(std::to_string(block_ms));
+  }
+}
+
+/// [[stream, entries], ...] of XREAD / XREADGROUP -> batches (none for nil:
+/// BLOCK timed out); malformed items are skipped. Moved out of `r`.
+inline std::vector<stream_batch> parse_batches(reply&& r) {
+  std::vector<stream_batch> out;
+  for (auto& s : r.elements) {
+    if (!s.is_array() || s.elements.size() != 2)
+      continue;
+    out.push_back(
+      stream_batch{std::move(s.elements[0].str), parse_entries(std::move(s.elements[1]))});
   }
   return out;
 }

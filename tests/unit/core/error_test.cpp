@@ -35,6 +35,14 @@ TEST(Error, OnlyPassingRedisFailuresAreRetryable) {
     EXPECT_FALSE(lightbus::is_retryable(lightbus::make_error(code, "x"))) << to_string(code);
 }
 
+TEST(Error, OnlyABrokenConnectionAllowsAResend) {
+  EXPECT_TRUE(lightbus::may_resend(lightbus::make_error(errc::connection_failed, "x")));
+  // A timeout or a refusal may come after Redis took the write.
+  for (auto code : {errc::timeout, errc::unavailable, errc::redis_error, errc::nogroup,
+                    errc::none})
+    EXPECT_FALSE(lightbus::may_resend(lightbus::make_error(code, "x"))) << to_string(code);
+}
+
 TEST(Error, ToStringJoinsCodeAndMessage) {
   EXPECT_EQ(lightbus::to_string(lightbus::make_error(errc::timeout, "no result")),
             "timeout: no result");

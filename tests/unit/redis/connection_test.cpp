@@ -45,6 +45,24 @@ TEST(Connection, ReplyErrorsThatSayTryAgainAreRetryable) {
   EXPECT_EQ(error_code_of(""), errc::redis_error);
 }
 
+TEST(Connection, NogroupRaisedInsideAScriptOnRedis6IsNogroup) {
+  using lightbus::errc;
+  using lightbus::redis::error_code_of;
+  // Redis 7 keeps the code of an error a script's redis.call raised (text seen
+  // from redis-server 7.0.15); Redis 6 wraps it in ERR (scripting.c,
+  // luaPushError and "Error running script").
+  EXPECT_EQ(error_code_of("NOGROUP No such consumer group 'g' for key name 's' script: "
+                          "6316ab40, on @user_script:1."),
+            errc::nogroup);
+  EXPECT_EQ(error_code_of("ERR Error running script (call to f_6316ab40): @user_script:1: "
+                          "@user_script: 1: NOGROUP No such consumer group 'g' for key name 's'"),
+            errc::nogroup);
+  // Another script error that merely mentions NOGROUP in a value is not it.
+  EXPECT_EQ(error_code_of("ERR Error running script (call to f_5d4f): @user_script:1: "
+                          "WRONGTYPE key NOGROUP holds a list"),
+            errc::redis_error);
+}
+
 TEST(Connection, OpenFailsAsValueWhenSocketIsMissing) {
   // A Unix socket path that does not exist fails at once, without any network.
   lightbus::redis::connection_options opts;

@@ -65,6 +65,13 @@ struct error {
 /// @relates error
 bool is_retryable(const error& err) noexcept;
 
+/// True when a write that must not be doubled (an XADD) may be sent again on
+/// a new connection: the connection was found broken (`errc::connection_failed`),
+/// not timed out or refused, after which Redis may have taken the write.
+/// Narrower than `is_retryable`; the event sender and `bus.fire` use it.
+/// @relates error
+bool may_resend(const error& err) noexcept;
+
 /// Returns "code: message".
 /// @relates error
 std::string to_string(const error& err);

@@ -80,7 +80,7 @@ std::optional<long long> oldest_call_age_ms(const rpc_queue_status& q, double ex
 
 // -- event streams and groups ---------------------------------------------------
 
-/// One consumer group as `lightbus inspect --groups` reports it.
+/// One consumer group as `lightbus inspect --groups` and the dashboard report it.
 struct group_status {
   group_info info;
   /// Entries not yet delivered: Redis's `lag`, else counted (`lag_counted`).
@@ -99,6 +99,12 @@ struct stream_status {
   stream_summary summary;
   std::vector<group_status> groups;
 };
+
+/// Reads the consumer groups of stream `key`: for each, its lag (counted
+/// when Redis does not tell), oldest pending entry, consumers and dead letters.
+/// `lightbus inspect --groups` and the dashboard both read groups here.
+expected<std::vector<group_status>> read_groups_status(connection& conn,
+                                                       const std::string& key);
 
 /// Reads one stream and its groups; nullopt if there is no such stream.
 expected<std::optional<stream_status>> read_stream_status(connection& conn,
