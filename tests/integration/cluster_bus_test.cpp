@@ -272,13 +272,7 @@ TEST(ClusterBus, DemoServicesClientAndInspectRunOnAClusterWithOnlyTheUrlChanged)
   auto& store = run("store");
   auto& monitor = run("price_monitor");
   ASSERT_TRUE(t::wait_until(
-    [&] {
-      return call("image.resize", R"({"image_id":"x","width":2,"height":2})").exit_code == 0
-             && call("store.get_price", R"({"sku":"sku-1"})").exit_code == 0
-             && call("auth.check_password", R"({"username":"admin","password":"secret"})")
-                    .exit_code
-                  == 0;
-    },
+    [&] { return t::demo_services_answer(call); },
     30s))
     << store.err();
 

@@ -249,6 +249,14 @@ command_result run_command(std::vector<std::string> argv, std::chrono::milliseco
 
 // -- a private redis-server --------------------------------------------------------
 
+bool demo_services_answer(
+  const std::function<command_result(const std::string&, const std::string&)>& call) {
+  return call("image.resize", R"({"image_id":"x","width":2,"height":2})").exit_code == 0
+         && call("store.get_price", R"({"sku":"sku-1"})").exit_code == 0
+         && call("auth.check_password", R"({"username":"admin","password":"secret"})").exit_code
+              == 0;
+}
+
 int free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0)

@@ -130,6 +130,11 @@ struct command_result {
 command_result run_command(std::vector<std::string> argv,
                            std::chrono::milliseconds timeout = 15s);
 
+/// True when the demo's image, store and auth services each answer a call
+/// made through `call(procedure, kwargs as JSON text)` (e.g. `lightbus call`).
+bool demo_services_answer(
+  const std::function<command_result(const std::string&, const std::string&)>& call);
+
 /// Makes a fresh directory under the temp directory (`prefix` + random).
 std::string make_temp_dir(const char* prefix);
 
