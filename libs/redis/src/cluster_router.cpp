@@ -136,18 +136,26 @@ bool cluster_router::reload_map_avoiding(size_t dead) {
   return false;
 }
 
-expected<connection*> cluster_router::node_conn(size_t idx) {
+// Opens node `idx`'s connection if it has none; a failure breaks nothing.
+expected<connection*> cluster_router::open_node(size_t idx) {
   auto& n = nodes_[idx];
   if (!n.conn) {
     auto conn = connection::open(node_options(opts_, n.address));
     if (!conn)
-      return fail(conn.error());
+      return conn.error();
     conn->read_timeout(timeout_);
     if (on_open_)
       on_open_(*conn);
     n.conn.emplace(std::move(*conn));
   }
   return &*n.conn;
+}
+
+expected<connection*> cluster_router::node_conn(size_t idx) {
+  auto conn = open_node(idx);
+  if (!conn)
+    return fail(conn.error());
+  return conn;
 }
 
 error cluster_router::fail(error e) {
@@ -197,21 +205,13 @@ void cluster_router::send(size_t id, size_t idx, bool asking) {
   // A map read during a failover may still name a dead master: when its node
   // cannot be reached, read the map again and send to the slot's new master
   // (so a command is not lost to a map that was only out of date).
-  if (!nodes_[idx].conn && !asking) {
-    auto conn = connection::open(node_options(opts_, nodes_[idx].address));
-    if (conn) {
-      conn->read_timeout(timeout_);
-      if (on_open_)
-        on_open_(*conn);
-      nodes_[idx].conn.emplace(std::move(*conn));
-    } else {
-      std::vector<std::string_view> views(at(id).argv.begin(), at(id).argv.end());
-      auto key = cluster::key_of(views);
-      if (key && reload_map_avoiding(idx)) {
-        auto now = slots_[static_cast<size_t>(cluster::hash_slot(*key))];
-        if (now >= 0 && static_cast<size_t>(now) != idx)
-          idx = static_cast<size_t>(now);
-      }
+  if (!asking && !open_node(idx)) {
+    std::vector<std::string_view> views(at(id).argv.begin(), at(id).argv.end());
+    auto key = cluster::key_of(views);
+    if (key && reload_map_avoiding(idx)) {
+      auto now = slots_[static_cast<size_t>(cluster::hash_slot(*key))];
+      if (now >= 0)
+        idx = static_cast<size_t>(now);
     }
   }
   auto conn = node_conn(idx);

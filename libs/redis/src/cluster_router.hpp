@@ -65,6 +65,7 @@ private:
   expected<void> load_slots(connection& conn, std::string_view asked_host);
   size_t node_index(const cluster::node_address& a);
   bool reload_map_avoiding(size_t dead);
+  expected<connection*> open_node(size_t idx);
   expected<connection*> node_conn(size_t idx);
   /// Sends entry `id` to node `idx` (after ASKING when `asking`).
   void send(size_t id, size_t idx, bool asking);
