@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 
+#include "cli_fixture.hpp"
 #include "cluster_support.hpp"
 #include "lightbus/actors/bus.hpp"
 #include "lightbus/actors/module.hpp"
@@ -162,7 +163,7 @@ TEST(ClusterAuth, EveryNodeTheConnectionOpensIsAuthenticatedAndAWrongPasswordIsF
       << wrong.error().message;
     EXPECT_LT(t::seconds_since(start), 5.0) << "refused credentials are not retried";
   }
-  // The bus says so too, at once rather than when the call times out.
+  // A call through the bus fails with that error, at once.
   {
     auto bus = lightbus::create(t::config_for(cl.url_with(":not-the-secret")));
     auto start = std::chrono::steady_clock::now();
@@ -172,6 +173,12 @@ TEST(ClusterAuth, EveryNodeTheConnectionOpensIsAuthenticatedAndAWrongPasswordIsF
       << lightbus::to_string(r.error());
     EXPECT_LT(t::seconds_since(start), 10.0) << lightbus::to_string(r.error());
   }
+  // The CLI stops at once with the configuration exit code (78), saying why.
+  auto cli = t::run_command({t::lightbus_binary(), "call", "it_cluster_auth.add", "{}", "--redis",
+                             cl.url_with(":not-the-secret")},
+                            30s);
+  EXPECT_EQ(cli.exit_code, 78) << cli.err;
+  EXPECT_NE(cli.err.find("authentication"), std::string::npos) << cli.err;
 
   // A failover: the map read before it names a dead master; it is read
   // again and the new master, learned from it, is opened with the password.
