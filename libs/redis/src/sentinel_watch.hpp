@@ -24,7 +24,10 @@ using watch_handle = std::shared_ptr<void>;
 /// One watcher thread per set of Sentinels and master name (a SUBSCRIBE
 /// connection to a Sentinel) serves every registration; the connection holds
 /// the handle, and dropping the last handle stops that thread and joins it,
-/// so a process whose connections are closed has no watcher left.
+/// so a process whose connections are closed has no watcher left. The join is
+/// at once when the watcher is subscribed or waiting (its read is cut); it
+/// waits for a connect to a Sentinel in progress (at most about 4 s, for a
+/// Sentinel that does not answer).
 [[nodiscard]] watch_handle watch_master(const redis_url& url, const std::string& host, int port,
                                         interrupter intr);
 
