@@ -5,10 +5,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <random>
 #include <stdexcept>
 
 #include "lightbus/redis/cluster.hpp"
+#include "tls_support.hpp"
 
 namespace lightbus::test {
 
@@ -55,19 +57,54 @@ std::string field(const std::string& info, const std::string& name) {
 
 } // namespace
 
-redis_cluster::redis_cluster(int masters, int replicas) {
+redis_cluster::redis_cluster(int masters, int replicas)
+  : redis_cluster(cluster_options{masters, replicas, {}, {}, nullptr}) {}
+
+redis_cluster::redis_cluster(const cluster_options& opts) : opts_(opts) {
   std::vector<std::string> args{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                                 "--cluster-node-timeout", "1000", "--repl-diskless-sync-delay",
                                 "0", "--cluster-require-full-coverage", "no"};
-  for (int i = 0; i < masters * (1 + replicas); ++i)
-    nodes_.push_back(std::make_unique<redis_server>(args, cluster_port));
-  std::vector<std::string> create{redis_cli_binary(), "--cluster", "create"};
-  for (auto& n : nodes_)
-    create.push_back("127.0.0.1:" + std::to_string(n->port()));
-  create.insert(create.end(), {"--cluster-replicas", std::to_string(replicas), "--cluster-yes"});
-  auto r = run_command(create, 60s);
-  if (r.exit_code != 0)
-    throw std::runtime_error("redis-cli --cluster create failed: " + r.out + r.err);
+  lightbus::redis_url access;
+  if (!opts.password.empty())
+    args.insert(args.end(), {"--requirepass", opts.password, "--masterauth", opts.password});
+  if (!opts.acl_user.empty())
+    args.insert(args.end(),
+                {"--user", opts.acl_user, "on", ">" + opts.password, "~*", "&*", "+@all"});
+  if (opts.tls) {
+    args.insert(args.end(), {"--tls-cert-file", opts.tls->file("server.pem"), "--tls-key-file",
+                             opts.tls->file("server.key"), "--tls-ca-cert-file",
+                             opts.tls->file("ca.pem"), "--tls-auth-clients", "no",
+                             "--tls-cluster", "yes", "--tls-replication", "yes"});
+    access.tls = true;
+    access.tls_options.ca_certs = opts.tls->file("ca.pem");
+  }
+  access.password = opts.password;
+  // A create normally takes a few seconds; one that hangs (seen once in about
+  // a dozen TLS runs on a loaded box, cause unknown) is tried again on new
+  // nodes, within the test's 60 s.
+  for (int attempt = 1;; ++attempt) {
+    nodes_.clear();
+    for (int i = 0; i < opts.masters * (1 + opts.replicas); ++i)
+      nodes_.push_back(std::make_unique<redis_server>(args, cluster_port, access));
+    std::vector<std::string> create{redis_cli_binary()};
+    if (!opts.password.empty())
+      create.insert(create.end(), {"-a", opts.password, "--no-auth-warning"});
+    if (opts.tls)
+      create.insert(create.end(), {"--tls", "--cacert", opts.tls->file("ca.pem")});
+    create.insert(create.end(), {"--cluster", "create"});
+    for (auto& n : nodes_)
+      create.push_back("127.0.0.1:" + std::to_string(n->port()));
+    create.insert(create.end(),
+                  {"--cluster-replicas", std::to_string(opts.replicas), "--cluster-yes"});
+    auto r = run_command(create, 20s);
+    if (r.exit_code == 0)
+      break;
+    auto what = "redis-cli --cluster create failed (exit " + std::to_string(r.exit_code) + " after "
+                + std::to_string(r.seconds) + " s): " + r.out + r.err;
+    if (attempt == 2)
+      throw std::runtime_error(what);
+    std::fprintf(stderr, "%s\n(trying again on new nodes)\n", what.c_str());
+  }
   // Every replica synced, so a failover promotes a copy of the data.
   bool synced = wait_until(
     [&] {
@@ -89,22 +126,37 @@ redis_cluster::redis_cluster(int masters, int replicas) {
 }
 
 std::string redis_cluster::url() const {
-  return "redis+cluster://127.0.0.1:" + std::to_string(nodes_[0]->port()) + ",127.0.0.1:"
+  return url_with(opts_.password.empty() ? std::string{} : ":" + opts_.password);
+}
+
+std::string redis_cluster::url_with(const std::string& userinfo, const std::string& query) const {
+  std::string out = opts_.tls ? "rediss+cluster://" : "redis+cluster://";
+  if (!userinfo.empty())
+    out += userinfo + "@";
+  out += "127.0.0.1:" + std::to_string(nodes_[0]->port()) + ",127.0.0.1:"
          + std::to_string(nodes_[1]->port());
+  if (!query.empty())
+    out += query;
+  else if (opts_.tls)
+    out += "?ssl_ca_certs=" + opts_.tls->file("ca.pem");
+  return out;
 }
 
 redis::connection redis_cluster::connect_node(size_t i) {
   return connect(nodes_[i]->url(), 5s);
 }
 
+lightbus::expected<redis::connection> redis_cluster::try_connect(size_t i) {
+  auto opts = nodes_[i]->options();
+  opts.connect_timeout = 200ms;
+  opts.read_timeout = 1s;
+  return redis::connection::open(opts);
+}
+
 std::vector<size_t> redis_cluster::masters() {
   std::vector<size_t> out;
   for (size_t i = 0; i < nodes_.size(); ++i) {
-    redis::connection_options opts;
-    opts.url.port = nodes_[i]->port();
-    opts.connect_timeout = 200ms;
-    opts.read_timeout = 1s;
-    auto conn = redis::connection::open(opts);
+    auto conn = try_connect(i);
     if (!conn)
       continue;
     auto role = conn->command({"ROLE"});
@@ -131,12 +183,8 @@ size_t redis_cluster::master_of(int slot, size_t ask) {
 bool redis_cluster::wait_ok(std::chrono::milliseconds timeout) {
   return wait_until(
     [&] {
-      for (auto& n : nodes_) {
-        redis::connection_options opts;
-        opts.url.port = n->port();
-        opts.connect_timeout = 200ms;
-        opts.read_timeout = 1s;
-        auto conn = redis::connection::open(opts);
+      for (size_t i = 0; i < nodes_.size(); ++i) {
+        auto conn = try_connect(i);
         if (!conn)
           continue; // a node that was killed
         auto info = conn->command({"CLUSTER", "INFO"});
@@ -172,7 +220,10 @@ void redis_cluster::finish_migration(int slot, size_t to) {
     if (keys.elements.empty())
       break;
     std::vector<std::string> migrate{"MIGRATE", "127.0.0.1", std::to_string(nodes_[to]->port()),
-                                     "", "0", "5000", "KEYS"};
+                                     "", "0", "5000"};
+    if (!opts_.password.empty())
+      migrate.insert(migrate.end(), {"AUTH", opts_.password});
+    migrate.push_back("KEYS");
     for (auto& k : keys.elements)
       migrate.push_back(k.str);
     command(from_conn, migrate);

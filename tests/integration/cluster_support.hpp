@@ -13,17 +13,43 @@
 
 namespace lightbus::test {
 
+struct certificates;
+
+/// How a test cluster is made and reached.
+struct cluster_options {
+  int masters = 3;
+  /// Replicas of each master.
+  int replicas = 1;
+  /// The default user's password on every node (`requirepass`, and
+  /// `masterauth` for the replicas); empty: none.
+  std::string password;
+  /// An ACL user of that name and password with every right, on every node
+  /// (ACLs are per node); empty: none. Needs `password`.
+  std::string acl_user;
+  /// When set, every node is on TLS only (`port 0`, `tls-port`,
+  /// `tls-cluster yes`, `tls-replication yes`) with the server certificate of
+  /// `tls`, and clients need no certificate of their own.
+  const certificates* tls = nullptr;
+};
+
 class redis_cluster {
 public:
   /// Starts `masters` masters and `replicas` replicas of each and waits until
   /// the cluster is ok and every replica has synced; throws if it cannot.
   explicit redis_cluster(int masters = 3, int replicas = 1);
+  explicit redis_cluster(const cluster_options& opts);
 
   redis_cluster(const redis_cluster&) = delete;
   redis_cluster& operator=(const redis_cluster&) = delete;
 
-  /// `redis+cluster://127.0.0.1:<first>,127.0.0.1:<second>` (two seeds).
+  /// `redis+cluster://127.0.0.1:<first>,127.0.0.1:<second>` (two seeds), with
+  /// the password and, over TLS, `rediss+cluster://` and `?ssl_ca_certs=`.
   std::string url() const;
+
+  /// The same with `userinfo` (e.g. `user:password`, `:password`; empty:
+  /// none) in place of the cluster's password, and `query` (`ssl_ca_certs`
+  /// included) in place of ours when given.
+  std::string url_with(const std::string& userinfo, const std::string& query = "") const;
 
   size_t size() const noexcept { return nodes_.size(); }
   redis_server& node(size_t i) { return *nodes_[i]; }
@@ -54,6 +80,10 @@ public:
 
 private:
   std::string node_id(size_t i);
+  /// A short-lived connection to node `i` (with the password and TLS); an
+  /// error if it is down.
+  lightbus::expected<redis::connection> try_connect(size_t i);
+  cluster_options opts_;
   std::vector<std::unique_ptr<redis_server>> nodes_;
 };
 

@@ -1,6 +1,6 @@
 // Redis as it runs in production (issue 14): TLS (rediss://, mutual TLS), an
 // ACL user limited to the bus's keys, and Sentinel failover. Real servers on
-// loopback, started by the tests; certificates made by `openssl` here.
+// loopback, started by the tests; certificates made by `openssl` (tls_support).
 
 #include <gtest/gtest.h>
 
@@ -33,6 +33,7 @@
 #include "lightbus/redis/event_transport.hpp"
 #include "lightbus/redis/rpc_transport.hpp"
 #include "lightbus/redis_url.hpp"
+#include "tls_support.hpp"
 #include "worker_fixture.hpp"
 
 using namespace std::chrono_literals;
@@ -42,61 +43,13 @@ namespace t = lightbus::test;
 
 namespace {
 
-void run_or_fail(std::vector<std::string> argv) {
-  auto r = t::run_command(argv, 30s);
-  if (r.exit_code != 0) {
-    std::string cmd;
-    for (auto& a : argv)
-      cmd += a + " ";
-    throw std::runtime_error(cmd + "failed: " + r.err);
-  }
-}
-
-/// A CA, a server certificate for localhost / 127.0.0.1 and a client
-/// certificate signed by it, plus a second CA that signed nothing of ours.
-struct certificates {
-  std::string dir = t::make_temp_dir("lightbus-it-tls.");
-
-  certificates() {
-    auto ext = dir + "/ext.cnf";
-    std::ofstream(ext) << "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-                          "extendedKeyUsage=serverAuth,clientAuth\n";
-    auto key = [&](const std::string& name) {
-      run_or_fail({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
-                   "ec_paramgen_curve:prime256v1", "-out", dir + "/" + name + ".key"});
-    };
-    for (auto ca : {"ca", "other-ca"}) {
-      key(ca);
-      run_or_fail({"openssl", "req", "-x509", "-new", "-key", dir + "/" + ca + ".key", "-days",
-                   "2", "-subj", std::string("/CN=lightbus test ") + ca, "-out",
-                   dir + "/" + ca + ".pem"});
-    }
-    for (auto leaf : {"server", "client"}) {
-      key(leaf);
-      run_or_fail({"openssl", "req", "-new", "-key", dir + "/" + leaf + ".key", "-subj",
-                   std::string("/CN=") + (std::string(leaf) == "server" ? "localhost" : "client"),
-                   "-out", dir + "/" + leaf + ".csr"});
-      run_or_fail({"openssl", "x509", "-req", "-in", dir + "/" + leaf + ".csr", "-CA",
-                   dir + "/ca.pem", "-CAkey", dir + "/ca.key", "-CAcreateserial", "-days", "2",
-                   "-extfile", ext, "-out", dir + "/" + leaf + ".pem"});
-    }
-  }
-
-  ~certificates() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-
-  std::string file(const std::string& name) const { return dir + "/" + name; }
-};
-
 /// A redis-server with a plain port (for the test's own checks) and a TLS port.
 struct tls_redis {
-  const certificates& certs;
+  const t::certificates& certs;
   int tls_port = t::free_port();
   t::redis_server server;
 
-  tls_redis(const certificates& c, bool require_client_cert)
+  tls_redis(const t::certificates& c, bool require_client_cert)
     : certs(c),
       server({"--tls-port", std::to_string(tls_port), "--tls-cert-file", c.file("server.pem"),
               "--tls-key-file", c.file("server.key"), "--tls-ca-cert-file", c.file("ca.pem"),
@@ -190,7 +143,7 @@ void rpc_and_events_work_over(const std::string& url) {
 } // namespace
 
 TEST(Tls, CommandsGoOverTlsAndTheServerIsVerified) {
-  certificates certs;
+  t::certificates certs;
   tls_redis redis{certs, false};
   auto conn = open(redis.url());
   ASSERT_TRUE(conn) << conn.error().message;
@@ -214,7 +167,7 @@ TEST(Tls, CommandsGoOverTlsAndTheServerIsVerified) {
 }
 
 TEST(Tls, AServerOutsideTheTrustedCaIsRefusedClearly) {
-  certificates certs;
+  t::certificates certs;
   tls_redis redis{certs, false};
   auto url = "rediss://127.0.0.1:" + std::to_string(redis.tls_port)
              + "/0?ssl_ca_certs=" + certs.file("other-ca.pem");
@@ -240,7 +193,7 @@ TEST(Tls, AServerOutsideTheTrustedCaIsRefusedClearly) {
 }
 
 TEST(Tls, MutualTlsNeedsTheClientCertificate) {
-  certificates certs;
+  t::certificates certs;
   tls_redis redis{certs, true};
   auto without = open(redis.url());
   if (without) { // TLS 1.3: the refusal arrives with the first reply
@@ -256,7 +209,7 @@ TEST(Tls, MutualTlsNeedsTheClientCertificate) {
 }
 
 TEST(Tls, RpcEventsAndInspectWorkOverTls) {
-  certificates certs;
+  t::certificates certs;
   tls_redis redis{certs, true};
   auto url = redis.url("127.0.0.1", "&ssl_certfile=" + certs.file("client.pem")
                                       + "&ssl_keyfile=" + certs.file("client.key"));
@@ -962,6 +915,46 @@ TEST(Sentinel, SentinelsWithTheirOwnPasswordAreReachedWithSentinelPassword) {
   auto pong = conn->command({"PING"});
   ASSERT_TRUE(pong && pong->str == "PONG");
   rpc_and_events_work_over(url);
+}
+
+namespace {
+
+/// The threads of this process now.
+size_t thread_count() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& task : std::filesystem::directory_iterator("/proc/self/task"))
+    ++n;
+  return n;
+}
+
+} // namespace
+
+// The Sentinel watcher (one thread per Sentinels and master name, subscribed
+// to +switch-master) lives as long as a connection needs it: closing the last
+// one stops and joins it at once, so a process that closed its bus leaves no
+// thread behind (it used to be detached, ending up to 6 s later or never).
+TEST(Sentinel, TheWatcherThreadEndsWithTheLastConnectionThatNeedsIt) {
+  sentinel_setup s;
+  auto before = thread_count();
+  {
+    auto a = open(s.url());
+    ASSERT_TRUE(a) << a.error().message;
+    auto b = open(s.url());
+    ASSERT_TRUE(b) << b.error().message;
+    EXPECT_EQ(thread_count(), before + 1) << "one watcher serves both connections";
+    a = lightbus::make_error(lightbus::errc::shutting_down, "closed");
+    EXPECT_EQ(thread_count(), before + 1) << "b still needs the watcher";
+    auto pong = b->command({"PING"});
+    ASSERT_TRUE(pong && pong->str == "PONG");
+  }
+  EXPECT_EQ(thread_count(), before) << "the watcher outlived its connections";
+  // A new connection gets a new watcher, which also ends with it.
+  {
+    auto c = open(s.url());
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_EQ(thread_count(), before + 1);
+  }
+  EXPECT_EQ(thread_count(), before);
 }
 
 // -- a master demoted while consumers are blocked on it -------------------------------

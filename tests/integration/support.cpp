@@ -280,7 +280,11 @@ redis_server::redis_server(std::vector<std::string> extra_args)
 
 redis_server::redis_server(std::vector<std::string> extra_args,
                            const std::function<int()>& pick_port)
-  : extra_args_(std::move(extra_args)) {
+  : redis_server(std::move(extra_args), pick_port, lightbus::redis_url{}) {}
+
+redis_server::redis_server(std::vector<std::string> extra_args,
+                           const std::function<int()>& pick_port, lightbus::redis_url access)
+  : extra_args_(std::move(extra_args)), access_(std::move(access)) {
   dir_ = make_temp_dir("lightbus-it-redis.");
   for (int attempt = 0; attempt < 5; ++attempt) {
     port_ = pick_port();
@@ -303,7 +307,21 @@ redis_server::~redis_server() {
 }
 
 std::string redis_server::url(int db) const {
-  return "redis://127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db);
+  std::string out = access_.tls ? "rediss://" : "redis://";
+  if (!access_.password.empty())
+    out += access_.user + ":" + access_.password + "@";
+  out += "127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db);
+  if (access_.tls && !access_.tls_options.ca_certs.empty())
+    out += "?ssl_ca_certs=" + access_.tls_options.ca_certs;
+  return out;
+}
+
+redis::connection_options redis_server::options() const {
+  redis::connection_options opts;
+  opts.url = access_;
+  opts.url.host = "127.0.0.1";
+  opts.url.port = port_;
+  return opts;
 }
 
 void redis_server::kill() {
@@ -325,14 +343,16 @@ bool redis_server::try_start(std::chrono::milliseconds timeout) {
   std::vector<std::string> argv{redis_server_binary(), "--port", std::to_string(port_), "--bind",
                                 "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir_,
                                 "--daemonize", "no"};
+  // TLS only: the later --port wins.
+  if (access_.tls)
+    argv.insert(argv.end(), {"--port", "0", "--tls-port", std::to_string(port_)});
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   proc_ = std::make_unique<child_process>(std::move(argv));
   auto ready = wait_until(
     [&] {
       if (!proc_->running())
         return true; // gave up (port taken?): stop waiting
-      redis::connection_options opts;
-      opts.url.port = port_;
+      auto opts = options();
       opts.connect_timeout = 200ms;
       opts.read_timeout = 500ms;
       auto conn = redis::connection::open(opts);

@@ -154,6 +154,12 @@ public:
   /// The same on a port from `pick_port` (e.g. one whose cluster bus port,
   /// port + 10000, is free too).
   redis_server(std::vector<std::string> extra_args, const std::function<int()>& pick_port);
+  /// The same, reached as `access` says (its user, password and TLS options;
+  /// host and port are ours): for a server with `requirepass` (in
+  /// `extra_args`) or, when `access.tls`, one on TLS only (`--port 0
+  /// --tls-port <port>`; its certificate files in `extra_args`).
+  redis_server(std::vector<std::string> extra_args, const std::function<int()>& pick_port,
+               lightbus::redis_url access);
   ~redis_server();
 
   redis_server(const redis_server&) = delete;
@@ -161,8 +167,12 @@ public:
 
   int port() const noexcept { return port_; }
 
-  /// Returns `redis://127.0.0.1:<port>/<db>`.
+  /// Returns `redis://127.0.0.1:<port>/<db>` (`rediss://`, the password and
+  /// `?ssl_ca_certs=` as `access` says).
   std::string url(int db = 0) const;
+
+  /// Options of a connection to this server (with its password and TLS).
+  redis::connection_options options() const;
 
   /// Kills the server with SIGKILL (no shutdown, like a crash) and reaps it.
   void kill();
@@ -176,6 +186,7 @@ private:
   int port_ = 0;
   std::string dir_;
   std::vector<std::string> extra_args_;
+  lightbus::redis_url access_;
   std::unique_ptr<child_process> proc_;
 };
 

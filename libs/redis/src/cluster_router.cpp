@@ -5,6 +5,8 @@
 #include <mutex>
 #include <utility>
 
+#include "lightbus/redis/auth.hpp"
+
 namespace lightbus::redis::detail {
 
 namespace {
@@ -59,13 +61,18 @@ expected<std::unique_ptr<cluster_router>> cluster_router::open(const connection_
         candidates.push_back(a);
   }
   std::string why;
+  // Credentials refused by a node are refused by the others too: the error
+  // is then not retryable (errc::invalid_config), not a connection failure.
+  bool refused = false;
   for (const auto& a : candidates) {
     auto conn = connection::open(node_options(opts, a));
     if (!conn) {
+      refused = refused || conn.error().code == errc::invalid_config;
       why += "; " + conn.error().message;
       continue;
     }
     if (auto loaded = router->load_slots(*conn, a.host); !loaded) {
+      refused = refused || loaded.error().code == errc::invalid_config;
       why += "; " + address_text(a) + ": " + loaded.error().message;
       continue;
     }
@@ -79,6 +86,10 @@ expected<std::unique_ptr<cluster_router>> cluster_router::open(const connection_
     }
     return router;
   }
+  if (refused)
+    return make_error(errc::invalid_config, "Redis Cluster " + url_key
+                                              + ": authentication refused (" + why.substr(2)
+                                              + ")");
   return make_error(errc::connection_failed,
                     "Redis Cluster " + url_key + ": no node answered CLUSTER SLOTS"
                       + (why.empty() ? std::string{} : " (" + why.substr(2) + ")"));
@@ -88,6 +99,11 @@ expected<void> cluster_router::load_slots(connection& conn, std::string_view ask
   auto r = conn.command({"CLUSTER", "SLOTS"});
   if (!r)
     return r.error();
+  if (r->is_error() && auth_refused(r->str))
+    return make_error(errc::invalid_config,
+                      "CLUSTER SLOTS: " + r->str
+                        + " (the node needs credentials: give them in the URL, as in "
+                          "redis+cluster://:password@host:port)");
   auto ranges = cluster::parse_slots(*r, asked_host);
   if (!ranges)
     return ranges.error();

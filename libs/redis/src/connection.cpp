@@ -28,6 +28,7 @@
 #include <openssl/x509v3.h>
 
 #include "lightbus/counters.hpp"
+#include "lightbus/redis/auth.hpp"
 #include "cluster_router.hpp"
 #include "reply_reader.hpp"
 #include "sentinel_watch.hpp"
@@ -193,6 +194,9 @@ struct connection::impl {
   /// Set for a Redis Cluster: then every operation goes through it.
   std::unique_ptr<detail::cluster_router> router;
   redis::durability wait;
+  /// Set for a `redis+sentinel://` connection: keeps the Sentinel watcher
+  /// (and its thread) going while this connection lives.
+  detail::watch_handle watch;
 
   impl() {
     reader.reset(redisReaderCreateWithFunctions(&reply_functions));
@@ -455,7 +459,8 @@ expected<connection> connection::open(const connection_options& opts) {
                                              + role->elements[0].str + " (failover in progress?)");
     conn->impl_->where = to_string(opts.url) + " (master " + direct.url.host + ":"
                          + std::to_string(direct.url.port) + ")";
-    detail::watch_master(opts.url, direct.url.host, direct.url.port, conn->interrupter());
+    conn->impl_->watch =
+      detail::watch_master(opts.url, direct.url.host, direct.url.port, conn->interrupter());
     return conn;
   }
   connection conn;
@@ -491,11 +496,12 @@ expected<connection> connection::open(const connection_options& opts) {
                                    : conn.command({"AUTH", opts.url.user, opts.url.password});
     if (!r)
       return r.error();
+    // Not retried: the same credentials would be refused again.
     if (r->is_error())
-      return make_error(errc::connection_failed,
-                        "Redis at " + c.where + " refused the "
-                          + (opts.url.user.empty() ? "password" : "user and password") + ": "
-                          + r->str);
+      return make_error(errc::invalid_config,
+                        "Redis at " + c.where + " refused authentication (AUTH with the URL's "
+                          + (opts.url.user.empty() ? "password" : "user and password")
+                          + "): " + r->str + "; fix the credentials in the URL");
   }
   if (opts.url.db != 0) {
     auto db = std::to_string(opts.url.db);

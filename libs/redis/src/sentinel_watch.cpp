@@ -1,11 +1,12 @@
 #include "sentinel_watch.hpp"
 
-#include <algorithm>
+#include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
-#include <vector>
 
 #include "lightbus/logger.hpp"
 #include "socket.hpp"
@@ -20,15 +21,125 @@ struct watched {
   interrupter intr;
 };
 
+// The watcher of one set of Sentinels and master name: the connections to
+// cut and the thread subscribed to +switch-master. Owned by the registrations
+// (watch_handle); the last one dropped stops the thread and joins it.
+class watcher {
+public:
+  explicit watcher(redis_url url) : url_(std::move(url)) {
+    thread_ = std::thread{[this] { run(); }};
+  }
+
+  ~watcher() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      stop_ = true;
+      if (sub_)
+        sub_->interrupt(); // the SUBSCRIBE read ends at once
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  watcher(const watcher&) = delete;
+  watcher& operator=(const watcher&) = delete;
+
+  size_t add(watched w) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    conns_.emplace(++last_id_, std::move(w));
+    return last_id_;
+  }
+
+  void remove(size_t id) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    conns_.erase(id);
+  }
+
+private:
+  void cut(const std::string& message) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (auto& [id, w] : conns_)
+      if (switched_away(message, url_.master_name, w.host, w.port))
+        w.intr.interrupt();
+  }
+
+  // SUBSCRIBE +switch-master on a Sentinel that answers (the next one after
+  // a failure); after 5 s without a message, on a new connection (so a
+  // Sentinel gone silent is noticed), until stopped.
+  void run() {
+    auto log = logger("redis");
+    size_t next = 0;
+    for (;;) {
+      const auto& [host, port] = url_.sentinels[next % url_.sentinels.size()];
+      connection_options s;
+      s.url.host = host;
+      s.url.port = port;
+      s.url.password = url_.sentinel_password;
+      s.connect_timeout = std::chrono::milliseconds(2000);
+      s.read_timeout = std::chrono::milliseconds(5000);
+      bool quiet = false;
+      if (auto conn = connection::open(s)) {
+        {
+          std::lock_guard<std::mutex> guard{mtx_};
+          if (stop_)
+            return;
+          sub_ = conn->interrupter();
+        }
+        auto sub = conn->command({"SUBSCRIBE", "+switch-master"});
+        for (bool ok = sub && !sub->is_error(); ok;) {
+          auto msg = conn->read_reply();
+          if (!msg) {
+            quiet = msg.error().code == errc::timeout;
+            break;
+          }
+          // ["message", "+switch-master", "name old-ip old-port new-ip new-port"]
+          if (msg->is_array() && msg->elements.size() == 3) {
+            log->info("Sentinel {}:{}: +switch-master {}", host, port, msg->elements[2].str);
+            cut(msg->elements[2].str);
+          }
+        }
+        std::lock_guard<std::mutex> guard{mtx_};
+        sub_.reset();
+      }
+      std::unique_lock<std::mutex> guard{mtx_};
+      if (!quiet) {
+        ++next;
+        cv_.wait_for(guard, std::chrono::seconds(1), [this] { return stop_; });
+      }
+      if (stop_)
+        return;
+    }
+  }
+
+  const redis_url url_;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::optional<interrupter> sub_;
+  std::map<size_t, watched> conns_;
+  size_t last_id_ = 0;
+  std::thread thread_;
+};
+
+struct registration {
+  std::shared_ptr<watcher> w;
+  size_t id = 0;
+
+  ~registration() {
+    if (w)
+      w->remove(id);
+  }
+};
+
 struct watch_state {
   std::mutex mtx;
-  /// By watcher key (Sentinels + master name): the connections to cut.
-  std::map<std::string, std::vector<watched>> conns;
+  /// By watcher key (Sentinels + master name): the watcher, while someone holds it.
+  std::map<std::string, std::weak_ptr<watcher>> watchers;
 };
 
 watch_state& state() {
-  static auto* st = new watch_state; // never destroyed: watcher threads outlive main
-  return *st;
+  static watch_state st;
+  return st;
 }
 
 std::string watch_key(const redis_url& url) {
@@ -38,86 +149,26 @@ std::string watch_key(const redis_url& url) {
   return key;
 }
 
-void cut(const std::string& key, const std::string& message, const std::string& master) {
-  auto& st = state();
-  std::lock_guard<std::mutex> guard{st.mtx};
-  auto i = st.conns.find(key);
-  if (i == st.conns.end())
-    return;
-  for (auto& w : i->second)
-    if (switched_away(message, master, w.host, w.port))
-      w.intr.interrupt();
-}
-
-// Forgets closed connections; false (and the key forgotten) when none is
-// left: the watcher then ends, and the next registration starts a new one.
-bool still_watched(const std::string& key) {
-  auto& st = state();
-  std::lock_guard<std::mutex> guard{st.mtx};
-  auto i = st.conns.find(key);
-  if (i == st.conns.end())
-    return false;
-  auto& list = i->second;
-  list.erase(std::remove_if(list.begin(), list.end(),
-                            [](const watched& w) { return w.intr.closed(); }),
-             list.end());
-  if (!list.empty())
-    return true;
-  st.conns.erase(i);
-  return false;
-}
-
-// One thread per watched master: SUBSCRIBE +switch-master on a Sentinel that
-// answers (the next one after a failure). Every 5 s without a message it
-// checks that someone still needs it and subscribes again.
-void watch(redis_url url, std::string key) {
-  auto log = logger("redis");
-  size_t next = 0;
-  while (still_watched(key)) {
-    const auto& [host, port] = url.sentinels[next % url.sentinels.size()];
-    connection_options s;
-    s.url.host = host;
-    s.url.port = port;
-    s.url.password = url.sentinel_password;
-    s.connect_timeout = std::chrono::milliseconds(2000);
-    s.read_timeout = std::chrono::milliseconds(5000);
-    bool quiet = false;
-    if (auto conn = connection::open(s)) {
-      auto sub = conn->command({"SUBSCRIBE", "+switch-master"});
-      for (bool ok = sub && !sub->is_error(); ok;) {
-        auto msg = conn->read_reply();
-        if (!msg) {
-          quiet = msg.error().code == errc::timeout;
-          break;
-        }
-        // ["message", "+switch-master", "name old-ip old-port new-ip new-port"]
-        if (msg->is_array() && msg->elements.size() == 3) {
-          log->info("Sentinel {}:{}: +switch-master {}", host, port, msg->elements[2].str);
-          cut(key, msg->elements[2].str, url.master_name);
-        }
-      }
-    }
-    if (!quiet) {
-      ++next;
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-    }
-  }
-}
-
 } // namespace
 
-void watch_master(const redis_url& url, const std::string& host, int port, interrupter intr) {
+watch_handle watch_master(const redis_url& url, const std::string& host, int port,
+                          interrupter intr) {
   auto key = watch_key(url);
-  auto& st = state();
-  std::lock_guard<std::mutex> guard{st.mtx};
-  auto [i, added] = st.conns.try_emplace(key);
-  auto& list = i->second;
-  list.erase(std::remove_if(list.begin(), list.end(),
-                            [](const watched& w) { return w.intr.closed(); }),
-             list.end());
-  list.push_back(watched{host, port, std::move(intr)});
-  if (added)
-    std::thread{watch, url, key}.detach();
+  std::shared_ptr<watcher> w;
+  {
+    auto& st = state();
+    std::lock_guard<std::mutex> guard{st.mtx};
+    auto& slot = st.watchers[key];
+    w = slot.lock();
+    if (!w) {
+      w = std::make_shared<watcher>(url);
+      slot = w;
+    }
+  }
+  auto r = std::make_shared<registration>();
+  r->id = w->add(watched{host, port, std::move(intr)});
+  r->w = std::move(w);
+  return r;
 }
 
 } // namespace lightbus::redis::detail
