@@ -6,12 +6,13 @@
 // Popped calls go straight to the API's server, one message per batch; the
 // server returns each call's credit straight here once its result is written.
 //
-// A batch costs one round trip, not two: the claiming DELs and the next pop
-// go out in one write (`redis::claim_calls_then_pop`) whenever credits are
-// left for the next pop even if every call of the batch runs; the DELs'
-// replies come first, the live calls go to the server at once, and the next
-// read takes the reply of the pop already sent. With no credit left the
-// claim goes alone and the consumer parks, as before.
+// Under load a batch costs one round trip, not two: with other calls in
+// flight the claiming DELs and the next pop go out in one write
+// (`redis::claim_calls_then_pop`, sized by `engine::pipelined_pop_size`);
+// the DELs' replies come first, the live calls go to the server at once, and
+// the next read takes the reply of the pop already sent. A lone caller's call
+// is claimed alone and the pop follows (that measured faster for it); with
+// no credit left the claim goes alone and the consumer parks, as before.
 //
 // The consumer of a worker's first API also pops the (empty) queues of
 // `internal.state` and `internal.metrics`, first, as Python's worker does in
@@ -21,6 +22,7 @@
 #include <algorithm>
 
 #include "internal.hpp"
+#include "lightbus/engine/queue_reads.hpp"
 #include "lightbus/json.hpp"
 #include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
@@ -167,15 +169,14 @@ void read_once(consumer_actor* self, redis::connection& conn, bool may_pipeline)
   ids.reserve(calls.size());
   for (auto& c : calls)
     ids.push_back(c.id);
-  // The next pop may take what is left if every call of this batch runs
-  // (the DELs' replies may still say some expired: their credits wait for
-  // the pop after).
-  size_t left = st.credits - std::min(st.credits, calls.size());
-  bool pipeline = may_pipeline && left > 0 && !st.claim_failed && !st.cfg.control->stopping();
-  auto live = pipeline ? redis::claim_calls_then_pop(conn, ids, st.queues,
-                                                     std::min<size_t>(left, 100), block,
-                                                     st.use_blmpop)
-                       : redis::claim_calls(conn, ids);
+  // With other calls in flight the next pop goes with the claims, taking at
+  // most what is left if every call of this batch runs (the DELs' replies
+  // may still say some expired: their credits wait for the pop after).
+  auto next = engine::pipelined_pop_size(st.credits, st.cfg.max_in_flight, calls.size());
+  bool pipeline = may_pipeline && next > 0 && !st.claim_failed && !st.cfg.control->stopping();
+  auto live = pipeline
+                ? redis::claim_calls_then_pop(conn, ids, st.queues, next, block, st.use_blmpop)
+                : redis::claim_calls(conn, ids);
   if (!live) {
     // The DELs may or may not have happened; these calls are lost either way
     // (RPC is at-most-once). Say so loudly.

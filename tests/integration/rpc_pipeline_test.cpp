@@ -69,10 +69,13 @@ TEST(RpcPipeline, APendingPopThatTimesOutReturnsNothing) {
 
 using WorkerPipeline = t::worker_fixture;
 
-// After a call the consumer's next pop went out with its claim and blocks in
-// Redis: an expired call it then takes is dropped, a live one served.
+// With two calls in flight (held at the probe's gate) the consumer sends its
+// next pop with the claim of a third call; it blocks in Redis, and an expired
+// call it then takes is dropped, a live one served.
 TEST_F(WorkerPipeline, AnExpiredCallTakenByAPipelinedPopIsNotExecuted) {
   start_worker();
+  auto held = {push_call("block", {{"n", 1}}, 60), push_call("block", {{"n", 2}}, 60)};
+  ASSERT_TRUE(t::wait_until([&] { return probe_->running == 2; }));
   auto bus = lightbus::create(cfg_);
   EXPECT_EQ(bus.call(api_ + ".add", {{"a", 1}, {"b", 1}}), json(2));
   auto expired = lightbus::make_rpc_message(api_, "add", {{"a", 2}, {"b", 2}});
@@ -85,7 +88,23 @@ TEST_F(WorkerPipeline, AnExpiredCallTakenByAPipelinedPopIsNotExecuted) {
   EXPECT_EQ(bus.call(api_ + ".add", {{"a", 3}, {"b", 4}}), json(7));
   EXPECT_EQ(probe_->add_calls, 2) << "the expired call was executed";
   EXPECT_EQ(integer({"EXISTS", result_key(expired)}), 0);
+  probe_->gate.open();
+  for (const auto& m : held)
+    EXPECT_TRUE(pop_result_blob(m, 10)) << "a held call was not answered";
 }
+
+namespace {
+
+/// Puts two `block` calls in flight on the worker at `url` (they wait at the
+/// probe's gate), so that the consumer sends its next pop with its next claim.
+void hold_two_calls(const std::string& url, const std::string& api, t::probe& probe) {
+  auto conn = t::connect(url);
+  for (int n : {1, 2})
+    ASSERT_TRUE(redis::send_call(conn, lightbus::make_rpc_message(api, "block", {{"n", n}}), 60));
+  ASSERT_TRUE(t::wait_until([&] { return probe.running == 2; }));
+}
+
+} // namespace
 
 // A stop while the pop sent with the last claim blocks (10 s here) ends it
 // with CLIENT UNBLOCK: the worker and its actor system are gone at once.
@@ -101,9 +120,12 @@ TEST(RpcPipelineStop, AWorkerStopsAtOnceWhileItsPipelinedPopBlocks) {
   double stopped_after = 0;
   {
     t::embedded_worker worker{mod, cfg, opts};
+    hold_two_calls(server.url(), "pipestop", *probe);
     auto bus = lightbus::create(cfg);
     EXPECT_EQ(bus.call("pipestop.add", {{"a", 1}, {"b", 2}}), json(3));
-    // The consumer's pipelined pop now blocks in Redis.
+    probe->gate.open();
+    ASSERT_TRUE(t::wait_until([&] { return probe->finished == 2; }));
+    // The pop sent with the last claim now blocks in Redis.
     auto conn = t::connect(server.url());
     ASSERT_TRUE(t::wait_until([&] {
       return t::command(conn, {"CLIENT", "LIST"}).str.find("cmd=blmpop") != std::string::npos;
@@ -135,10 +157,16 @@ TEST(RpcPipelineRestart, CallsAreServedAfterRestartsThatCutAPipelinedPop) {
   opts.block_timeout = 5s; // the pop still waits when Redis dies
   t::embedded_worker worker{mod, cfg, opts};
   auto bus = lightbus::create(cfg);
-  EXPECT_EQ(bus.call("piperestart.add", {{"a", 1}, {"b", 2}}), json(3));
   for (int round = 0; round < 2; ++round) {
     SCOPED_TRACE("restart " + std::to_string(round + 1));
+    // Two calls held in flight, then one served: its claim went with the
+    // next pop, which blocks when Redis dies.
+    probe->gate.close();
+    hold_two_calls(server.url(), "piperestart", *probe);
+    EXPECT_EQ(bus.call("piperestart.add", {{"a", 1}, {"b", 2}}), json(3));
     server.kill();
+    probe->gate.open();
+    ASSERT_TRUE(t::wait_until([&] { return probe->running == 0; }));
     server.start();
     auto start = std::chrono::steady_clock::now();
     std::optional<json> value;
