@@ -223,7 +223,9 @@ void read_once(consumer_actor* self, redis::connection& conn, bool may_pipeline)
 void finish_pending(consumer_actor* self) {
   if (!self->state.pop_pending)
     return;
-  if (auto* conn = connect(self))
+  // A new connection (the pending pop went with the old one) pops nothing.
+  auto* conn = connect(self);
+  if (conn && self->state.pop_pending)
     read_once(self, *conn, false);
 }
 
