@@ -6,6 +6,14 @@
 // Popped calls go straight to the API's server, one message per batch; the
 // server returns each call's credit straight here once its result is written.
 //
+// Under load a batch costs one round trip, not two: with other calls in
+// flight the claiming DELs and the next pop go out in one write
+// (`redis::claim_calls_then_pop`, sized by `engine::pipelined_pop_size`);
+// the DELs' replies come first, the live calls go to the server at once, and
+// the next read takes the reply of the pop already sent. A lone caller's call
+// is claimed alone and the pop follows (that measured faster for it); with
+// no credit left the claim goes alone and the consumer parks, as before.
+//
 // The consumer of a worker's first API also pops the (empty) queues of
 // `internal.state` and `internal.metrics`, first, as Python's worker does in
 // its one BLPOP (spec §3.3); a call found there is answered with an error by
@@ -14,6 +22,7 @@
 #include <algorithm>
 
 #include "internal.hpp"
+#include "lightbus/engine/queue_reads.hpp"
 #include "lightbus/json.hpp"
 #include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
@@ -37,6 +46,10 @@ struct consumer_state {
   size_t credits = 0;
   bool parked = false;
   bool use_blmpop = false;
+  /// A pop went out with the last claims; its reply is the next to read.
+  bool pop_pending = false;
+  /// The last claim got an error reply: the next one goes alone.
+  bool claim_failed = false;
   std::shared_ptr<spdlog::logger> log = logger("worker");
 
   ~consumer_state() {
@@ -53,6 +66,7 @@ redis::connection* connect(consumer_actor* self) {
   auto conn = st.redis->for_key(st.queues.back());
   if (conn && st.attached && st.attached_to == st.redis->reconnects())
     return *conn;
+  st.pop_pending = false; // it went with the connection it was sent on
   if (!conn) {
     auto wait = st.redis->failed(conn.error()).value_or(st.cfg.max_backoff);
     auto n = st.redis->failures(); // 0 after an error retrying cannot cure
@@ -89,18 +103,24 @@ redis::connection* connect(consumer_actor* self) {
 // A read or claim failed: drop the connection and read again after the back-off.
 void retry_later(consumer_actor* self, const error& err) {
   auto& st = self->state;
+  st.pop_pending = false;
   st.attached = false;
   st.cfg.control->detach();
   st.redis->reset();
   self->delayed_send(self, st.redis->failed(err).value_or(st.cfg.max_backoff), read_atom::value);
 }
 
-// One read: pop up to `credits` calls, claim them, pass the live ones on.
-void read_once(consumer_actor* self, redis::connection& conn) {
+// One read: pop up to `credits` calls (or take the reply of the pop sent with
+// the last claims), claim them, pass the live ones on; with `may_pipeline`,
+// send the next pop with the claims when credits allow.
+void read_once(consumer_actor* self, redis::connection& conn, bool may_pipeline) {
   auto& st = self->state;
-  auto popped = redis::pop_calls(conn, st.queues, std::min<size_t>(st.credits, 100),
-                                 std::chrono::duration<double>(st.cfg.block_timeout).count(),
-                                 st.use_blmpop);
+  auto block = std::chrono::duration<double>(st.cfg.block_timeout).count();
+  auto popped = st.pop_pending
+                  ? redis::read_popped_calls(conn, st.use_blmpop)
+                  : redis::pop_calls(conn, st.queues, std::min<size_t>(st.credits, 100), block,
+                                     st.use_blmpop);
+  st.pop_pending = false;
   if (!popped) {
     if (st.cfg.control->stopping()) {
       st.cfg.control->detach();
@@ -149,15 +169,37 @@ void read_once(consumer_actor* self, redis::connection& conn) {
   ids.reserve(calls.size());
   for (auto& c : calls)
     ids.push_back(c.id);
-  auto live = redis::claim_calls(conn, ids);
+  // With other calls in flight the next pop goes with the claims, taking at
+  // most what is left if every call of this batch runs (the DELs' replies
+  // may still say some expired: their credits wait for the pop after).
+  auto next = engine::pipelined_pop_size(st.credits, st.cfg.max_in_flight, calls.size());
+  bool pipeline = may_pipeline && next > 0 && !st.claim_failed && !st.cfg.control->stopping();
+  auto live = pipeline
+                ? redis::claim_calls_then_pop(conn, ids, st.queues, next, block, st.use_blmpop)
+                : redis::claim_calls(conn, ids);
   if (!live) {
     // The DELs may or may not have happened; these calls are lost either way
     // (RPC is at-most-once). Say so loudly.
     st.log->error("API {}: lost {} call(s) while claiming them: {}", st.cfg.api_name,
                   calls.size(), live.error().message);
+    if (pipeline && !conn.broken()) {
+      // Redis answered with an error but the pop sent with the DELs still
+      // stands and may take calls: read it (and claim those alone) before
+      // giving up on the connection, so that no call vanishes unlogged.
+      st.pop_pending = true;
+      st.claim_failed = true;
+      self->send(self, read_atom::value);
+      return;
+    }
+    if (pipeline)
+      st.log->error("API {}: calls the read sent with those claims may have taken are lost "
+                    "too",
+                    st.cfg.api_name);
     retry_later(self, live.error());
     return;
   }
+  st.claim_failed = false;
+  st.pop_pending = pipeline;
   std::vector<rpc_message> runnable;
   runnable.reserve(calls.size());
   for (size_t i = 0; i < calls.size(); ++i) {
@@ -173,6 +215,18 @@ void read_once(consumer_actor* self, redis::connection& conn) {
     self->send(st.server, calls_atom::value, std::move(runnable));
   }
   self->send(self, read_atom::value);
+}
+
+// Stopping: a pop sent with the last claims may have taken calls; read it
+// (`CLIENT UNBLOCK` ends it at once if it still waits) and pass them on
+// before the consumer goes, as a read under way when the stop came would.
+void finish_pending(consumer_actor* self) {
+  if (!self->state.pop_pending)
+    return;
+  // A new connection (the pending pop went with the old one) pops nothing.
+  auto* conn = connect(self);
+  if (conn && self->state.pop_pending)
+    read_once(self, *conn, false);
 }
 
 caf::behavior queue_consumer(consumer_actor* self, consumer_config cfg, caf::actor server) {
@@ -199,22 +253,26 @@ caf::behavior queue_consumer(consumer_actor* self, consumer_config cfg, caf::act
     [=](read_atom) {
       auto& st = self->state;
       if (st.cfg.control->stopping()) {
+        finish_pending(self);
         self->quit();
         return;
       }
-      if (st.credits == 0) {
+      if (st.credits == 0 && !st.pop_pending) {
         st.parked = true; // wait for a credit
         return;
       }
       if (auto* conn = connect(self))
-        read_once(self, *conn);
+        read_once(self, *conn, true);
     },
     [=](credit_atom, size_t n) {
       auto& st = self->state;
       st.credits = std::min(st.credits + n, st.cfg.max_in_flight);
       unpark();
     },
-    [=](stop_atom) { self->quit(); },
+    [=](stop_atom) {
+      finish_pending(self);
+      self->quit();
+    },
     [=](peer_atom, caf::actor& server) {
       // The server was restarted: the calls the old one held never return
       // their credits.

@@ -5,11 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
 
 #include "cluster_support.hpp"
+#include "lightbus/keys.hpp"
 #include "lightbus/redis/cluster.hpp"
 #include "lightbus/redis/endpoint.hpp"
+#include "lightbus/redis/rpc_transport.hpp"
 #include "support.hpp"
 
 namespace t = lightbus::test;
@@ -150,6 +153,45 @@ TEST(ClusterConnection, AMovedSlotIsFollowedAndAskIsFollowedDuringTheMove) {
   EXPECT_EQ(conn.command({"INCR", moved_key})->integer, 3);
   auto to_conn = cl.connect_node(to);
   EXPECT_EQ(t::command(to_conn, {"GET", moved_key}).str, "3");
+}
+
+// The worker's claims and its next pop in one pipeline: the DELs go to the
+// masters of their expiry keys (one on the queue's node, others elsewhere),
+// the blocking pop to the queue's master, behind its DEL. The claims come
+// back while the pop still blocks, and the pop then takes a later call.
+TEST(ClusterConnection, ClaimsPipelinedWithABlockingPopOnOtherNodesComeBackFirst) {
+  auto& cl = shared_cluster();
+  auto conn = cluster_connection(cl.url());
+  auto queue = lightbus::rpc_queue_key("it_cluster_pipelined_pop");
+  auto queue_node = cl.master_of(redis::cluster::hash_slot(queue));
+  // One live call per master (its expiry key there), and one expired call.
+  std::vector<std::string> ids;
+  std::set<size_t> nodes;
+  for (int i = 0; nodes.size() < cl.masters().size() && i < 1000; ++i) {
+    auto id = "it_cluster_claim_" + std::to_string(i);
+    auto node = cl.master_of(redis::cluster::hash_slot(lightbus::rpc_expiry_key(id)));
+    if (nodes.insert(node).second)
+      ids.push_back(id);
+  }
+  ASSERT_EQ(nodes.size(), 3u);
+  ASSERT_EQ(nodes.count(queue_node), 1u);
+  for (const auto& id : ids)
+    ASSERT_EQ(conn.command({"SET", lightbus::rpc_expiry_key(id), "1", "EX", "60"})->str, "OK");
+  ids.push_back("it_cluster_claim_expired");
+
+  auto claims = redis::claim_calls_then_pop(conn, ids, {queue}, 10, 5, true);
+  ASSERT_TRUE(claims) << claims.error().message;
+  EXPECT_EQ(*claims, (std::vector<bool>{true, true, true, false}));
+  // Pushed after the claims came back: only a pop still pending can take it.
+  auto other = cluster_connection(cl.url());
+  ASSERT_EQ(other.command({"RPUSH", queue, "a call"})->integer, 1);
+  auto popped = redis::read_popped_calls(conn, true);
+  ASSERT_TRUE(popped) << popped.error().message;
+  EXPECT_EQ(popped->queue, queue);
+  EXPECT_EQ(popped->blobs, std::vector<std::string>{"a call"});
+  EXPECT_FALSE(conn.broken());
+  // In step afterwards: each command gets its own reply.
+  EXPECT_EQ(conn.command({"EXISTS", lightbus::rpc_expiry_key(ids[0])})->integer, 0);
 }
 
 TEST(ClusterConnection, AKilledMasterIsReplacedAndTheEndpointFollows) {

@@ -231,6 +231,12 @@ public:
     cv_.notify_all();
   }
 
+  /// Makes handlers wait again.
+  void close() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    open_ = false;
+  }
+
 private:
   std::mutex mtx_;
   std::condition_variable cv_;

@@ -231,11 +231,8 @@ expected<json> call(connection& writer, connection& reader, const rpc_message& m
   }
 }
 
-expected<popped_calls> pop_calls(connection& conn, const std::vector<std::string>& queues,
-                                 size_t max, double block_seconds, bool use_blmpop) {
-  popped_calls out;
-  if (max == 0 || queues.empty())
-    return out;
+void append_pop(connection& conn, const std::vector<std::string>& queues, size_t max,
+                double block_seconds, bool use_blmpop) {
   std::vector<std::string> argv;
   argv.reserve(queues.size() + 6);
   if (use_blmpop) {
@@ -247,7 +244,12 @@ expected<popped_calls> pop_calls(connection& conn, const std::vector<std::string
     argv.insert(argv.end(), queues.begin(), queues.end());
     argv.push_back(seconds_arg(block_seconds));
   }
-  auto r = conn.command(argv);
+  conn.append(argv);
+}
+
+expected<popped_calls> read_popped_calls(connection& conn, bool use_blmpop) {
+  popped_calls out;
+  auto r = conn.read_reply();
   if (!r)
     return r.error();
   if (r->is_error())
@@ -269,6 +271,14 @@ expected<popped_calls> pop_calls(connection& conn, const std::vector<std::string
   return out;
 }
 
+expected<popped_calls> pop_calls(connection& conn, const std::vector<std::string>& queues,
+                                 size_t max, double block_seconds, bool use_blmpop) {
+  if (max == 0 || queues.empty())
+    return popped_calls{};
+  append_pop(conn, queues, max, block_seconds, use_blmpop);
+  return read_popped_calls(conn, use_blmpop);
+}
+
 expected<std::vector<std::string>> pop_calls(connection& conn, const std::string& queue,
                                              size_t max, double block_seconds,
                                              bool use_blmpop) {
@@ -278,13 +288,18 @@ expected<std::vector<std::string>> pop_calls(connection& conn, const std::string
   return std::move(r->blobs);
 }
 
-expected<std::vector<bool>> claim_calls(connection& conn, const std::vector<std::string>& ids) {
+namespace {
+
+void append_claims(connection& conn, const std::vector<std::string>& ids) {
   for (const auto& id : ids)
     conn.append({"DEL", rpc_expiry_key(id)});
+}
+
+expected<std::vector<bool>> read_claims(connection& conn, size_t n) {
   std::vector<bool> live;
-  live.reserve(ids.size());
+  live.reserve(n);
   std::optional<error> first_error;
-  for (size_t i = 0; i < ids.size(); ++i) {
+  for (size_t i = 0; i < n; ++i) {
     auto r = conn.read_reply();
     if (!r)
       return r.error();
@@ -297,6 +312,26 @@ expected<std::vector<bool>> claim_calls(connection& conn, const std::vector<std:
   if (first_error)
     return *first_error;
   return live;
+}
+
+} // namespace
+
+expected<std::vector<bool>> claim_calls(connection& conn, const std::vector<std::string>& ids) {
+  append_claims(conn, ids);
+  return read_claims(conn, ids.size());
+}
+
+expected<std::vector<bool>> claim_calls_then_pop(connection& conn,
+                                                 const std::vector<std::string>& ids,
+                                                 const std::vector<std::string>& queues,
+                                                 size_t max, double block_seconds,
+                                                 bool use_blmpop) {
+  append_claims(conn, ids);
+  append_pop(conn, queues, max, block_seconds, use_blmpop);
+  // One write for both; with no ids nothing below would flush the pop.
+  if (auto sent = conn.flush(); !sent)
+    return sent.error();
+  return read_claims(conn, ids.size());
 }
 
 expected<void> push_results(connection& conn, const std::vector<outgoing_result>& results,

@@ -123,6 +123,32 @@ expected<popped_calls> pop_calls(connection& conn, const std::vector<std::string
 /// still live (DEL returned 1) and may be run.
 expected<std::vector<bool>> claim_calls(connection& conn, const std::vector<std::string>& ids);
 
+/// Appends the command of `pop_calls` (BLMPOP or BLPOP) to the pipeline
+/// without sending it; read its reply with `read_popped_calls`. Needs
+/// `max > 0` and at least one queue.
+void append_pop(connection& conn, const std::vector<std::string>& queues, size_t max,
+                double block_seconds, bool use_blmpop);
+
+/// Reads the reply of a pop sent before (`append_pop`, `claim_calls_then_pop`),
+/// waiting for Redis to answer it: the calls popped, or none (block timeout).
+expected<popped_calls> read_popped_calls(connection& conn, bool use_blmpop);
+
+/// Claims `ids` as `claim_calls` does and sends the next pop (`append_pop`)
+/// in the same write, then reads only the claims' replies: the worker's
+/// claim and its next read cost one round trip instead of two. The pop is
+/// left pending; read its reply with `read_popped_calls`. Redis runs the DELs
+/// before the pop, so the claims never wait for it (on a Redis Cluster each
+/// node answers in order, so a DEL on the pop's node comes back first too).
+///
+/// On an error the pop is still pending unless `conn.broken()` (a transport
+/// failure: then nothing is known of the pop, and the connection must go).
+/// Needs `max > 0` and at least one queue.
+expected<std::vector<bool>> claim_calls_then_pop(connection& conn,
+                                                 const std::vector<std::string>& ids,
+                                                 const std::vector<std::string>& queues,
+                                                 size_t max, double block_seconds,
+                                                 bool use_blmpop);
+
 /// A result blob bound for the key its call's return path named.
 struct outgoing_result {
   std::string key;
