@@ -108,10 +108,16 @@ TEST_F(TasksTest, FailingTaskIsRetriedWithBackoffAndSiblingsKeepRunning) {
   embedded_worker w{mod, cfg_};
   ASSERT_TRUE(wait_until([&] { return failing->size() >= 5; }, 5s)) << failing->size();
   auto f = failing->ms_since(t0);
-  // Retries after 50, 100, 200, 400 ms (not every 20 ms as scheduled).
+  // Retries after 50, 100, 200, 400 ms (not every 20 ms as scheduled). A
+  // timer never fires early, but on a loaded machine it fires late (seen:
+  // 151 ms for the 100 ms gap while another test suite ran): each gap is at
+  // least its back-off and not absurdly longer. The sequence itself is
+  // backoff_policy's, unit-tested without timers.
   std::vector<double> expected{50, 100, 200, 400};
-  for (size_t i = 0; i < expected.size(); ++i)
-    EXPECT_NEAR(f[i + 1] - f[i], expected[i], 40) << "gap " << i + 1;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_GE(f[i + 1] - f[i], expected[i] - 5) << "gap " << i + 1;
+    EXPECT_LT(f[i + 1] - f[i], expected[i] + 1000) << "gap " << i + 1;
+  }
   // Meanwhile the sibling ran every 50 ms, untouched.
   auto s = sibling->ms_since(t0);
   EXPECT_GE(s.size(), static_cast<size_t>((f[4] - 100) / 50)) << s.size();
