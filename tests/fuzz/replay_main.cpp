@@ -48,12 +48,13 @@ int main(int argc, char** argv) {
   }
   std::sort(inputs.begin(), inputs.end());
   for (const auto& path : inputs) {
+    // A file that cannot be opened would read as empty input: say so instead.
     std::ifstream in(path, std::ios::binary);
-    std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    if (!in.eof() && in.fail()) {
+    if (!in) {
       std::fprintf(stderr, "%s: cannot read %s\n", argv[0], path.c_str());
       return 2;
     }
+    std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     LLVMFuzzerTestOneInput(bytes.data(), bytes.size());
   }
   std::printf("%s: %zu inputs replayed, no property violated\n", argv[0], inputs.size());
