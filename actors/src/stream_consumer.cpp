@@ -1,14 +1,17 @@
 // The stream consumer: one detached actor per stream a listener reads.
 //
-// After every (re)connect it reads its own pending entries first (XREADGROUP
-// ... 0, with their delivery counts from XPENDING), then new ones (`>`, with
-// BLOCK), never more than its credits allow; each batch goes to the listener
-// in one message. Reconnects follow redis::endpoint's back-off.
+// After every (re)connect it makes sure its group exists (created at `since`,
+// or after the last entry read if it vanished: redis::group_position), reads
+// its own pending entries first (XREADGROUP ... 0, with their delivery counts
+// from XPENDING), then new ones (`>`, with BLOCK), never more than its credits
+// allow; each batch goes to the listener in one message. Reconnects follow
+// redis::endpoint's back-off.
 
 #include "listener_children.hpp"
 #include "lightbus/logger.hpp"
 #include "lightbus/redis/endpoint.hpp"
 #include "lightbus/redis/event_transport.hpp"
+#include "lightbus/redis/group_position.hpp"
 #include "lightbus/redis/stream_info.hpp"
 
 namespace lightbus::detail {
@@ -30,6 +33,8 @@ struct consumer_state {
   std::shared_ptr<reader_control> control;
   std::chrono::milliseconds block{1000};
   std::optional<redis::endpoint> redis;
+  /// Where the group is (re)created: `since`, then after the last entry read.
+  redis::group_position position{"$"};
   /// The connection in use has its group and CLIENT ID set up.
   bool prepared = false;
   /// Reading our own pending entries first (after every (re)connect).
@@ -89,7 +94,7 @@ expected<redis::connection*> ready_connection(consumer_state& st) {
   if (!st.cleaned)
     if (auto r = clean_up(st, c); !r)
       return r.error();
-  if (auto r = redis::ensure_group(c, st.sub.stream, st.sub.group, st.sub.since); !r) {
+  if (auto r = redis::ensure_group(c, st.sub.stream, st.sub.group, st.position.create_at()); !r) {
     events_log()->warn("{} on {}: cannot create the consumer group: {}; retrying", st.sub.group,
                 st.sub.stream, r.error().message);
     return r.error();
@@ -159,8 +164,10 @@ void read_once(stream_consumer_actor* self) {
   }
   std::vector<stream_entry> entries;
   for (auto& b : *batches)
-    for (auto& e : b.entries)
+    for (auto& e : b.entries) {
+      st.position.read(e.id);
       entries.push_back(std::move(e));
+    }
   if (st.pending_pass) {
     if (entries.empty()) {
       st.pending_pass = false;
@@ -183,6 +190,7 @@ caf::behavior stream_consumer(stream_consumer_actor* self, subscription sub,
   drop_strays(self, "stream consumer " + sub.stream);
   auto& st = self->state;
   st.sub = std::move(sub);
+  st.position = redis::group_position{st.sub.since};
   st.max_credits = st.credits = static_cast<long long>(max_in_flight);
   st.listener = std::move(listener);
   st.control = std::move(control);

@@ -457,6 +457,49 @@ TEST_F(EventsListen, ListenerRecreatesDeletedStreamAndGroup) {
   await_pel_zero(stream(), group("l"));
 }
 
+// A group that vanishes while events arrive (Redis restarted empty, a failover
+// to a replica that never had it, XGROUP DESTROY) is created again after the
+// last entry the listener read, not at `$`: the events added before the group
+// came back are handled (redis::group_position). At `$` these three were
+// skipped; in a Sentinel failover, 4,000 acknowledged fires were.
+TEST_F(EventsListen, AVanishedGroupComesBackAfterTheLastEntryReadAndSkipsNoEvent) {
+  auto rec = std::make_shared<recorder>();
+  lightbus::module mod;
+  mod.listen({ev("ev")}, "l", [rec](const event_message& m) { rec->add(m); });
+  auto cfg = make_config();
+  start(mod, cfg);
+  await_group(stream(), group("l"));
+  auto bus = lightbus::create(cfg);
+  bus.fire(ev("ev"), {{"n", 0}});
+  ASSERT_TRUE(t::wait_until([&] { return rec->size() >= 1; }, 10s));
+
+  // In one transaction the group goes and three events arrive: the listener
+  // learns that its group is gone only when they are already in the stream.
+  std::vector<std::string> added;
+  redis_->cmd({"MULTI"});
+  redis_->cmd({"XGROUP", "DESTROY", stream(), group("l")});
+  for (int n = 1; n <= 3; ++n) {
+    auto msg = lightbus::make_event_message(api_, "ev", json{{"n", n}});
+    added.push_back(msg.id);
+    std::vector<std::string> argv{"XADD", stream(), "*"};
+    for (auto& [k, v] : lightbus::encode_event_fields(msg)) {
+      argv.push_back(k);
+      argv.push_back(v);
+    }
+    redis_->cmd(argv);
+  }
+  redis_->cmd({"EXEC"});
+
+  ASSERT_TRUE(t::wait_until([&] { return rec->size() >= 4; }, 10s))
+      << "handled " << rec->size() - 1
+      << " of the 3 events added while the group was missing: the group came back past them";
+  auto got = rec->all();
+  ASSERT_EQ(got.size(), 4u) << "an event was handled twice";
+  for (size_t i = 0; i < added.size(); ++i)
+    EXPECT_EQ(got[i + 1].id, added[i]);
+  await_pel_zero(stream(), group("l"));
+}
+
 TEST(EventsRedisRestart, ListenerResumesAfterRedisRestarts) {
   error_log errors;
   t::redis_server server;
