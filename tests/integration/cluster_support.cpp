@@ -16,26 +16,14 @@ namespace lightbus::test {
 
 namespace {
 
-bool port_is_free(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0)
-    return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// A port below 55535 whose cluster bus port (+10000) is free too.
+// A port whose cluster bus port (+10000) is free too, both reserved for this
+// process (reserve_port) and both below the kernel's ephemeral ports.
 int cluster_port() {
   static std::mt19937 rng{std::random_device{}()};
-  std::uniform_int_distribution<int> dist{20000, 45000};
+  std::uniform_int_distribution<int> dist{20000, 22700}; // p + 10000 below 32768 too
   for (int attempt = 0; attempt < 200; ++attempt) {
     int p = dist(rng);
-    if (port_is_free(p) && port_is_free(p + 10000))
+    if (reserve_port(p) && reserve_port(p + 10000))
       return p;
   }
   throw std::runtime_error("no free port pair (p, p + 10000) for a cluster node");

@@ -248,6 +248,24 @@ TEST(Acl, ABusUserLimitedToTheBusKeysServesAndCalls) {
 
 namespace {
 
+/// Returns the reply of `argv` from the server at `url`, or nothing.
+std::optional<lightbus::redis::reply> ask(const std::string& url,
+                                          std::initializer_list<std::string_view> argv) {
+  auto c = open(url);
+  if (!c)
+    return std::nullopt;
+  auto r = c->command(argv);
+  if (!r)
+    return std::nullopt;
+  return std::move(*r);
+}
+
+long long stream_length(const std::string& url, const std::string& stream) {
+  auto c = t::connect(url);
+  auto r = c.command({"XLEN", stream});
+  return r && r->is_integer() ? r->integer : -1;
+}
+
 /// Passwords of a Sentinel setup: the servers' (`requirepass` and
 /// `masterauth`, the URL's userinfo) and the Sentinels' own (`requirepass` in
 /// their config, the URL's `sentinel_password`); empty: none.
@@ -281,7 +299,14 @@ std::vector<std::string> replica_args(const t::redis_server& master,
 }
 
 /// One master, one replica and three Sentinels watching them as `bus-master`
-/// (down after 1 s), all on loopback.
+/// (down after 2 s), all on loopback.
+///
+/// Not 1 s: a Sentinel pings every second, and after a failover it times its
+/// new master from the moment it switched, so with `down-after-milliseconds`
+/// 1000 it marks the new master down just as its first ping leaves; with the
+/// others' stale "down" votes for the old master that is an instant objective
+/// down and a second failover (seen in most runs here that had a synced
+/// replica to promote).
 struct sentinel_setup {
   sentinel_passwords pw;
   t::redis_server master{{"--repl-diskless-sync-delay", "0"}};
@@ -313,7 +338,7 @@ struct sentinel_setup {
       std::ofstream out(conf);
       out << "port " << port << "\nbind 127.0.0.1\n"
           << "sentinel monitor bus-master 127.0.0.1 " << master.port() << " 2\n"
-          << "sentinel down-after-milliseconds bus-master 1000\n"
+          << "sentinel down-after-milliseconds bus-master 2000\n"
           << "sentinel failover-timeout bus-master 5000\n"
           << "sentinel parallel-syncs bus-master 1\n";
       if (!pw.master.empty())
@@ -371,6 +396,27 @@ struct sentinel_setup {
     return std::atoi(r->elements[1].str.c_str());
   }
 
+  /// What the Sentinels did (their event lines: down, elections, switches,
+  /// reconfigurations), each line prefixed with the Sentinel's index; for a
+  /// failing test's output.
+  std::string events() const {
+    static const char* kinds[] = {"sdown", "odown", "switch-master", "failover", "elected",
+                                  "selected", "promoted", "convert-to-slave", "slave-reconf",
+                                  "new-epoch", "vote-for-leader", "fix-slave-config",
+                                  "reboot", "role-change", "no-good-slave"};
+    std::ostringstream out;
+    for (size_t i = 0; i < sentinels.size(); ++i) {
+      std::istringstream in{sentinels[i]->out()};
+      for (std::string line; std::getline(in, line);)
+        for (auto* kind : kinds)
+          if (line.find(kind) != std::string::npos) {
+            out << "  sentinel " << i << ": " << line << "\n";
+            break;
+          }
+    }
+    return out.str();
+  }
+
   /// Whether the Sentinels name `replica` as the master now.
   bool replica_promoted() const { return master_port() == replica.port(); }
 
@@ -388,7 +434,7 @@ struct sentinel_setup {
 
 /// Watches, on a thread of its own, for the Sentinels to name the replica as
 /// the master (polled every 50 ms), so a test can time the bus from that
-/// moment: the Sentinels' own failover (down after 1 s, then an election,
+/// moment: the Sentinels' own failover (down after 2 s, then an election,
 /// retried after 2 x failover-timeout if it fails) is not the bus's to speed
 /// up, and on a loaded machine it alone has taken over 10 s.
 class promotion_watch {
@@ -567,17 +613,22 @@ TEST(Sentinel, FiresAndCallsAcrossAFailoverAreAnsweredAndAccountedFor) {
   std::map<std::string, int> call_errors;
   std::atomic<int> fires_failed{0}, answered{0}, wrong{0};
   std::atomic<bool> killed{false};
+  // Fires until 5,000 were acknowledged (attempts are not counted: the
+  // Sentinels' failover alone has taken 14 s here, when an election failed).
   std::thread firer([&] {
-    for (int i = 0; i < 5000; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    size_t n_acked = 0;
+    for (int i = 0; n_acked < 5000 && t::seconds_since(start) < 90; ++i) {
       auto r = bus.try_fire(events + ".ping", {{"n", i}});
       if (r) {
         std::lock_guard<std::mutex> guard{mtx};
         acked.insert(r->id);
+        n_acked = acked.size();
       } else {
         ++fires_failed;
         std::this_thread::sleep_for(5ms);
       }
-      if (i == 1000) {
+      if (n_acked == 1000 && !killed) {
         s.master.kill();
         killed = true;
       }
@@ -628,19 +679,34 @@ TEST(Sentinel, FiresAndCallsAcrossAFailoverAreAnsweredAndAccountedFor) {
     auto promoted = t::connect(s.replica.url());
     auto stream = lightbus::event_stream_key(events);
     auto len = promoted.command({"XLEN", stream});
-    auto groups = promoted.command({"XINFO", "GROUPS", stream});
     std::cout << "[ sentinel ] stream length on the new master " << (len ? len->integer : -1)
-              << ", handled " << rec->size() << ", groups:";
+              << ", handled " << rec->size() << "\n";
+    auto print_fields = [](const char* what, const std::optional<lightbus::redis::reply>& r) {
+      std::cout << "[ sentinel ] " << what << ":";
+      if (r && r->is_array())
+        for (auto& g : r->elements) {
+          for (size_t i = 0; i + 1 < g.elements.size(); i += 2) {
+            const auto& v = g.elements[i + 1];
+            std::cout << " " << g.elements[i].str << "="
+                      << (v.is_integer() ? std::to_string(v.integer)
+                                         : v.is_nil() ? std::string("nil") : v.str);
+          }
+          std::cout << ";";
+        }
+      std::cout << "\n";
+    };
+    auto groups = ask(s.replica.url(), {"XINFO", "GROUPS", stream});
+    print_fields("groups", groups);
     if (groups && groups->is_array())
       for (auto& g : groups->elements)
-        for (size_t i = 0; i + 1 < g.elements.size(); i += 2)
-          std::cout << " " << g.elements[i].str << "=" << g.elements[i + 1].str
-                    << g.elements[i + 1].integer;
-    std::cout << "\n";
+        if (g.elements.size() > 1)
+          print_fields("consumers",
+                       ask(s.replica.url(), {"XINFO", "CONSUMERS", stream, g.elements[1].str}));
   }
   // Asynchronous replication loses at most the last writes before the kill.
-  EXPECT_LT(lost, 200u) << "far more lost than a failover explains";
-  EXPECT_GT(acked.size(), 4000u);
+  EXPECT_LT(lost, 200u) << "far more lost than a failover explains; what the Sentinels did:\n"
+                        << s.events();
+  EXPECT_EQ(acked.size(), 5000u) << "the bus did not go on after the failover";
   EXPECT_TRUE(worker.stop());
 }
 
@@ -685,24 +751,6 @@ lightbus::expected<json> call_from_actor(const lightbus::bus& bus, const std::st
     .receive([&](json& v) { out = std::move(v); },
              [&](caf::error& e) { out = lightbus::from_caf_error(e); });
   return out;
-}
-
-/// Returns the reply of `argv` from the server at `url`, or nothing.
-std::optional<lightbus::redis::reply> ask(const std::string& url,
-                                          std::initializer_list<std::string_view> argv) {
-  auto c = open(url);
-  if (!c)
-    return std::nullopt;
-  auto r = c->command(argv);
-  if (!r)
-    return std::nullopt;
-  return std::move(*r);
-}
-
-long long stream_length(const std::string& url, const std::string& stream) {
-  auto c = t::connect(url);
-  auto r = c.command({"XLEN", stream});
-  return r && r->is_integer() ? r->integer : -1;
 }
 
 } // namespace
@@ -801,11 +849,19 @@ TEST(Durability, WithAReplicaAnAcknowledgedFireIsAlreadyOnTheReplica) {
 }
 
 // The same load as FiresAndCallsAcrossAFailoverAreAnsweredAndAccountedFor,
-// fires only, with `replicas: 1`: 5,000 fires while the master is killed
-// (SIGKILL) and, once the Sentinels promoted the replica, restarted empty as a
-// supervisor would (Sentinel makes it the new master's replica: until then no
-// write can be acknowledged). Every fire acknowledged to the caller is
-// handled by the listener afterwards.
+// fires only, with `replicas: 1`: 5,000 acknowledged fires while the master is
+// killed (SIGKILL) and, once the Sentinels promoted the replica, restarted
+// empty as the new master's replica (until it has synced, no write can be
+// acknowledged). Every fire acknowledged to the caller is handled by the
+// listener afterwards.
+//
+// Restarted as a replica, not as the master it was: Sentinel turns a returning
+// old master into a replica only after a while (here 10 s), and until then it
+// is an empty master that Sentinel may promote if the new master is judged
+// down. That happened (in CI, with down-after 1 s: see sentinel_setup; the
+// Sentinels failed over again to the empty node) and Redis lost acknowledged
+// writes: no client can prevent that, so the test does not set it up. A
+// second failover to a synced replica keeps every acknowledged fire.
 TEST(Sentinel, WithReplicasOneNoAcknowledgedFireIsLostWhenTheMasterIsKilled) {
   sentinel_setup s;
   served_module m;
@@ -826,18 +882,24 @@ TEST(Sentinel, WithReplicasOneNoAcknowledgedFireIsLostWhenTheMasterIsKilled) {
   std::map<std::string, int> fire_errors;
   std::atomic<bool> killed{false};
   std::thread restarter([&] {
-    // Restart the old master once the Sentinels name the new one (before,
-    // an empty master coming back could be taken as the master again).
-    if (!t::wait_until([&] { return killed.load(); }, 60s))
+    // Restart the old master once the Sentinels name the new one, as its replica.
+    if (!t::wait_until([&] { return killed.load(); }, 90s))
       return;
+    int new_master = 0;
     t::wait_until([&] {
-      int p = s.master_port();
-      return p != 0 && p != old_master_port;
-    }, 20s);
+      new_master = s.master_port();
+      return new_master != 0 && new_master != old_master_port;
+    }, 40s);
     s.master.start();
+    if (new_master != 0 && new_master != old_master_port) {
+      if (auto c = open(s.server_url(s.master)))
+        (void) c->command({"REPLICAOF", "127.0.0.1", std::to_string(new_master)});
+    }
   });
+  // Fires until 5,000 were acknowledged (attempts are not counted: the
+  // Sentinels' failover alone has taken 14 s here, when an election failed).
   auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < 5000 && t::seconds_since(start) < 50; ++i) {
+  for (int i = 0; acked.size() < 5000 && t::seconds_since(start) < 90; ++i) {
     auto r = bus.try_fire(m.events + ".ping", {{"n", i}});
     if (r) {
       acked.insert(r->id);
@@ -845,7 +907,7 @@ TEST(Sentinel, WithReplicasOneNoAcknowledgedFireIsLostWhenTheMasterIsKilled) {
       ++fire_errors[lightbus::to_string(r.error().code)];
       std::this_thread::sleep_for(5ms);
     }
-    if (i == 1000) {
+    if (acked.size() == 1000 && !killed) {
       s.master.kill();
       killed = true;
     }
@@ -884,12 +946,32 @@ TEST(Sentinel, WithReplicasOneNoAcknowledgedFireIsLostWhenTheMasterIsKilled) {
             << " (redeliveries included); fired for " << fire_seconds << " s\n";
   RecordProperty("acked_fires_lost", static_cast<int>(missing));
   RecordProperty("fires_acked", static_cast<int>(acked.size()));
+  if (missing > 0) {
+    // Where the lost fires are: on the master the Sentinels name now (then
+    // the listener missed them) or not (then Redis lost them).
+    auto now_master = "redis://127.0.0.1:" + std::to_string(s.master_port()) + "/0";
+    auto stream = lightbus::event_stream_key(m.events);
+    auto handled = handled_ids();
+    std::cout << "[ sentinel replicas=1 ] master now " << now_master << ", stream length "
+              << stream_length(now_master, stream) << "; lost ids:";
+    for (auto& id : acked)
+      if (handled.count(id) == 0) {
+        auto r = ask(now_master, {"XRANGE", stream, id, id});
+        std::cout << " " << id << (r && r->is_array() && !r->elements.empty() ? " (in the stream)"
+                                                                               : " (not in the stream)");
+      }
+    std::cout << "\n[ sentinel replicas=1 ] what the Sentinels did:\n" << s.events();
+  }
   EXPECT_EQ(missing, 0u) << "acknowledged fires lost with the master despite replicas: 1";
-  EXPECT_GT(acked.size(), 3000u) << "the bus did not go on after the failover";
+  EXPECT_EQ(acked.size(), 5000u) << "the bus did not go on after the failover";
   // Calls go through on the new master, with their results replicated.
   auto sum = bus.try_call(m.api + ".add", {{"a", 2}, {"b", 3}}, 10.0);
-  ASSERT_TRUE(sum) << sum.error().message;
-  EXPECT_EQ(*sum, json(5));
+  EXPECT_TRUE(sum) << sum.error().message;
+  if (sum) {
+    EXPECT_EQ(*sum, json(5));
+  }
+  if (HasFailure())
+    std::cout << "[ sentinel replicas=1 ] what the Sentinels did:\n" << s.events();
   EXPECT_TRUE(worker.stop());
 }
 

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 
@@ -257,22 +261,48 @@ bool demo_services_answer(
               == 0;
 }
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0)
-    throw std::runtime_error("socket() failed");
+bool reserve_port(int port) {
+  static std::mutex mtx;
+  static std::map<int, int> held; // port -> lock file descriptor, kept open
+  std::lock_guard<std::mutex> guard{mtx};
+  if (port <= 0 || port > 65535 || held.count(port) > 0)
+    return false;
+  auto dir = std::filesystem::temp_directory_path() / "lightbus-test-ports";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  std::filesystem::permissions(dir, std::filesystem::perms::all, ec);
+  auto path = (dir / std::to_string(port)).string();
+  int lock = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (lock < 0)
+    return false;
+  if (::flock(lock, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock);
+    return false;
+  }
+  // Free now? (No SO_REUSEADDR: a port with connections in TIME_WAIT is skipped too.)
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0
-      || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  bool bound = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  if (fd >= 0)
     ::close(fd);
-    throw std::runtime_error("cannot find a free port");
+  if (!bound) {
+    ::close(lock); // releases the lock
+    return false;
   }
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  held[port] = lock;
+  return true;
+}
+
+int free_port() {
+  static std::mt19937 rng{std::random_device{}() ^ static_cast<unsigned>(::getpid())};
+  std::uniform_int_distribution<int> dist{10000, 19999};
+  for (int attempt = 0; attempt < 1000; ++attempt)
+    if (int port = dist(rng); reserve_port(port))
+      return port;
+  throw std::runtime_error("cannot find a free port in 10000-19999");
 }
 
 redis_server::redis_server(std::vector<std::string> extra_args)

@@ -138,8 +138,18 @@ bool demo_services_answer(
 /// Makes a fresh directory under the temp directory (`prefix` + random).
 std::string make_temp_dir(const char* prefix);
 
-/// Returns a loopback TCP port that was free a moment ago.
+/// Returns a loopback TCP port that was free a moment ago, reserved for this
+/// process (reserve_port), from 10000-19999: below the kernel's ephemeral
+/// ports, so no bind(0) and no outgoing connection of another test takes it.
 int free_port();
+
+/// Reserves `port` for this process until it exits, if it can be bound on
+/// loopback now and no other test process reserved it (a lock file in the
+/// temp directory). A test that kills a server keeps its port: another test
+/// running alongside cannot start a server there, which a replica or Sentinel
+/// still pointing at the port would take for the dead one (seen: a replica
+/// resynced from a foreign server and was promoted empty).
+bool reserve_port(int port);
 
 // -- a private redis-server --------------------------------------------------------
 
