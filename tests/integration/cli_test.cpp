@@ -80,7 +80,9 @@ TEST_F(Cli, UnservedApiTimesOutWithExitTwo) {
   EXPECT_EQ(r.exit_code, 2) << describe(r);
   EXPECT_THAT(r.err, HasSubstr("nobody.home"));
   EXPECT_GE(r.seconds, 0.5);
-  EXPECT_LT(r.seconds, 2.0);
+  // Under the API's default rpc_timeout (5 s): --timeout was used. Not tighter:
+  // the process's own start-up has taken over 3 s on a loaded 2-core machine.
+  EXPECT_LT(r.seconds, 5.0);
 }
 
 TEST_F(Cli, BadJsonArgumentsExitWithUsageError) {
