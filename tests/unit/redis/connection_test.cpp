@@ -41,6 +41,10 @@ TEST(Connection, ReplyErrorsThatSayTryAgainAreRetryable) {
                           "changed (master -> replica?)"),
             errc::unavailable);
   EXPECT_EQ(error_code_of("ERR LOADING is not a command"), errc::redis_error);
+  // Credentials missing or taken away: a configuration error, not retried.
+  EXPECT_EQ(error_code_of("NOAUTH Authentication required."), errc::invalid_config);
+  EXPECT_EQ(error_code_of("WRONGPASS invalid username-password pair or user is disabled."),
+            errc::invalid_config);
   EXPECT_EQ(error_code_of("WRONGTYPE Operation"), errc::redis_error);
   EXPECT_EQ(error_code_of(""), errc::redis_error);
 }
