@@ -9,6 +9,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include <filesystem>
+#include <iostream>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -85,6 +86,10 @@ std::optional<lightbus::error> end_of(t::embedded_worker& worker,
 class log_lines {
 public:
   log_lines() : sink_(std::make_shared<sink>()) {
+    // Ours are made on first use, with the default logger's sinks only when
+    // it has a name: make them now, so that the sink goes on each.
+    for (auto name : {"worker", "redis", "events", "plugins"})
+      (void) lightbus::logger(name);
     spdlog::apply_all([this](const std::shared_ptr<spdlog::logger>& l) {
       auto& s = l->sinks();
       if (std::find(s.begin(), s.end(), sink_) == s.end())
@@ -154,6 +159,7 @@ TEST(Credentials, LightbusRunWithRefusedCredentialsExitsWithTheConfigCode) {
     EXPECT_NE(run.err.find("the worker cannot start"), std::string::npos) << run.err;
     EXPECT_EQ(run.err.find("not-the-secret"), std::string::npos) << run.err;
     EXPECT_EQ(run.err.find("the-secret"), std::string::npos) << run.err;
+    std::cout << run.err;
     std::cout << "[ credentials ] lightbus run exited " << run.exit_code << " after "
               << run.seconds << " s\n";
   }
@@ -330,6 +336,8 @@ TEST(SentinelCredentials, RefusedBySentinelsIsFinalAndNamesTheSentinelsPassword)
       << conn.error().message;
     // Not after retries: each Sentinel asked once (generous bound for a loaded box).
     EXPECT_LT(t::seconds_since(start), 10.0);
+    std::cout << "[ credentials ] " << t::seconds_since(start) << " s: "
+              << conn.error().message << "\n";
   }
   auto cfg = quick_config(s.url(s.master_password, "not-the-sentinel-secret"));
   calc_module m;
@@ -360,6 +368,7 @@ TEST(SentinelCredentials, RefusedByTheMasterIsFinalAndNamesTheMastersPassword) {
       << conn.error().message;
     EXPECT_EQ(conn.error().message.find("sentinel-secret"), std::string::npos)
       << conn.error().message;
+    std::cout << "[ credentials ] " << conn.error().message << "\n";
   }
   // The right ones: the master serves.
   auto conn = sentinels::open(s.url(s.master_password, "sentinel-secret"));

@@ -183,10 +183,12 @@ bool interrupter::closed() const noexcept {
 namespace {
 
 /// Whose credentials a connection sends, for the error when they are refused:
-/// `what` names them, `remedy` says what to set (never the password itself).
+/// `what` names them, `remedy` (if any) says what to set (never the password
+/// itself), `server` what the server is ("Redis", "Sentinel").
 struct credentials_note {
   std::string what;
   std::string remedy;
+  std::string server = "Redis";
 };
 
 credentials_note url_credentials(const redis_url& url) {
@@ -464,9 +466,8 @@ expected<connection> connection::open(const connection_options& opts) {
   if (!opts.url.sentinels.empty()) {
     // Each credential refused says whose it was: the Sentinels' own
     // (`sentinel_password`) or the master's (before the @), and what to set.
-    credentials_note sentinels_note{
-      "the URL's sentinel_password",
-      "set ?sentinel_password=... in the URL to the Sentinels' requirepass"};
+    // (The remedy comes once, with the Sentinels' answers: socket.cpp.)
+    credentials_note sentinels_note{"the URL's sentinel_password", "", "Sentinel"};
     auto master = detail::master_from_sentinels(opts, [&](const connection_options& s) {
       return impl::open_server(s, sentinels_note);
     });
@@ -548,10 +549,10 @@ expected<connection> connection::impl::open_server(const connection_options& opt
       return r.error();
     // Not retried: the same credentials would be refused again.
     if (r->is_error())
-      return make_error(errc::invalid_config, "Redis at " + c.where
-                                                + " refused authentication (AUTH with "
-                                                + who.what + "): " + r->str + "; "
-                                                + who.remedy);
+      return make_error(errc::invalid_config,
+                        who.server + " at " + c.where + " refused authentication (AUTH with "
+                          + who.what + "): " + r->str
+                          + (who.remedy.empty() ? "" : "; " + who.remedy));
   }
   if (opts.url.db != 0) {
     auto db = std::to_string(opts.url.db);

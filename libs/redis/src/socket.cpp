@@ -202,8 +202,8 @@ expected<redis_url> master_from_sentinels(const connection_options& opts,
                        != answers.end();
     if (!tried.empty())
       logger("redis")->log(one_refused ? spdlog::level::warn : spdlog::level::debug,
-                           "Sentinel at {} named master '{}'; before it{}", where,
-                           opts.url.master_name, tried);
+                           "Sentinel at {} named master '{}' after others did not: {}", where,
+                           opts.url.master_name, tried.substr(2));
     return master;
   }
   if (sentinel_failure_code(answers) == errc::invalid_config)
