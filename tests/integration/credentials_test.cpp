@@ -52,9 +52,8 @@ std::string url_with(int port, const std::string& userinfo) {
 /// Every transport at `url`; the queue consumer's longest back-off
 /// (`consumption_restart_delay`) 0.5 s, so a test need not wait 5 s for it.
 lightbus::config quick_config(const std::string& url) {
-  json doc = {{"apis",
-               {{"default",
-                 {{"rpc_transport", {{"redis", {{"url", url}, {"consumption_restart_delay", 0.5}}}}}}}}}};
+  json redis = {{"url", url}, {"consumption_restart_delay", 0.5}};
+  json doc = {{"apis", {{"default", {{"rpc_transport", {{"redis", redis}}}}}}}};
   auto cfg = lightbus::config::from_json(doc, "test");
   if (!cfg)
     throw std::runtime_error(lightbus::to_string(cfg.error()));

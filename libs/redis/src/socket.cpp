@@ -183,7 +183,8 @@ expected<redis_url> master_from_sentinels(const connection_options& opts,
       // NOAUTH: it has a password and we gave none.
       bool refused = r->is_error() && auth_refused(r->str);
       answers.push_back(refused ? sentinel_answer::refused : sentinel_answer::no_master);
-      tried += "; Sentinel at " + where + ": " + (r->is_error() ? r->str : "does not know the master");
+      tried += "; Sentinel at " + where + ": "
+               + (r->is_error() ? r->str : "does not know the master");
       continue;
     }
     redis_url master = opts.url;
