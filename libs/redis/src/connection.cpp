@@ -176,10 +176,6 @@ bool interrupter::closed() const noexcept {
   return state_->fd < 0;
 }
 
-// We own the socket (plain TCP, Unix or TLS through OpenSSL: hiredis 0.14 has
-// no TLS) and keep hiredis for what it is good at: parsing replies (its
-// redisReader, building `reply` trees through reply_functions). Commands are
-// formatted here (append_resp_header).
 namespace {
 
 /// Whose credentials a connection sends, for the error when they are refused:
@@ -198,6 +194,10 @@ credentials_note url_credentials(const redis_url& url) {
 
 } // namespace
 
+// We own the socket (plain TCP, Unix or TLS through OpenSSL: hiredis 0.14 has
+// no TLS) and keep hiredis for what it is good at: parsing replies (its
+// redisReader, building `reply` trees through reply_functions). Commands are
+// formatted here (append_resp_header).
 struct connection::impl {
   int fd = -1;
   std::unique_ptr<ssl_st, void (*)(ssl_st*)> ssl{nullptr, &SSL_free};
