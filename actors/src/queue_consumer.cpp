@@ -29,6 +29,7 @@
 #include "lightbus/redis/cluster_shape.hpp"
 #include "lightbus/redis/endpoint.hpp"
 #include "lightbus/redis/rpc_transport.hpp"
+#include "worker_redis.hpp"
 
 namespace lightbus::detail {
 
@@ -69,10 +70,9 @@ redis::connection* connect(consumer_actor* self) {
   st.pop_pending = false; // it went with the connection it was sent on
   if (!conn) {
     auto wait = st.redis->failed(conn.error()).value_or(st.cfg.max_backoff);
-    auto n = st.redis->failures(); // 0 after an error retrying cannot cure
-    if (n <= 1 || n % 10 == 0)
-      st.log->warn("API {}: cannot reach Redis ({}); retrying in {} ms (attempt {})",
-                   st.cfg.api_name, conn.error().message, wait.count(), n);
+    // failures() stays 0 after an error retrying cannot cure: logged each time.
+    log_redis_failure(*st.log, "API " + st.cfg.api_name, conn.error(), wait,
+                      st.redis->failures());
     self->delayed_send(self, wait, read_atom::value);
     return nullptr;
   }
@@ -107,7 +107,11 @@ void retry_later(consumer_actor* self, const error& err) {
   st.attached = false;
   st.cfg.control->detach();
   st.redis->reset();
-  self->delayed_send(self, st.redis->failed(err).value_or(st.cfg.max_backoff), read_atom::value);
+  auto wait = st.redis->failed(err).value_or(st.cfg.max_backoff);
+  // Credentials taken away from a logged-in connection (NOAUTH, WRONGPASS).
+  if (err.code == errc::invalid_config)
+    log_redis_failure(*st.log, "API " + st.cfg.api_name, err, wait, st.redis->failures());
+  self->delayed_send(self, wait, read_atom::value);
 }
 
 // One read: pop up to `credits` calls (or take the reply of the pop sent with

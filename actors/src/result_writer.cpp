@@ -13,6 +13,7 @@
 #include "lightbus/redis/durability.hpp"
 #include "lightbus/redis/endpoint.hpp"
 #include "lightbus/redis/rpc_transport.hpp"
+#include "worker_redis.hpp"
 
 namespace lightbus::detail {
 
@@ -43,10 +44,10 @@ void flush(writer_actor* self) {
   auto conn = st.redis_ep->any();
   if (!conn) {
     auto wait = st.redis_ep->failed(conn.error()).value_or(st.redis_ep->options().read_timeout);
-    auto n = st.redis_ep->failures();
-    if (n == 1 || n % 10 == 0)
-      st.log->warn("result writer: cannot reach Redis ({}); {} result(s) waiting, retrying",
-                   conn.error().message, st.pending.size());
+    log_redis_failure(*st.log,
+                      "result writer (" + std::to_string(st.pending.size())
+                        + " result(s) waiting)",
+                      conn.error(), wait, st.redis_ep->failures());
     st.flush_scheduled = true;
     self->delayed_send(self, wait, flush_atom::value);
     return;

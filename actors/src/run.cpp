@@ -35,7 +35,6 @@
 #include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
 #include "lightbus/plugins.hpp"
-#include "lightbus/redis/connection.hpp"
 #include "lightbus/redis_url.hpp"
 
 namespace lightbus {
@@ -273,18 +272,6 @@ private:
   std::thread thread_;
 };
 
-void warn_if_unreachable(const std::string& url) {
-  auto parsed = parse_redis_url(url);
-  if (!parsed)
-    return;
-  redis::connection_options opts;
-  opts.url = *parsed;
-  opts.connect_timeout = std::chrono::milliseconds(500);
-  if (auto conn = redis::connection::open(opts); !conn)
-    logger("worker")->warn("{}; the worker keeps retrying until Redis is up",
-                           conn.error().message);
-}
-
 void start_up(const module& mod, const config& cfg, const worker_options& opts,
               const run_until_signal_options& ropts) {
   if (ropts.setup_logging && !setup_logging(ropts.log_level))
@@ -292,9 +279,18 @@ void start_up(const module& mod, const config& cfg, const worker_options& opts,
                                 + "' (trace, debug, info, warning, error, critical, off)");
   if (!ropts.banner)
     return;
+  // spawn_worker then checks every Redis the worker uses (unreachable: a
+  // warning; credentials refused: the worker does not start).
   log_worker_banner(mod, cfg, opts);
-  if (opts.features.rpcs && !mod.apis().empty())
-    warn_if_unreachable(cfg.api(mod.apis().front().definition()->name()).rpc_url);
+}
+
+// The exit code of a worker that ended by itself with `reason`: 0 for a
+// normal end, 78 (EX_CONFIG, sysexits.h) when it could not start with its
+// configuration (Redis refused its credentials), else 1.
+int exit_code_of(const caf::error& reason) {
+  if (!reason)
+    return 0;
+  return from_caf_error(reason).code == errc::invalid_config ? 78 : 1;
 }
 
 std::chrono::milliseconds stop_timeout_of(const worker_options& opts) {
@@ -313,7 +309,7 @@ int run_until_signal(caf::actor_system& sys, const caf::actor& worker,
   auto watcher = sys.spawn([worker, ended](caf::event_based_actor* self) -> caf::behavior {
     self->monitor(worker);
     self->set_down_handler([self, ended](caf::down_msg& dm) {
-      *ended = dm.reason ? 1 : 0;
+      *ended = exit_code_of(dm.reason);
       wake(0);
       self->quit();
     });

@@ -5,7 +5,9 @@
 #include "internal.hpp"
 #include "lightbus/logger.hpp"
 #include "lightbus/redis/schema_transport.hpp"
+#include "lightbus/reconnect.hpp"
 #include "lightbus/schema.hpp"
+#include "worker_redis.hpp"
 
 namespace lightbus::detail {
 
@@ -37,28 +39,37 @@ caf::behavior schema_publisher(publisher_actor* self,
     [=](publish_atom) {
       auto& st = self->state;
       auto log = logger("worker");
+      error err;
       if (!st.conn) {
         if (auto c = redis::connection::open(st.redis))
           st.conn = std::move(*c);
+        else
+          err = c.error();
       }
       bool ok = false;
       if (st.conn) {
         auto r = redis::store_schemas(*st.conn, st.schemas, st.ttl);
         ok = static_cast<bool>(r);
-        if (!r)
+        if (!r) {
+          err = r.error();
           st.conn.reset();
+        }
       }
+      // Refresh before the keys expire (Python: every 0.8 x ttl); retry a
+      // failed publish sooner, or after 5 s when the credentials were refused.
+      auto every = std::chrono::milliseconds(
+        ok ? static_cast<long long>(st.ttl.value_or(60) * 800) : 1000);
       if (ok) {
         if (st.failures > 0)
           log->info("schemas published again after {} failed attempts", st.failures);
         st.failures = 0;
-      } else if (++st.failures == 1 || st.failures % 10 == 0) {
-        log->warn("cannot publish API schemas to {}; retrying", to_string(st.redis.url));
+      } else {
+        ++st.failures;
+        if (worker_failure_action(err, worker_phase::running) == failure_action::retry_at_longest)
+          every = std::chrono::milliseconds(5000);
+        log_redis_failure(*log, "API schemas not published to " + to_string(st.redis.url), err,
+                          every, st.failures);
       }
-      // Refresh before the keys expire (Python: every 0.8 x ttl); retry a
-      // failed publish sooner.
-      auto every = std::chrono::milliseconds(
-        ok ? static_cast<long long>(st.ttl.value_or(60) * 800) : 1000);
       self->delayed_send(self, every, publish_atom::value);
     },
   };

@@ -13,6 +13,7 @@
 #include "lightbus/redis/event_transport.hpp"
 #include "lightbus/redis/group_position.hpp"
 #include "lightbus/redis/stream_info.hpp"
+#include "worker_redis.hpp"
 
 namespace lightbus::detail {
 
@@ -113,8 +114,8 @@ expected<redis::connection*> ready_connection(consumer_state& st) {
 }
 
 // A failure on the way to a read: wait as the endpoint says (or the longest
-// back-off for an error reconnecting cannot fix) and try again.
-void failed(stream_consumer_actor* self, const error& err) {
+// back-off for an error reconnecting cannot fix) and try again. Returns the wait.
+std::chrono::milliseconds failed(stream_consumer_actor* self, const error& err) {
   auto& st = self->state;
   st.prepared = false;
   auto delay = st.redis->failed(err);
@@ -123,17 +124,16 @@ void failed(stream_consumer_actor* self, const error& err) {
     delay = reconnect_policy.max;
   }
   retry_later(self, *delay);
+  return *delay;
 }
 
 void read_once(stream_consumer_actor* self) {
   auto& st = self->state;
   auto conn = ready_connection(st);
   if (!conn) {
-    auto n = st.redis->failures() + 1;
-    if (n == 1 || n % 10 == 0)
-      events_log()->warn("{} on {}: cannot reach Redis ({}); retrying", st.sub.group, st.sub.stream,
-                  conn.error().message);
-    failed(self, conn.error());
+    auto wait = failed(self, conn.error());
+    log_redis_failure(*events_log(), st.sub.group + " on " + st.sub.stream, conn.error(), wait,
+                      st.redis->failures());
     return;
   }
   auto count = static_cast<long long>(
@@ -157,9 +157,13 @@ void read_once(stream_consumer_actor* self) {
       st.redis->reset();
       return;
     }
-    events_log()->warn("{} on {}: read failed: {}; reconnecting", st.sub.group, st.sub.stream,
-                batches.error().message);
-    failed(self, batches.error());
+    auto wait = failed(self, batches.error());
+    if (batches.error().code == errc::invalid_config) // credentials taken away
+      log_redis_failure(*events_log(), st.sub.group + " on " + st.sub.stream, batches.error(),
+                        wait, st.redis->failures());
+    else
+      events_log()->warn("{} on {}: read failed: {}; reconnecting", st.sub.group,
+                         st.sub.stream, batches.error().message);
     return;
   }
   std::vector<stream_entry> entries;

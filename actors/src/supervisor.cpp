@@ -23,6 +23,7 @@
 #include "lightbus/schema.hpp"
 #include "schema_cache.hpp"
 #include "tasks.hpp"
+#include "worker_redis.hpp"
 
 namespace lightbus::detail {
 
@@ -517,6 +518,15 @@ namespace lightbus {
 
 caf::actor spawn_worker(caf::actor_system& sys, const module& mod, const config& cfg,
                         worker_options opts) {
+  // Refused credentials fail the start at once, instead of every reader
+  // retrying them for ever (docs/reliability.md, "Credentials").
+  if (auto ok = detail::check_worker_redis(detail::worker_redis_urls(mod, cfg, opts)); !ok) {
+    logger("worker")->error("the worker cannot start: {}", ok.error().message);
+    return sys.spawn([err = ok.error()](caf::event_based_actor* self) -> caf::behavior {
+      self->quit(make_caf_error(err));
+      return {};
+    });
+  }
   return sys.spawn(detail::supervisor, mod, cfg, opts);
 }
 

@@ -176,6 +176,24 @@ bool interrupter::closed() const noexcept {
   return state_->fd < 0;
 }
 
+namespace {
+
+/// Whose credentials a connection sends, for the error when they are refused:
+/// `what` names them, `remedy` (if any) says what to set (never the password
+/// itself), `server` what the server is ("Redis", "Sentinel").
+struct credentials_note {
+  std::string what;
+  std::string remedy;
+  std::string server = "Redis";
+};
+
+credentials_note url_credentials(const redis_url& url) {
+  return {url.user.empty() ? "the URL's password" : "the URL's user and password",
+          "fix the credentials in the URL"};
+}
+
+} // namespace
+
 // We own the socket (plain TCP, Unix or TLS through OpenSSL: hiredis 0.14 has
 // no TLS) and keep hiredis for what it is good at: parsing replies (its
 // redisReader, building `reply` trees through reply_functions). Commands are
@@ -329,6 +347,12 @@ struct connection::impl {
   /// The TLS handshake (connection.cpp, below).
   expected<void> start_tls(const redis_url& url, std::chrono::milliseconds timeout);
 
+  /// Opens a connection to the one server of `opts.url` (TCP, Unix or TLS),
+  /// authenticates and selects the database; credentials refused are
+  /// `errc::invalid_config`, described with `who`.
+  static expected<connection> open_server(const connection_options& opts,
+                                          const credentials_note& who);
+
   expected<reply> read() {
     if (auto f = flush(); !f)
       return f.error();
@@ -440,12 +464,27 @@ expected<connection> connection::open(const connection_options& opts) {
     return conn;
   }
   if (!opts.url.sentinels.empty()) {
-    auto master = detail::master_from_sentinels(opts);
+    // Each credential refused says whose it was: the Sentinels' own
+    // (`sentinel_password`) or the master's (before the @), and what to set.
+    // (The remedy comes once, with the Sentinels' answers: socket.cpp.)
+    credentials_note sentinels_note{"the URL's sentinel_password", "", "Sentinel"};
+    auto master = detail::master_from_sentinels(opts, [&](const connection_options& s) {
+      return impl::open_server(s, sentinels_note);
+    });
     if (!master)
       return master.error();
     connection_options direct = opts;
     direct.url = std::move(*master);
-    auto conn = open(direct);
+    auto named = "the master '" + opts.url.master_name + "' at " + direct.url.host + ":"
+                 + std::to_string(direct.url.port) + " (named by the Sentinels of "
+                 + to_string(opts.url) + ")";
+    credentials_note master_note{
+      "the master's password, the one before @ in the redis+sentinel:// URL",
+      "set it to the master's requirepass (the Sentinels' own password goes in "
+      "?sentinel_password=...)"};
+    auto conn = impl::open_server(direct, master_note);
+    if (!conn && conn.error().code == errc::invalid_config)
+      return make_error(errc::invalid_config, named + ": " + conn.error().message);
     if (!conn)
       return conn.error();
     // Right after a failover a Sentinel may still name the old master, now a
@@ -453,6 +492,13 @@ expected<connection> connection::open(const connection_options& opts) {
     auto role = conn->command({"ROLE"});
     if (!role)
       return role.error();
+    // It has a password and the URL gives none: as final as a wrong one.
+    if (role->is_error() && auth_refused(role->str))
+      return make_error(errc::invalid_config,
+                        named + " requires authentication (" + role->str
+                          + "): give the master's password in the URL, "
+                            "redis+sentinel://PASSWORD@host:port,.../"
+                          + opts.url.master_name);
     if (role->is_array() && !role->elements.empty() && role->elements[0].str != "master")
       return make_error(errc::unavailable, "Redis at " + to_string(direct.url)
                                              + ", named master by the Sentinels, is a "
@@ -463,6 +509,11 @@ expected<connection> connection::open(const connection_options& opts) {
       detail::watch_master(opts.url, direct.url.host, direct.url.port, conn->interrupter());
     return conn;
   }
+  return impl::open_server(opts, url_credentials(opts.url));
+}
+
+expected<connection> connection::impl::open_server(const connection_options& opts,
+                                                   const credentials_note& who) {
   connection conn;
   auto& c = *conn.impl_;
   c.where = to_string(opts.url);
@@ -499,9 +550,9 @@ expected<connection> connection::open(const connection_options& opts) {
     // Not retried: the same credentials would be refused again.
     if (r->is_error())
       return make_error(errc::invalid_config,
-                        "Redis at " + c.where + " refused authentication (AUTH with the URL's "
-                          + (opts.url.user.empty() ? "password" : "user and password")
-                          + "): " + r->str + "; fix the credentials in the URL");
+                        who.server + " at " + c.where + " refused authentication (AUTH with "
+                          + who.what + "): " + r->str
+                          + (who.remedy.empty() ? "" : "; " + who.remedy));
   }
   if (opts.url.db != 0) {
     auto db = std::to_string(opts.url.db);
@@ -616,6 +667,9 @@ errc error_code_of(std::string_view redis_error) noexcept {
   auto prefix = redis_error.substr(0, redis_error.find(' '));
   if (prefix == "NOGROUP")
     return errc::nogroup;
+  // A server that wants a password we did not give, or an ACL user taken away.
+  if (auth_refused(redis_error))
+    return errc::invalid_config;
   // Redis < 7 wraps the error of a command a script ran in ERR ("ERR Error
   // running script (call to f_...): @user_script:1: NOGROUP No such key ...").
   if (prefix == "ERR" && redis_error.find(" Error running script ") == 3

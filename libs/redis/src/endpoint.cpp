@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "lightbus/reconnect.hpp"
+
 namespace lightbus::redis {
 
 endpoint::endpoint(connection_options opts, backoff_policy reconnect)
@@ -28,10 +30,17 @@ expected<connection*> endpoint::any() {
 }
 
 std::optional<std::chrono::milliseconds> endpoint::failed(const error& err) {
-  if (!is_retryable(err))
-    return std::nullopt;
-  conn_.reset();
-  return retry_.next();
+  switch (worker_failure_action(err, worker_phase::running)) {
+    case failure_action::retry:
+      conn_.reset();
+      return retry_.next();
+    case failure_action::retry_at_longest:
+      // Refused credentials: hammering Redis cannot help; an operator may.
+      conn_.reset();
+      return retry_.policy().max;
+    default:
+      return std::nullopt;
+  }
 }
 
 } // namespace lightbus::redis

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -16,8 +17,12 @@
 #include <mutex>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include <openssl/err.h>
+
+#include "lightbus/logger.hpp"
+#include "lightbus/redis/auth.hpp"
 
 namespace lightbus::redis::detail {
 
@@ -147,8 +152,10 @@ void set_socket_timeouts(int fd, std::chrono::milliseconds t) {
 
 
 // Asks the Sentinels, in order, where the master named in `url` is.
-expected<redis_url> master_from_sentinels(const connection_options& opts) {
+expected<redis_url> master_from_sentinels(const connection_options& opts,
+                                          const sentinel_opener& open_sentinel) {
   std::string tried;
+  std::vector<sentinel_answer> answers;
   for (const auto& [host, port] : opts.url.sentinels) {
     connection_options s;
     s.url.host = host;
@@ -158,20 +165,26 @@ expected<redis_url> master_from_sentinels(const connection_options& opts) {
     s.read_timeout = opts.connect_timeout;
     s.keepalive_idle = std::chrono::seconds(0);
     auto where = host + ":" + std::to_string(port);
-    auto conn = connection::open(s);
+    auto conn = open_sentinel(s);
     if (!conn) {
-      tried += "; " + where + ": " + conn.error().message;
+      // Our password refused at AUTH (invalid_config), or no answer.
+      answers.push_back(conn.error().code == errc::invalid_config ? sentinel_answer::refused
+                                                                  : sentinel_answer::unreachable);
+      tried += "; " + conn.error().message;
       continue;
     }
     auto r = conn->command({"SENTINEL", "get-master-addr-by-name", opts.url.master_name});
     if (!r) {
+      answers.push_back(sentinel_answer::unreachable);
       tried += "; " + where + ": " + r.error().message;
       continue;
     }
     if (!r->is_array() || r->elements.size() != 2 || !r->elements[0].is_string()) {
-      tried += "; " + where + ": " + (r->is_error() ? r->str : "does not know the master");
-      if (r->is_error() && r->str.rfind("NOAUTH", 0) == 0)
-        tried += " (give the Sentinels' password as ?sentinel_password=...)";
+      // NOAUTH: it has a password and we gave none.
+      bool refused = r->is_error() && auth_refused(r->str);
+      answers.push_back(refused ? sentinel_answer::refused : sentinel_answer::no_master);
+      tried += "; Sentinel at " + where + ": "
+               + (r->is_error() ? r->str : "does not know the master");
       continue;
     }
     redis_url master = opts.url;
@@ -180,12 +193,30 @@ expected<redis_url> master_from_sentinels(const connection_options& opts) {
     int p = 0;
     auto& ps = r->elements[1].str;
     if (std::from_chars(ps.data(), ps.data() + ps.size(), p).ec != std::errc{} || p <= 0) {
-      tried += "; " + where + ": bad port '" + ps + "'";
+      answers.push_back(sentinel_answer::no_master);
+      tried += "; Sentinel at " + where + ": bad port '" + ps + "'";
       continue;
     }
     master.port = p;
+    // A Sentinel refusing credentials another one took is set up wrong.
+    bool one_refused = std::find(answers.begin(), answers.end(), sentinel_answer::refused)
+                       != answers.end();
+    if (!tried.empty())
+      logger("redis")->log(one_refused ? spdlog::level::warn : spdlog::level::debug,
+                           "Sentinel at {} named master '{}' after others did not: {}", where,
+                           opts.url.master_name, tried.substr(2));
     return master;
   }
+  if (sentinel_failure_code(answers) == errc::invalid_config)
+    return make_error(errc::invalid_config,
+                      "the Sentinels of " + to_string(opts.url)
+                        + " refused our credentials for them ("
+                        + (opts.url.sentinel_password.empty()
+                             ? std::string("none given")
+                             : std::string("the URL's sentinel_password"))
+                        + "): set ?sentinel_password=... in the URL to the Sentinels' "
+                          "requirepass (the password before @ is the master's, not theirs)"
+                        + tried);
   return make_error(errc::connection_failed,
                     "no Sentinel of " + to_string(opts.url) + " named master '"
                       + opts.url.master_name + "'" + tried);

@@ -45,6 +45,23 @@ TEST(Connection, ReplyErrorsThatSayTryAgainAreRetryable) {
   EXPECT_EQ(error_code_of(""), errc::redis_error);
 }
 
+// Credentials missing (a server with requirepass, no password given) or
+// taken away from a logged-in connection (an ACL user deleted): a
+// configuration error, which nothing retries blindly.
+TEST(Connection, RefusedCredentialsInAReplyAreAConfigError) {
+  using lightbus::errc;
+  using lightbus::redis::error_code_of;
+  EXPECT_EQ(error_code_of("NOAUTH Authentication required."), errc::invalid_config);
+  EXPECT_EQ(error_code_of("WRONGPASS invalid username-password pair or user is disabled."),
+            errc::invalid_config);
+  reply r;
+  r.type = reply::kind::error;
+  r.str = "NOAUTH Authentication required.";
+  EXPECT_FALSE(lightbus::is_retryable(lightbus::redis::reply_error(r, "BLPOP")));
+  EXPECT_EQ(error_code_of("NOPERM this user has no permissions to run the 'set' command"),
+            errc::redis_error);
+}
+
 TEST(Connection, NogroupRaisedInsideAScriptOnRedis6IsNogroup) {
   using lightbus::errc;
   using lightbus::redis::error_code_of;

@@ -29,7 +29,7 @@ struct run_until_signal_options {
   /// Calls `setup_logging(log_level)` first; off when the program set up spdlog itself.
   bool setup_logging = true;
   std::string log_level;
-  /// Logs `log_worker_banner` and warns if the first API's Redis is unreachable.
+  /// Logs `log_worker_banner` (`spawn_worker` warns if a Redis is unreachable).
   bool banner = true;
   /// Only when `run_until_signal` owns the actor system: if actors still run
   /// this long after the worker stopped (a handler blocked in a call that
@@ -40,9 +40,11 @@ struct run_until_signal_options {
 
 /// Serves `mod` as `lightbus run` does until SIGINT or SIGTERM arrives, then
 /// stops the worker gracefully (calls in flight finish, results are written).
-/// Returns the process exit code: 0, or 1 if the worker ended by itself with
-/// an error (a listener's `on_error::shutdown`). The worker runs in an actor
-/// system of its own, set up with `configure`.
+/// Returns the process exit code: 0, 78 (EX_CONFIG) if the worker could not
+/// start because a Redis refused the credentials of its URL (see
+/// `spawn_worker`), or 1 if the worker ended by itself with another error (a
+/// listener's `on_error::shutdown`). The worker runs in an actor system of
+/// its own, set up with `configure`.
 ///
 /// Signals are taken with a handler for the duration of the call (the
 /// previous handlers come back after). To keep a signal that arrives during

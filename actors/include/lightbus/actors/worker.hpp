@@ -34,6 +34,12 @@ struct worker_options {
 /// procedure, and a shared result writer; a listener per `module::listen`; a
 /// task runner per background task; and the `internal.state` plugin when
 /// `plugins.internal_state.enabled`. Send it `stop_atom` to shut down.
+///
+/// First it connects once to each Redis the worker will use: if one refuses
+/// the credentials of its URL (or its TLS settings cannot be loaded), the
+/// error is logged and the actor returned has already ended with it
+/// (`errc::invalid_config`; `run_until_signal` returns 78). One that cannot be
+/// reached yet is only logged: the worker's readers retry until it is up.
 caf::actor spawn_worker(caf::actor_system& sys, const module& mod, const config& cfg,
                         worker_options opts = {});
 

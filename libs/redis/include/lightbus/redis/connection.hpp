@@ -83,6 +83,13 @@ public:
   // -- constructors ----------------------------------------------------------
 
   /// Connects, authenticates (if a password is set) and selects the database.
+  ///
+  /// Credentials refused (by the server, by a `redis+sentinel://` URL's
+  /// Sentinels or the master they name, or by a Redis Cluster's nodes) are
+  /// `errc::invalid_config`, which `is_retryable` says no to: the same URL
+  /// would be refused again, so callers fail at once instead of retrying.
+  /// The message says whose credentials were refused and what to set, and
+  /// never holds the password.
   static expected<connection> open(const connection_options& opts);
 
   connection(connection&&) noexcept;
@@ -153,7 +160,9 @@ private:
 /// for NOGROUP, `errc::unavailable` for replies that say "try again"
 /// (LOADING, BUSY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN, READONLY, and UNBLOCKED:
 /// what Redis tells a client blocked in BLPOP/XREADGROUP on a master that
-/// became a replica, so that it reconnects to the new master), otherwise
+/// became a replica, so that it reconnects to the new master),
+/// `errc::invalid_config` for credentials refused or missing (NOAUTH,
+/// WRONGPASS: see `auth_refused`; not retryable), otherwise
 /// `errc::redis_error`. The one place where Redis error replies get a code.
 error reply_error(const reply& r, std::string_view command);
 

@@ -34,10 +34,17 @@ public:
   /// Returns a connection for commands without keys (PING, CLIENT, INFO).
   expected<connection*> any();
 
-  /// Records that an operation failed with `err`. A retryable error drops the
-  /// connection (the next `for_key` opens a new one) and returns the wait
-  /// before trying again; any other error returns nothing and keeps it.
+  /// Records that an operation failed with `err` and returns the wait before
+  /// trying again, as `worker_failure_action(err, worker_phase::running)`
+  /// says (lightbus/reconnect.hpp): a retryable error drops the connection
+  /// (the next `for_key` opens a new one) and waits the back-off; refused
+  /// credentials (`errc::invalid_config`) wait the policy's longest, without
+  /// counting a failure; any other error returns nothing and keeps it (the
+  /// operation's own to handle).
   std::optional<std::chrono::milliseconds> failed(const error& err);
+
+  /// The longest wait of the back-off policy.
+  std::chrono::milliseconds longest_wait() const noexcept { return retry_.policy().max; }
 
   /// Records a success: the next failure waits the policy's `initial` again.
   void succeeded() noexcept { retry_.reset(); }
