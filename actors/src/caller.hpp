@@ -5,7 +5,7 @@
 //
 //   router (scheduled) ── (send_atom) ──> rpc sender (detached): SET EX + RPUSH, pipelined
 //          <─ (result_atom) ── result receiver (detached): BLPOP over every awaited key
-//          ── (fire_atom) ──> event sender (detached): XADD, pipelined
+//          ── (event_message) ──> event sender (detached): XADD, pipelined
 
 #include <atomic>
 #include <memory>
@@ -86,8 +86,8 @@ caf::actor spawn_rpc_sender(caf::local_actor* router, redis::connection_options 
                             redis::connection_options result_redis,
                             std::shared_ptr<caller_channel> chan);
 
-/// Detached: answers each `(fire_atom, event_message)` with the event and its
-/// stream id, pipelining the XADDs.
+/// Detached: answers each `(event_message)` with the event and its stream id
+/// (in the request's own message), pipelining the XADDs.
 caf::actor spawn_event_sender(caf::local_actor* router, redis::connection_options redis,
                               long long max_len);
 

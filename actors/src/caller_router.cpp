@@ -228,20 +228,22 @@ expected<std::shared_ptr<const fire_route>> route_for(router_actor* self,
 }
 
 // Validates the kwargs (spec §5.6) and hands the event to the sender for its
-// Redis; an invalid event never reaches Redis.
+// Redis; an invalid event never reaches Redis. `msg` is `(event_message)`:
+// the sender answers with this same message (event_sender.cpp), so the
+// event is allocated once per fire, here.
 void validate_and_fire(router_actor* self, caf::typed_response_promise<event_message> rp,
-                       event_message msg, const caf::actor& sender) {
+                       caf::message msg, const caf::actor& sender) {
   auto& st = self->state;
-  auto ok = st.pipeline->validate_event(msg, false);
+  auto ok = st.pipeline->validate_event(msg.get_as<event_message>(0), false);
   if (!ok) {
     rp.deliver(make_caf_error(ok.error()));
     return;
   }
   if (!st.pipeline->has_after_event_hooks()) {
-    rp.delegate(sender, fire_atom::value, std::move(msg));
+    rp.delegate(sender, std::move(msg));
     return;
   }
-  self->request(sender, caf::infinite, fire_atom::value, std::move(msg))
+  self->request(sender, caf::infinite, std::move(msg))
     .then(
       [self, rp](event_message& sent) mutable {
         auto out = self->state.pipeline->event_sent(std::move(sent));
@@ -267,11 +269,14 @@ caf::result<event_message> start_fire(router_actor* self, const std::string& nam
   auto begun = st.pipeline->begin_event(name, std::move(kwargs), (*route)->opts);
   if (!begun)
     return make_caf_error(begun.error());
-  auto msg = std::make_shared<event_message>(std::move(*begun));
   auto rp = self->make_response_promise<event_message>();
-  with_schemas(self, msg->api_name, [self, rp, msg, r = *route] {
-    validate_and_fire(self, rp, std::move(*msg), r->sender);
-  });
+  auto api_name = begun->api_name; // *begun is moved into the message below
+  // Moved on (not copied) when the schemas are at hand, so the sender gets
+  // the only reference and sets the stream id without a copy.
+  with_schemas(self, api_name,
+               [self, rp, msg = caf::make_message(std::move(*begun)), r = *route]() mutable {
+                 validate_and_fire(self, rp, std::move(msg), r->sender);
+               });
   return rp;
 }
 

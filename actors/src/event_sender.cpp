@@ -7,6 +7,7 @@
 
 #include "caller.hpp"
 #include "lightbus/actors/errors.hpp"
+#include "lightbus/event_fields.hpp"
 #include "lightbus/redis/durability.hpp"
 #include "lightbus/redis/event_transport.hpp"
 
@@ -15,7 +16,10 @@ namespace lightbus::detail {
 namespace {
 
 struct pending_fire {
-  event_message msg;
+  /// The request's own message, `(event_message)`: answered with that same
+  /// message once its stream id is set, so the sender neither allocates nor
+  /// frees the event (see answer_next).
+  caf::message content;
   caf::typed_response_promise<event_message> promise;
   /// With `replicas` set: the XADD's reply, kept until the WAIT's arrives.
   std::optional<redis::reply> added;
@@ -40,6 +44,8 @@ struct event_sender_state {
   /// too few replicas): open a new connection, through the Sentinels, once
   /// nothing waits on this one.
   bool reconnect = false;
+  /// The fields of the XADD being appended, reused: no allocations per fire.
+  std::vector<stream_field> fields;
 };
 
 using event_sender_actor = caf::stateful_actor<event_sender_state>;
@@ -68,7 +74,9 @@ void connection_broke(event_sender_actor* self, const error& err) {
     if (auto conn = redis::connection::open(st.redis)) {
       st.conn = std::move(*conn);
       for (auto& p : st.waiting) {
-        redis::append_xadd(*st.conn, p.msg.stream, encode_event_fields(p.msg), st.max_len);
+        const auto& msg = p.content.get_as<event_message>(0);
+        encode_event_fields(msg, st.fields);
+        redis::append_xadd(*st.conn, msg.stream, st.fields, st.max_len);
         redis::append_wait(*st.conn);
       }
       schedule_flush(self);
@@ -102,13 +110,20 @@ void answer_next(event_sender_actor* self, redis::reply& r) {
     fail(redis::reply_error(added, "XADD"));
     return;
   }
+  // Not shared (the request's element gave it up), so no copy is made.
+  auto& msg = p.content.get_mutable_as<event_message>(0);
   if (p.added)
-    if (auto ok = redis::check_wait_reply(r, durability, "XADD to " + p.msg.stream); !ok) {
+    if (auto ok = redis::check_wait_reply(r, durability, "XADD to " + msg.stream); !ok) {
       fail(ok.error());
       return;
     }
-  p.msg.native_id = std::move(added.str);
-  p.promise.deliver(std::move(p.msg));
+  msg.native_id = std::move(added.str);
+  // The answer is the request's message itself (an untyped deliver of a
+  // caf::message sends it as it is): a new `event_message` here, freed by
+  // the requester's thread, and the request's freed here, cost two large
+  // allocations per fire crossing threads, and glibc's arena locks then
+  // made the sender and the scheduler's threads wait for each other.
+  static_cast<caf::response_promise&>(p.promise).deliver(std::move(p.content));
 }
 
 // Detached: appends each XADD to a pipeline and writes it out while Redis is
@@ -131,7 +146,8 @@ caf::behavior event_sender(event_sender_actor* self, redis::connection_options r
     self->quit(m.reason);
   });
   return {
-    [=](fire_atom, event_message& msg) -> caf::result<event_message> {
+    // `(event_message)` alone, no atom: see pending_fire::content.
+    [=](event_message& msg) -> caf::result<event_message> {
       auto& st = self->state;
       if (st.conn && st.reconnect && st.waiting.empty())
         st.conn.reset();
@@ -145,10 +161,15 @@ caf::behavior event_sender(event_sender_actor* self, redis::connection_options r
       } else if (st.waiting.empty()) {
         st.may_resend = true; // idle until now: it may have died meanwhile
       }
-      redis::append_xadd(*st.conn, msg.stream, encode_event_fields(msg), st.max_len);
+      encode_event_fields(msg, st.fields);
+      redis::append_xadd(*st.conn, msg.stream, st.fields, st.max_len);
       redis::append_wait(*st.conn);
       auto rp = self->make_response_promise<event_message>();
-      st.waiting.push_back(pending_fire{std::move(msg), rp, std::nullopt});
+      // Keep the request's message; `msg` is not used after this: a delegated
+      // fire's data stays where it is, a requested one's (after_event_sent
+      // hooks) is moved into a new message.
+      st.waiting.push_back(pending_fire{self->current_mailbox_element()->move_content_to_message(),
+                                        rp, std::nullopt});
       schedule_flush(self);
       return rp;
     },

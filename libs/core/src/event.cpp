@@ -1,4 +1,5 @@
 #include "lightbus/event.hpp"
+#include "lightbus/event_fields.hpp"
 
 #include <charconv>
 #include <cmath>
@@ -25,13 +26,37 @@ event_message make_event_message(std::string api_name, std::string event_name, j
 std::vector<stream_field> encode_event_fields(const event_message& msg) {
   std::vector<stream_field> out;
   out.reserve(4 + msg.kwargs.size());
-  out.emplace_back("id", msg.id);
-  out.emplace_back("api_name", msg.api_name);
-  out.emplace_back("event_name", msg.event_name);
-  out.emplace_back("version", std::to_string(msg.version));
-  for (auto& [k, v] : msg.kwargs.items())
-    out.emplace_back(":" + k, dump_python(v));
+  encode_event_fields(msg, out);
   return out;
+}
+
+void encode_event_fields(const event_message& msg, std::vector<stream_field>& out) {
+  // Each field is assigned into the strings already in its slot.
+  size_t n = 0;
+  auto next = [&]() -> stream_field& {
+    if (n == out.size())
+      out.emplace_back();
+    return out[n++];
+  };
+  auto put = [&](std::string_view name, std::string_view value) {
+    auto& f = next();
+    f.first.assign(name);
+    f.second.assign(value);
+  };
+  put("id", msg.id);
+  put("api_name", msg.api_name);
+  put("event_name", msg.event_name);
+  char digits[16];
+  auto end = std::to_chars(digits, digits + sizeof(digits), msg.version).ptr;
+  put("version", std::string_view(digits, static_cast<size_t>(end - digits)));
+  for (auto& [k, v] : msg.kwargs.items()) {
+    auto& f = next();
+    f.first.assign(1, ':');
+    f.first += k;
+    f.second.clear();
+    dump_python(v, f.second);
+  }
+  out.resize(n);
 }
 
 bool is_noop_entry(const std::vector<stream_field>& fields) noexcept {

@@ -252,12 +252,13 @@ expected<void> schema_cache::check(direction d, schema_part part, std::string_vi
   if (!enabled(d, api_name))
     return {};
   auto e = find_entry(api_name);
-  auto qualified = std::string(api_name) + "." + std::string(name);
+  // Only for the error texts: built when one is, not for every valid message.
+  auto qualified = [&] { return std::string(api_name) + "." + std::string(name); };
   if (!e) {
     if (cfg_.api(api_name).strict_validation)
       return make_error(errc::unknown_api,
                         "no schema is known for API '" + std::string(api_name)
-                          + "' and strict_validation is on, so " + qualified
+                          + "' and strict_validation is on, so " + qualified()
                           + " is refused: no process has published schema:"
                           + std::string(api_name)
                           + " on the bus (start a worker serving it, or turn "
@@ -297,12 +298,12 @@ expected<void> schema_cache::check(direction d, schema_part part, std::string_vi
     return {}; // check_name: the item exists
   if (!c->validator)
     return make_error(errc::invalid_message, "the " + std::string(part_name(part))
-                                               + " schema of " + qualified
+                                               + " schema of " + qualified()
                                                + " cannot be used: " + c->problem.message);
   if (part == schema_part::rpc_response) {
     auto r = c->validator->check_response(*value);
     if (!r)
-      return make_error(errc::invalid_message, "invalid result of " + qualified + " ("
+      return make_error(errc::invalid_message, "invalid result of " + qualified() + " ("
                                                  + to_string(d) + "): " + r.error().message);
     return {};
   }
@@ -310,7 +311,7 @@ expected<void> schema_cache::check(direction d, schema_part part, std::string_vi
   if (!r)
     return make_error(errc::invalid_parameters,
                       std::string("invalid parameters for ")
-                        + (part == schema_part::event_parameters ? "event " : "") + qualified
+                        + (part == schema_part::event_parameters ? "event " : "") + qualified()
                         + ": " + r.error().message);
   return {};
 }

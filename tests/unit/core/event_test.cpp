@@ -1,4 +1,5 @@
 #include "lightbus/event.hpp"
+#include "lightbus/event_fields.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -161,6 +162,26 @@ TEST(Event, EventWithoutKwargsHasJustTheMetadata) {
   EXPECT_EQ(fields[1], (stream_field{"api_name", "auth"}));
   EXPECT_EQ(fields[2], (stream_field{"event_name", "ping"}));
   EXPECT_EQ(fields[3], (stream_field{"version", "1"}));
+}
+
+TEST(Event, EncodingIntoAReusedVectorGivesTheSameFields) {
+  // The event sender keeps one vector for every XADD: what it held before
+  // (more fields, longer strings) must not show through.
+  auto big = lightbus::make_event_message("my_company.auth", "user_registered",
+                                          json{{"username", "a much longer user name here"},
+                                               {"tags", {"x", 1, nullptr}},
+                                               {"z", 1}},
+                                          12);
+  auto small = lightbus::make_event_message("auth", "x", json{{"a", 2}});
+  auto none = lightbus::make_event_message("auth", "ping", json{});
+  std::vector<stream_field> reused;
+  for (const auto* msg : {&big, &small, &none, &big, &small}) {
+    lightbus::encode_event_fields(*msg, reused);
+    EXPECT_EQ(reused, lightbus::encode_event_fields(*msg)) << msg->event_name;
+  }
+  ASSERT_EQ(reused.size(), 5u);
+  EXPECT_EQ(reused[3], (stream_field{"version", "1"}));
+  EXPECT_EQ(reused[4], (stream_field{":a", "2"}));
 }
 
 TEST(Event, MakeEventMessageGivesFreshIds) {
