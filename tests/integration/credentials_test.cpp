@@ -17,10 +17,10 @@
 #include <string>
 #include <vector>
 
-#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
 #include "cli_fixture.hpp"
+#include "fault_support.hpp"
 #include "lightbus/actors/bus.hpp"
 #include "lightbus/actors/errors.hpp"
 #include "lightbus/logger.hpp"
@@ -81,64 +81,6 @@ std::optional<lightbus::error> end_of(t::embedded_worker& worker,
   return out;
 }
 
-/// The lines (with their level) that lightbus loggers write from now on.
-class log_lines {
-public:
-  log_lines() : sink_(std::make_shared<sink>()) {
-    // Ours are made on first use, with the default logger's sinks only when
-    // it has a name: make them now, so that the sink goes on each.
-    for (auto name : {"worker", "redis", "events", "plugins"})
-      (void) lightbus::logger(name);
-    spdlog::apply_all([this](const std::shared_ptr<spdlog::logger>& l) {
-      auto& s = l->sinks();
-      if (std::find(s.begin(), s.end(), sink_) == s.end())
-        s.push_back(sink_);
-    });
-    // Loggers made later copy the default logger's sinks.
-    auto& def = spdlog::default_logger()->sinks();
-    if (std::find(def.begin(), def.end(), sink_) == def.end())
-      def.push_back(sink_);
-  }
-
-  ~log_lines() { sink_->closed = true; }
-
-  log_lines(const log_lines&) = delete;
-  log_lines& operator=(const log_lines&) = delete;
-
-  /// Lines at `level` containing `what`.
-  size_t count(spdlog::level::level_enum level, const std::string& what) const {
-    std::lock_guard<std::mutex> guard{sink_->mtx};
-    size_t n = 0;
-    for (auto& [lvl, text] : sink_->lines)
-      n += lvl == level && text.find(what) != std::string::npos ? 1 : 0;
-    return n;
-  }
-
-  /// Every line, one per line (for failure messages and password checks).
-  std::string all() const {
-    std::lock_guard<std::mutex> guard{sink_->mtx};
-    std::string out;
-    for (auto& [lvl, text] : sink_->lines)
-      out += text + "\n";
-    return out;
-  }
-
-private:
-  struct sink : spdlog::sinks::base_sink<std::mutex> {
-    std::atomic<bool> closed{false};
-    mutable std::mutex mtx;
-    std::vector<std::pair<spdlog::level::level_enum, std::string>> lines;
-    void sink_it_(const spdlog::details::log_msg& msg) override {
-      if (closed || msg.level < spdlog::level::warn)
-        return;
-      std::lock_guard<std::mutex> guard{mtx};
-      lines.emplace_back(msg.level, std::string(msg.payload.data(), msg.payload.size()));
-    }
-    void flush_() override {}
-  };
-  std::shared_ptr<sink> sink_;
-};
-
 } // namespace
 
 // -- a plain URL ----------------------------------------------------------------------
@@ -169,7 +111,7 @@ TEST(Credentials, LightbusRunWithRefusedCredentialsExitsWithTheConfigCode) {
 TEST(Credentials, AnEmbeddedWorkerWithAWrongPasswordEndsWithAConfigError) {
   auto server = protected_server("the-secret");
   calc_module m;
-  log_lines logs;
+  t::log_capture logs;
   t::embedded_worker worker{m.mod, quick_config(url_with(server->port(), ":not-the-secret"))};
   auto ended = end_of(worker, 10s);
   ASSERT_TRUE(ended) << "the worker still runs; logs:\n" << logs.all();
@@ -193,7 +135,7 @@ TEST(Credentials, ARunningWorkerRefusedAfterItsConnectionsAreCutGoesOnOnceRedisT
   auto server = protected_server("first-secret");
   calc_module m;
   auto cfg = quick_config(server->url());
-  log_lines logs;
+  t::log_capture logs;
   t::embedded_worker worker{m.mod, cfg};
   {
     auto bus = lightbus::create(cfg);
@@ -380,7 +322,7 @@ TEST(SentinelCredentials, RefusedByTheMasterIsFinalAndNamesTheMastersPassword) {
 // found (the refusal is logged, as a Sentinel set up wrong).
 TEST(SentinelCredentials, OneSentinelRefusingWhileAnotherAnswersStillFindsTheMaster) {
   sentinels s{{"another-secret", "sentinel-secret"}};
-  log_lines logs;
+  t::log_capture logs;
   auto conn = sentinels::open(s.url(s.master_password, "sentinel-secret"));
   ASSERT_TRUE(conn) << conn.error().message;
   auto pong = conn->command({"PING"});

@@ -92,6 +92,10 @@ inline std::string first_of(const std::vector<long long>& xs, size_t k = 20) {
 class log_capture {
 public:
   log_capture() : sink_(std::make_shared<sink>()) {
+    // Ours are made on first use, with the default logger's sinks only when
+    // it has a name: make them now, so that the sink goes on each.
+    for (auto name : {"worker", "redis", "events", "plugins"})
+      (void) lightbus::logger(name);
     // apply_all holds the registry's lock: no spdlog calls inside.
     spdlog::apply_all([this](const std::shared_ptr<spdlog::logger>& l) {
       auto& s = l->sinks();
@@ -120,6 +124,24 @@ public:
     return out;
   }
 
+  /// Lines at `level` containing `what`.
+  size_t count(spdlog::level::level_enum level, const std::string& what) const {
+    std::lock_guard<std::mutex> guard{sink_->lines_mtx};
+    size_t n = 0;
+    for (size_t i = 0; i < sink_->lines.size(); ++i)
+      n += sink_->levels[i] == level && sink_->lines[i].find(what) != std::string::npos ? 1 : 0;
+    return n;
+  }
+
+  /// Every line, one per line (for failure messages and password checks).
+  std::string all() const {
+    std::lock_guard<std::mutex> guard{sink_->lines_mtx};
+    std::string out;
+    for (auto& line : sink_->lines)
+      out += line + "\n";
+    return out;
+  }
+
   /// Lines saying that an actor of the worker died or was restarted.
   std::vector<std::string> restarts() const {
     auto out = lines_with("restarting");
@@ -134,10 +156,12 @@ private:
     std::atomic<bool> closed{false};
     mutable std::mutex lines_mtx;
     std::vector<std::string> lines;
+    std::vector<spdlog::level::level_enum> levels; // of each line
     void sink_it_(const spdlog::details::log_msg& msg) override {
       if (closed || msg.level < spdlog::level::warn)
         return;
       std::lock_guard<std::mutex> guard{lines_mtx};
+      levels.push_back(msg.level);
       lines.emplace_back(msg.logger_name.data(), msg.logger_name.size());
       lines.back() += ": ";
       lines.back().append(msg.payload.data(), msg.payload.size());
