@@ -144,8 +144,9 @@ TEST_F(ClientPipeline, ValidateEventAtHandGivesValidateEventsOutcome) {
     EXPECT_EQ(at.need, lightbus::load_need::none); // no loader: local schemas only
     ASSERT_TRUE(at.outcome.has_value());
     ASSERT_EQ(bool(*at.outcome), bool(same));
-    if (!same)
+    if (!same) {
       EXPECT_EQ(at.outcome->error().message, same.error().message);
+    }
   }
   client_pipeline without{nullptr, hooks};
   auto ev = *without.begin_event("shop.sold", {{"sku", 1}}, opts);
