@@ -227,14 +227,13 @@ expected<std::shared_ptr<const fire_route>> route_for(router_actor* self,
   return route;
 }
 
-// Validates the kwargs (spec §5.6) and hands the event to the sender for its
-// Redis; an invalid event never reaches Redis. `msg` is `(event_message)`:
-// the sender answers with this same message (event_sender.cpp), so the
-// event is allocated once per fire, here.
-void validate_and_fire(router_actor* self, caf::typed_response_promise<event_message> rp,
-                       caf::message msg, const caf::actor& sender) {
+// Hands an event whose validation gave `ok` to the sender for its Redis; an
+// invalid event never reaches Redis. `msg` is `(event_message)`: the sender
+// answers with this same message (event_sender.cpp), so the event is
+// allocated once per fire, in start_fire.
+void fire_checked(router_actor* self, caf::typed_response_promise<event_message> rp,
+                  caf::message msg, const caf::actor& sender, const expected<void>& ok) {
   auto& st = self->state;
-  auto ok = st.pipeline->validate_event(msg.get_as<event_message>(0), false);
   if (!ok) {
     rp.deliver(make_caf_error(ok.error()));
     return;
@@ -258,6 +257,7 @@ void validate_and_fire(router_actor* self, caf::typed_response_promise<event_mes
 caf::result<event_message> start_fire(router_actor* self, const std::string& name,
                                       json& kwargs) {
   auto& st = self->state;
+  // Split once: the route needs the API, begin_event both names.
   auto names = split_qualified_name(name);
   if (!names)
     return make_caf_error(names.error());
@@ -266,17 +266,32 @@ caf::result<event_message> start_fire(router_actor* self, const std::string& nam
     return make_caf_error(route.error());
   // Hooks may change the event; validation (once the schemas are loaded)
   // checks what they left.
-  auto begun = st.pipeline->begin_event(name, std::move(kwargs), (*route)->opts);
+  auto begun = st.pipeline->begin_event(std::move(names->first), std::move(names->second), name,
+                                        std::move(kwargs), (*route)->opts);
   if (!begun)
     return make_caf_error(begun.error());
   auto rp = self->make_response_promise<event_message>();
-  auto api_name = begun->api_name; // *begun is moved into the message below
-  // Moved on (not copied) when the schemas are at hand, so the sender gets
-  // the only reference and sets the stream id without a copy.
-  with_schemas(self, api_name,
-               [self, rp, msg = caf::make_message(std::move(*begun)), r = *route]() mutable {
-                 validate_and_fire(self, rp, std::move(msg), r->sender);
-               });
+  // Made once and moved on (not copied), so the sender gets the only
+  // reference and sets the stream id without a copy.
+  auto msg = caf::make_message(std::move(*begun));
+  // One look-up of the schema cache: whether to load first and, if not, the
+  // validation (spec §5.6), as with_schemas and validate_event would.
+  auto checked = st.pipeline->validate_event_at_hand(msg.get_as<event_message>(0));
+  if (checked.need == load_need::background)
+    self->send(st.schema_loader, schemarfsh_atom::value, msg.get_as<event_message>(0).api_name);
+  if (checked.outcome) {
+    fire_checked(self, rp, std::move(msg), (*route)->sender, *checked.outcome);
+    return rp;
+  }
+  // The schemas must be loaded first (first use, or a miss).
+  auto api_name = msg.get_as<event_message>(0).api_name;
+  auto after_load = [self, rp, msg = std::move(msg), r = *route]() mutable {
+    auto ok = self->state.pipeline->validate_event(msg.get_as<event_message>(0), false);
+    fire_checked(self, rp, std::move(msg), r->sender, ok);
+  };
+  self->request(st.schema_loader, caf::infinite, schemaload_atom::value, api_name)
+    .then([after_load](bool) mutable { after_load(); },
+          [after_load](caf::error&) mutable { after_load(); });
   return rp;
 }
 

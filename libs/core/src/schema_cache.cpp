@@ -174,6 +174,13 @@ load_need schema_cache::load_needed(std::string_view api_name, clock::time_point
   if (!load_)
     return load_need::none;
   std::shared_lock<std::shared_mutex> guard{mtx_};
+  return load_needed_locked(api_name, now);
+}
+
+load_need schema_cache::load_needed_locked(std::string_view api_name,
+                                           clock::time_point now) const {
+  if (!load_)
+    return load_need::none;
   if (!last_attempt_)
     return load_need::now;
   auto age = now - *last_attempt_;
@@ -247,15 +254,62 @@ expected<void> schema_cache::check_name(direction d, schema_part part,
   return check(d, part, api_name, name, nullptr);
 }
 
+schema_cache::found schema_cache::find_locked(std::string_view api_name) const {
+  found f;
+  if (auto i = local_.find(api_name); i != local_.end())
+    f.schema = i->second;
+  else if (auto i = remote_.find(api_name); i != remote_.end())
+    f.schema = i->second;
+  // After a failed load we do not know that the bus has no schema (and the
+  // load failure is said where it matters).
+  else
+    f.unwarned = !last_load_failed_ && warned_.find(api_name) == warned_.end();
+  return f;
+}
+
+checked_at_hand schema_cache::check_at_hand(direction d, schema_part part,
+                                            std::string_view api_name, std::string_view name,
+                                            const json& value, clock::time_point now) const {
+  const auto& ac = cfg_.api(api_name);
+  if (!ac.validate_outgoing && !ac.validate_incoming)
+    return {load_need::none, expected<void>{}};
+  checked_at_hand out;
+  found f;
+  {
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    out.need = load_needed_locked(api_name, now);
+    if (out.need == load_need::now)
+      return out;
+    if (!(d == direction::outgoing ? ac.validate_outgoing : ac.validate_incoming))
+      return {out.need, expected<void>{}};
+    f = find_locked(api_name);
+  }
+  out.outcome = check_found(d, part, api_name, name, &value, f, ac);
+  return out;
+}
+
 expected<void> schema_cache::check(direction d, schema_part part, std::string_view api_name,
                                    std::string_view name, const json* value) const {
-  if (!enabled(d, api_name))
+  const auto& ac = cfg_.api(api_name);
+  if (!(d == direction::outgoing ? ac.validate_outgoing : ac.validate_incoming))
     return {};
-  auto e = find_entry(api_name);
+  found f;
+  {
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    f = find_locked(api_name);
+  }
+  return check_found(d, part, api_name, name, value, f, ac);
+}
+
+expected<void> schema_cache::check_found(direction d, schema_part part,
+                                         std::string_view api_name, std::string_view name,
+                                         const json* value, const found& f,
+                                         const api_config& ac) const {
+  const auto& e = f.schema;
   // Only for the error texts: built when one is, not for every valid message.
   auto qualified = [&] { return std::string(api_name) + "." + std::string(name); };
   if (!e) {
-    if (cfg_.api(api_name).strict_validation)
+    if (ac.strict_validation)
       return make_error(errc::unknown_api,
                         "no schema is known for API '" + std::string(api_name)
                           + "' and strict_validation is on, so " + qualified()
@@ -263,15 +317,10 @@ expected<void> schema_cache::check(direction d, schema_part part, std::string_vi
                           + std::string(api_name)
                           + " on the bus (start a worker serving it, or turn "
                             "strict_validation off)");
+    // Every message of such an API comes here: looked at (f.unwarned) before
+    // taking the exclusive lock.
     bool first = false;
-    {
-      // Every message of such an API comes here: look before taking the
-      // exclusive lock. After a failed load we do not know that the bus has
-      // no schema (and the load failure is said where it matters).
-      std::shared_lock<std::shared_mutex> guard{mtx_};
-      first = !last_load_failed_ && warned_.find(api_name) == warned_.end();
-    }
-    if (first) {
+    if (f.unwarned) {
       std::unique_lock<std::shared_mutex> guard{mtx_};
       first = warned_.emplace(api_name).second;
     }

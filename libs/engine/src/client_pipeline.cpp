@@ -97,13 +97,26 @@ bool client_pipeline::keeps_call_kwargs() const noexcept {
 expected<event_message> client_pipeline::begin_event(std::string_view name, json kwargs,
                                                      const event_transport_options& opts,
                                                      int api_version) const {
-  auto names = check_target(name, kwargs);
+  auto names = split_qualified_name(name);
   if (!names)
     return names.error();
+  return begin_event(std::move(names->first), std::move(names->second), name, std::move(kwargs),
+                     opts, api_version);
+}
+
+expected<event_message> client_pipeline::begin_event(std::string api_name,
+                                                     std::string event_name,
+                                                     std::string_view name, json kwargs,
+                                                     const event_transport_options& opts,
+                                                     int api_version) const {
+  // check_target's kwargs check, the name being split already.
+  if (!kwargs.is_object() && !kwargs.is_null())
+    return make_error(errc::invalid_parameters,
+                      "kwargs of " + std::string(name) + " must be a JSON object");
   if (kwargs.is_null())
     kwargs = json::object();
-  auto msg = make_event_message(std::move(names->first), std::move(names->second),
-                                std::move(kwargs), api_version);
+  auto msg = make_event_message(std::move(api_name), std::move(event_name), std::move(kwargs),
+                                api_version);
   msg.stream = event_stream_for(opts, msg.api_name, msg.event_name);
   // Hooks may change the event; validation checks what they left.
   if (auto out = hooks_->run(hook_point::before_event_sent, msg); out.stop)
@@ -118,6 +131,13 @@ expected<void> client_pipeline::validate_event(const event_message& event, bool 
                                            event.api_name, event.event_name, event.kwargs)
               : schemas_->validate(direction::outgoing, schema_part::event_parameters,
                                    event.api_name, event.event_name, event.kwargs);
+}
+
+checked_at_hand client_pipeline::validate_event_at_hand(const event_message& event) const {
+  if (!schemas_)
+    return {load_need::none, expected<void>{}};
+  return schemas_->check_at_hand(direction::outgoing, schema_part::event_parameters,
+                                 event.api_name, event.event_name, event.kwargs);
 }
 
 expected<event_message> client_pipeline::event_sent(event_message event) const {

@@ -335,3 +335,97 @@ TEST(SchemaCache, ValidatesFromManyThreads) {
     t.join();
   EXPECT_EQ(failures, 0);
 }
+
+// -- check_at_hand: load_needed and validate in one look-up ---------------------------
+
+TEST(SchemaCache, CheckAtHandAgreesWithLoadNeededAndValidate) {
+  fake_bus bus;
+  bus.schemas["store"] = store_schema();
+  schema_cache cache(config::defaults(), bus.loader(), options());
+  json good{{"sku", "A1"}, {"price", 3}};
+  json bad{{"sku", 42}, {"price", 3}};
+  auto at = [&](const json& v, time_point now) {
+    return cache.check_at_hand(direction::outgoing, schema_part::event_parameters, "store",
+                               "price_changed", v, now);
+  };
+  // Nothing loaded yet: load first, no outcome (and no load done by the check).
+  auto first = at(good, t0);
+  EXPECT_EQ(first.need, load_need::now);
+  EXPECT_FALSE(first.outcome.has_value());
+  EXPECT_EQ(bus.loads, 0);
+  ASSERT_TRUE(cache.load_if_needed("store", t0));
+  for (auto now : {t0 + 1s, t0 + 48s}) {
+    for (const auto* v : {&good, &bad}) {
+      auto c = at(*v, now);
+      EXPECT_EQ(c.need, cache.load_needed("store", now));
+      ASSERT_TRUE(c.outcome.has_value());
+      auto same = cache.validate(direction::outgoing, schema_part::event_parameters, "store",
+                                 "price_changed", *v);
+      ASSERT_EQ(bool(*c.outcome), bool(same));
+      if (!same) {
+        EXPECT_EQ(c.outcome->error().code, same.error().code);
+        EXPECT_EQ(c.outcome->error().message, same.error().message);
+      }
+    }
+  }
+  EXPECT_EQ(at(good, t0 + 48s).need, load_need::background);
+  EXPECT_FALSE(*at(bad, t0 + 1s).outcome);
+  EXPECT_EQ(bus.loads, 1);
+}
+
+TEST(SchemaCache, CheckAtHandUnknownApiPassesUnlessStrictAndMissesLoad) {
+  fake_bus bus;
+  auto cfg = config::defaults();
+  schema_cache lax(cfg, bus.loader(), options());
+  ASSERT_TRUE(lax.load_if_needed("nobody", t0));
+  auto c = lax.check_at_hand(direction::outgoing, schema_part::event_parameters, "nobody", "x",
+                             json{{"anything", 1}}, t0 + 500ms);
+  EXPECT_EQ(c.need, load_need::none);
+  ASSERT_TRUE(c.outcome.has_value());
+  EXPECT_TRUE(*c.outcome);
+  // A miss a second after the last load: load first.
+  EXPECT_EQ(lax.check_at_hand(direction::outgoing, schema_part::event_parameters, "nobody",
+                              "x", json::object(), t0 + 1s)
+              .need,
+            load_need::now);
+  cfg.default_api().strict_validation = true;
+  schema_cache strict(cfg, {}, options());
+  auto r = strict.check_at_hand(direction::outgoing, schema_part::event_parameters, "nobody",
+                                "x", json::object(), t0);
+  EXPECT_EQ(r.need, load_need::none);
+  ASSERT_TRUE(r.outcome.has_value());
+  ASSERT_FALSE(*r.outcome);
+  EXPECT_EQ(r.outcome->error().code, errc::unknown_api);
+  auto same =
+    strict.validate(direction::outgoing, schema_part::event_parameters, "nobody", "x", json{});
+  EXPECT_EQ(r.outcome->error().message, same.error().message);
+}
+
+TEST(SchemaCache, CheckAtHandWithValidationOffNeverLoadsAndPasses) {
+  auto cfg = config::defaults();
+  cfg.default_api().validate_outgoing = false;
+  cfg.default_api().validate_incoming = false;
+  fake_bus bus;
+  bus.schemas["store"] = store_schema();
+  schema_cache cache(cfg, bus.loader(), options());
+  auto c = cache.check_at_hand(direction::outgoing, schema_part::event_parameters, "store",
+                               "price_changed", json{{"sku", 42}}, t0);
+  EXPECT_EQ(c.need, load_need::none);
+  ASSERT_TRUE(c.outcome.has_value());
+  EXPECT_TRUE(*c.outcome);
+  EXPECT_EQ(bus.loads, 0);
+  // Only incoming on: outgoing messages pass unchecked, but the schemas are
+  // still loaded first (as the router always did when either switch is on).
+  cfg.default_api().validate_incoming = true;
+  schema_cache half(cfg, bus.loader(), options());
+  EXPECT_EQ(half
+              .check_at_hand(direction::outgoing, schema_part::event_parameters, "store",
+                             "price_changed", json{{"sku", 42}}, t0)
+              .need,
+            load_need::now);
+  ASSERT_TRUE(half.load_if_needed("store", t0));
+  auto h = half.check_at_hand(direction::outgoing, schema_part::event_parameters, "store",
+                              "price_changed", json{{"sku", 42}}, t0 + 1s);
+  ASSERT_TRUE(h.outcome.has_value());
+  EXPECT_TRUE(*h.outcome);
+}

@@ -113,3 +113,44 @@ TEST_F(ClientPipeline, AStoppingAfterEventHookSaysTheEventWasSent) {
   EXPECT_EQ(sent.error().code, errc::hook_failed);
   EXPECT_NE(sent.error().message.find("(the event was sent)"), std::string::npos);
 }
+
+TEST_F(ClientPipeline, BeginEventWithSplitNamesMakesTheSameEvent) {
+  hooks->before_event_sent([](lightbus::event_message& ev) { ev.kwargs["hooked"] = true; });
+  auto whole = pipe.begin_event("shop.sold", {{"sku", "a"}}, opts, 2);
+  auto split = pipe.begin_event("shop", "sold", "shop.sold", {{"sku", "a"}}, opts, 2);
+  ASSERT_TRUE(whole);
+  ASSERT_TRUE(split);
+  EXPECT_EQ(split->api_name, "shop");
+  EXPECT_EQ(split->event_name, "sold");
+  EXPECT_EQ(split->version, whole->version);
+  EXPECT_EQ(split->stream, whole->stream);
+  EXPECT_EQ(split->kwargs, whole->kwargs); // the hook ran on both
+  EXPECT_EQ(split->kwargs, (json{{"sku", "a"}, {"hooked", true}}));
+  EXPECT_EQ(pipe.begin_event("shop", "sold", "shop.sold", nullptr, opts)->kwargs["hooked"], true);
+  auto bad = pipe.begin_event("shop", "sold", "shop.sold", json::array(), opts);
+  auto bad_whole = pipe.begin_event("shop.sold", json::array(), opts);
+  ASSERT_FALSE(bad);
+  ASSERT_FALSE(bad_whole);
+  EXPECT_EQ(bad.error().code, errc::invalid_parameters);
+  EXPECT_EQ(bad.error().message, bad_whole.error().message);
+}
+
+TEST_F(ClientPipeline, ValidateEventAtHandGivesValidateEventsOutcome) {
+  for (const auto& kwargs : {json{{"sku", "a"}}, json{{"sku", 1}}}) {
+    auto ev = pipe.begin_event("shop.sold", kwargs, opts);
+    ASSERT_TRUE(ev);
+    auto at = pipe.validate_event_at_hand(*ev);
+    auto same = pipe.validate_event(*ev, false);
+    EXPECT_EQ(at.need, lightbus::load_need::none); // no loader: local schemas only
+    ASSERT_TRUE(at.outcome.has_value());
+    ASSERT_EQ(bool(*at.outcome), bool(same));
+    if (!same) {
+      EXPECT_EQ(at.outcome->error().message, same.error().message);
+    }
+  }
+  client_pipeline without{nullptr, hooks};
+  auto ev = *without.begin_event("shop.sold", {{"sku", 1}}, opts);
+  auto at = without.validate_event_at_hand(ev);
+  ASSERT_TRUE(at.outcome.has_value());
+  EXPECT_TRUE(*at.outcome);
+}

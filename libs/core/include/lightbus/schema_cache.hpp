@@ -51,6 +51,14 @@ enum class load_need : uint8_t {
   now,
 };
 
+/// What `schema_cache::check_at_hand` found: whether to load first and, if
+/// not, the validation's outcome.
+struct checked_at_hand {
+  load_need need = load_need::none;
+  /// `validate`'s outcome; empty when `need` is `now` (validate after the load).
+  std::optional<expected<void>> outcome;
+};
+
 /// When a `schema_cache` loads the schemas on the bus.
 struct schema_cache_options {
   /// A message for an API without schema causes at most one load per interval.
@@ -175,11 +183,36 @@ public:
   expected<void> validate_incoming_event(std::string_view api_name, std::string_view event_name,
                                          const json& kwargs);
 
+  /// `load_needed(api_name, now)` and, unless that is `now`,
+  /// `validate(d, part, api_name, name, value)`, with one look-up of
+  /// `api_name` (one lock) for both; never blocks on I/O. When neither
+  /// `validate.outgoing` nor `validate.incoming` of the API is on, no load is
+  /// needed (`none`) and the outcome is success. What the actor caller checks
+  /// each fire with.
+  checked_at_hand check_at_hand(direction d, schema_part part, std::string_view api_name,
+                                std::string_view name, const json& value,
+                                clock::time_point now = clock::now()) const;
+
   /// Returns whether `validate.<d>` of `api_name` is on.
   bool enabled(direction d, std::string_view api_name) const;
 
 private:
   struct entry;
+
+  /// What `check` needs of the cache, read under one lock.
+  struct found {
+    std::shared_ptr<const entry> schema; // nullptr: none known
+    bool unwarned = false; // no schema, and no warning for the API said yet
+  };
+
+  // Under `mtx_` (shared).
+  load_need load_needed_locked(std::string_view api_name, clock::time_point now) const;
+  found find_locked(std::string_view api_name) const;
+
+  // The rest of `check` once `f` is looked up.
+  expected<void> check_found(direction d, schema_part part, std::string_view api_name,
+                             std::string_view name, const json* value, const found& f,
+                             const api_config& ac) const;
 
   std::shared_ptr<const entry> find_entry(std::string_view api_name) const;
 

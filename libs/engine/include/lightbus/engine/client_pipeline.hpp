@@ -10,6 +10,7 @@
 #include "lightbus/engine/fwd.hpp"
 #include "lightbus/json.hpp"
 #include "lightbus/message.hpp"
+#include "lightbus/schema_cache.hpp"
 
 namespace lightbus::engine {
 
@@ -65,8 +66,20 @@ public:
                                       const event_transport_options& opts,
                                       int api_version = 1) const;
 
+  /// As `begin_event(name, ...)` for a `name` the caller has split already
+  /// (`split_qualified_name(name)` gave `api_name` and `event_name`).
+  expected<event_message> begin_event(std::string api_name, std::string event_name,
+                                      std::string_view name, json kwargs,
+                                      const event_transport_options& opts,
+                                      int api_version = 1) const;
+
   /// Checks the event's kwargs against the event's parameters schema.
   expected<void> validate_event(const event_message& event, bool load) const;
+
+  /// `validate_event(event, false)` unless the schemas of its API must be
+  /// loaded first (`need` is then `now` and there is no outcome), with one
+  /// look-up of the schema cache for both (`schema_cache::check_at_hand`).
+  checked_at_hand validate_event_at_hand(const event_message& event) const;
 
   /// Runs the `after_event_sent` hooks on an event that was sent.
   expected<event_message> event_sent(event_message event) const;
