@@ -164,18 +164,13 @@ void validate_and_send_call(router_actor* self, caf::typed_response_promise<json
   send_call(self, std::move(rp), std::move(msg), total);
 }
 
-// Runs `next` once the schemas of `api_name` are fit to validate against:
-// at once, or after the loader finished a load that must come first (the
-// first use, or a miss). A due refresh runs in the background meanwhile.
+// Carries out `need` for the schemas of `api_name`, then runs `next`: at
+// once, or after the loader finished a load that must come first (the first
+// use, or a miss). A due refresh runs in the background meanwhile.
 template <class F>
-void with_schemas(router_actor* self, const std::string& api_name, F next) {
+void load_then(router_actor* self, const std::string& api_name, load_need need, F next) {
   auto& st = self->state;
-  const auto& ac = st.cfg.api(api_name);
-  if (!ac.validate_outgoing && !ac.validate_incoming) {
-    next();
-    return;
-  }
-  switch (st.schemas->load_needed(api_name)) {
+  switch (need) {
     case load_need::now:
       self->request(st.schema_loader, caf::infinite, schemaload_atom::value, api_name)
         .then([next](bool) mutable { next(); }, [next](caf::error&) mutable { next(); });
@@ -187,6 +182,18 @@ void with_schemas(router_actor* self, const std::string& api_name, F next) {
       break;
   }
   next();
+}
+
+// Runs `next` once the schemas of `api_name` are fit to validate against.
+template <class F>
+void with_schemas(router_actor* self, const std::string& api_name, F next) {
+  auto& st = self->state;
+  const auto& ac = st.cfg.api(api_name);
+  if (!ac.validate_outgoing && !ac.validate_incoming) {
+    next();
+    return;
+  }
+  load_then(self, api_name, st.schemas->load_needed(api_name), std::move(next));
 }
 
 caf::result<json> start_call(router_actor* self, const std::string& name, json& kwargs,
@@ -277,21 +284,18 @@ caf::result<event_message> start_fire(router_actor* self, const std::string& nam
   // One look-up of the schema cache: whether to load first and, if not, the
   // validation (spec §5.6), as with_schemas and validate_event would.
   auto checked = st.pipeline->validate_event_at_hand(msg.get_as<event_message>(0));
-  if (checked.need == load_need::background)
-    self->send(st.schema_loader, schemarfsh_atom::value, msg.get_as<event_message>(0).api_name);
-  if (checked.outcome) {
-    fire_checked(self, rp, std::move(msg), (*route)->sender, *checked.outcome);
-    return rp;
-  }
-  // The schemas must be loaded first (first use, or a miss).
-  auto api_name = msg.get_as<event_message>(0).api_name;
-  auto after_load = [self, rp, msg = std::move(msg), r = *route]() mutable {
-    auto ok = self->state.pipeline->validate_event(msg.get_as<event_message>(0), false);
-    fire_checked(self, rp, std::move(msg), r->sender, ok);
-  };
-  self->request(st.schema_loader, caf::infinite, schemaload_atom::value, api_name)
-    .then([after_load](bool) mutable { after_load(); },
-          [after_load](caf::error&) mutable { after_load(); });
+  // The event lives on the heap behind `msg`: the name stays put when `msg`
+  // moves into the continuation.
+  const auto& api_name = msg.get_as<event_message>(0).api_name;
+  load_then(self, api_name, checked.need,
+            [self, rp, msg = std::move(msg), r = *route,
+             outcome = std::move(checked.outcome)]() mutable {
+              // No outcome yet: the schemas had to be loaded first.
+              auto ok = outcome ? std::move(*outcome)
+                                : self->state.pipeline->validate_event(
+                                    msg.get_as<event_message>(0), false);
+              fire_checked(self, rp, std::move(msg), r->sender, ok);
+            });
   return rp;
 }
 
