@@ -103,6 +103,9 @@ set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION net)
 # time, so no NEEDED entry names it); lightbus run --metrics-port: prometheus-cpp.
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS
   "libc6, libgcc-s1, libstdc++6, libcaf-core0.17, libhiredis0.14, libspdlog1.10, libfmt9, libyaml-cpp0.7, libcpp-httplib0.11, libprometheus-cpp-core1.0, libprometheus-cpp-pull1.0, libjs-chart.js, libssl3")
+if(LIGHTBUS_USE_JEMALLOC) # the lightbus command links it (cmake/LightbusAllocator.cmake)
+  string(APPEND CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS ", libjemalloc2")
+endif()
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_RECOMMENDS "redis-server | redis-tools")
 set(CPACK_COMPONENT_RUNTIME_DESCRIPTION
   "RPCs and events between services over Redis (C++ Lightbus)

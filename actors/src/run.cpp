@@ -30,6 +30,7 @@
 #include <spdlog/spdlog.h>
 
 #include "lightbus/actors/errors.hpp"
+#include "lightbus/allocator.hpp"
 #include "lightbus/event.hpp"
 #include "lightbus/features.hpp"
 #include "lightbus/keys.hpp"
@@ -81,6 +82,7 @@ void log_worker_banner(const module& mod, const config& cfg, const worker_option
   log->info("lightbus worker starting: service '{}', process '{}', config {}",
             cfg.service_name(), cfg.process_name(), cfg.source());
   log->info("features: {}", to_string(feats));
+  log->info("memory allocator: {}", allocator_name());
   std::vector<std::string> urls;
   auto add_url = [&](const std::string& url) {
     auto shown = hide_password(url);

@@ -27,6 +27,7 @@
 
 #include "bench.hpp"
 #include "redis_util.hpp"
+#include "lightbus/allocator.hpp"
 #include "lightbus/event.hpp"
 #include "lightbus/keys.hpp"
 #include "lightbus/redis/connection.hpp"
@@ -368,6 +369,7 @@ nlohmann::json events_json(const events_report& r) {
   out["benchmark"] = "events";
   out["redis"] = to_string(s.redis);
   out["redis_version"] = r.redis_version;
+  out["allocator"] = lightbus::allocator_name();
   out["settings"] = {{"events", s.events},
                      {"inflight", s.inflight},
                      {"raw_batch", raw_batch},
@@ -425,9 +427,10 @@ nlohmann::json events_json(const events_report& r) {
 
 void print_events_table(const events_report& r) {
   const auto& s = r.settings;
-  std::printf("lightbus-bench events: %s (Redis %s), %zu events per phase, CAF %zu threads\n\n",
+  std::printf("lightbus-bench events: %s (Redis %s), %zu events per phase, CAF %zu threads, "
+              "allocator: %s\n\n",
               to_string(s.redis).c_str(), r.redis_version.c_str(), s.events,
-              r.scheduler_threads);
+              r.scheduler_threads, lightbus::allocator_name().c_str());
   std::printf("%-40s %10s %10s %10s %12s\n", "phase", "p50 us", "p90 us", "p99 us",
               "events/s");
   auto lat = [](const char* name, const latency_summary& x) {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench.hpp"
+#include "lightbus/allocator.hpp"
 
 namespace lightbus::bench {
 
@@ -61,7 +62,8 @@ json to_json(const rpc_report& r) {
                      {"caf_scheduler_threads", r.scheduler_threads},
                      {"caf_scheduler_policy", r.scheduler_policy},
                      {"caf_moderate_poll_attempts", r.moderate_poll_attempts},
-                     {"caf_extra_settings", s.caf_settings}};
+                     {"caf_extra_settings", s.caf_settings},
+                     {"allocator", lightbus::allocator_name()}};
   out["raw_round_trip"] = to_json(r.raw);
   out["raw_pipelined"] = r.raw_pipelined ? to_json(*r.raw_pipelined) : json(nullptr);
   if (r.redis_benchmark) {
@@ -97,9 +99,9 @@ json to_json(const rpc_report& r) {
 void print_table(const rpc_report& r) {
   const auto& s = r.settings;
   std::printf("lightbus-bench rpc: %s (Redis %s); CAF scheduler: %s, %zu threads, "
-              "moderate-poll-attempts %zu\n",
+              "moderate-poll-attempts %zu; allocator: %s\n",
               to_string(s.redis).c_str(), r.redis_version.c_str(), r.scheduler_policy.c_str(),
-              r.scheduler_threads, r.moderate_poll_attempts);
+              r.scheduler_threads, r.moderate_poll_attempts, lightbus::allocator_name().c_str());
   std::printf("in-process worker serving bench_rpc.echo(x: int) -> int with "
               "worker_options.max_in_flight = %zu (default 32; raised so %zu calls can be "
               "in flight)\n\n",

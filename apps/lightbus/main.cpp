@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
+#include "lightbus/allocator.hpp"
 #include "dashboard.hpp"
 #include "exit_codes.hpp"
 #include "format.hpp"
@@ -224,7 +225,7 @@ int main(int argc, char** argv) {
     if (*dashboard)
       return dashboard_command(common, dashboard_opts);
     if (*version) {
-      std::cout << version_text << "\n";
+      std::cout << version_text << "\n" << "memory allocator: " << lightbus::allocator_name() << "\n";
       return exit_ok;
     }
   } catch (const std::exception& e) {

@@ -15,7 +15,9 @@
 #include "lightbus/keys.hpp"
 
 using namespace std::chrono_literals;
+using testing::AllOf;
 using testing::HasSubstr;
+using testing::Not;
 using Cli = lightbus::test::cli_fixture;
 
 namespace {
@@ -277,6 +279,18 @@ TEST(CliHelp, EveryCommandHasHelpThatNamesItsOptions) {
   EXPECT_EQ(r.exit_code, 0);
   for (const auto& [command, option] : commands)
     EXPECT_NE(r.out.find(command), std::string::npos) << "lightbus --help lacks " << command;
+}
+
+// The lightbus command links jemalloc unless configured without it (cmake/LightbusAllocator.cmake;
+// never under sanitizers), and says which allocator it runs with.
+TEST(CliVersion, SaysWhichAllocatorItRunsWith) {
+  auto r = lightbus::test::run_command({lightbus::test::lightbus_binary(), "version"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_THAT(r.out, HasSubstr("wire-compatible with Python Lightbus 1.3\n"));
+  if (LIGHTBUS_TEST_JEMALLOC)
+    EXPECT_THAT(r.out, HasSubstr("\nmemory allocator: jemalloc 5."));
+  else
+    EXPECT_THAT(r.out, AllOf(HasSubstr("\nmemory allocator: "), Not(HasSubstr("jemalloc"))));
 }
 
 TEST(CliHelp, UnknownCommandOrOptionIsAUsageError) {
