@@ -49,72 +49,6 @@ void append_resp_header(std::string& out, char kind, size_t n) {
   out.append(buf, static_cast<size_t>(end - buf));
 }
 
-// hiredis builds each reply through these functions: straight into a
-// `reply` tree, with no redisReply objects to copy from and free (that copy
-// was a third of a listener's allocations). A root is a heap `reply`; a child
-// is a slot of its parent's `elements`, which grows as the children arrive: an
-// array header alone must not allocate for every element it announces (a
-// 12-byte `*100000000` asked for 7 GB; found by tests/fuzz/fuzz_redis_reply).
-// Growing is safe: hiredis holds pointers only to the arrays still being
-// read, and a parent gets child `idx` only after its earlier children are done.
-constexpr size_t max_reserved_elements = 1024;
-
-reply* slot_for(const redisReadTask* task) {
-  if (task->parent == nullptr)
-    return new reply;
-  auto* parent = static_cast<reply*>(task->parent->obj);
-  auto idx = static_cast<size_t>(task->idx);
-  if (idx >= parent->elements.size())
-    parent->elements.resize(idx + 1);
-  return &parent->elements[idx];
-}
-
-void* create_string(const redisReadTask* task, char* str, size_t len) {
-  auto* r = slot_for(task);
-  switch (task->type) {
-    case REDIS_REPLY_ERROR:
-      r->type = reply::kind::error;
-      break;
-    case REDIS_REPLY_STATUS:
-      r->type = reply::kind::status;
-      break;
-    default:
-      r->type = reply::kind::string;
-      break;
-  }
-  r->str.assign(str, len);
-  return r;
-}
-
-void* create_array(const redisReadTask* task, int elements) {
-  auto* r = slot_for(task);
-  r->type = reply::kind::array;
-  r->elements.reserve(std::min(static_cast<size_t>(std::max(elements, 0)), max_reserved_elements));
-  return r;
-}
-
-void* create_integer(const redisReadTask* task, long long value) {
-  auto* r = slot_for(task);
-  r->type = reply::kind::integer;
-  r->integer = value;
-  return r;
-}
-
-void* create_nil(const redisReadTask* task) {
-  auto* r = slot_for(task);
-  r->type = reply::kind::nil;
-  return r;
-}
-
-// hiredis frees only roots (a reply it will not hand out, or the one
-// pending when the context is freed).
-void free_reply(void* r) {
-  delete static_cast<reply*>(r);
-}
-
-redisReplyObjectFunctions reply_functions{create_string, create_array, create_integer,
-                                          create_nil, free_reply};
-
 // hiredis writes with write(2): a Redis that closes the socket would kill the
 // process with SIGPIPE. Ignore it, unless the application chose a handler.
 void ignore_sigpipe_once() {
@@ -147,10 +81,6 @@ void set_tcp_health(int fd, const connection_options& opts) {
 }
 
 } // namespace
-
-redisReplyObjectFunctions* detail::reply_object_functions() noexcept {
-  return &reply_functions;
-}
 
 struct interrupter::state {
   std::mutex mtx;
@@ -217,7 +147,7 @@ struct connection::impl {
   detail::watch_handle watch;
 
   impl() {
-    reader.reset(redisReaderCreateWithFunctions(&reply_functions));
+    reader.reset(redisReaderCreateWithFunctions(detail::reply_object_functions()));
   }
 
   ~impl() {
@@ -661,29 +591,6 @@ int connection::server_version() {
   int major = 0, minor = 0, patch = 0;
   std::sscanf(r->str.c_str() + pos + 14, "%d.%d.%d", &major, &minor, &patch);
   return major * 10000 + minor * 100 + patch;
-}
-
-errc error_code_of(std::string_view redis_error) noexcept {
-  auto prefix = redis_error.substr(0, redis_error.find(' '));
-  if (prefix == "NOGROUP")
-    return errc::nogroup;
-  // A server that wants a password we did not give, or an ACL user taken away.
-  if (auth_refused(redis_error))
-    return errc::invalid_config;
-  // Redis < 7 wraps the error of a command a script ran in ERR ("ERR Error
-  // running script (call to f_...): @user_script:1: NOGROUP No such key ...").
-  if (prefix == "ERR" && redis_error.find(" Error running script ") == 3
-      && redis_error.find(": NOGROUP ") != std::string_view::npos)
-    return errc::nogroup;
-  if (prefix == "LOADING" || prefix == "BUSY" || prefix == "MASTERDOWN" || prefix == "TRYAGAIN"
-      || prefix == "MOVED" || prefix == "ASK"
-      || prefix == "CLUSTERDOWN" || prefix == "READONLY" || prefix == "UNBLOCKED")
-    return errc::unavailable;
-  return errc::redis_error;
-}
-
-error reply_error(const reply& r, std::string_view command) {
-  return make_error(error_code_of(r.str), std::string(command) + ": " + r.str);
 }
 
 } // namespace lightbus::redis
