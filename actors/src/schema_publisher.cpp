@@ -4,8 +4,8 @@
 
 #include "internal.hpp"
 #include "lightbus/logger.hpp"
+#include "lightbus/redis/endpoint.hpp"
 #include "lightbus/redis/schema_transport.hpp"
-#include "lightbus/reconnect.hpp"
 #include "lightbus/schema.hpp"
 #include "worker_redis.hpp"
 
@@ -15,12 +15,16 @@ namespace {
 
 using publish_atom = caf::atom_constant<caf::atom("publish")>;
 
+// A failed publish is retried after 1 s, then 2, 4, 5 s (refused credentials:
+// 5 s at once), as `redis::endpoint` decides for every Redis user.
+const backoff_policy publish_retry{std::chrono::milliseconds(1000),
+                                   std::chrono::milliseconds(5000)};
+
 struct publisher_state {
   std::vector<std::pair<std::string, json>> schemas;
-  redis::connection_options redis;
+  std::optional<redis::endpoint> redis_ep;
   std::optional<int> ttl;
-  std::optional<redis::connection> conn;
-  int failures = 0;
+  int failures = 0; // publishes failed in a row, whatever the error
 };
 
 using publisher_actor = caf::stateful_actor<publisher_state>;
@@ -31,46 +35,39 @@ caf::behavior schema_publisher(publisher_actor* self,
   drop_strays(self, "schema publisher");
   auto& st = self->state;
   st.schemas = std::move(schemas);
-  st.redis = std::move(redis);
-  st.redis.read_timeout = std::chrono::seconds(5);
+  redis.read_timeout = std::chrono::seconds(5);
+  st.redis_ep.emplace(std::move(redis), publish_retry);
   st.ttl = ttl;
   self->send(self, publish_atom::value);
   return {
     [=](publish_atom) {
       auto& st = self->state;
-      auto log = logger("worker");
-      error err;
-      if (!st.conn) {
-        if (auto c = redis::connection::open(st.redis))
-          st.conn = std::move(*c);
-        else
-          err = c.error();
-      }
-      bool ok = false;
-      if (st.conn) {
-        auto r = redis::store_schemas(*st.conn, st.schemas, st.ttl);
-        ok = static_cast<bool>(r);
-        if (!r) {
-          err = r.error();
-          st.conn.reset();
-        }
-      }
-      // Refresh before the keys expire (Python: every 0.8 x ttl); retry a
-      // failed publish sooner, or after 5 s when the credentials were refused.
-      auto every = std::chrono::milliseconds(
-        ok ? static_cast<long long>(st.ttl.value_or(60) * 800) : 1000);
-      if (ok) {
+      auto& ep = *st.redis_ep;
+      auto conn = ep.any();
+      auto stored = conn ? redis::store_schemas(**conn, st.schemas, st.ttl)
+                         : expected<void>{conn.error()};
+      if (stored) {
         if (st.failures > 0)
-          log->info("schemas published again after {} failed attempts", st.failures);
+          logger("worker")->info("schemas published again after {} failed attempts",
+                                 st.failures);
         st.failures = 0;
-      } else {
-        ++st.failures;
-        if (worker_failure_action(err, worker_phase::running) == failure_action::retry_at_longest)
-          every = std::chrono::milliseconds(5000);
-        log_redis_failure(*log, "API schemas not published to " + to_string(st.redis.url), err,
-                          every, st.failures);
+        ep.succeeded();
+        // Refresh before the keys expire (Python: every 0.8 x ttl).
+        self->delayed_send(self,
+                           std::chrono::milliseconds(
+                             static_cast<long long>(st.ttl.value_or(60) * 800)),
+                           publish_atom::value);
+        return;
       }
-      self->delayed_send(self, every, publish_atom::value);
+      // A broken connection is dropped and the back-off waited; refused
+      // credentials wait the longest; an error reply (e.g. OOM) keeps the
+      // connection and waits the back-off's first step.
+      ++st.failures;
+      auto wait = ep.failed(stored.error()).value_or(publish_retry.initial);
+      log_redis_failure(*logger("worker"),
+                        "API schemas not published to " + to_string(ep.options().url),
+                        stored.error(), wait, st.failures);
+      self->delayed_send(self, wait, publish_atom::value);
     },
   };
 }

@@ -6,7 +6,10 @@
 #include "lightbus/json.hpp"
 #include "lightbus/keys.hpp"
 #include "lightbus/schema.hpp"
+#include "fault_support.hpp"
 #include "support.hpp"
+
+using namespace std::chrono_literals;
 
 namespace lightbus::test {
 namespace {
@@ -42,6 +45,37 @@ TEST(SchemaPublish, WorkerPublishesItsSchemasWithTtlAndKeepsThemAlive) {
   EXPECT_EQ(command(conn, {"EXISTS", schema_key(name)}).integer, 1);
   command(conn, {"DEL", schema_key(name)});
   command(conn, {"SREM", schemas_set_key(), name});
+}
+
+// Redis killed and started again empty: the publisher's refresh fails, is
+// retried with the endpoint's back-off (1 s, 2 s, ...), and the schemas are
+// in the new Redis again without a restart of the worker (schema ttl 1 s:
+// a refresh every 0.8 s).
+TEST(SchemaPublish, SchemasArePublishedAgainWhenRedisComesBackEmpty) {
+  redis_server server;
+  auto name = unique_api_name();
+  json doc = {{"bus", {{"schema", {{"ttl", 1}}}}}};
+  auto cfg = config::from_json(doc, "test");
+  ASSERT_TRUE(cfg) << to_string(cfg.error());
+  cfg->set_redis_url(server.url());
+  module mod;
+  mod.serve(std::make_shared<shop_api>(name));
+  log_capture logs;
+  embedded_worker worker{mod, *cfg};
+  auto exists = [&] {
+    auto conn = redis::connection::open(server.options());
+    return conn && conn->command({"EXISTS", schema_key(name)})->integer == 1;
+  };
+  ASSERT_TRUE(wait_until(exists, 10s)) << logs.all();
+  server.kill();
+  // At least one refresh fails while Redis is down, and says so.
+  ASSERT_TRUE(wait_until(
+    [&] { return logs.count(spdlog::level::warn, "API schemas not published") >= 1; }, 10s))
+    << logs.all();
+  server.start();
+  EXPECT_TRUE(wait_until(exists, 15s)) << "the schemas were not published again:\n"
+                                       << logs.all();
+  EXPECT_TRUE(worker.stop());
 }
 
 } // namespace
