@@ -62,6 +62,9 @@ using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using abandon_atom = caf::atom_constant<caf::atom("abandon")>;
 /// Supervisor self-message: respawn a child after its back-off.
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
+/// Start-up check -> supervisor: `checked_atom` (start the children) or
+/// `(checked_atom, error)` (credentials refused: the worker cannot start).
+using checked_atom = caf::atom_constant<caf::atom("checked")>;
 /// Supervisor self-message: a stop took too long.
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 /// Caller actors: a result arrived, a send failed (result keys to await go

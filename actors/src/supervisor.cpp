@@ -248,7 +248,10 @@ void drain(supervisor_actor* self) {
   }
 }
 
-caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_options opts) {
+// The worker once the start-up check passed: starts the children and runs
+// them until stopped.
+caf::behavior start_worker(supervisor_actor* self, const module& mod, config cfg,
+                           worker_options opts) {
   drop_strays(self, "worker supervisor");
   auto& st = self->state;
   st.cfg = std::move(cfg);
@@ -510,6 +513,54 @@ caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_
   };
 }
 
+// Checks every Redis of `urls` (blocking, so on a detached actor of its own:
+// up to 2 s per URL that does not answer) and tells `supervisor` the outcome:
+// `checked_atom`, or `(checked_atom, error)` if credentials were refused. It
+// stops between URLs once `cancelled` is set (the supervisor ended), so a
+// system shutting down waits for one URL at most.
+void check_redis(caf::actor supervisor, std::vector<std::string> urls,
+                 std::shared_ptr<std::atomic<bool>> cancelled) {
+  for (const auto& url : urls) {
+    if (cancelled->load())
+      return;
+    if (auto ok = check_worker_redis({url}); !ok) {
+      caf::anon_send(supervisor, checked_atom::value, ok.error());
+      return;
+    }
+  }
+  caf::anon_send(supervisor, checked_atom::value);
+}
+
+// The worker's root supervisor. It starts no child until every Redis the
+// worker uses was checked once (refused credentials fail the start at once,
+// instead of every reader retrying them for ever: docs/reliability.md,
+// "Credentials"); the check runs on a detached helper, so `spawn_worker`
+// never waits for Redis. Messages that come meanwhile stay in the mailbox
+// for the started worker, but a stop, which ends it without starting.
+caf::behavior supervisor(supervisor_actor* self, module mod, config cfg, worker_options opts) {
+  drop_strays(self, "worker supervisor");
+  self->set_default_handler(caf::skip);
+  self->set_exit_handler([=](caf::exit_msg& em) { self->quit(em.reason); });
+  auto cancelled = std::make_shared<std::atomic<bool>>(false);
+  self->attach_functor([cancelled] { *cancelled = true; });
+  self->spawn<caf::detached>(check_redis, caf::actor{self}, worker_redis_urls(mod, cfg, opts),
+                             cancelled);
+  return {
+    [=](checked_atom) { self->become(start_worker(self, mod, cfg, opts)); },
+    [=](checked_atom, const error& err) {
+      self->state.log->error("the worker cannot start: {}", err.message);
+      self->quit(make_caf_error(err));
+    },
+    [=](stop_atom) -> caf::result<bool> {
+      self->state.log->info("stopped before it started (its Redis was still being checked)");
+      auto rp = self->make_response_promise();
+      rp.deliver(true);
+      self->quit();
+      return rp;
+    },
+  };
+}
+
 } // namespace
 
 } // namespace lightbus::detail
@@ -518,15 +569,7 @@ namespace lightbus {
 
 caf::actor spawn_worker(caf::actor_system& sys, const module& mod, const config& cfg,
                         worker_options opts) {
-  // Refused credentials fail the start at once, instead of every reader
-  // retrying them for ever (docs/reliability.md, "Credentials").
-  if (auto ok = detail::check_worker_redis(detail::worker_redis_urls(mod, cfg, opts)); !ok) {
-    logger("worker")->error("the worker cannot start: {}", ok.error().message);
-    return sys.spawn([err = ok.error()](caf::event_based_actor* self) -> caf::behavior {
-      self->quit(make_caf_error(err));
-      return {};
-    });
-  }
+  // No Redis I/O here: the caller may be an actor on a scheduler thread.
   return sys.spawn(detail::supervisor, mod, cfg, opts);
 }
 

@@ -28,7 +28,10 @@ std::vector<std::string> worker_redis_urls(const module& mod, const config& cfg,
 /// Connects to each of `urls` once (and PINGs it), before the worker's
 /// readers start. Returns the first error that stops a starting worker
 /// (refused credentials); one that the readers will retry (Redis not up yet)
-/// is logged at warn and passed over.
+/// is logged at warn and passed over. Blocks (up to `timeout` per URL that
+/// does not answer): the worker's supervisor runs it on a detached helper
+/// actor, one URL at a time, never on `spawn_worker`'s caller or a scheduler
+/// thread (supervisor.cpp, `check_redis`).
 expected<void> check_worker_redis(const std::vector<std::string>& urls,
                                   std::chrono::milliseconds timeout
                                   = std::chrono::milliseconds(2000));

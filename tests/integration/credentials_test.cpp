@@ -107,7 +107,7 @@ TEST(Credentials, LightbusRunWithRefusedCredentialsExitsWithTheConfigCode) {
 }
 
 // The same worker in a program (spawn_worker, as t::embedded_worker does):
-// the actor has ended with the configuration error when spawn_worker returns.
+// the actor ends with the configuration error (its supervisor's start-up check).
 TEST(Credentials, AnEmbeddedWorkerWithAWrongPasswordEndsWithAConfigError) {
   auto server = protected_server("the-secret");
   calc_module m;

@@ -35,11 +35,15 @@ struct worker_options {
 /// task runner per background task; and the `internal.state` plugin when
 /// `plugins.internal_state.enabled`. Send it `stop_atom` to shut down.
 ///
-/// First it connects once to each Redis the worker will use: if one refuses
-/// the credentials of its URL (or its TLS settings cannot be loaded), the
-/// error is logged and the actor returned has already ended with it
+/// Returns at once, without any Redis I/O on the caller's thread (it may be
+/// an actor's). Before it starts its children, the supervisor connects once
+/// to each Redis the worker will use, on a detached helper actor: if one
+/// refuses the credentials of its URL (or its TLS settings cannot be
+/// loaded), the error is logged and the actor returned ends with it
 /// (`errc::invalid_config`; `run_until_signal` returns 78). One that cannot be
 /// reached yet is only logged: the worker's readers retry until it is up.
+/// Messages sent meanwhile wait for the started worker, except `stop_atom`,
+/// which ends it at once (replying `true`) without starting it.
 caf::actor spawn_worker(caf::actor_system& sys, const module& mod, const config& cfg,
                         worker_options opts = {});
 
