@@ -9,7 +9,6 @@
 
 #include "cli_fixture.hpp"
 #include "lightbus/redis/connection.hpp"
-#include "lightbus/redis_url.hpp"
 #include "sentinel_support.hpp" // open, rpc_and_events_work_over
 #include "tls_support.hpp"
 
