@@ -10,7 +10,6 @@
 
 #include <filesystem>
 #include <iostream>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -26,6 +25,7 @@
 #include "lightbus/logger.hpp"
 #include "lightbus/redis/connection.hpp"
 #include "lightbus/redis_url.hpp"
+#include "sentinel_support.hpp"
 #include "worker_fixture.hpp"
 
 using namespace std::chrono_literals;
@@ -190,16 +190,14 @@ struct sentinels {
   /// One Sentinel per password in `passwords`.
   explicit sentinels(const std::vector<std::string>& passwords) {
     for (size_t i = 0; i < passwords.size(); ++i) {
-      int port = t::free_port();
-      auto conf = dir + "/sentinel-" + std::to_string(i) + ".conf";
-      std::ofstream out(conf);
-      out << "port " << port << "\nbind 127.0.0.1\n"
-          << "sentinel monitor bus-master 127.0.0.1 " << master->port() << " 1\n"
-          << "sentinel auth-pass bus-master " << master_password << "\n"
-          << "requirepass " << passwords[i] << "\n";
-      out.close();
-      procs.push_back(std::make_unique<t::child_process>(
-        std::vector<std::string>{t::redis_server_binary(), conf, "--sentinel"}));
+      t::sentinel_config c;
+      c.port = t::free_port();
+      c.master_port = master->port();
+      c.quorum = 1;
+      c.master_password = master_password;
+      c.password = passwords[i];
+      procs.push_back(t::start_sentinel(dir, i, c));
+      int port = c.port;
       ports.push_back(port);
       bool up = t::wait_until(
         [&] {
