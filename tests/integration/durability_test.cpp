@@ -193,12 +193,7 @@ TEST(Sentinel, WithReplicasOneNoAcknowledgedFireIsLostWhenTheMasterIsKilled) {
   t::embedded_worker worker{m.mod, cfg};
   auto bus = lightbus::create(cfg);
   const auto& rec = m.rec;
-  ASSERT_TRUE(t::wait_until(
-    [&] {
-      (void) bus.try_fire(m.events + ".ping", {{"n", -1}});
-      return t::wait_until([&] { return rec->size() > 0; }, 300ms);
-    },
-    15s));
+  ASSERT_TRUE(m.listener_reached(bus));
   size_t warmup = rec->size();
   int old_master_port = s.master.port();
 

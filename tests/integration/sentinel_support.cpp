@@ -48,6 +48,15 @@ served_module::served_module() {
              [r = rec](const event_message& m) { r->add(m); });
 }
 
+bool served_module::listener_reached(lightbus::bus& bus) const {
+  return wait_until(
+    [&] {
+      (void) bus.try_fire(events + ".ping", {{"n", -1}});
+      return wait_until([&] { return rec->size() > 0; }, std::chrono::milliseconds(300));
+    },
+    std::chrono::seconds(15));
+}
+
 void rpc_and_events_work_over(const std::string& url) {
   served_module m;
   const auto& api = m.api;

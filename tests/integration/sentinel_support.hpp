@@ -47,6 +47,10 @@ struct served_module {
   lightbus::module mod;
 
   served_module();
+
+  /// Fires `events.ping` (n = -1) until the listener handled one (its group
+  /// exists once it has read): true within 15 s.
+  bool listener_reached(lightbus::bus& bus) const;
 };
 
 /// Serves calc_api and listens to one event over `url`; one call and one

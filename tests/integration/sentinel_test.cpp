@@ -434,13 +434,7 @@ TEST(Sentinel, AConsumerOnADemotedMasterMovesToTheNewMaster) {
   t::embedded_worker worker{m.mod, cfg};
   auto bus = lightbus::create(cfg);
   ASSERT_EQ(bus.call(m.api + ".add", {{"a", 1}, {"b", 2}}), json(3));
-  const auto& rec = m.rec;
-  ASSERT_TRUE(t::wait_until(
-    [&] {
-      (void) bus.try_fire(m.events + ".ping", {{"n", -1}});
-      return t::wait_until([&] { return rec->size() > 0; }, 300ms);
-    },
-    15s));
+  ASSERT_TRUE(m.listener_reached(bus));
   // Let the consumers block again on the old master.
   std::this_thread::sleep_for(300ms);
   int old_port = s.master.port();
@@ -492,13 +486,7 @@ TEST(Sentinel, AConsumerOnAMasterTheSentinelsCannotReachMovesToTheNewMaster) {
   t::embedded_worker worker{m.mod, cfg};
   auto bus = lightbus::create(cfg);
   ASSERT_EQ(bus.call(m.api + ".add", {{"a", 1}, {"b", 2}}), json(3));
-  const auto& rec = m.rec;
-  ASSERT_TRUE(t::wait_until(
-    [&] {
-      (void) bus.try_fire(m.events + ".ping", {{"n", -1}});
-      return t::wait_until([&] { return rec->size() > 0; }, 300ms);
-    },
-    15s));
+  ASSERT_TRUE(m.listener_reached(bus));
   std::this_thread::sleep_for(300ms);
   auto old_master = t::connect(s.master.url());
   t::command(old_master, {"CONFIG", "SET", "requirepass", "cut-off"});
