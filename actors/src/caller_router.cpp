@@ -9,8 +9,10 @@
 // (target, hooks, validation) is the engine's client_pipeline, as for the
 // blocking client and the in-memory bus.
 
+#include <functional>
 #include <map>
 #include <unordered_map>
+#include <vector>
 
 #include "caller.hpp"
 #include "lightbus/actors/errors.hpp"
@@ -65,6 +67,12 @@ struct router_state {
   bool sweep_scheduled = false;
   /// Fires sent without a way to answer (anon_send, e.g. internal.metrics) that failed.
   size_t unanswered_failures = 0;
+  /// By API: calls and fires that wait for a schema load to finish, in the
+  /// order they came. While an API has an entry, every call and fire of it
+  /// queues there, even one whose schemas are at hand by then (the loader
+  /// fills the cache before its answer arrives here): so messages of one
+  /// sender reach Redis in the order they were sent.
+  std::unordered_map<std::string, std::vector<std::function<void()>>> waiting_for_load;
 };
 
 using router_actor = caf::stateful_actor<router_state>;
@@ -170,11 +178,28 @@ void validate_and_send_call(router_actor* self, caf::typed_response_promise<json
 template <class F>
 void load_then(router_actor* self, const std::string& api_name, load_need need, F next) {
   auto& st = self->state;
+  if (auto i = st.waiting_for_load.find(api_name); i != st.waiting_for_load.end()) {
+    i->second.emplace_back(std::move(next)); // behind the load in progress
+    return;
+  }
   switch (need) {
-    case load_need::now:
+    case load_need::now: {
+      st.waiting_for_load[api_name].emplace_back(std::move(next));
+      // Runs what waited, in order; what comes meanwhile queues behind it.
+      auto done = [self, api_name] {
+        auto& waiting = self->state.waiting_for_load;
+        auto i = waiting.find(api_name);
+        if (i == waiting.end())
+          return;
+        auto queued = std::move(i->second);
+        waiting.erase(i);
+        for (auto& f : queued)
+          f();
+      };
       self->request(st.schema_loader, caf::infinite, schemaload_atom::value, api_name)
-        .then([next](bool) mutable { next(); }, [next](caf::error&) mutable { next(); });
+        .then([done](bool) { done(); }, [done](caf::error&) { done(); });
       return;
+    }
     case load_need::background:
       self->send(st.schema_loader, schemarfsh_atom::value, api_name);
       break;
