@@ -238,9 +238,17 @@ bool schema_cache::loaded() const {
 
 // -- validation ----------------------------------------------------------------------
 
-bool schema_cache::enabled(direction d, std::string_view api_name) const {
-  const auto& ac = cfg_.api(api_name);
+namespace {
+
+// Whether `validate.<d>` is on in `ac`.
+bool validates(const api_config& ac, direction d) {
   return d == direction::outgoing ? ac.validate_outgoing : ac.validate_incoming;
+}
+
+} // namespace
+
+bool schema_cache::enabled(direction d, std::string_view api_name) const {
+  return validates(cfg_.api(api_name), d);
 }
 
 expected<void> schema_cache::validate(direction d, schema_part part, std::string_view api_name,
@@ -280,7 +288,7 @@ checked_at_hand schema_cache::check_at_hand(direction d, schema_part part,
     out.need = load_needed_locked(api_name, now);
     if (out.need == load_need::now)
       return out;
-    if (!(d == direction::outgoing ? ac.validate_outgoing : ac.validate_incoming))
+    if (!validates(ac, d))
       return {out.need, expected<void>{}};
     f = find_locked(api_name);
   }
@@ -291,7 +299,7 @@ checked_at_hand schema_cache::check_at_hand(direction d, schema_part part,
 expected<void> schema_cache::check(direction d, schema_part part, std::string_view api_name,
                                    std::string_view name, const json* value) const {
   const auto& ac = cfg_.api(api_name);
-  if (!(d == direction::outgoing ? ac.validate_outgoing : ac.validate_incoming))
+  if (!validates(ac, d))
     return {};
   found f;
   {

@@ -6,14 +6,25 @@
 
 namespace lightbus::engine {
 
+namespace {
+
+// The kwargs of a call or an event: an object, or null (none).
+expected<void> check_kwargs(std::string_view name, const json& kwargs) {
+  if (!kwargs.is_object() && !kwargs.is_null())
+    return make_error(errc::invalid_parameters,
+                      "kwargs of " + std::string(name) + " must be a JSON object");
+  return {};
+}
+
+} // namespace
+
 expected<std::pair<std::string, std::string>> check_target(std::string_view name,
                                                            const json& kwargs) {
   auto names = split_qualified_name(name);
   if (!names)
     return names.error();
-  if (!kwargs.is_object() && !kwargs.is_null())
-    return make_error(errc::invalid_parameters,
-                      "kwargs of " + std::string(name) + " must be a JSON object");
+  if (auto ok = check_kwargs(name, kwargs); !ok)
+    return ok.error();
   return names;
 }
 
@@ -109,10 +120,9 @@ expected<event_message> client_pipeline::begin_event(std::string api_name,
                                                      std::string_view name, json kwargs,
                                                      const event_transport_options& opts,
                                                      int api_version) const {
-  // check_target's kwargs check, the name being split already.
-  if (!kwargs.is_object() && !kwargs.is_null())
-    return make_error(errc::invalid_parameters,
-                      "kwargs of " + std::string(name) + " must be a JSON object");
+  // check_target's rule for the kwargs, the name being split already.
+  if (auto ok = check_kwargs(name, kwargs); !ok)
+    return ok.error();
   if (kwargs.is_null())
     kwargs = json::object();
   auto msg = make_event_message(std::move(api_name), std::move(event_name), std::move(kwargs),
