@@ -17,12 +17,16 @@ namespace lightbus {
 
 namespace detail {
 
-/// A writer/reader connection pair for blocking calls from plain code.
+/// Connections for blocking calls from plain code: one, on which a call and
+/// its result's BLPOP leave in one write, when both transports use the same
+/// Redis (not a Cluster); else a writer (`rpc_url`) and a reader (`result_url`).
 struct call_lease {
   std::string rpc_url;
   std::string result_url;
-  redis::connection writer;
   redis::connection reader;
+  std::optional<redis::connection> writer;
+
+  bool broken() const { return reader.broken() || (writer && writer->broken()); }
 };
 
 struct bus_state {
@@ -88,15 +92,19 @@ struct bus_state {
       }
     }
     reused = false;
-    auto w = redis::connection::open(detail::redis_options(ac.rpc_url, std::chrono::seconds(5)));
-    if (!w)
-      return w.error();
     auto r = redis::connection::open(detail::redis_options(
       ac.result_url, std::chrono::seconds(ac.result_blpop_seconds + 5)));
     if (!r)
       return r.error();
-    return std::make_unique<call_lease>(
-      call_lease{ac.rpc_url, ac.result_url, std::move(*w), std::move(*r)});
+    auto lease = std::make_unique<call_lease>(call_lease{ac.rpc_url, ac.result_url, std::move(*r), {}});
+    if (ac.rpc_url != ac.result_url || lease->reader.cluster()) {
+      auto w =
+        redis::connection::open(detail::redis_options(ac.rpc_url, std::chrono::seconds(5)));
+      if (!w)
+        return w.error();
+      lease->writer.emplace(std::move(*w));
+    }
+    return lease;
   }
 
   /// Returns an idle connection to `url` (`reused` = true) or a new one.
@@ -135,7 +143,7 @@ struct bus_state {
   engine::client_pipeline pipeline() const { return {schemas, hooks}; }
 
   void release(std::unique_ptr<call_lease> lease) {
-    if (lease->writer.broken() || lease->reader.broken())
+    if (lease->broken())
       return;
     std::lock_guard<std::mutex> guard{mtx};
     if (idle.size() < 16)
@@ -214,9 +222,17 @@ expected<json> bus::try_call(std::string_view name, json kwargs,
   auto lease = state_->acquire(ac, reused);
   if (!lease)
     return lease.error();
-  auto result = redis::call((*lease)->writer, (*lease)->reader, *msg, t);
-  if (!result && result.error().code == errc::connection_failed && reused
-      && (*lease)->writer.broken() && !(*lease)->reader.broken()) {
+  // Whether Redis took the call (else a failure sending it).
+  auto send = [&](detail::call_lease& l, bool& taken) {
+    if (!l.writer)
+      return redis::call(l.reader, *msg, t, taken);
+    auto r = redis::call(*l.writer, l.reader, *msg, t);
+    taken = !l.writer->broken() || l.reader.broken();
+    return r;
+  };
+  bool taken = false;
+  auto result = send(**lease, taken);
+  if (!result && result.error().code == errc::connection_failed && reused && !taken) {
     // Sending failed on a pooled connection that died while idle (Redis
     // restarted; on a Redis Cluster, a node failed over since this connection
     // last used it): the call almost surely reached no server. Drop the
@@ -228,7 +244,7 @@ expected<json> bus::try_call(std::string_view name, json kwargs,
     lease = state_->acquire(ac, reused);
     if (!lease)
       return lease.error();
-    result = redis::call((*lease)->writer, (*lease)->reader, *msg, t);
+    result = send(**lease, taken);
   }
   if (result || result.error().code != errc::unavailable) // else: as in try_fire
     state_->release(std::move(*lease));

@@ -29,8 +29,6 @@ namespace {
 struct pending_call {
   caf::typed_response_promise<json> promise;
   rpc_message call; // kwargs dropped: kept for error messages
-  std::string key;
-  std::shared_ptr<caller_channel> chan; // of the receiver awaiting `key`
   std::multimap<std::chrono::steady_clock::time_point, std::string>::iterator deadline;
   double timeout = 0;
 };
@@ -38,9 +36,9 @@ struct pending_call {
 struct transport_pair {
   caf::actor sender;
   caf::actor receiver;
-  std::shared_ptr<caller_channel> chan;
-  /// See caller_channel::caller_tag.
-  std::string caller_tag;
+  /// The receiver's inbox: every call sent through this pair names it as
+  /// its return path (caller.hpp).
+  std::string return_path;
 };
 
 /// Where an API's events go: read from the config once per API, not per fire.
@@ -83,20 +81,14 @@ transport_pair& pair_for(router_actor* self, const api_config& ac) {
   auto i = st.pairs.find(id);
   if (i != st.pairs.end())
     return i->second;
-  auto chan = std::make_shared<caller_channel>();
-  auto rpc = redis_options(ac.rpc_url);
+  auto inbox = redis::new_inbox_key();
   auto res = redis_options(ac.result_url);
-  if (res.url.cluster())
-    chan->caller_tag = redis::new_caller_tag();
-  chan->wake_key = redis::new_wake_key(chan->caller_tag);
-  chan->same_redis = ac.rpc_url == ac.result_url;
   transport_pair p;
-  p.caller_tag = chan->caller_tag;
+  p.return_path = return_path_for(inbox);
   auto control = std::make_shared<reader_control>(res);
   st.controls->push_back(control);
-  p.receiver = spawn_result_receiver(self, res, chan, control);
-  p.chan = chan;
-  p.sender = spawn_rpc_sender(self, rpc, res, chan);
+  p.receiver = spawn_result_receiver(self, res, std::move(inbox), control);
+  p.sender = spawn_rpc_sender(self, redis_options(ac.rpc_url));
   return st.pairs.emplace(id, std::move(p)).first->second;
 }
 
@@ -138,16 +130,10 @@ void send_call(router_actor* self, caf::typed_response_promise<json> rp, rpc_mes
   auto& st = self->state;
   const auto& ac = st.cfg.api(msg.api_name);
   auto& tp = pair_for(self, ac);
-  // On a Redis Cluster the result key carries the caller's hash tag (the
-  // protocol's name otherwise): see redis::tagged_return_path.
-  if (!tp.caller_tag.empty())
-    msg.return_path = redis::tagged_return_path(msg, tp.caller_tag);
-  auto key = *result_key_from_return_path(msg.return_path);
+  msg.return_path = tp.return_path; // the receiver's inbox
   auto deadline = std::chrono::steady_clock::now()
                   + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                     std::chrono::duration<double>(total));
-  // Announce the key to the receiver before the call can be answered.
-  tp.chan->watch(key, msg.id);
   rpc_message meta;
   meta.id = msg.id;
   meta.api_name = msg.api_name;
@@ -155,7 +141,7 @@ void send_call(router_actor* self, caf::typed_response_promise<json> rp, rpc_mes
   if (st.pipeline->keeps_call_kwargs())
     meta.kwargs = msg.kwargs; // the hooks see the whole call
   auto dl = st.deadlines.emplace(deadline, msg.id);
-  st.pending.emplace(msg.id, pending_call{rp, std::move(meta), key, tp.chan, dl, total});
+  st.pending.emplace(msg.id, pending_call{rp, std::move(meta), dl, total});
   self->send(tp.sender, send_atom::value, std::move(msg), ac.rpc_expiry_seconds);
   schedule_sweep(self);
 }
@@ -374,9 +360,6 @@ caf::behavior router(router_actor* self, config cfg, std::shared_ptr<schema_cach
       }
       return start_fire(self, name, kwargs);
     },
-    [=](result_atom, const std::string& id, result_message& res) {
-      result_arrived(self, id, std::move(res));
-    },
     [=](result_atom, received_results& results) {
       for (auto& r : results)
         result_arrived(self, r.id, std::move(r.result));
@@ -385,7 +368,6 @@ caf::behavior router(router_actor* self, config cfg, std::shared_ptr<schema_cach
       auto i = self->state.pending.find(id);
       if (i == self->state.pending.end())
         return;
-      i->second.chan->unwatch(i->second.key);
       complete(self, id, err);
     },
     [=](sweep_atom) {
@@ -399,7 +381,6 @@ caf::behavior router(router_actor* self, config cfg, std::shared_ptr<schema_cach
           st.deadlines.erase(st.deadlines.begin());
           continue;
         }
-        i->second.chan->unwatch(i->second.key);
         complete(self, id, redis::timeout_error(i->second.call, i->second.timeout));
       }
       schedule_sweep(self);

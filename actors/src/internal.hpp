@@ -67,8 +67,7 @@ using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using checked_atom = caf::atom_constant<caf::atom("checked")>;
 /// Supervisor self-message: a stop took too long.
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
-/// Caller actors: a result arrived, a send failed (result keys to await go
-/// through `caller_channel::watch`, not a message).
+/// Caller actors: a result arrived, a send failed.
 using result_atom = caf::atom_constant<caf::atom("result")>;
 using failed_atom = caf::atom_constant<caf::atom("failed")>;
 using send_atom = caf::atom_constant<caf::atom("send")>;

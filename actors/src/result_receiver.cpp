@@ -1,16 +1,14 @@
 // The caller's result receiver: where results come back to bus.actor().
 //
-// Detached (BLPOP blocks). It blocks in one BLPOP on all result keys it awaits
-// plus a private wake-up key. A call that starts while it is blocked is
-// announced to it first (caller_channel::watch, taken before each read), and
-// the sender pushes the wake-up key if the receiver may be blocked already, so
-// the new key is included at once.
-// After each hit it drains the other keys with one LPOP script: many results
-// per round trip. Redis commands: libs/redis/src/rpc_transport.cpp.
-
-#include <unordered_map>
+// Detached (the pop blocks). Every call its router sends to this Redis names
+// the same return path, the receiver's inbox, so one blocking pop
+// (`redis::wait_inbox`: BLMPOP ... COUNT n) takes every result that is ready,
+// whatever calls they answer, and they go to the router in one message. No
+// key per call to watch, no wake-up when a call starts. Redis commands:
+// libs/redis/src/rpc_transport.cpp.
 
 #include "caller.hpp"
+#include "lightbus/json.hpp"
 #include "lightbus/logger.hpp"
 #include "lightbus/redis/endpoint.hpp"
 #include "lightbus/redis/rpc_transport.hpp"
@@ -19,17 +17,17 @@ namespace lightbus::detail {
 
 namespace {
 
+/// Results taken by one pop at most.
+constexpr size_t max_popped = 1000;
+
 struct receiver_state {
   redis::connection_options redis;
-  std::shared_ptr<caller_channel> chan;
+  std::string inbox;
   std::shared_ptr<reader_control> control;
   caf::actor router;
   std::optional<redis::endpoint> redis_ep;
-  std::unordered_map<std::string, std::string> keys; // result key -> call id
-  // Taken from the channel before each read (buffers kept between reads).
-  std::vector<std::pair<std::string, std::string>> to_watch;
-  std::vector<std::string> to_unwatch;
   bool attached = false;
+  bool use_blmpop = false;
   std::shared_ptr<spdlog::logger> log = logger("client");
   ~receiver_state() {
     if (control)
@@ -39,26 +37,24 @@ struct receiver_state {
 
 using receiver_actor = caf::stateful_actor<receiver_state>;
 
-// Hands the result on: at once (`out` null) or gathered into `out`.
-void deliver(receiver_actor* self, const std::string& key, const std::string& blob,
-             received_results* out = nullptr) {
+// A result that does not decode: answered as an error to its call when its
+// `rpc_message_id` can still be read, else logged and dropped (its call then
+// times out).
+void refuse(receiver_actor* self, const std::string& blob, const error& why) {
   auto& st = self->state;
-  auto i = st.keys.find(key);
-  if (i == st.keys.end())
-    return;
-  auto id = std::move(i->second);
-  st.keys.erase(i);
-  auto res = decode_result_message(blob);
-  if (!res) {
-    self->send(st.router, failed_atom::value, std::move(id),
-               make_error(errc::invalid_message,
-                          "the result could not be read: " + res.error().message));
+  auto doc = json::parse(blob, nullptr, false);
+  const json* id = nullptr;
+  if (doc.is_object() && doc.contains("metadata") && doc["metadata"].is_object())
+    if (auto i = doc["metadata"].find("rpc_message_id"); i != doc["metadata"].end())
+      id = &*i;
+  if (id && id->is_string()) {
+    self->send(st.router, failed_atom::value, id->get<std::string>(),
+               make_error(errc::invalid_message, "the result could not be read: " + why.message));
     return;
   }
-  if (out)
-    out->push_back(received_result{std::move(id), std::move(*res)});
-  else
-    self->send(st.router, result_atom::value, std::move(id), std::move(*res));
+  st.log->error("RPC result reader: dropped a result in {} that names no call it answers "
+                "({}); the message was: {}",
+                st.inbox, why.message, truncate_for_log(blob, 500));
 }
 
 // A read failed: drop the connection and read again after the back-off.
@@ -73,64 +69,41 @@ void reconnect_later(receiver_actor* self, const error& err) {
   self->delayed_send(self, wait, read_atom::value);
 }
 
-// One blocking read; false when it failed (a read is scheduled already).
-// Takes the keys the router added or dropped since the last read.
-void take_watches(receiver_state& st) {
-  st.chan->take(st.to_watch, st.to_unwatch);
-  for (auto& [key, id] : st.to_watch)
-    st.keys.emplace(std::move(key), std::move(id));
-  for (auto& key : st.to_unwatch)
-    st.keys.erase(key);
-  st.to_watch.clear();
-  st.to_unwatch.clear();
-}
-
+// One blocking pop; false when it failed (a read is scheduled already).
 bool receive_once(receiver_actor* self, redis::connection& conn) {
   auto& st = self->state;
-  take_watches(st);
-  // Views into `st.keys`, rebuilt after `deliver` erased some.
-  std::vector<std::string_view> keys;
-  keys.reserve(st.keys.size());
-  for (auto& [key, id] : st.keys)
-    keys.push_back(key);
-  auto r = redis::wait_any_result(conn, keys, st.chan->wake_key, 0.5);
-  st.chan->receiver_blocked = false;
-  if (!r) {
-    reconnect_later(self, r.error());
+  auto blobs = redis::wait_inbox(conn, st.inbox, max_popped, 0.5, st.use_blmpop);
+  if (!blobs) {
+    reconnect_later(self, blobs.error());
     return false;
   }
-  // BLPOP returns the first non-empty key it was given and the wake key is
-  // last: a wake-up means no awaited result was ready, so skip the drain.
-  if (!*r || (*r)->key == st.chan->wake_key)
+  if (blobs->empty())
     return true;
-  deliver(self, (*r)->key, (*r)->blob);
-  if (st.keys.size() > 1) {
-    keys.clear();
-    for (auto& [key, id] : st.keys)
-      keys.push_back(key);
-    // Everything the drain found was ready at the same moment: one message.
-    if (auto d = redis::drain_results(conn, keys); d && !d->empty()) {
-      received_results out;
-      out.reserve(d->size());
-      for (auto& x : *d)
-        deliver(self, x.key, x.blob, &out);
-      if (!out.empty())
-        self->send(st.router, result_atom::value, std::move(out));
+  received_results out;
+  out.reserve(blobs->size());
+  for (auto& blob : *blobs) {
+    auto res = decode_result_message(blob);
+    if (!res) {
+      refuse(self, blob, res.error());
+      continue;
     }
+    auto id = res->rpc_message_id;
+    out.push_back(received_result{std::move(id), std::move(*res)});
   }
+  if (!out.empty())
+    self->send(st.router, result_atom::value, std::move(out));
   return true;
 }
 
-caf::behavior receiver(receiver_actor* self, redis::connection_options redis,
-                       std::shared_ptr<caller_channel> chan, caf::actor router,
-                       std::shared_ptr<reader_control> control) {
+caf::behavior receiver(receiver_actor* self, redis::connection_options redis, std::string inbox,
+                       caf::actor router, std::shared_ptr<reader_control> control) {
   drop_strays(self, "RPC result reader");
   auto& st = self->state;
   st.redis = std::move(redis);
   st.redis.read_timeout = std::chrono::seconds(5);
   st.redis_ep.emplace(st.redis, backoff_policy{std::chrono::milliseconds(50),
                                                std::chrono::milliseconds(2000)});
-  st.chan = std::move(chan);
+  st.inbox = std::move(inbox);
   st.router = std::move(router);
   st.control = std::move(control);
   self->send(self, read_atom::value);
@@ -139,7 +112,7 @@ caf::behavior receiver(receiver_actor* self, redis::connection_options redis,
       auto& st = self->state;
       if (st.control->stopping())
         return;
-      auto conn = st.redis_ep->any();
+      auto conn = st.redis_ep->for_key(st.inbox);
       if (!conn) {
         reconnect_later(self, conn.error());
         return;
@@ -147,15 +120,12 @@ caf::behavior receiver(receiver_actor* self, redis::connection_options redis,
       if (!st.attached) {
         if (auto id = (*conn)->command({"CLIENT", "ID"}); id && id->is_integer())
           st.control->attach(id->integer, (*conn)->interrupter());
+        st.use_blmpop = (*conn)->server_version() >= 70000;
         st.attached = true;
         st.redis_ep->succeeded();
       }
       if (!receive_once(self, **conn))
         return;
-      // Order matters (see rpc_sender.cpp): mark "blocked" before the next
-      // read takes the channel's watches, so any watch the sender did not
-      // wake us for is taken by that read.
-      st.chan->receiver_blocked = true;
       self->send(self, read_atom::value);
     },
   };
@@ -164,9 +134,8 @@ caf::behavior receiver(receiver_actor* self, redis::connection_options redis,
 } // namespace
 
 caf::actor spawn_result_receiver(caf::local_actor* router, redis::connection_options redis,
-                                 std::shared_ptr<caller_channel> chan,
-                                 std::shared_ptr<reader_control> control) {
-  return router->spawn<caf::detached + caf::linked>(receiver, std::move(redis), std::move(chan),
+                                 std::string inbox, std::shared_ptr<reader_control> control) {
+  return router->spawn<caf::detached + caf::linked>(receiver, std::move(redis), std::move(inbox),
                                                     caf::actor_cast<caf::actor>(router),
                                                     std::move(control));
 }

@@ -2,9 +2,7 @@
 //
 // Detached, with its own connection: every call waiting in its mailbox joins
 // one pipeline (`SET rpc_expiry_key:{id} 1 EX t` + `RPUSH {api}:rpc_queue`).
-// When the receiver may be blocked in a BLPOP that does not know the new
-// call's result key yet, it pushes the receiver's wake key once (one wake-up
-// per blocking read). Redis commands: libs/redis/src/rpc_transport.cpp.
+// Redis commands: libs/redis/src/rpc_transport.cpp.
 
 #include "caller.hpp"
 #include "lightbus/logger.hpp"
@@ -17,12 +15,9 @@ namespace {
 
 struct sender_state {
   redis::connection_options rpc_redis;
-  redis::connection_options result_redis;
-  std::shared_ptr<caller_channel> chan;
   caf::actor router;
   std::optional<redis::connection> conn;
-  std::optional<redis::connection> wake_conn; // only when results use another Redis
-  std::vector<std::string> batch;             // ids in the pipeline
+  std::vector<std::string> batch; // ids in the pipeline
   /// On a Redis Cluster: the RPUSHes of the batch, sent once their expiry
   /// keys are set (expiry key and queue live on different nodes there).
   struct push {
@@ -30,8 +25,6 @@ struct sender_state {
     std::string blob;
   };
   std::vector<push> pushes;
-  size_t wake_replies = 0;
-  size_t wake_replies_other = 0;
   bool flush_scheduled = false;
   std::shared_ptr<spdlog::logger> log = logger("client");
 };
@@ -44,21 +37,14 @@ void fail_batch(sender_actor* self, const error& err) {
     self->send(st.router, failed_atom::value, id, err);
   st.batch.clear();
   st.pushes.clear();
-  st.wake_replies = st.wake_replies_other = 0;
   st.conn.reset();
-  st.wake_conn.reset();
 }
 
-caf::behavior sender(sender_actor* self, redis::connection_options rpc_redis,
-                     redis::connection_options result_redis, std::shared_ptr<caller_channel> chan,
-                     caf::actor router) {
+caf::behavior sender(sender_actor* self, redis::connection_options rpc_redis, caf::actor router) {
   drop_strays(self, "RPC call sender");
   auto& st = self->state;
   st.rpc_redis = std::move(rpc_redis);
   st.rpc_redis.read_timeout = std::chrono::seconds(5) + redis::wait_allowance(st.rpc_redis);
-  st.result_redis = std::move(result_redis);
-  st.result_redis.read_timeout = std::chrono::seconds(5);
-  st.chan = std::move(chan);
   st.router = std::move(router);
   return {
     [=](send_atom, rpc_message& msg, int expiry) {
@@ -78,23 +64,6 @@ caf::behavior sender(sender_actor* self, redis::connection_options rpc_redis,
         redis::append_call(*st.conn, msg, encode(msg), expiry);
       }
       st.batch.push_back(std::move(msg.id));
-      // One wake-up per blocking read: the receiver takes the channel's
-      // watches (every later one too) before it blocks again. Pushing one per call made
-      // the wake list grow by thousands of entries a second under load.
-      if (st.chan->receiver_blocked.exchange(false)) {
-        if (st.chan->same_redis) {
-          st.wake_replies += redis::append_wake(*st.conn, st.chan->wake_key);
-        } else {
-          if (!st.wake_conn)
-            if (auto c = redis::connection::open(st.result_redis))
-              st.wake_conn = std::move(*c);
-          if (st.wake_conn) {
-            st.wake_replies_other += redis::append_wake(*st.wake_conn, st.chan->wake_key);
-          } else {
-            st.chan->receiver_blocked = true; // not woken: let the next call try
-          }
-        }
-      }
       if (!st.flush_scheduled) {
         st.flush_scheduled = true;
         self->send(self, flush_atom::value);
@@ -105,11 +74,11 @@ caf::behavior sender(sender_actor* self, redis::connection_options rpc_redis,
       st.flush_scheduled = false;
       if (st.batch.empty())
         return;
-      // Replies come back in order: SET, RPUSH per call, wake-ups in between.
-      // Read them all; any transport failure fails the whole batch.
-      // On a Redis Cluster: the SETs (and wake-ups) first, then the RPUSHes.
+      // Replies come back in order: SET, RPUSH per call. Read them all; any
+      // transport failure fails the whole batch. On a Redis Cluster: the
+      // SETs first, then the RPUSHes.
       bool two_steps = !st.pushes.empty();
-      size_t expected_replies = st.batch.size() * (two_steps ? 1 : 2) + st.wake_replies;
+      size_t expected_replies = st.batch.size() * (two_steps ? 1 : 2);
       // With `replicas` set, one WAIT last covers the whole batch (on a
       // cluster one after each RPUSH: WAIT asks the node of the write before it).
       bool waits = !two_steps && redis::append_wait(*st.conn) > 0;
@@ -147,27 +116,20 @@ caf::behavior sender(sender_actor* self, redis::connection_options rpc_redis,
         if (!waited && !failure)
           failure = waited.error();
       }
-      for (size_t i = 0; i < st.wake_replies_other && st.wake_conn; ++i)
-        if (!st.wake_conn->read_reply())
-          st.wake_conn.reset();
       if (failure) {
         st.log->warn("sending RPC calls failed: {}", failure->message);
         fail_batch(self, *failure);
         return;
       }
       st.batch.clear();
-      st.wake_replies = st.wake_replies_other = 0;
     },
   };
 }
 
 } // namespace
 
-caf::actor spawn_rpc_sender(caf::local_actor* router, redis::connection_options rpc_redis,
-                            redis::connection_options result_redis,
-                            std::shared_ptr<caller_channel> chan) {
+caf::actor spawn_rpc_sender(caf::local_actor* router, redis::connection_options rpc_redis) {
   return router->spawn<caf::detached + caf::linked>(sender, std::move(rpc_redis),
-                                                    std::move(result_redis), std::move(chan),
                                                     caf::actor_cast<caf::actor>(router));
 }
 

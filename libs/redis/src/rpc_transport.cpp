@@ -94,9 +94,10 @@ expected<void> send_call(connection& conn, const rpc_message& msg, int expiry_se
   return waited;
 }
 
-expected<std::optional<result_message>> wait_result(connection& conn, const std::string& key,
-                                                    double seconds) {
-  auto r = conn.command({"BLPOP", key, seconds_arg(seconds)});
+namespace {
+
+expected<std::optional<result_message>> read_result_reply(connection& conn) {
+  auto r = conn.read_reply();
   if (!r)
     return r.error();
   if (r->is_error())
@@ -109,6 +110,14 @@ expected<std::optional<result_message>> wait_result(connection& conn, const std:
   if (!res)
     return res.error();
   return std::optional<result_message>{std::move(*res)};
+}
+
+} // namespace
+
+expected<std::optional<result_message>> wait_result(connection& conn, const std::string& key,
+                                                    double seconds) {
+  conn.append({"BLPOP", key, seconds_arg(seconds)});
+  return read_result_reply(conn);
 }
 
 expected<json> unwrap_result(const rpc_message& call, result_message res) {
@@ -128,84 +137,37 @@ error timeout_error(const rpc_message& call, double seconds) {
                                      + "' running?");
 }
 
-std::string new_wake_key(std::string_view caller_tag) {
-  if (caller_tag.empty())
-    return "lightbus_cpp:wake:" + make_uuid1();
-  return "lightbus_cpp:wake:" + hash_tag(caller_tag);
+std::string new_inbox_key() {
+  return "lightbus_cpp:inbox:" + make_uuid1();
 }
 
-std::string new_caller_tag() {
-  return make_uuid1();
-}
-
-std::string tagged_return_path(const rpc_message& call, std::string_view caller_tag) {
-  return return_path_for(
-    rpc_result_key(call.api_name, call.procedure_name, hash_tag(caller_tag) + call.id));
-}
-
-size_t append_wake(connection& conn, const std::string& wake_key) {
-  conn.append({"RPUSH", wake_key, "1"});
-  conn.append({"EXPIRE", wake_key, "60"});
-  return 2;
-}
-
-expected<std::optional<popped_result>> wait_any_result(connection& conn,
-                                                       const std::vector<std::string_view>& keys,
-                                                       const std::string& wake_key,
-                                                       double seconds) {
-  // Views: the keys are copied once, into the command's RESP.
+expected<std::vector<std::string>> wait_inbox(connection& conn, const std::string& inbox,
+                                              size_t max, double seconds, bool use_blmpop) {
   auto timeout = seconds_arg(seconds);
-  std::vector<std::string_view> argv;
-  argv.reserve(keys.size() + 3);
-  argv.emplace_back("BLPOP");
-  argv.insert(argv.end(), keys.begin(), keys.end());
-  argv.emplace_back(wake_key);
-  argv.emplace_back(timeout);
-  conn.append(argv);
+  if (use_blmpop)
+    conn.append({"BLMPOP", timeout, "1", inbox, "LEFT", "COUNT", std::to_string(max)});
+  else
+    conn.append({"BLPOP", inbox, timeout});
+  const char* what = use_blmpop ? "BLMPOP" : "BLPOP";
   auto r = conn.read_reply();
+  std::vector<std::string> out;
   if (!r)
     return r.error();
   if (r->is_error())
-    return reply_error(*r, "BLPOP");
+    return reply_error(*r, what);
+  if (r->is_nil())
+    return out;
   if (!r->is_array() || r->elements.size() != 2)
-    return std::optional<popped_result>{};
-  return std::optional<popped_result>{
-    popped_result{std::move(r->elements[0].str), std::move(r->elements[1].str)}};
-}
-
-namespace {
-
-constexpr const char* drain_script = R"lua(local out = {}
-for i, k in ipairs(KEYS) do
-  local v = redis.call('LPOP', k)
-  if v then out[#out + 1] = k; out[#out + 1] = v end
-end
-return out)lua";
-
-} // namespace
-
-expected<std::vector<popped_result>> drain_results(connection& conn,
-                                                   const std::vector<std::string_view>& keys) {
-  std::vector<popped_result> out;
-  if (keys.empty())
+    return make_error(errc::invalid_message, std::string(what) + ": unexpected reply shape");
+  auto& payload = r->elements[1];
+  if (!use_blmpop) {
+    out.push_back(std::move(payload.str));
     return out;
-  auto n = std::to_string(keys.size());
-  std::vector<std::string_view> argv;
-  argv.reserve(keys.size() + 3);
-  argv.emplace_back("EVAL");
-  argv.emplace_back(drain_script);
-  argv.emplace_back(n);
-  argv.insert(argv.end(), keys.begin(), keys.end());
-  conn.append(argv);
-  auto r = conn.read_reply();
-  if (!r)
-    return r.error();
-  if (r->is_error())
-    return reply_error(*r, "EVAL");
-  if (!r->is_array())
-    return out;
-  for (size_t i = 0; i + 1 < r->elements.size(); i += 2)
-    out.push_back(popped_result{std::move(r->elements[i].str), std::move(r->elements[i + 1].str)});
+  }
+  // BLMPOP: [key, [v1, v2, ...]]
+  out.reserve(payload.elements.size());
+  for (auto& e : payload.elements)
+    out.push_back(std::move(e.str));
   return out;
 }
 
@@ -228,6 +190,47 @@ expected<json> call(connection& writer, connection& reader, const rpc_message& m
       return r.error();
     if (*r)
       return unwrap_result(msg, std::move(**r));
+  }
+}
+
+expected<json> call(connection& conn, const rpc_message& msg, const call_timeouts& t,
+                    bool& taken) {
+  using clock = std::chrono::steady_clock;
+  taken = false;
+  auto deadline = clock::now() + std::chrono::duration<double>(t.total);
+  auto key = result_key_from_return_path(msg.return_path);
+  if (!key)
+    return key.error();
+  auto wait_for = [&](double left) {
+    return std::min<double>(left, t.blpop_seconds > 0 ? t.blpop_seconds : left);
+  };
+  append_call(conn, msg, encode(msg), t.expiry_seconds);
+  append_wait(conn);
+  conn.append({"BLPOP", *key, seconds_arg(wait_for(t.total))});
+  auto sent = read_call_replies(conn);
+  if (sent || !conn.broken())
+    taken = true;
+  if (sent)
+    sent = read_wait_reply(conn, "RPUSH of a call to " + rpc_queue_key(msg.api_name));
+  if (!sent) {
+    // The BLPOP sent behind the refused command still waits on this
+    // connection: close it rather than wait for it.
+    if (!conn.broken()) {
+      conn.interrupter().interrupt();
+      (void)conn.read_reply();
+    }
+    return sent.error();
+  }
+  for (;;) {
+    auto r = read_result_reply(conn);
+    if (!r)
+      return r.error();
+    if (*r)
+      return unwrap_result(msg, std::move(**r));
+    double left = std::chrono::duration<double>(deadline - clock::now()).count();
+    if (left <= 0.0005)
+      return timeout_error(msg, t.total);
+    conn.append({"BLPOP", *key, seconds_arg(wait_for(left))});
   }
 }
 

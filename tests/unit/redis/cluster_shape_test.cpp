@@ -37,12 +37,11 @@ TEST(ClusterShape, ClusterSplitsKeysOfDifferentSlots) {
 }
 
 TEST(ClusterShape, ClusterKeepsKeysOfOneSlotTogetherInOrder) {
-  std::vector<std::string> keys{"a.x:result:{t}1", "shop:rpc_queue", "b.y:result:{t}2",
-                                "lightbus_cpp:wake:{t}"};
+  std::vector<std::string> keys{"a:rpc_queue{t}", "shop:rpc_queue", "b:rpc_queue{t}",
+                                "c{t}"};
   auto groups = groups_per_slot(keys, true);
   ASSERT_EQ(groups.size(), 2u);
-  EXPECT_EQ(groups[0],
-            (std::vector<std::string>{"a.x:result:{t}1", "b.y:result:{t}2", "lightbus_cpp:wake:{t}"}));
+  EXPECT_EQ(groups[0], (std::vector<std::string>{"a:rpc_queue{t}", "b:rpc_queue{t}", "c{t}"}));
   EXPECT_EQ(groups[1], std::vector<std::string>{"shop:rpc_queue"});
 }
 
@@ -51,39 +50,14 @@ TEST(ClusterShape, NoKeysNoGroups) {
   EXPECT_TRUE(groups_per_slot({}, false).empty());
 }
 
-TEST(ClusterShape, WakeKeyWithoutTagIsTheUsualUniqueKey) {
-  auto a = lightbus::redis::new_wake_key();
-  auto b = lightbus::redis::new_wake_key();
-  EXPECT_EQ(a.rfind("lightbus_cpp:wake:", 0), 0u);
-  EXPECT_EQ(a.find('{'), std::string::npos);
+TEST(ClusterShape, EachCallerHasAnInboxOfItsOwnThatItsCallsNameAsReturnPath) {
+  auto a = lightbus::redis::new_inbox_key();
+  auto b = lightbus::redis::new_inbox_key();
+  EXPECT_EQ(a.rfind("lightbus_cpp:inbox:", 0), 0u);
   EXPECT_NE(a, b);
-}
-
-TEST(ClusterShape, TaggedResultKeysShareTheSlotOfTheirWakeKey) {
-  auto tag = lightbus::redis::new_caller_tag();
-  auto other_tag = lightbus::redis::new_caller_tag();
-  ASSERT_NE(tag, other_tag);
-  auto wake = lightbus::redis::new_wake_key(tag);
-  EXPECT_EQ(wake, "lightbus_cpp:wake:{" + tag + "}");
-  std::vector<std::string> keys;
-  for (const char* api : {"store", "auth", "payments.card", "x"}) {
-    auto call = lightbus::make_rpc_message(api, "do_it", lightbus::json::object());
-    auto key = lightbus::result_key_from_return_path(
-      lightbus::redis::tagged_return_path(call, tag));
-    ASSERT_TRUE(key) << key.error().message;
-    // The protocol's result key, with the tag in front of the id.
-    EXPECT_EQ(*key, lightbus::rpc_result_key(api, "do_it", "{" + tag + "}" + call.id));
-    EXPECT_EQ(cluster::hash_slot(*key), cluster::hash_slot(wake));
-    keys.push_back(*key);
-  }
-  keys.push_back(wake);
-  EXPECT_EQ(groups_per_slot(keys, true).size(), 1u); // one BLPOP, never CROSSSLOT
-}
-
-TEST(ClusterShape, UntaggedResultKeysSpreadOverSlots) {
-  // Why the tag is needed: the protocol's own result keys of two calls land
-  // in different slots (almost always; these two do).
-  auto a = lightbus::rpc_result_key("store", "get", "1");
-  auto b = lightbus::rpc_result_key("store", "get", "2");
-  EXPECT_NE(cluster::hash_slot(a), cluster::hash_slot(b));
+  // One key: one slot on a Redis Cluster, so one pop takes every result.
+  auto key = lightbus::result_key_from_return_path(lightbus::return_path_for(a));
+  ASSERT_TRUE(key) << key.error().message;
+  EXPECT_EQ(*key, a);
+  EXPECT_EQ(groups_per_slot({a}, true).size(), 1u);
 }

@@ -54,50 +54,33 @@ expected<json> unwrap_result(const rpc_message& call, result_message res);
 /// Returns the timeout error of a call, naming API and procedure.
 error timeout_error(const rpc_message& call, double seconds);
 
-/// Returns a new private wake-up key for a result reader
-/// (`lightbus_cpp:wake:<uuid>`): pushed to end a BLPOP that must take a new
-/// result key into account. With a `caller_tag` (a Redis Cluster) the key is
-/// `lightbus_cpp:wake:{tag}`, in the slot of the caller's result keys.
-std::string new_wake_key(std::string_view caller_tag = {});
+/// Returns a new inbox key for one caller (`lightbus_cpp:inbox:<uuid1>`). A
+/// caller of many calls at once (`bus.actor()`) names it as the return path
+/// of every call it makes, so all its results queue in one list: one
+/// blocking pop takes all that are ready, whatever calls they answer (each
+/// names its call: `rpc_message_id`). Servers push to whatever return path a
+/// call names (spec §3.4), so Python and C++ servers alike answer it; one key
+/// is one slot on a Redis Cluster.
+std::string new_inbox_key();
 
-/// Returns a new tag naming one caller (one result reader) on a Redis
-/// Cluster: its result keys and wake-up key carry it as a hash tag, so its
-/// one BLPOP over all of them (and the drain script) name keys of one slot.
-std::string new_caller_tag();
-
-/// Returns the return path of `call` for a caller on a Redis Cluster:
-/// `redis+key://{api}.{procedure}:result:{tag}{id}` (`{tag}` literally in
-/// braces): the protocol's result key with the caller's hash tag in front of
-/// the id. Servers push to whatever return path a call names (spec §3.4), so
-/// Python and C++ servers alike answer it.
-std::string tagged_return_path(const rpc_message& call, std::string_view caller_tag);
-
-/// Appends `RPUSH wake_key 1` + `EXPIRE wake_key 60` to the pipeline; returns
-/// the number of replies to read (2).
-size_t append_wake(connection& conn, const std::string& wake_key);
-
-/// A result blob and the key it was popped from.
-struct popped_result {
-  std::string key;
-  std::string blob;
-};
-
-/// `BLPOP k1 .. kn wake_key seconds`: the first result ready (Redis returns the
-/// first non-empty key, in the order given), a wake-up (`key == wake_key`),
-/// or nothing (timeout).
-expected<std::optional<popped_result>> wait_any_result(connection& conn,
-                                                       const std::vector<std::string_view>& keys,
-                                                       const std::string& wake_key,
-                                                       double seconds);
-
-/// Pops whatever is ready on `keys` in one round trip (a Lua script of
-/// `LPOP`s), in the order of `keys`.
-expected<std::vector<popped_result>> drain_results(connection& conn,
-                                                   const std::vector<std::string_view>& keys);
+/// `BLMPOP seconds 1 inbox LEFT COUNT max` (Redis 7; before it `BLPOP inbox
+/// seconds`, one result): the result blobs waiting in `inbox`, in the order
+/// they came, waiting up to `seconds` for the first; none after a timeout.
+expected<std::vector<std::string>> wait_inbox(connection& conn, const std::string& inbox,
+                                              size_t max, double seconds, bool use_blmpop);
 
 /// Sends `call` and waits for its result on `reader` (BLPOP), up to `t.total`.
 expected<json> call(connection& writer, connection& reader, const rpc_message& call,
                     const call_timeouts& t);
+
+/// As above on one connection, when the call and its result go to the same
+/// Redis (not a Cluster): `SET` + `RPUSH` + the first `BLPOP` leave in one
+/// write, so a call costs the caller one write and one wake-up. `taken` is
+/// set once Redis answered the `SET` and `RPUSH` (false: a transport failure
+/// before that, so the call most likely never reached Redis). A refused
+/// `SET` or `RPUSH` closes the connection (its `BLPOP` still waits there).
+expected<json> call(connection& conn, const rpc_message& call, const call_timeouts& t,
+                    bool& taken);
 
 // -- worker side ------------------------------------------------------------------
 
