@@ -42,11 +42,12 @@ using receiver_actor = caf::stateful_actor<receiver_state>;
 // times out).
 void refuse(receiver_actor* self, const std::string& blob, const error& why) {
   auto& st = self->state;
-  auto doc = json::parse(blob, nullptr, false);
+  auto doc = parse_json_replacing_invalid_utf8(blob);
   const json* id = nullptr;
-  if (doc.is_object() && doc.contains("metadata") && doc["metadata"].is_object())
-    if (auto i = doc["metadata"].find("rpc_message_id"); i != doc["metadata"].end())
-      id = &*i;
+  if (doc && doc->is_object())
+    if (auto md = doc->find("metadata"); md != doc->end() && md->is_object())
+      if (auto i = md->find("rpc_message_id"); i != md->end())
+        id = &*i;
   if (id && id->is_string()) {
     self->send(st.router, failed_atom::value, id->get<std::string>(),
                make_error(errc::invalid_message, "the result could not be read: " + why.message));

@@ -110,6 +110,49 @@ TEST_F(ActorClient, RequestToUnservedApiFailsWithinItsTimeout) {
   EXPECT_LT(res.seconds, 1.5);
 }
 
+// Every call of one client names one inbox as its return path, so results
+// that are ready together are taken by one pop. A result that cannot be read
+// fails the call it names at once (not at its timeout); bytes that name no
+// call are dropped, and the results behind them still reach their calls.
+TEST_F(ActorClient, CallsShareOneInboxAndABadResultFailsOnlyItsOwnCall) {
+  using lightbus::test::command;
+  auto bus = lightbus::create(cfg_); // no worker: the test answers
+  auto first = request_from_actor(bus, api_ + ".add", {{"a", 1}, {"b", 2}}, 4.0);
+  auto second = request_from_actor(bus, api_ + ".add", {{"a", 3}, {"b", 4}}, 4.0);
+  std::vector<lightbus::rpc_message> calls;
+  while (calls.size() < 2) {
+    auto r = command(*conn_, {"BLPOP", lightbus::rpc_queue_key(api_), "5"});
+    ASSERT_FALSE(r.is_nil()) << "the client sent " << calls.size() << " of 2 calls";
+    auto call = lightbus::decode_rpc_message(r.elements.at(1).str);
+    ASSERT_TRUE(call) << call.error().message;
+    calls.push_back(std::move(*call));
+  }
+  ASSERT_EQ(calls[0].return_path, calls[1].return_path);
+  auto inbox = lightbus::result_key_from_return_path(calls[0].return_path);
+  ASSERT_TRUE(inbox) << inbox.error().message;
+  EXPECT_EQ(inbox->rfind("lightbus_cpp:inbox:", 0), 0u) << *inbox;
+  // Which call is the first request's: the one adding 1 and 2.
+  auto& good = calls[0].kwargs["a"] == json(1) ? calls[0] : calls[1];
+  auto& bad = &good == &calls[0] ? calls[1] : calls[0];
+  command(*conn_,
+          {"RPUSH", *inbox, "not JSON \xff\xfe", R"({"metadata": {"id": "r1", "rpc_message_id": ")"
+                                                    + bad.id + R"(", "error": 5}})",
+           lightbus::encode(lightbus::make_result(good, json(3)))});
+
+  ASSERT_EQ(first.wait_for(3s), std::future_status::ready);
+  auto ok = first.get();
+  ASSERT_TRUE(ok.value) << lightbus::to_string(*ok.error);
+  EXPECT_EQ(*ok.value, json(3));
+  ASSERT_EQ(second.wait_for(3s), std::future_status::ready)
+    << "a result that cannot be read left its call waiting";
+  auto refused = second.get();
+  ASSERT_TRUE(refused.error) << "got " << refused.value->dump();
+  EXPECT_EQ(refused.error->code, lightbus::errc::invalid_message) << refused.error->message;
+  EXPECT_THAT(refused.error->message, HasSubstr("could not be read"));
+  EXPECT_LT(refused.seconds, 3.5) << "answered by its timeout, not by the result";
+  EXPECT_EQ(command(*conn_, {"LLEN", *inbox}).integer, 0);
+}
+
 TEST_F(ActorClient, RequestUsesTheBusOfAnExistingActorSystem) {
   start_worker();
   caf::actor_system_config sys_cfg;
