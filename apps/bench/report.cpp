@@ -41,6 +41,16 @@ bool throughput_met(const rpc_report& r) {
   return r.actor_throughput.per_second >= target_calls_per_second;
 }
 
+bool pipelined_ratio_met(const rpc_report& r) {
+  return r.raw_pipelined
+         && ratio(r.actor_throughput.per_second, r.raw_pipelined->per_second)
+              >= target_pipelined_ratio;
+}
+
+bool threads_met(const rpc_report& r) {
+  return r.thread_throughput && r.thread_throughput->per_second >= target_thread_calls_per_second;
+}
+
 const char* verdict(bool met) {
   return met ? "PASS" : "MISS";
 }
@@ -74,6 +84,7 @@ json to_json(const rpc_report& r) {
   }
   out["lightbus_sequential"] = to_json(r.sequential);
   out["lightbus_actor_throughput"] = to_json(r.actor_throughput);
+  out["lightbus_actor_throughput_caf_timeout"] = to_json(r.actor_throughput_timeout);
   out["lightbus_thread_throughput"] = r.thread_throughput ? to_json(*r.thread_throughput)
                                                           : json(nullptr);
   out["ratios"] = {
@@ -92,6 +103,17 @@ json to_json(const rpc_report& r) {
       {"inflight", s.inflight},
       {"value", r.actor_throughput.per_second},
       {"met", throughput_met(r)}}},
+    {"calls_per_second_vs_raw_pipelined",
+     {{"target_min", target_pipelined_ratio},
+      {"value", r.raw_pipelined ? json(ratio(r.actor_throughput.per_second,
+                                             r.raw_pipelined->per_second))
+                                : json(nullptr)},
+      {"met", pipelined_ratio_met(r)}}},
+    {"blocking_calls_per_second_from_threads",
+     {{"target_min", target_thread_calls_per_second},
+      {"threads", s.threads},
+      {"value", r.thread_throughput ? json(r.thread_throughput->per_second) : json(nullptr)},
+      {"met", threads_met(r)}}},
   };
   return out;
 }
@@ -142,6 +164,7 @@ void print_table(const rpc_report& r) {
   if (r.raw_pipelined)
     trow("raw hiredis RPC, pipelined (BLMPOP batches)", *r.raw_pipelined, false);
   trow("lightbus, actor API (bus.actor())", r.actor_throughput, true);
+  trow("  (each request with a 10 s CAF timeout)", r.actor_throughput_timeout, true);
   if (r.thread_throughput)
     trow("lightbus, blocking bus.call per thread", *r.thread_throughput, true);
   if (r.raw_pipelined)
@@ -149,13 +172,22 @@ void print_table(const rpc_report& r) {
                 ratio(r.actor_throughput.per_second, r.raw_pipelined->per_second));
   std::printf("\n");
 
-  std::printf("targets (issue #2)\n");
+  std::printf("targets (issue 13)\n");
   std::printf("  sequential p50: %.1f µs = %.2fx raw %.1f µs (target <= %.1fx)   %s\n",
               r.sequential.p50, ratio(r.sequential.p50, r.raw.p50), r.raw.p50,
               target_p50_ratio, verdict(p50_met(r)));
   std::printf("  throughput with %zu in flight: %.0f calls/s (target >= %.0f)   %s\n",
               s.inflight, r.actor_throughput.per_second, target_calls_per_second,
               verdict(throughput_met(r)));
+  if (r.raw_pipelined)
+    std::printf("  the same / raw pipelined: %.2fx (target >= %.1fx)   %s\n",
+                ratio(r.actor_throughput.per_second, r.raw_pipelined->per_second),
+                target_pipelined_ratio, verdict(pipelined_ratio_met(r)));
+  if (r.thread_throughput)
+    std::printf("  blocking bus.call from %zu threads: %.0f calls/s (target >= %.0f with %zu)   "
+                "%s\n",
+                s.threads, r.thread_throughput->per_second, target_thread_calls_per_second,
+                target_threads, verdict(threads_met(r) && s.threads == target_threads));
   std::fflush(stdout);
 }
 
