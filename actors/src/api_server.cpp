@@ -58,6 +58,7 @@ struct function_link {
 // back through the server), else back to the server, which runs the hooks
 // one call at a time as before.
 caf::behavior function_handler(caf::event_based_actor* self, function_link link) {
+  name_thread("lb.rpc-handler");
   drop_strays(self, "function handler");
   return {
     [self, link](invoke_atom, uint64_t seq, const std::shared_ptr<const rpc_message>& call) {

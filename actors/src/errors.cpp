@@ -1,5 +1,7 @@
 #include "lightbus/actors/errors.hpp"
 
+#include <pthread.h>
+
 #include <thread>
 
 #include <caf/atom.hpp>
@@ -150,6 +152,13 @@ void reader_control::unblock() {
   // socket loses nothing.
   if (intr)
     intr->interrupt();
+}
+
+void name_thread(const char* name) noexcept {
+  char buf[16] = {};
+  for (size_t i = 0; i + 1 < sizeof(buf) && name[i] != '\0'; ++i)
+    buf[i] = name[i];
+  (void)pthread_setname_np(pthread_self(), buf);
 }
 
 } // namespace detail

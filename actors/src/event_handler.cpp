@@ -21,6 +21,7 @@ constexpr auto max_run_time = std::chrono::milliseconds(2);
 
 caf::behavior function_handler(caf::event_based_actor* self, event_handler fn,
                                std::shared_ptr<std::atomic<bool>> halt) {
+  name_thread("lb.listener");
   drop_strays(self, "function listener");
   return {
     [fn](event_atom, const event_message& msg) -> caf::result<bool> {

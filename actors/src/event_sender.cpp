@@ -132,6 +132,7 @@ void answer_next(event_sender_actor* self, redis::reply& r) {
 // mailbox. Each fire is answered with its stream id, in order.
 caf::behavior event_sender(event_sender_actor* self, redis::connection_options redis,
                            long long max_len) {
+  name_thread("lb.event-send");
   drop_strays(self, "event sender");
   self->state.redis = std::move(redis);
   self->state.redis.read_timeout =

@@ -272,4 +272,9 @@ std::string handler_error_text(std::string_view handler, const caf::error& err);
 /// Every long-lived actor of ours calls this first; `who` names it in the log.
 void drop_strays(caf::scheduled_actor* self, std::string who);
 
+/// Names the calling thread (at most 15 characters show), so that `top -H`,
+/// `ps -L` and `perf` tell a detached actor's thread by its job. Called first
+/// in the behavior of each detached actor, which runs on its own thread.
+void name_thread(const char* name) noexcept;
+
 } // namespace lightbus::detail

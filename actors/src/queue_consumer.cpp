@@ -234,6 +234,7 @@ void finish_pending(consumer_actor* self) {
 }
 
 caf::behavior queue_consumer(consumer_actor* self, consumer_config cfg, caf::actor server) {
+  name_thread("lb.rpc-queue");
   drop_strays(self, "RPC queue consumer " + cfg.api_name);
   auto& st = self->state;
   st.queue = rpc_queue_key(cfg.api_name);

@@ -98,6 +98,7 @@ bool receive_once(receiver_actor* self, redis::connection& conn) {
 
 caf::behavior receiver(receiver_actor* self, redis::connection_options redis, std::string inbox,
                        caf::actor router, std::shared_ptr<reader_control> control) {
+  name_thread("lb.rpc-inbox");
   drop_strays(self, "RPC result reader");
   auto& st = self->state;
   st.redis = std::move(redis);

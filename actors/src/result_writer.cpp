@@ -87,6 +87,7 @@ void flush(writer_actor* self) {
 
 caf::behavior result_writer(writer_actor* self, redis::connection_options redis, int ttl,
                             caf::actor server) {
+  name_thread("lb.rpc-results");
   drop_strays(self, "result writer");
   self->state.redis = std::move(redis);
   self->state.redis.read_timeout =

@@ -41,6 +41,7 @@ void fail_batch(sender_actor* self, const error& err) {
 }
 
 caf::behavior sender(sender_actor* self, redis::connection_options rpc_redis, caf::actor router) {
+  name_thread("lb.rpc-send");
   drop_strays(self, "RPC call sender");
   auto& st = self->state;
   st.rpc_redis = std::move(rpc_redis);

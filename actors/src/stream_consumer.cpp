@@ -191,6 +191,7 @@ void read_once(stream_consumer_actor* self) {
 caf::behavior stream_consumer(stream_consumer_actor* self, subscription sub,
                               size_t max_in_flight, caf::actor listener,
                               std::shared_ptr<reader_control> control) {
+  name_thread("lb.stream-read");
   drop_strays(self, "stream consumer " + sub.stream);
   auto& st = self->state;
   st.sub = std::move(sub);

@@ -123,6 +123,7 @@ expected<void> reclaim_all(redis::connection& c, const std::vector<subscription>
 }
 
 caf::behavior stream_writer(stream_writer_actor* self, redis::connection_options redis) {
+  name_thread("lb.stream-write");
   drop_strays(self, "stream writer");
   redis.read_timeout = std::chrono::seconds(5);
   self->state.redis.emplace(std::move(redis), reconnect_policy);

@@ -92,6 +92,7 @@ void run_once(runner_actor* self) {
 }
 
 caf::behavior task_runner(runner_actor* self, std::shared_ptr<task_runner_config> cfg) {
+  name_thread("lb.task");
   drop_strays(self, "task runner");
   auto& st = self->state;
   st.cfg = std::move(cfg);
