@@ -67,6 +67,61 @@ TEST(RpcPipeline, APendingPopThatTimesOutReturnsNothing) {
   EXPECT_EQ(pong->str, "PONG");
 }
 
+// The actor client's inbox: one pop takes every result ready, in order, at
+// most `max`; before Redis 7 (BLPOP) one at a time; nothing after a timeout.
+TEST(RpcPipeline, AnInboxPopTakesTheResultsReadyInOrder) {
+  for (bool use_blmpop : {true, false}) {
+    SCOPED_TRACE(use_blmpop ? "BLMPOP" : "BLPOP (Redis < 7)");
+    auto inbox = redis::new_inbox_key();
+    auto conn = t::connect(t::redis_url(), 10s);
+    auto writer = t::connect(t::redis_url(), 10s);
+    t::command(writer, {"RPUSH", inbox, "r1", "r2", "r3"});
+    std::vector<std::string> got;
+    while (got.size() < 3) {
+      auto popped = redis::wait_inbox(conn, inbox, 2, 1, use_blmpop);
+      ASSERT_TRUE(popped) << popped.error().message;
+      ASSERT_FALSE(popped->empty()) << "after " << got.size() << " result(s)";
+      EXPECT_LE(popped->size(), use_blmpop ? 2u : 1u);
+      got.insert(got.end(), popped->begin(), popped->end());
+    }
+    EXPECT_EQ(got, (std::vector<std::string>{"r1", "r2", "r3"}));
+    auto none = redis::wait_inbox(conn, inbox, 2, 0.05, use_blmpop);
+    ASSERT_TRUE(none) << none.error().message;
+    EXPECT_TRUE(none->empty());
+    EXPECT_EQ(conn.command({"PING"})->str, "PONG") << "the connection is out of step";
+  }
+}
+
+// A blocking call on one connection (SET + RPUSH + BLPOP in one write): its
+// result is read, a call nobody answers times out, and either way the
+// connection stays in step for the next command.
+TEST(RpcPipeline, ACallOnOneConnectionTimesOutInStep) {
+  auto api = t::unique_api_name();
+  auto conn = t::connect(t::redis_url(), 10s);
+  auto server = t::connect(t::redis_url(), 10s);
+  redis::call_timeouts timeouts;
+  timeouts.total = 0.3;
+  timeouts.blpop_seconds = 1;
+  bool taken = false;
+  auto unanswered = lightbus::make_rpc_message(api, "add", {{"a", 1}});
+  auto r = redis::call(conn, unanswered, timeouts, taken);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, lightbus::errc::timeout) << r.error().message;
+  EXPECT_TRUE(taken);
+  EXPECT_EQ(conn.command({"PING"})->str, "PONG") << "the connection is out of step";
+
+  auto answered = lightbus::make_rpc_message(api, "add", {{"a", 2}});
+  auto key = *lightbus::result_key_from_return_path(answered.return_path);
+  t::command(server, {"RPUSH", key, lightbus::encode(lightbus::make_result(answered, json(7)))});
+  timeouts.total = 5;
+  r = redis::call(conn, answered, timeouts, taken);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(*r, json(7));
+  EXPECT_EQ(t::command(server, {"LLEN", lightbus::rpc_queue_key(api)}).integer, 2)
+    << "both calls reached the queue";
+  EXPECT_EQ(conn.command({"PING"})->str, "PONG") << "the connection is out of step";
+}
+
 using WorkerPipeline = t::worker_fixture;
 
 // With two calls in flight (held at the probe's gate) the consumer sends its
