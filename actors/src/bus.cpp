@@ -96,7 +96,8 @@ struct bus_state {
       ac.result_url, std::chrono::seconds(ac.result_blpop_seconds + 5)));
     if (!r)
       return r.error();
-    auto lease = std::make_unique<call_lease>(call_lease{ac.rpc_url, ac.result_url, std::move(*r), {}});
+    auto lease =
+      std::make_unique<call_lease>(call_lease{ac.rpc_url, ac.result_url, std::move(*r), {}});
     if (ac.rpc_url != ac.result_url || lease->reader.cluster()) {
       auto w =
         redis::connection::open(detail::redis_options(ac.rpc_url, std::chrono::seconds(5)));
@@ -222,7 +223,8 @@ expected<json> bus::try_call(std::string_view name, json kwargs,
   auto lease = state_->acquire(ac, reused);
   if (!lease)
     return lease.error();
-  // Whether Redis took the call (else a failure sending it).
+  // Sends the call on `l`; `taken` says whether Redis took it (false: sending
+  // it failed, so it most likely never arrived).
   auto send = [&](detail::call_lease& l, bool& taken) {
     if (!l.writer)
       return redis::call(l.reader, *msg, t, taken);
