@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -327,4 +328,31 @@ TEST(SentinelCredentials, OneSentinelRefusingWhileAnotherAnswersStillFindsTheMas
   ASSERT_TRUE(pong && pong->str == "PONG");
   EXPECT_EQ(logs.count(spdlog::level::warn, "refused authentication"), 1u) << logs.all();
   EXPECT_EQ(logs.all().find("sentinel-secret"), std::string::npos) << logs.all();
+}
+
+// Sentinels whose password changes while a connection lives: the watcher
+// (subscribed to +switch-master) is refused when it next connects (after 5 s
+// without a message) and says so once, with what that costs and never a
+// password; the connection to the master goes on.
+TEST(SentinelCredentials, AWatcherRefusedAfterThePasswordChangedSaysSoOnce) {
+  sentinels s{{"sentinel-secret"}};
+  t::log_capture logs;
+  auto conn = sentinels::open(s.url(s.master_password, "sentinel-secret"));
+  ASSERT_TRUE(conn) << conn.error().message;
+  auto admin =
+    sentinels::open("redis://:sentinel-secret@127.0.0.1:" + std::to_string(s.ports.at(0)));
+  ASSERT_TRUE(admin) << admin.error().message;
+  auto changed = admin->command({"ACL", "SETUSER", "default", "resetpass", ">changed-secret"});
+  ASSERT_TRUE(changed && !changed->is_error());
+  const char* said = "refused its credentials";
+  EXPECT_TRUE(t::wait_until([&] { return logs.count(spdlog::level::warn, said) >= 1; }, 20s))
+    << logs.all();
+  std::this_thread::sleep_for(3s); // refused again about once a second meanwhile
+  EXPECT_EQ(logs.count(spdlog::level::warn, said), 1u) << logs.all();
+  EXPECT_NE(logs.all().find("sentinel_password"), std::string::npos) << logs.all();
+  for (const auto& secret : {std::string("sentinel-secret"), std::string("changed-secret"),
+                             s.master_password})
+    EXPECT_EQ(logs.all().find(secret), std::string::npos) << logs.all();
+  auto pong = conn->command({"PING"});
+  ASSERT_TRUE(pong && pong->str == "PONG");
 }

@@ -69,6 +69,9 @@ private:
   void run() {
     auto log = logger("redis");
     size_t next = 0;
+    // Set while the Sentinels refuse our credentials: said once a streak,
+    // with what it costs, never with the password.
+    bool refused = false;
     for (;;) {
       const auto& [host, port] = url_.sentinels[next % url_.sentinels.size()];
       connection_options s;
@@ -78,7 +81,15 @@ private:
       s.connect_timeout = std::chrono::milliseconds(2000);
       s.read_timeout = std::chrono::milliseconds(5000);
       bool quiet = false;
-      if (auto conn = connection::open(s)) {
+      auto conn = connection::open(s);
+      if (!conn && conn.error().code == errc::invalid_config && !refused) {
+        refused = true;
+        log->warn("Sentinel watcher for master '{}': Sentinel {}:{} refused its credentials "
+                  "({}); until the Sentinels take the URL's sentinel_password again, a "
+                  "failover is noticed only when connections to the old master fail",
+                  url_.master_name, host, port, conn.error().message);
+      }
+      if (conn) {
         {
           std::lock_guard<std::mutex> guard{mtx_};
           if (stop_)
@@ -86,6 +97,11 @@ private:
           sub_ = conn->interrupter();
         }
         auto sub = conn->command({"SUBSCRIBE", "+switch-master"});
+        if (sub && !sub->is_error() && refused) {
+          refused = false;
+          log->info("Sentinel watcher for master '{}': subscribed again on Sentinel {}:{}",
+                    url_.master_name, host, port);
+        }
         for (bool ok = sub && !sub->is_error(); ok;) {
           auto msg = conn->read_reply();
           if (!msg) {
