@@ -19,13 +19,9 @@
 
 namespace lightbus::detail {
 
-/// A result a receiver read, with the id of the call it answers.
-struct received_result {
-  std::string id;
-  result_message result;
-};
-/// The results one pop found (all ready at once), sent in one message.
-using received_results = std::vector<received_result>;
+/// The results one pop found (all ready at once), sent in one message; each
+/// names the call it answers (`rpc_message_id`).
+using received_results = std::vector<result_message>;
 
 } // namespace lightbus::detail
 
@@ -35,9 +31,9 @@ namespace lightbus::detail {
 
 /// Detached: waits on `inbox` (the return path of every call of the router
 /// to this Redis) and sends `(result_atom, received_results)` to `router`
-/// for each pop: every result ready, in one message, each with the id of the
-/// call it answers (`rpc_message_id`). A result that cannot be read is
-/// logged and dropped (its call then times out).
+/// for each pop: every result ready, in one message. A result that cannot
+/// be read is `(failed_atom, id, error)` for the call it names; one that
+/// names no call is logged and dropped.
 caf::actor spawn_result_receiver(caf::local_actor* router, redis::connection_options redis,
                                  std::string inbox, std::shared_ptr<reader_control> control);
 

@@ -113,8 +113,10 @@ void complete(router_actor* self, const std::string& id, expected<json> outcome)
   st.pending.erase(i);
 }
 
-// The result of call `id` came back: checked (schema, hooks) and answered.
-void result_arrived(router_actor* self, const std::string& id, result_message res) {
+// The result of call `res.rpc_message_id` came back: checked (schema, hooks)
+// and answered.
+void result_arrived(router_actor* self, result_message res) {
+  auto id = std::move(res.rpc_message_id);
   auto i = self->state.pending.find(id);
   if (i == self->state.pending.end())
     return; // timed out already
@@ -362,7 +364,7 @@ caf::behavior router(router_actor* self, config cfg, std::shared_ptr<schema_cach
     },
     [=](result_atom, received_results& results) {
       for (auto& r : results)
-        result_arrived(self, r.id, std::move(r.result));
+        result_arrived(self, std::move(r));
     },
     [=](failed_atom, const std::string& id, const error& err) {
       auto i = self->state.pending.find(id);

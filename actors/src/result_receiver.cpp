@@ -2,7 +2,7 @@
 //
 // Detached (the pop blocks). Every call its router sends to this Redis names
 // the same return path, the receiver's inbox, so one blocking pop
-// (`redis::wait_inbox`: BLMPOP ... COUNT n) takes every result that is ready,
+// (`redis::pop_calls` on the inbox: BLMPOP ... COUNT n) takes every result that is ready,
 // whatever calls they answer, and they go to the router in one message. No
 // key per call to watch, no wake-up when a call starts. Redis commands:
 // libs/redis/src/rpc_transport.cpp.
@@ -73,7 +73,7 @@ void reconnect_later(receiver_actor* self, const error& err) {
 // One blocking pop; false when it failed (a read is scheduled already).
 bool receive_once(receiver_actor* self, redis::connection& conn) {
   auto& st = self->state;
-  auto blobs = redis::wait_inbox(conn, st.inbox, max_popped, 0.5, st.use_blmpop);
+  auto blobs = redis::pop_calls(conn, st.inbox, max_popped, 0.5, st.use_blmpop);
   if (!blobs) {
     reconnect_later(self, blobs.error());
     return false;
@@ -88,8 +88,7 @@ bool receive_once(receiver_actor* self, redis::connection& conn) {
       refuse(self, blob, res.error());
       continue;
     }
-    auto id = res->rpc_message_id;
-    out.push_back(received_result{std::move(id), std::move(*res)});
+    out.push_back(std::move(*res));
   }
   if (!out.empty())
     self->send(st.router, result_atom::value, std::move(out));

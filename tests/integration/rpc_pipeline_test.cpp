@@ -78,14 +78,14 @@ TEST(RpcPipeline, AnInboxPopTakesTheResultsReadyInOrder) {
     t::command(writer, {"RPUSH", inbox, "r1", "r2", "r3"});
     std::vector<std::string> got;
     while (got.size() < 3) {
-      auto popped = redis::wait_inbox(conn, inbox, 2, 1, use_blmpop);
+      auto popped = redis::pop_calls(conn, inbox, 2, 1, use_blmpop);
       ASSERT_TRUE(popped) << popped.error().message;
       ASSERT_FALSE(popped->empty()) << "after " << got.size() << " result(s)";
       EXPECT_LE(popped->size(), use_blmpop ? 2u : 1u);
       got.insert(got.end(), popped->begin(), popped->end());
     }
     EXPECT_EQ(got, (std::vector<std::string>{"r1", "r2", "r3"}));
-    auto none = redis::wait_inbox(conn, inbox, 2, 0.05, use_blmpop);
+    auto none = redis::pop_calls(conn, inbox, 2, 0.05, use_blmpop);
     ASSERT_TRUE(none) << none.error().message;
     EXPECT_TRUE(none->empty());
     EXPECT_EQ(conn.command({"PING"})->str, "PONG") << "the connection is out of step";

@@ -141,51 +141,30 @@ std::string new_inbox_key() {
   return "lightbus_cpp:inbox:" + make_uuid1();
 }
 
-expected<std::vector<std::string>> wait_inbox(connection& conn, const std::string& inbox,
-                                              size_t max, double seconds, bool use_blmpop) {
-  auto timeout = seconds_arg(seconds);
-  if (use_blmpop)
-    conn.append({"BLMPOP", timeout, "1", inbox, "LEFT", "COUNT", std::to_string(max)});
-  else
-    conn.append({"BLPOP", inbox, timeout});
-  const char* what = use_blmpop ? "BLMPOP" : "BLPOP";
-  auto r = conn.read_reply();
-  std::vector<std::string> out;
-  if (!r)
-    return r.error();
-  if (r->is_error())
-    return reply_error(*r, what);
-  if (r->is_nil())
-    return out;
-  if (!r->is_array() || r->elements.size() != 2)
-    return make_error(errc::invalid_message, std::string(what) + ": unexpected reply shape");
-  auto& payload = r->elements[1];
-  if (!use_blmpop) {
-    out.push_back(std::move(payload.str));
-    return out;
-  }
-  // BLMPOP: [key, [v1, v2, ...]]
-  out.reserve(payload.elements.size());
-  for (auto& e : payload.elements)
-    out.push_back(std::move(e.str));
-  return out;
+namespace {
+
+using call_clock = std::chrono::steady_clock;
+
+/// The length of the next result BLPOP with `left` seconds of the call's
+/// total wait remaining.
+double blpop_seconds(const call_timeouts& t, double left) {
+  return std::min<double>(left, t.blpop_seconds > 0 ? t.blpop_seconds : left);
 }
 
-expected<json> call(connection& writer, connection& reader, const rpc_message& msg,
-                    const call_timeouts& t) {
-  using clock = std::chrono::steady_clock;
-  auto deadline = clock::now() + std::chrono::duration<double>(t.total);
-  if (auto r = send_call(writer, msg, t.expiry_seconds); !r)
-    return r.error();
-  auto key = result_key_from_return_path(msg.return_path);
-  if (!key)
-    return key.error();
+/// Waits for `msg`'s result on `key`, one BLPOP after the other until
+/// `deadline`; with `first_sent`, the first BLPOP went out already.
+expected<json> await_result(connection& conn, const rpc_message& msg, const std::string& key,
+                            const call_timeouts& t, call_clock::time_point deadline,
+                            bool first_sent) {
   for (;;) {
-    double left = std::chrono::duration<double>(deadline - clock::now()).count();
-    if (left <= 0.0005)
-      return timeout_error(msg, t.total);
-    double wait = std::min<double>(left, t.blpop_seconds > 0 ? t.blpop_seconds : left);
-    auto r = wait_result(reader, *key, wait);
+    if (!first_sent) {
+      double left = std::chrono::duration<double>(deadline - call_clock::now()).count();
+      if (left <= 0.0005)
+        return timeout_error(msg, t.total);
+      conn.append({"BLPOP", key, seconds_arg(blpop_seconds(t, left))});
+    }
+    first_sent = false;
+    auto r = read_result_reply(conn);
     if (!r)
       return r.error();
     if (*r)
@@ -193,20 +172,34 @@ expected<json> call(connection& writer, connection& reader, const rpc_message& m
   }
 }
 
-expected<json> call(connection& conn, const rpc_message& msg, const call_timeouts& t,
-                    bool& taken) {
-  using clock = std::chrono::steady_clock;
-  taken = false;
-  auto deadline = clock::now() + std::chrono::duration<double>(t.total);
+call_clock::time_point deadline_after(double seconds) {
+  return call_clock::now()
+         + std::chrono::duration_cast<call_clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+} // namespace
+
+expected<json> call(connection& writer, connection& reader, const rpc_message& msg,
+                    const call_timeouts& t) {
+  auto deadline = deadline_after(t.total);
+  if (auto r = send_call(writer, msg, t.expiry_seconds); !r)
+    return r.error();
   auto key = result_key_from_return_path(msg.return_path);
   if (!key)
     return key.error();
-  auto wait_for = [&](double left) {
-    return std::min<double>(left, t.blpop_seconds > 0 ? t.blpop_seconds : left);
-  };
+  return await_result(reader, msg, *key, t, deadline, false);
+}
+
+expected<json> call(connection& conn, const rpc_message& msg, const call_timeouts& t,
+                    bool& taken) {
+  taken = false;
+  auto deadline = deadline_after(t.total);
+  auto key = result_key_from_return_path(msg.return_path);
+  if (!key)
+    return key.error();
   append_call(conn, msg, encode(msg), t.expiry_seconds);
   append_wait(conn);
-  conn.append({"BLPOP", *key, seconds_arg(wait_for(t.total))});
+  conn.append({"BLPOP", *key, seconds_arg(blpop_seconds(t, t.total))});
   auto sent = read_call_replies(conn);
   if (sent || !conn.broken())
     taken = true;
@@ -221,17 +214,7 @@ expected<json> call(connection& conn, const rpc_message& msg, const call_timeout
     }
     return sent.error();
   }
-  for (;;) {
-    auto r = read_result_reply(conn);
-    if (!r)
-      return r.error();
-    if (*r)
-      return unwrap_result(msg, std::move(**r));
-    double left = std::chrono::duration<double>(deadline - clock::now()).count();
-    if (left <= 0.0005)
-      return timeout_error(msg, t.total);
-    conn.append({"BLPOP", *key, seconds_arg(wait_for(left))});
-  }
+  return await_result(conn, msg, *key, t, deadline, true);
 }
 
 void append_pop(connection& conn, const std::vector<std::string>& queues, size_t max,

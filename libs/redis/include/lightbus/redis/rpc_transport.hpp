@@ -57,17 +57,11 @@ error timeout_error(const rpc_message& call, double seconds);
 /// Returns a new inbox key for one caller (`lightbus_cpp:inbox:<uuid1>`). A
 /// caller of many calls at once (`bus.actor()`) names it as the return path
 /// of every call it makes, so all its results queue in one list: one
-/// blocking pop takes all that are ready, whatever calls they answer (each
-/// names its call: `rpc_message_id`). Servers push to whatever return path a
-/// call names (spec §3.4), so Python and C++ servers alike answer it; one key
-/// is one slot on a Redis Cluster.
+/// blocking pop (`pop_calls` on the inbox) takes all that are ready,
+/// whatever calls they answer (each names its call: `rpc_message_id`).
+/// Servers push to whatever return path a call names (spec §3.4), so Python
+/// and C++ servers alike answer it; one key is one slot on a Redis Cluster.
 std::string new_inbox_key();
-
-/// `BLMPOP seconds 1 inbox LEFT COUNT max` (Redis 7; before it `BLPOP inbox
-/// seconds`, one result): the result blobs waiting in `inbox`, in the order
-/// they came, waiting up to `seconds` for the first; none after a timeout.
-expected<std::vector<std::string>> wait_inbox(connection& conn, const std::string& inbox,
-                                              size_t max, double seconds, bool use_blmpop);
 
 /// Sends `call` and waits for its result on `reader` (BLPOP), up to `t.total`.
 expected<json> call(connection& writer, connection& reader, const rpc_message& call,
@@ -86,7 +80,8 @@ expected<json> call(connection& conn, const rpc_message& call, const call_timeou
 
 /// Pops up to `max` call blobs from `queue`, blocking up to `block_seconds`
 /// for the first. With `use_blmpop` (Redis >= 7) one `BLMPOP ... COUNT max`
-/// takes a batch; otherwise one `BLPOP` takes one blob.
+/// takes a batch; otherwise one `BLPOP` takes one blob. The actor client pops
+/// the result blobs in its inbox (`new_inbox_key`) the same way.
 expected<std::vector<std::string>> pop_calls(connection& conn, const std::string& queue,
                                              size_t max, double block_seconds,
                                              bool use_blmpop);
