@@ -77,6 +77,9 @@ struct supervisor_state {
   /// Set when a listener (on_error=shutdown) or a task
   /// (on_task_error::stop_worker) asked for the worker to stop.
   bool fatal = false;
+  /// Set when a Redis that did not answer the start-up check answered later
+  /// and refused the worker's credentials: the worker ends with it (exit 78).
+  std::optional<error> start_error;
   std::map<std::string, api_entry, std::less<>> apis;
   bool stopping = false;
   size_t consumers_alive = 0;
@@ -194,7 +197,9 @@ void quit_now(supervisor_actor* self) {
     self->send_exit(st.schema_publisher, caf::exit_reason::user_shutdown);
   if (st.state_plugin)
     self->send_exit(st.state_plugin, caf::exit_reason::user_shutdown);
-  if (st.fatal)
+  if (st.start_error)
+    self->quit(make_caf_error(*st.start_error));
+  else if (st.fatal)
     self->quit(make_caf_error(make_error(
       errc::handler_failed,
       "a listener with on_error=shutdown or a task with on_task_error::stop_worker failed")));
@@ -472,6 +477,17 @@ caf::behavior start_worker(supervisor_actor* self, const module& mod, config cfg
         }
       }
     },
+    [=](checked_atom, const error& err) {
+      // A Redis that did not answer when the worker started answered now and
+      // refused its credentials: as at start-up, the worker does not go on.
+      auto& st = self->state;
+      st.log->error("the worker cannot start: {}; it stops (a Redis that was down when it "
+                    "started answered and refused its credentials)",
+                    err.message);
+      if (!st.start_error)
+        st.start_error = err;
+      self->send(self, stop_atom::value);
+    },
     [=](stop_atom, caf::atom_value why) {
       // A listener with on_error=shutdown failed: stop as on a signal, but
       // end with an error so `lightbus run` exits 1.
@@ -511,24 +527,6 @@ caf::behavior start_worker(supervisor_actor* self, const module& mod, config cfg
       finish_stop(self);
     },
   };
-}
-
-// Checks every Redis of `urls` (blocking, so on a detached actor of its own:
-// up to 2 s per URL that does not answer) and tells `supervisor` the outcome:
-// `checked_atom`, or `(checked_atom, error)` if credentials were refused. It
-// stops between URLs once `cancelled` is set (the supervisor ended), so a
-// system shutting down waits for one URL at most.
-void check_redis(caf::actor supervisor, std::vector<std::string> urls,
-                 std::shared_ptr<std::atomic<bool>> cancelled) {
-  for (const auto& url : urls) {
-    if (cancelled->load())
-      return;
-    if (auto ok = check_worker_redis({url}); !ok) {
-      caf::anon_send(supervisor, checked_atom::value, ok.error());
-      return;
-    }
-  }
-  caf::anon_send(supervisor, checked_atom::value);
 }
 
 // The worker's root supervisor. It starts no child until every Redis the

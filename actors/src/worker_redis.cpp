@@ -1,11 +1,15 @@
 #include "worker_redis.hpp"
 
 #include <algorithm>
+#include <thread>
+
+#include "internal.hpp"
 
 #include "lightbus/event.hpp"
 #include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
 #include "lightbus/plugins.hpp"
+#include "lightbus/backoff.hpp"
 #include "lightbus/reconnect.hpp"
 #include "lightbus/redis/connection.hpp"
 #include "lightbus/redis_url.hpp"
@@ -41,40 +45,91 @@ std::vector<std::string> worker_redis_urls(const module& mod, const config& cfg,
   return urls;
 }
 
-expected<void> check_worker_redis(const std::vector<std::string>& urls,
-                                  std::chrono::milliseconds timeout) {
-  for (const auto& text : urls) {
-    auto url = parse_redis_url(text);
-    if (!url)
-      continue; // configs are checked when loaded; the reader will say it
-    redis::connection_options opts;
-    opts.url = std::move(*url);
-    opts.connect_timeout = timeout;
-    opts.read_timeout = timeout;
-    auto conn = redis::connection::open(opts);
-    expected<void> ok;
-    if (!conn) {
-      ok = conn.error();
-    } else if (auto pong = conn->command({"PING"}); !pong) {
-      ok = pong.error();
-    } else if (pong->is_error()) {
-      // A server that wants a password the URL does not give (NOAUTH).
-      auto err = redis::reply_error(*pong, "PING");
-      if (err.code == errc::invalid_config)
-        err.message = "Redis at " + to_string(opts.url) + " requires authentication ("
-                      + pong->str + "): give the password in the URL, "
-                        "redis://[USER]:PASSWORD@host:port/db";
-      ok = err;
-    }
-    if (ok)
-      continue;
-    if (worker_failure_action(ok.error(), worker_phase::starting)
-        == failure_action::stop_worker)
-      return ok.error();
-    logger("worker")->warn("{}; the worker keeps retrying until Redis is up",
-                           ok.error().message);
+redis_check check_worker_redis(const std::string& text, std::chrono::milliseconds timeout) {
+  auto url = parse_redis_url(text);
+  if (!url)
+    return {}; // configs are checked when loaded; the reader will say it
+  redis::connection_options opts;
+  opts.url = std::move(*url);
+  opts.connect_timeout = timeout;
+  opts.read_timeout = timeout;
+  auto conn = redis::connection::open(opts);
+  redis_check out;
+  if (!conn) {
+    out.failure = conn.error();
+  } else if (auto pong = conn->command({"PING"}); !pong) {
+    out.failure = pong.error();
+  } else if (pong->is_error()) {
+    // A server that wants a password the URL does not give (NOAUTH).
+    auto err = redis::reply_error(*pong, "PING");
+    if (err.code == errc::invalid_config)
+      err.message = "Redis at " + to_string(opts.url) + " requires authentication ("
+                    + pong->str + "): give the password in the URL, "
+                      "redis://[USER]:PASSWORD@host:port/db";
+    out.failure = std::move(err);
   }
-  return {};
+  out.final = out.failure
+              && worker_failure_action(*out.failure, worker_phase::starting)
+                   == failure_action::stop_worker;
+  return out;
+}
+
+// Waits `d`, or less if `cancelled` is set meanwhile; returns false then.
+bool wait_unless(const std::atomic<bool>& cancelled, std::chrono::milliseconds d) {
+  auto until = std::chrono::steady_clock::now() + d;
+  while (!cancelled.load()) {
+    auto left = until - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero())
+      return true;
+    std::this_thread::sleep_for(
+      std::min<std::chrono::steady_clock::duration>(left, std::chrono::milliseconds(50)));
+  }
+  return false;
+}
+
+// Checks every Redis of `urls` (blocking, so on a detached actor of its own:
+// up to 2 s per URL that does not answer) and tells `supervisor` the outcome:
+// `checked_atom`, or `(checked_atom, error)` if credentials were refused.
+// A Redis that did not answer is still starting for this worker: the helper
+// goes on checking it after the worker started, with the readers' back-off
+// (100 ms doubling to 5 s), until it answers. If it then refuses the
+// credentials the supervisor gets `(checked_atom, error)` and stops the
+// worker with that error, as at start-up (exit 78), instead of every reader
+// retrying for ever. The helper stops between attempts once `cancelled` is
+// set (the supervisor ended), so a system shutting down waits for one URL at most.
+void check_redis(caf::actor supervisor, std::vector<std::string> urls,
+                 std::shared_ptr<std::atomic<bool>> cancelled) {
+  std::vector<std::string> unanswered;
+  for (const auto& url : urls) {
+    if (cancelled->load())
+      return;
+    auto c = check_worker_redis(url);
+    if (c.final) {
+      caf::anon_send(supervisor, checked_atom::value, *c.failure);
+      return;
+    }
+    if (c.failure) {
+      logger("worker")->warn("{}; the worker keeps retrying until Redis is up",
+                             c.failure->message);
+      unanswered.push_back(url);
+    }
+  }
+  caf::anon_send(supervisor, checked_atom::value);
+  backoff retry{{std::chrono::milliseconds(100), std::chrono::seconds(5)}};
+  while (!unanswered.empty()) {
+    if (!wait_unless(*cancelled, retry.next()))
+      return;
+    for (auto i = unanswered.begin(); i != unanswered.end();) {
+      if (cancelled->load())
+        return;
+      auto c = check_worker_redis(*i);
+      if (c.final) {
+        caf::anon_send(supervisor, checked_atom::value, *c.failure);
+        return;
+      }
+      i = c.failure ? i + 1 : unanswered.erase(i);
+    }
+  }
 }
 
 void log_redis_failure(spdlog::logger& log, std::string_view who, const error& err,

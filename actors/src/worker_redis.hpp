@@ -5,11 +5,15 @@
 // check of every Redis the worker uses, and the log line of a reader's or
 // writer's failed attempt while it runs.
 
+#include <atomic>
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <caf/actor.hpp>
 #include <spdlog/logger.h>
 
 #include "lightbus/actors/module.hpp"
@@ -25,16 +29,30 @@ namespace lightbus::detail {
 std::vector<std::string> worker_redis_urls(const module& mod, const config& cfg,
                                            const worker_options& opts);
 
-/// Connects to each of `urls` once (and PINGs it), before the worker's
-/// readers start. Returns the first error that stops a starting worker
-/// (refused credentials); one that the readers will retry (Redis not up yet)
-/// is logged at warn and passed over. Blocks (up to `timeout` per URL that
-/// does not answer): the worker's supervisor runs it on a detached helper
-/// actor, one URL at a time, never on `spawn_worker`'s caller or a scheduler
-/// thread (supervisor.cpp, `check_redis`).
-expected<void> check_worker_redis(const std::vector<std::string>& urls,
-                                  std::chrono::milliseconds timeout
-                                  = std::chrono::milliseconds(2000));
+/// What the start-up check learnt of one Redis.
+struct redis_check {
+  /// Unset: Redis answered (PONG). Else why it did not.
+  std::optional<error> failure;
+  /// The worker must not start, or go on starting: Redis answered and refused
+  /// its credentials (`worker_failure_action`, `worker_phase::starting`).
+  bool final = false;
+};
+
+/// Connects to `url` once and PINGs it. A Redis that does not answer (not up
+/// yet) is not final: the readers retry it, and the supervisor's helper keeps
+/// checking it until it answers (supervisor.cpp, `check_redis`). Blocks, up
+/// to `timeout`: never called on `spawn_worker`'s caller or a scheduler thread.
+redis_check check_worker_redis(const std::string& url,
+                               std::chrono::milliseconds timeout
+                               = std::chrono::milliseconds(2000));
+
+/// The supervisor's start-up check: `check_worker_redis` for each of `urls`, on
+/// a detached helper actor of its own (blocking), then `checked_atom` to
+/// `supervisor`, or `(checked_atom, error)` when the worker must not start.
+/// A Redis that did not answer is checked again after the worker started,
+/// until it answers (worker_redis.cpp says how).
+void check_redis(caf::actor supervisor, std::vector<std::string> urls,
+                 std::shared_ptr<std::atomic<bool>> cancelled);
 
 /// Logs a failed attempt of `who` (e.g. "API auth") to reach or use Redis
 /// before it tries again in `wait`: refused credentials at error level every

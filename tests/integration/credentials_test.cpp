@@ -128,6 +128,42 @@ TEST(Credentials, AnEmbeddedWorkerWithAWrongPasswordEndsWithAConfigError) {
   EXPECT_EQ(r.error().code, errc::invalid_config) << r.error().message;
 }
 
+// A worker started while its Redis was down (the start-up check could not
+// reach it: a warning, and the worker starts) is still starting for that
+// Redis: when Redis comes up and refuses its password, the worker ends with
+// the configuration error (`lightbus run`: exit 78) as if Redis had been up
+// at start, instead of its readers retrying the refused password for ever.
+TEST(Credentials, AWorkerStartedBeforeItsRedisEndsWithAConfigErrorOnceRedisRefusesIt) {
+  int port = t::free_port();
+  calc_module m;
+  t::log_capture logs;
+  t::embedded_worker worker{m.mod, quick_config(url_with(port, ":not-the-secret"))};
+  ASSERT_TRUE(t::wait_until(
+    [&] {
+      return logs.count(spdlog::level::warn, "the worker keeps retrying until Redis is up") > 0;
+    },
+    10s))
+    << "the start-up check never found Redis down; logs:\n"
+    << logs.all();
+  // Down for a while: the worker started and its readers retry meanwhile.
+  std::this_thread::sleep_for(300ms);
+  ASSERT_FALSE(end_of(worker, 0ms)) << "the worker ended while Redis was down; logs:\n"
+                                    << logs.all();
+  lightbus::redis_url access;
+  access.password = "the-secret";
+  t::redis_server server{{"--requirepass", "the-secret"}, [port] { return port; }, access};
+  auto start = std::chrono::steady_clock::now();
+  auto ended = end_of(worker, 20s);
+  ASSERT_TRUE(ended) << "the worker still runs with a refused password; logs:\n" << logs.all();
+  std::cout << "[ credentials ] the worker ended " << t::seconds_since(start)
+            << " s after Redis came up\n";
+  EXPECT_EQ(ended->code, errc::invalid_config) << ended->message;
+  EXPECT_NE(ended->message.find("refused authentication"), std::string::npos)
+    << ended->message;
+  EXPECT_EQ(ended->message.find("not-the-secret"), std::string::npos) << ended->message;
+  EXPECT_EQ(logs.count(spdlog::level::err, "the worker cannot start"), 1u) << logs.all();
+}
+
 // A running worker whose connections are cut while Redis changed its
 // password keeps running: each reconnect refused is logged at error level
 // (what to change, no password), at the longest back-off; once Redis takes
