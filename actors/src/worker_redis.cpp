@@ -4,12 +4,11 @@
 #include <thread>
 
 #include "internal.hpp"
-
+#include "lightbus/backoff.hpp"
 #include "lightbus/event.hpp"
 #include "lightbus/keys.hpp"
 #include "lightbus/logger.hpp"
 #include "lightbus/plugins.hpp"
-#include "lightbus/backoff.hpp"
 #include "lightbus/reconnect.hpp"
 #include "lightbus/redis/connection.hpp"
 #include "lightbus/redis_url.hpp"
@@ -111,7 +110,8 @@ void check_redis(caf::actor supervisor, std::vector<std::string> urls,
     if (c.failure) {
       logger("worker")->warn("{}; the worker keeps retrying until Redis is up",
                              c.failure->message);
-      unanswered.push_back(url);
+      if (is_retryable(*c.failure))
+        unanswered.push_back(url);
     }
   }
   caf::anon_send(supervisor, checked_atom::value);
@@ -127,7 +127,8 @@ void check_redis(caf::actor supervisor, std::vector<std::string> urls,
         caf::anon_send(supervisor, checked_atom::value, *c.failure);
         return;
       }
-      i = c.failure ? i + 1 : unanswered.erase(i);
+      // Still not reachable: check it again. Any other answer ends its start.
+      i = c.failure && is_retryable(*c.failure) ? i + 1 : unanswered.erase(i);
     }
   }
 }
