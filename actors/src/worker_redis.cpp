@@ -67,9 +67,8 @@ redis_check check_worker_redis(const std::string& text, std::chrono::millisecond
                       "redis://[USER]:PASSWORD@host:port/db";
     out.failure = std::move(err);
   }
-  out.final = out.failure
-              && worker_failure_action(*out.failure, worker_phase::starting)
-                   == failure_action::stop_worker;
+  if (out.failure)
+    out.action = worker_failure_action(*out.failure, worker_phase::starting);
   return out;
 }
 
@@ -103,14 +102,14 @@ void check_redis(caf::actor supervisor, std::vector<std::string> urls,
     if (cancelled->load())
       return;
     auto c = check_worker_redis(url);
-    if (c.final) {
+    if (c.action == failure_action::stop_worker) {
       caf::anon_send(supervisor, checked_atom::value, *c.failure);
       return;
     }
     if (c.failure) {
       logger("worker")->warn("{}; the worker keeps retrying until Redis is up",
                              c.failure->message);
-      if (is_retryable(*c.failure))
+      if (c.action == failure_action::retry)
         unanswered.push_back(url);
     }
   }
@@ -123,12 +122,12 @@ void check_redis(caf::actor supervisor, std::vector<std::string> urls,
       if (cancelled->load())
         return;
       auto c = check_worker_redis(*i);
-      if (c.final) {
+      if (c.action == failure_action::stop_worker) {
         caf::anon_send(supervisor, checked_atom::value, *c.failure);
         return;
       }
       // Still not reachable: check it again. Any other answer ends its start.
-      i = c.failure && is_retryable(*c.failure) ? i + 1 : unanswered.erase(i);
+      i = c.action == failure_action::retry ? i + 1 : unanswered.erase(i);
     }
   }
 }

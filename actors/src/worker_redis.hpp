@@ -20,6 +20,7 @@
 #include "lightbus/actors/worker.hpp"
 #include "lightbus/config.hpp"
 #include "lightbus/error.hpp"
+#include "lightbus/reconnect.hpp"
 
 namespace lightbus::detail {
 
@@ -33,9 +34,11 @@ std::vector<std::string> worker_redis_urls(const module& mod, const config& cfg,
 struct redis_check {
   /// Unset: Redis answered (PONG). Else why it did not.
   std::optional<error> failure;
-  /// The worker must not start, or go on starting: Redis answered and refused
-  /// its credentials (`worker_failure_action`, `worker_phase::starting`).
-  bool final = false;
+  /// What a starting worker does about `failure` (`worker_failure_action`,
+  /// `worker_phase::starting`): `retry` (not reachable yet: check it again),
+  /// `stop_worker` (credentials refused: the worker must not start, or go on
+  /// starting), else Redis answered, if with an error the readers will meet.
+  failure_action action = failure_action::give_up;
 };
 
 /// Connects to `url` once and PINGs it. A Redis that does not answer (not up
