@@ -185,9 +185,7 @@ TEST_F(Hooks, EventHooksChangeWhatIsSentAndWhatTheListenerGets) {
       t->add("after:" + e.kwargs.at("name").get<std::string>() + ":" + error);
     });
   start_worker(mod);
-  ASSERT_TRUE(wait_until([&] {
-    return integer({"EXISTS", event_stream_key(api_)}) == 1;
-  }, 10s));
+  ASSERT_TRUE(wait_until([&] { return has_group(event_stream_key(api_)); }, 10s));
   auto bus = create(cfg_);
   std::vector<std::string> sent;
   bus.hooks()
@@ -236,9 +234,7 @@ TEST_F(Hooks, MetricsPluginFiresItsSevenEventsAsPythonPeersExpect) {
   mod.serve<greeter_api>(api_, t);
   mod.listen({api_ + ".greeted"}, "audit", [t](const event_message&) { t->add("handled"); });
   workers_.push_back(std::make_unique<embedded_worker>(mod, *cfg));
-  ASSERT_TRUE(wait_until([&] {
-    return integer({"EXISTS", event_stream_key(api_)}) == 1;
-  }, 10s));
+  ASSERT_TRUE(wait_until([&] { return has_group(event_stream_key(api_)); }, 10s));
   auto bus = create(*cfg);
   EXPECT_EQ(bus.call(api_ + ".greet", {{"name", "sam"}}), "hello sam");
   auto fired = bus.fire(api_ + ".greeted", {{"name", "sam"}});
