@@ -72,6 +72,8 @@ redis_check check_worker_redis(const std::string& text, std::chrono::millisecond
   return out;
 }
 
+namespace {
+
 // Waits `d`, or less if `cancelled` is set meanwhile; returns false then.
 bool wait_unless(const std::atomic<bool>& cancelled, std::chrono::milliseconds d) {
   auto until = std::chrono::steady_clock::now() + d;
@@ -85,6 +87,30 @@ bool wait_unless(const std::atomic<bool>& cancelled, std::chrono::milliseconds d
   return false;
 }
 
+// Checks each of `urls` once and keeps those not reachable yet (`warn`: says
+// so for each). False when the helper is done: `cancelled`, or a Redis refused
+// the credentials (then `(checked_atom, error)` went to `supervisor`).
+bool check_each(const caf::actor& supervisor, std::vector<std::string>& urls,
+                const std::atomic<bool>& cancelled, bool warn) {
+  for (auto i = urls.begin(); i != urls.end();) {
+    if (cancelled.load())
+      return false;
+    auto c = check_worker_redis(*i);
+    if (c.action == failure_action::stop_worker) {
+      caf::anon_send(supervisor, checked_atom::value, *c.failure);
+      return false;
+    }
+    if (c.failure && warn)
+      logger("worker")->warn("{}; the worker keeps retrying until Redis is up",
+                             c.failure->message);
+    // Still not reachable: check it again. Any other answer ends its start.
+    i = c.action == failure_action::retry ? i + 1 : urls.erase(i);
+  }
+  return true;
+}
+
+} // namespace
+
 // Checks every Redis of `urls` (blocking, so on a detached actor of its own:
 // up to 2 s per URL that does not answer) and tells `supervisor` the outcome:
 // `checked_atom`, or `(checked_atom, error)` if credentials were refused.
@@ -97,39 +123,13 @@ bool wait_unless(const std::atomic<bool>& cancelled, std::chrono::milliseconds d
 // set (the supervisor ended), so a system shutting down waits for one URL at most.
 void check_redis(caf::actor supervisor, std::vector<std::string> urls,
                  std::shared_ptr<std::atomic<bool>> cancelled) {
-  std::vector<std::string> unanswered;
-  for (const auto& url : urls) {
-    if (cancelled->load())
-      return;
-    auto c = check_worker_redis(url);
-    if (c.action == failure_action::stop_worker) {
-      caf::anon_send(supervisor, checked_atom::value, *c.failure);
-      return;
-    }
-    if (c.failure) {
-      logger("worker")->warn("{}; the worker keeps retrying until Redis is up",
-                             c.failure->message);
-      if (c.action == failure_action::retry)
-        unanswered.push_back(url);
-    }
-  }
+  if (!check_each(supervisor, urls, *cancelled, true))
+    return;
   caf::anon_send(supervisor, checked_atom::value);
   backoff retry{{std::chrono::milliseconds(100), std::chrono::seconds(5)}};
-  while (!unanswered.empty()) {
-    if (!wait_unless(*cancelled, retry.next()))
+  while (!urls.empty())
+    if (!wait_unless(*cancelled, retry.next()) || !check_each(supervisor, urls, *cancelled, false))
       return;
-    for (auto i = unanswered.begin(); i != unanswered.end();) {
-      if (cancelled->load())
-        return;
-      auto c = check_worker_redis(*i);
-      if (c.action == failure_action::stop_worker) {
-        caf::anon_send(supervisor, checked_atom::value, *c.failure);
-        return;
-      }
-      // Still not reachable: check it again. Any other answer ends its start.
-      i = c.action == failure_action::retry ? i + 1 : unanswered.erase(i);
-    }
-  }
 }
 
 void log_redis_failure(spdlog::logger& log, std::string_view who, const error& err,

@@ -76,14 +76,7 @@ TEST_F(DashboardBrowser, PageShowsARunningWorkerAndItsLagAndFiresAnEvent) {
   ASSERT_NE(port, 0) << dash.err();
   // A group that has read nothing yet, so the page has a lag to show.
   auto conn = connect(url());
-  // Ready once its consumer group is: the stream exists a moment before, and
-  // an event fired in between would be before the group's "$".
-  ASSERT_TRUE(wait_until(
-    [&] {
-      auto r = conn.command({"XINFO", "GROUPS", "slow.*:stream"});
-      return r && !r->is_error() && !r->elements.empty();
-    },
-    15s))
+  ASSERT_TRUE(wait_until([&] { return has_consumer_group(conn, "slow.*:stream"); }, 15s))
     << worker.err();
   for (int n : {1, 2}) {
     auto r = run_command({lightbus_binary(), "fire", "slow.stuck",

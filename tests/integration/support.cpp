@@ -94,6 +94,11 @@ redis::reply command(redis::connection& conn, const std::vector<std::string>& ar
   return std::move(*r);
 }
 
+bool has_consumer_group(redis::connection& conn, const std::string& stream) {
+  auto r = conn.command({"XINFO", "GROUPS", stream});
+  return r && !r->is_error() && !r->elements.empty();
+}
+
 void delete_keys(redis::connection& conn, const std::string& pattern) {
   std::string cursor = "0";
   do {

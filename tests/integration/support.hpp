@@ -57,6 +57,12 @@ redis::connection connect(const std::string& url,
 /// Sends one command; throws on a transport failure or an error reply.
 redis::reply command(redis::connection& conn, const std::vector<std::string>& argv);
 
+/// Whether a consumer group exists on `stream` (XINFO GROUPS; false if the
+/// stream does not exist). A listener starting from "$" is ready once its
+/// group is: it makes the stream a moment before (Python's no-op entry), and
+/// an event fired in between is before the group's "$", so never delivered.
+bool has_consumer_group(redis::connection& conn, const std::string& stream);
+
 /// Deletes every key matching `pattern` (SCAN, never FLUSHDB: tests share the DB).
 void delete_keys(redis::connection& conn, const std::string& pattern);
 

@@ -118,14 +118,8 @@ protected:
 
   long long queue_length() { return integer({"LLEN", rpc_queue_key(api_)}); }
 
-  /// Whether a consumer group exists on `stream`: a listener starting from
-  /// "$" is ready once its group is. The stream exists a moment before (the
-  /// listener adds Python's no-op entry, then creates the group), and an event
-  /// fired in between is before the group's "$", so never delivered.
-  bool has_group(const std::string& stream) {
-    auto r = conn_->command({"XINFO", "GROUPS", stream});
-    return r && !r->is_error() && !r->elements.empty();
-  }
+  /// Whether a listener's consumer group exists on `stream` (`has_consumer_group`).
+  bool has_group(const std::string& stream) { return has_consumer_group(*conn_, stream); }
 
   std::string api_;
   std::string url_;
