@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -70,6 +71,15 @@ struct throughput_summary {
   std::string first_error;
 };
 
+/// One call of a thread's loop: nullopt when it succeeded, else what went wrong.
+using call_loop_step = std::function<std::optional<std::string>()>;
+
+/// Runs `threads` threads, each looping on the step `make_step(t)` gives it
+/// (called on that thread), for a 0.5 s warm-up then `duration` seconds;
+/// counts what completed in that window.
+throughput_summary measure_threads(size_t threads, double duration,
+                                   const std::function<call_loop_step(size_t)>& make_step);
+
 /// `redis-benchmark -q` requests/s by test name ("PING_INLINE", "LPUSH", ...).
 struct redis_benchmark_figures {
   std::map<std::string, double> requests_per_second;
@@ -86,6 +96,11 @@ struct rpc_report {
   size_t moderate_poll_attempts = 0;
   latency_summary raw;
   std::optional<throughput_summary> raw_pipelined;
+  /// The same two with the protocol's own commands (`raw_shape::protocol`).
+  latency_summary raw_protocol;
+  std::optional<throughput_summary> raw_protocol_pipelined;
+  /// The protocol's commands from `--threads` blocking threads (with `--threads`).
+  std::optional<throughput_summary> raw_protocol_threads;
   std::optional<redis_benchmark_figures> redis_benchmark;
   latency_summary sequential;
   /// Requests with `caf::infinite` (as docs/actors.md advises).
@@ -97,13 +112,30 @@ struct rpc_report {
 
 // -- phases -------------------------------------------------------------------------
 
-/// Baseline: LPUSH to a queue + BLPOP on a reply key, served by a second thread
-/// doing BLPOP + LPUSH, all on plain hiredis connections. Throws on failure.
-latency_summary run_raw_round_trips(const rpc_settings& s, size_t count, size_t warmup);
+/// Which commands a raw baseline sends (raw_rpc.cpp shows both).
+enum class raw_shape {
+  /// LPUSH + BLPOP each side: issue 13's targets are ratios to this.
+  minimal,
+  /// The protocol's own commands (SET + RPUSH + BLPOP; BLPOP, the claiming
+  /// DEL, LPUSH + EXPIRE) with nothing of lightbus between them: the floor.
+  protocol,
+};
+
+/// Baseline: a call pushed to a queue + BLPOP on a reply key, served by a
+/// second thread that pops and answers, all on plain hiredis connections.
+/// Throws on failure.
+latency_summary run_raw_round_trips(const rpc_settings& s, size_t count, size_t warmup,
+                                    raw_shape shape = raw_shape::minimal);
 
 /// The same RPC shape with `s.inflight` requests pipelined by the client and
 /// the server answering batches (a ceiling for the lightbus throughput phase).
-throughput_summary run_raw_pipelined(const rpc_settings& s);
+throughput_summary run_raw_pipelined(const rpc_settings& s,
+                                     raw_shape shape = raw_shape::minimal);
+
+/// The protocol's commands from `s.threads` threads, each on its own
+/// connection sending one call and waiting for its result (as blocking
+/// `bus.call`s do), served by one thread that answers BLMPOP batches.
+throughput_summary run_raw_protocol_threads(const rpc_settings& s);
 
 /// Runs `redis-benchmark -n 20000 -q -t ping,lpush` against the server, if
 /// installed; nullopt if not (or if it failed, with a note on stderr).

@@ -173,51 +173,16 @@ throughput_summary run_actor_throughput(caf::actor_system& sys, const bus& b,
 // -- T threads doing blocking calls -----------------------------------------------
 
 throughput_summary run_thread_throughput(const bus& b, size_t threads, double duration) {
-  auto ctl = std::make_shared<load_control>();
-  std::vector<std::vector<double>> samples(threads);
-  std::vector<std::thread> pool;
-  for (size_t t = 0; t < threads; ++t)
-    pool.emplace_back([&, t] {
-      int x = static_cast<int>(t) * 1000000;
-      while (!ctl->stopping.load(std::memory_order_relaxed)) {
-        auto t0 = clock_type::now();
-        auto r = b.try_call("bench_rpc.echo", json{{"x", x}});
-        bool ok = r && r->is_number_integer() && r->get<int>() == x;
-        if (ok) {
-          ctl->completed.fetch_add(1, std::memory_order_relaxed);
-          if (ctl->measuring.load(std::memory_order_relaxed))
-            samples[t].push_back(micros(clock_type::now() - t0));
-        } else if (ctl->errors.fetch_add(1) == 0) {
-          std::lock_guard<std::mutex> guard{ctl->mtx};
-          ctl->first_error = r ? "unexpected result " + r->dump() : r.error().message;
-        }
-        ++x;
-      }
-    });
-  std::this_thread::sleep_for(500ms);
-  auto c0 = ctl->completed.load();
-  auto t0 = clock_type::now();
-  ctl->measuring = true;
-  std::this_thread::sleep_for(std::chrono::duration<double>(duration));
-  ctl->measuring = false;
-  auto c1 = ctl->completed.load();
-  auto t1 = clock_type::now();
-  ctl->stopping = true;
-  for (auto& th : pool)
-    th.join();
-  std::vector<double> all;
-  for (auto& v : samples)
-    all.insert(all.end(), v.begin(), v.end());
-  throughput_summary out;
-  out.concurrency = threads;
-  out.completed = c1 - c0;
-  out.errors = ctl->errors.load();
-  out.first_error = ctl->first_error;
-  out.seconds = std::chrono::duration<double>(t1 - t0).count();
-  out.per_second = out.completed / out.seconds;
-  auto lat = summarize(all, t1 - t0);
-  out.p50 = lat.p50;
-  out.p99 = lat.p99;
+  auto out = measure_threads(threads, duration, [&](size_t t) -> call_loop_step {
+    return [&b, x = static_cast<int>(t) * 1000000]() mutable -> std::optional<std::string> {
+      auto r = b.try_call("bench_rpc.echo", json{{"x", x}});
+      bool ok = r && r->is_number_integer() && r->get<int>() == x;
+      ++x;
+      if (ok)
+        return std::nullopt;
+      return r ? "unexpected result " + r->dump() : r.error().message;
+    };
+  });
   if (out.errors > 0)
     std::cerr << "lightbus-bench: thread throughput: " << out.errors << " error(s), first: "
               << out.first_error << "\n";

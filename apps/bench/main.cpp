@@ -54,9 +54,17 @@ int run_rpc(rpc_settings s) {
     }
     say("raw hiredis round trips");
     report.raw = run_raw_round_trips(s, s.calls, s.warmup);
+    say("raw hiredis round trips, the protocol's commands");
+    report.raw_protocol = run_raw_round_trips(s, s.calls, s.warmup, raw_shape::protocol);
     if (s.run_raw_pipelined && report.redis_version >= "7") {
       say("raw hiredis pipelined");
       report.raw_pipelined = run_raw_pipelined(s);
+      say("raw hiredis pipelined, the protocol's commands");
+      report.raw_protocol_pipelined = run_raw_pipelined(s, raw_shape::protocol);
+    }
+    if (s.threads > 0 && report.redis_version >= "7") {
+      say("raw hiredis from threads, the protocol's commands");
+      report.raw_protocol_threads = run_raw_protocol_threads(s);
     }
     say("lightbus (sequential, then calls in flight)");
     run_lightbus_phases(s, report);

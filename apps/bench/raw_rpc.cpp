@@ -1,9 +1,21 @@
-// The raw baseline: the RPC shape on plain hiredis connections, no lightbus.
+// The raw baselines: the RPC shape on plain hiredis connections, no lightbus.
 //
+// `raw_shape::minimal`, what issue 13's targets are measured against:
 //   client thread: LPUSH queue call_blob ; BLPOP reply_key      (one connection)
 //   server thread: BLPOP queue           ; LPUSH reply_key result_blob
 //
+// `raw_shape::protocol`, the commands Lightbus's protocol itself needs (spec
+// §3), with nothing of lightbus between them: the floor under any
+// implementation of it on this machine and this Redis.
+//   client thread: SET expiry_key 1 EX 60 + RPUSH queue call_blob + BLPOP reply_key
+//                  (one write, as lightbus's blocking call sends them)
+//   server thread: BLPOP queue ; DEL expiry_key (the claim: a round trip, as a
+//                  call may run only once DEL says it was still there) ;
+//                  LPUSH reply_key result_blob + EXPIRE reply_key 60 (one write)
+//
 // The blobs are real lightbus call/result blobs, so Redis moves the same bytes.
+// Each call gets its own expiry key (`<prefix>:expiry:<n>`, the n-th call):
+// the server, popping in order from one client, names the same one.
 
 #include <atomic>
 #include <stdexcept>
@@ -40,6 +52,59 @@ struct raw_keys {
   std::string prefix = "lightbus_bench:" + make_uuid1();
   std::string queue = prefix + ":queue";
   std::string reply = prefix + ":reply";
+
+  std::string expiry(size_t n) const { return prefix + ":expiry:" + std::to_string(n); }
+};
+
+/// One side of a raw round trip: the commands of one shape, on one connection.
+class raw_peer {
+public:
+  raw_peer(raw_shape shape, const raw_keys& keys, const blobs& b)
+      : shape_(shape), keys_(keys), b_(b) {}
+
+  /// Client: appends the commands that send the next call (replies: `send_replies()`).
+  void append_send(redis::connection& conn) {
+    if (shape_ == raw_shape::protocol) {
+      conn.append({"SET", keys_.expiry(sent_++), "1", "EX", "60"});
+      conn.append({"RPUSH", keys_.queue, b_.call});
+    } else {
+      conn.append({"LPUSH", keys_.queue, b_.call});
+    }
+  }
+  size_t send_replies() const { return shape_ == raw_shape::protocol ? 2 : 1; }
+
+  /// Server: answers `n` calls popped in one go (claims them first in the
+  /// protocol's shape, one round trip for all).
+  void answer(redis::connection& conn, size_t n) {
+    if (shape_ == raw_shape::protocol) {
+      for (size_t i = 0; i < n; ++i)
+        conn.append({"DEL", keys_.expiry(claimed_++)});
+      for (size_t i = 0; i < n; ++i)
+        must(conn.read_reply(), "server DEL");
+    }
+    for (size_t i = 0; i < n; ++i) {
+      conn.append({"LPUSH", keys_.reply, b_.result});
+      if (shape_ == raw_shape::protocol)
+        conn.append({"EXPIRE", keys_.reply, "60"});
+    }
+    for (size_t i = 0; i < n * send_replies(); ++i)
+      must(conn.read_reply(), "server LPUSH");
+  }
+
+  /// Removes what a run of `client` and `server` left behind.
+  static void clean(redis::connection& conn, const raw_peer& client, const raw_peer& server) {
+    std::vector<std::string> argv{"DEL", client.keys_.queue, client.keys_.reply};
+    for (size_t n = server.claimed_; n < client.sent_; ++n) // never claimed (a failed run)
+      argv.push_back(client.keys_.expiry(n));
+    conn.command(argv);
+  }
+
+private:
+  raw_shape shape_;
+  const raw_keys& keys_;
+  const blobs& b_;
+  size_t sent_ = 0;    // client side
+  size_t claimed_ = 0; // server side
 };
 
 } // namespace
@@ -51,9 +116,12 @@ std::string redis_version(const rpc_settings& s) {
          + std::to_string(v % 100);
 }
 
-latency_summary run_raw_round_trips(const rpc_settings& s, size_t count, size_t warmup) {
+latency_summary run_raw_round_trips(const rpc_settings& s, size_t count, size_t warmup,
+                                    raw_shape shape) {
   raw_keys keys;
   auto b = sample_blobs();
+  raw_peer client_side(shape, keys, b);
+  raw_peer server_side(shape, keys, b);
   const std::string stop = "stop";
   auto client = open(s, std::chrono::seconds(10));
   std::atomic<bool> server_failed{false};
@@ -67,7 +135,7 @@ latency_summary run_raw_round_trips(const rpc_settings& s, size_t count, size_t 
           throw std::runtime_error("server BLPOP: no call within 5 s");
         if (r.elements.at(1).str == stop)
           return;
-        must(conn.command({"LPUSH", keys.reply, b.result}), "server LPUSH");
+        server_side.answer(conn, 1);
       }
     } catch (const std::exception& e) {
       server_error = e.what();
@@ -83,8 +151,17 @@ latency_summary run_raw_round_trips(const rpc_settings& s, size_t count, size_t 
       if (i == warmup)
         start = clock_type::now();
       auto t0 = clock_type::now();
-      must(client.command({"LPUSH", keys.queue, b.call}), "client LPUSH");
-      auto r = must(client.command({"BLPOP", keys.reply, "5"}), "client BLPOP");
+      // The minimal shape waits for LPUSH's reply before its BLPOP (as it
+      // always has: its figures compare with earlier runs); the protocol's
+      // shape sends all three in one write, as lightbus does.
+      client_side.append_send(client);
+      if (shape == raw_shape::protocol)
+        client.append({"BLPOP", keys.reply, "5"});
+      for (size_t k = 0; k < client_side.send_replies(); ++k)
+        must(client.read_reply(), "client LPUSH");
+      if (shape == raw_shape::minimal)
+        client.append({"BLPOP", keys.reply, "5"});
+      auto r = must(client.read_reply(), "client BLPOP");
       if (r.is_nil())
         throw std::runtime_error("client BLPOP: no reply within 5 s");
       auto t1 = clock_type::now();
@@ -97,7 +174,7 @@ latency_summary run_raw_round_trips(const rpc_settings& s, size_t count, size_t 
   auto elapsed = clock_type::now() - start;
   client.command({"LPUSH", keys.queue, stop});
   server.join();
-  client.command({"DEL", keys.queue, keys.reply});
+  raw_peer::clean(client, client_side, server_side);
   if (server_failed)
     throw std::runtime_error("raw baseline server thread: " + server_error);
   if (!failure.empty())
@@ -105,12 +182,14 @@ latency_summary run_raw_round_trips(const rpc_settings& s, size_t count, size_t 
   return summarize(samples, elapsed);
 }
 
-throughput_summary run_raw_pipelined(const rpc_settings& s) {
+throughput_summary run_raw_pipelined(const rpc_settings& s, raw_shape shape) {
   // Client: keep `inflight` calls queued; each BLMPOP takes whatever replies
   // arrived and the same number of new calls goes out in one pipeline.
   // Server: BLMPOP up to 100 calls, answer them in one pipeline.
   raw_keys keys;
   auto b = sample_blobs();
+  raw_peer client_side(shape, keys, b);
+  raw_peer server_side(shape, keys, b);
   const std::string stop = "stop";
   const auto k = std::to_string(s.inflight);
   std::atomic<bool> server_failed{false};
@@ -126,15 +205,12 @@ throughput_summary run_raw_pipelined(const rpc_settings& s) {
         size_t n = 0;
         bool stopping = false;
         for (auto& e : r.elements.at(1).elements) {
-          if (e.str == stop) {
+          if (e.str == stop)
             stopping = true;
-            continue;
-          }
-          conn.append({"LPUSH", keys.reply, b.result});
-          ++n;
+          else
+            ++n;
         }
-        for (size_t i = 0; i < n; ++i)
-          must(conn.read_reply(), "server LPUSH");
+        server_side.answer(conn, n);
         if (stopping)
           return;
       }
@@ -146,8 +222,8 @@ throughput_summary run_raw_pipelined(const rpc_settings& s) {
   auto client = open(s, std::chrono::seconds(10));
   auto send = [&](size_t n) {
     for (size_t i = 0; i < n; ++i)
-      client.append({"LPUSH", keys.queue, b.call});
-    for (size_t i = 0; i < n; ++i)
+      client_side.append_send(client);
+    for (size_t i = 0; i < n * client_side.send_replies(); ++i)
       must(client.read_reply(), "client LPUSH");
   };
   throughput_summary out;
@@ -187,12 +263,93 @@ throughput_summary run_raw_pipelined(const rpc_settings& s) {
   }
   client.command({"LPUSH", keys.queue, stop});
   server.join();
-  client.command({"DEL", keys.queue, keys.reply});
+  raw_peer::clean(client, client_side, server_side);
   if (server_failed)
     throw std::runtime_error("raw pipelined server thread: " + server_error);
   if (!failure.empty())
     throw std::runtime_error("raw pipelined: " + failure);
   out.per_second = out.seconds > 0 ? out.completed / out.seconds : 0;
+  return out;
+}
+
+throughput_summary run_raw_protocol_threads(const rpc_settings& s) {
+  // Calls come from many clients, so the server cannot name their keys by
+  // order: each pushed value starts with the call's expiry key and reply key,
+  // then the real call blob ("<expiry key> <reply key> <blob>").
+  raw_keys keys;
+  auto b = sample_blobs();
+  const std::string stop = "stop";
+  std::atomic<bool> server_failed{false};
+  std::string server_error;
+  std::thread server([&] {
+    try {
+      auto conn = open(s, std::chrono::seconds(10));
+      std::vector<std::pair<std::string, std::string>> batch; // expiry key, reply key
+      for (;;) {
+        auto r = must(conn.command({"BLMPOP", "5", "1", keys.queue, "LEFT", "COUNT", "100"}),
+                      "server BLMPOP");
+        if (r.is_nil())
+          throw std::runtime_error("server BLMPOP: no call within 5 s");
+        batch.clear();
+        bool stopping = false;
+        for (auto& e : r.elements.at(1).elements) {
+          if (e.str == stop) {
+            stopping = true;
+            continue;
+          }
+          auto a = e.str.find(' ');
+          auto z = e.str.find(' ', a + 1);
+          batch.emplace_back(e.str.substr(0, a), e.str.substr(a + 1, z - a - 1));
+        }
+        for (auto& [expiry, reply] : batch)
+          conn.append({"DEL", expiry});
+        for (size_t i = 0; i < batch.size(); ++i)
+          must(conn.read_reply(), "server DEL");
+        for (auto& [expiry, reply] : batch) {
+          conn.append({"LPUSH", reply, b.result});
+          conn.append({"EXPIRE", reply, "60"});
+        }
+        for (size_t i = 0; i < 2 * batch.size(); ++i)
+          must(conn.read_reply(), "server LPUSH");
+        if (stopping)
+          return;
+      }
+    } catch (const std::exception& e) {
+      server_error = e.what();
+      server_failed = true;
+    }
+  });
+  std::vector<std::string> replies(s.threads);
+  auto out = measure_threads(s.threads, s.duration, [&](size_t t) -> call_loop_step {
+    auto conn = std::make_shared<redis::connection>(open(s, std::chrono::seconds(10)));
+    replies[t] = keys.prefix + ":reply:" + std::to_string(t);
+    return [&, conn, t, n = size_t{0}]() mutable -> std::optional<std::string> {
+      auto expiry = keys.prefix + ":expiry:" + std::to_string(t) + ":" + std::to_string(n++);
+      conn->append({"SET", expiry, "1", "EX", "60"});
+      conn->append({"RPUSH", keys.queue, expiry + " " + replies[t] + " " + b.call});
+      conn->append({"BLPOP", replies[t], "5"});
+      for (const char* what : {"client SET", "client RPUSH", "client BLPOP"}) {
+        auto r = conn->read_reply();
+        if (!r)
+          return std::string(what) + ": " + r.error().message;
+        if (r->is_error())
+          return std::string(what) + ": " + r->str;
+        if (r->is_nil())
+          return std::string(what) + ": no reply within 5 s";
+      }
+      return std::nullopt;
+    };
+  });
+  auto conn = open(s, std::chrono::seconds(10));
+  conn.command({"LPUSH", keys.queue, stop});
+  server.join();
+  std::vector<std::string> argv{"DEL", keys.queue};
+  argv.insert(argv.end(), replies.begin(), replies.end());
+  conn.command(argv);
+  if (server_failed)
+    throw std::runtime_error("raw threads server thread: " + server_error);
+  if (out.errors > 0)
+    throw std::runtime_error("raw threads: " + out.first_error);
   return out;
 }
 
