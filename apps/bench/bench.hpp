@@ -1,6 +1,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 
 // Shared vocabulary of lightbus-bench: settings, measured figures and the
 // phases that produce them (one file per phase).
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -68,6 +70,17 @@ struct throughput_summary {
   /// Latency of the calls completed in the measuring window, microseconds.
   double p50 = 0;
   double p99 = 0;
+  std::string first_error;
+};
+
+/// A throughput phase's counters, shared by its load (threads or actors) and
+/// the thread that measures.
+struct load_control {
+  std::atomic<bool> measuring{false};
+  std::atomic<bool> stopping{false};
+  std::atomic<size_t> completed{0};
+  std::atomic<size_t> errors{0};
+  std::mutex mtx;
   std::string first_error;
 };
 

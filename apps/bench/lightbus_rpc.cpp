@@ -62,16 +62,6 @@ latency_summary run_sequential(const bus& b, size_t count, size_t warmup) {
 
 // -- K calls in flight from actors ------------------------------------------------
 
-/// Shared by the load actors and the main thread.
-struct load_control {
-  std::atomic<bool> measuring{false};
-  std::atomic<bool> stopping{false};
-  std::atomic<size_t> completed{0};
-  std::atomic<size_t> errors{0};
-  std::mutex mtx;
-  std::string first_error;
-};
-
 struct load_state {
   std::shared_ptr<load_control> ctl;
   caf::actor bus_actor;

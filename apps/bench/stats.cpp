@@ -43,40 +43,35 @@ latency_summary summarize(std::vector<double>& samples_us, std::chrono::nanoseco
 throughput_summary measure_threads(size_t threads, double duration,
                                    const std::function<call_loop_step(size_t)>& make_step) {
   using clock_type = std::chrono::steady_clock;
-  std::atomic<bool> measuring{false};
-  std::atomic<bool> stopping{false};
-  std::atomic<size_t> completed{0};
-  std::atomic<size_t> errors{0};
-  std::mutex mtx;
-  std::string first_error;
+  load_control ctl;
   std::vector<std::vector<double>> samples(threads);
   std::vector<std::thread> pool;
   for (size_t t = 0; t < threads; ++t)
     pool.emplace_back([&, t] {
       auto step = make_step(t);
-      while (!stopping.load(std::memory_order_relaxed)) {
+      while (!ctl.stopping.load(std::memory_order_relaxed)) {
         auto t0 = clock_type::now();
         auto failure = step();
         if (!failure) {
-          completed.fetch_add(1, std::memory_order_relaxed);
-          if (measuring.load(std::memory_order_relaxed))
+          ctl.completed.fetch_add(1, std::memory_order_relaxed);
+          if (ctl.measuring.load(std::memory_order_relaxed))
             samples[t].push_back(
               std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
-        } else if (errors.fetch_add(1) == 0) {
-          std::lock_guard<std::mutex> guard{mtx};
-          first_error = *failure;
+        } else if (ctl.errors.fetch_add(1) == 0) {
+          std::lock_guard<std::mutex> guard{ctl.mtx};
+          ctl.first_error = *failure;
         }
       }
     });
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  auto c0 = completed.load();
+  auto c0 = ctl.completed.load();
   auto t0 = clock_type::now();
-  measuring = true;
+  ctl.measuring = true;
   std::this_thread::sleep_for(std::chrono::duration<double>(duration));
-  measuring = false;
-  auto c1 = completed.load();
+  ctl.measuring = false;
+  auto c1 = ctl.completed.load();
   auto t1 = clock_type::now();
-  stopping = true;
+  ctl.stopping = true;
   for (auto& th : pool)
     th.join();
   std::vector<double> all;
@@ -85,8 +80,8 @@ throughput_summary measure_threads(size_t threads, double duration,
   throughput_summary out;
   out.concurrency = threads;
   out.completed = c1 - c0;
-  out.errors = errors.load();
-  out.first_error = first_error;
+  out.errors = ctl.errors.load();
+  out.first_error = ctl.first_error;
   out.seconds = std::chrono::duration<double>(t1 - t0).count();
   out.per_second = static_cast<double>(out.completed) / out.seconds;
   auto lat = summarize(all, t1 - t0);
