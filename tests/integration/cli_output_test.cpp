@@ -57,15 +57,7 @@ protected:
   // The consumer groups of `stream`.
   std::vector<std::string> groups_of(const std::string& stream) {
     auto conn = connect(url());
-    auto r = conn.command({"XINFO", "GROUPS", stream});
-    std::vector<std::string> out;
-    if (!r || r->is_error())
-      return out;
-    for (const auto& g : r->elements)
-      for (size_t i = 0; i + 1 < g.elements.size(); i += 2)
-        if (g.elements[i].str == "name")
-          out.push_back(g.elements[i + 1].str);
-    return out;
+    return consumer_groups(conn, stream);
   }
 
   void redis(std::vector<std::string> argv) {

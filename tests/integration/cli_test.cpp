@@ -184,11 +184,7 @@ TEST_F(Cli, SigtermEndsTheProcessWhileAHandlerIsBlockedForever) {
   // Fire once the listener's group exists (events before it are not its own).
   auto conn = lightbus::test::connect(url());
   ASSERT_TRUE(lightbus::test::wait_until(
-    [&] {
-      auto r = conn.command({"XINFO", "GROUPS", "slow.*:stream"});
-      return r && r->is_array() && !r->elements.empty();
-    },
-    15s))
+    [&] { return lightbus::test::has_consumer_group(conn, "slow.*:stream"); }, 15s))
     << stuck.err();
   auto fired = lightbus::test::run_command(
     {lightbus::test::lightbus_binary(), "fire", "slow.stuck", R"({"n": 7})", "--redis", url()});

@@ -64,12 +64,7 @@ protected:
 
   void wait_for_group() {
     auto conn = connect(url());
-    ASSERT_TRUE(wait_until(
-      [&] {
-        auto r = conn.command({"XINFO", "GROUPS", "slow.*:stream"});
-        return r && r->is_array() && !r->elements.empty();
-      },
-      15s));
+    ASSERT_TRUE(wait_until([&] { return has_consumer_group(conn, "slow.*:stream"); }, 15s));
   }
 
   void fire(int n) {

@@ -3,6 +3,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -87,14 +88,8 @@ protected:
   }
 
   bool has_group(const std::string& group) {
-    auto r = conn_->command({"XINFO", "GROUPS", stream()});
-    if (!r || r->is_error())
-      return false;
-    for (auto& g : r->elements)
-      for (size_t i = 0; i + 1 < g.elements.size(); i += 2)
-        if (g.elements[i].str == "name" && g.elements[i + 1].str == group)
-          return true;
-    return false;
+    auto groups = t::consumer_groups(*conn_, stream());
+    return std::find(groups.begin(), groups.end(), group) != groups.end();
   }
 
   long long pel(const std::string& group) {

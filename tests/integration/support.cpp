@@ -95,8 +95,19 @@ redis::reply command(redis::connection& conn, const std::vector<std::string>& ar
 }
 
 bool has_consumer_group(redis::connection& conn, const std::string& stream) {
+  return !consumer_groups(conn, stream).empty();
+}
+
+std::vector<std::string> consumer_groups(redis::connection& conn, const std::string& stream) {
   auto r = conn.command({"XINFO", "GROUPS", stream});
-  return r && !r->is_error() && !r->elements.empty();
+  std::vector<std::string> out;
+  if (!r || r->is_error())
+    return out;
+  for (const auto& g : r->elements)
+    for (size_t i = 0; i + 1 < g.elements.size(); i += 2)
+      if (g.elements[i].str == "name")
+        out.push_back(g.elements[i + 1].str);
+  return out;
 }
 
 void delete_keys(redis::connection& conn, const std::string& pattern) {

@@ -63,6 +63,9 @@ redis::reply command(redis::connection& conn, const std::vector<std::string>& ar
 /// an event fired in between is before the group's "$", so never delivered.
 bool has_consumer_group(redis::connection& conn, const std::string& stream);
 
+/// The names of the consumer groups on `stream` (none if it does not exist).
+std::vector<std::string> consumer_groups(redis::connection& conn, const std::string& stream);
+
 /// Deletes every key matching `pattern` (SCAN, never FLUSHDB: tests share the DB).
 void delete_keys(redis::connection& conn, const std::string& pattern);
 
