@@ -19,14 +19,14 @@ reply integer(long long n) {
 
 } // namespace
 
-TEST(Durability, EnoughReplicasAcknowledgingIsSuccess) {
+TEST(WaitReply, EnoughReplicasAcknowledgingIsSuccess) {
   durability d{2, std::chrono::milliseconds(500)};
   EXPECT_TRUE(check_wait_reply(integer(2), d, "XADD to a.*:stream"));
   // More replicas than asked for (WAIT counts every replica that has it).
   EXPECT_TRUE(check_wait_reply(integer(3), d, "XADD to a.*:stream"));
 }
 
-TEST(Durability, TooFewReplicasIsARetryableErrorSayingHowManyAndWhatToDo) {
+TEST(WaitReply, TooFewReplicasIsARetryableErrorSayingHowManyAndWhatToDo) {
   durability d{2, std::chrono::milliseconds(500)};
   auto r = check_wait_reply(integer(1), d, "XADD to a.*:stream");
   ASSERT_FALSE(r);
@@ -45,7 +45,7 @@ TEST(Durability, TooFewReplicasIsARetryableErrorSayingHowManyAndWhatToDo) {
   EXPECT_NE(none.error().message.find("only 0 of 1"), std::string::npos);
 }
 
-TEST(Durability, AnErrorReplyKeepsItsCodeAndAnOddReplyIsInvalid) {
+TEST(WaitReply, AnErrorReplyKeepsItsCodeAndAnOddReplyIsInvalid) {
   durability d{1, std::chrono::milliseconds(100)};
   reply err;
   err.type = reply::kind::error;
@@ -63,11 +63,11 @@ TEST(Durability, AnErrorReplyKeepsItsCodeAndAnOddReplyIsInvalid) {
   EXPECT_EQ(odd.error().code, errc::invalid_message);
 }
 
-TEST(Durability, WithoutReplicasNothingIsJudged) {
+TEST(WaitReply, WithoutReplicasNothingIsJudged) {
   EXPECT_TRUE(check_wait_reply(integer(0), durability{}, "w"));
 }
 
-TEST(Durability, TheWaitTimeoutLengthensReadTimeoutsOnlyWithReplicas) {
+TEST(WaitReply, TheWaitTimeoutLengthensReadTimeoutsOnlyWithReplicas) {
   lightbus::redis::connection_options opts;
   EXPECT_EQ(lightbus::redis::wait_allowance(opts).count(), 0);
   opts.url.replicas = 1;
