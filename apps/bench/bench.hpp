@@ -89,7 +89,7 @@ using call_loop_step = std::function<std::optional<std::string>()>;
 
 /// Runs `threads` threads, each looping on the step `make_step(t)` gives it
 /// (called on that thread), for a 0.5 s warm-up then `duration` seconds;
-/// counts what completed in that window.
+/// counts what completed in that window. A `make_step` that throws counts as an error.
 throughput_summary measure_threads(size_t threads, double duration,
                                    const std::function<call_loop_step(size_t)>& make_step);
 

@@ -48,7 +48,16 @@ throughput_summary measure_threads(size_t threads, double duration,
   std::vector<std::thread> pool;
   for (size_t t = 0; t < threads; ++t)
     pool.emplace_back([&, t] {
-      auto step = make_step(t);
+      call_loop_step step;
+      try {
+        step = make_step(t); // may connect to Redis: throws if it cannot
+      } catch (const std::exception& e) {
+        if (ctl.errors.fetch_add(1) == 0) {
+          std::lock_guard<std::mutex> guard{ctl.mtx};
+          ctl.first_error = e.what();
+        }
+        return;
+      }
       while (!ctl.stopping.load(std::memory_order_relaxed)) {
         auto t0 = clock_type::now();
         auto failure = step();
