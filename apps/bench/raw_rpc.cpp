@@ -72,6 +72,10 @@ public:
     }
   }
   size_t send_replies() const { return shape_ == raw_shape::protocol ? 2 : 1; }
+  /// What those commands are, for error messages.
+  const char* send_name() const {
+    return shape_ == raw_shape::protocol ? "client SET/RPUSH" : "client LPUSH";
+  }
 
   /// Server: answers `n` calls popped in one go (claims them first in the
   /// protocol's shape, one round trip for all).
@@ -87,8 +91,9 @@ public:
       if (shape_ == raw_shape::protocol)
         conn.append({"EXPIRE", keys_.reply, "60"});
     }
+    const char* what = shape_ == raw_shape::protocol ? "server LPUSH/EXPIRE" : "server LPUSH";
     for (size_t i = 0; i < n * send_replies(); ++i)
-      must(conn.read_reply(), "server LPUSH");
+      must(conn.read_reply(), what);
   }
 
   /// Removes what a run of `client` and `server` left behind.
@@ -158,7 +163,7 @@ latency_summary run_raw_round_trips(const rpc_settings& s, size_t count, size_t 
       if (shape == raw_shape::protocol)
         client.append({"BLPOP", keys.reply, "5"});
       for (size_t k = 0; k < client_side.send_replies(); ++k)
-        must(client.read_reply(), "client LPUSH");
+        must(client.read_reply(), client_side.send_name());
       if (shape == raw_shape::minimal)
         client.append({"BLPOP", keys.reply, "5"});
       auto r = must(client.read_reply(), "client BLPOP");
@@ -224,7 +229,7 @@ throughput_summary run_raw_pipelined(const rpc_settings& s, raw_shape shape) {
     for (size_t i = 0; i < n; ++i)
       client_side.append_send(client);
     for (size_t i = 0; i < n * client_side.send_replies(); ++i)
-      must(client.read_reply(), "client LPUSH");
+      must(client.read_reply(), client_side.send_name());
   };
   throughput_summary out;
   out.concurrency = s.inflight;
