@@ -1,11 +1,10 @@
 #pragma once
 
-#include <algorithm>
-#include <atomic>
-
 // Shared vocabulary of lightbus-bench: settings, measured figures and the
 // phases that produce them (one file per phase).
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -82,6 +81,24 @@ struct load_control {
   std::atomic<size_t> errors{0};
   std::mutex mtx;
   std::string first_error;
+
+  /// Counts a failed call; the first one's reason is kept.
+  void fail(const std::string& why);
+
+  /// What completed while `measuring`, and over how long.
+  struct window {
+    size_t completed = 0;
+    std::chrono::nanoseconds elapsed{0};
+  };
+
+  /// On the measuring thread, with the load running: 0.5 s of warm-up, then
+  /// `duration` seconds with `measuring` set; then sets `stopping`.
+  window measure(double duration);
+
+  /// The phase's figures, once the load has stopped; `samples_us` are the
+  /// latencies of the calls completed while measuring (sorted here).
+  throughput_summary summary(size_t concurrency, const window& w,
+                             std::vector<double>& samples_us) const;
 };
 
 /// One call of a thread's loop: nullopt when it succeeded, else what went wrong.

@@ -17,7 +17,6 @@
 
 #include <atomic>
 #include <iostream>
-#include <mutex>
 #include <stdexcept>
 #include <thread>
 
@@ -179,15 +178,8 @@ void run_lightbus_single_fire(const events_settings& s, const config& cfg,
   out.fire = summarize(samples, elapsed, errors);
 }
 
-struct fire_control {
-  std::atomic<size_t> completed{0};
-  std::atomic<size_t> errors{0};
-  std::mutex mtx;
-  std::string first_error;
-};
-
 struct fire_state {
-  std::shared_ptr<fire_control> ctl;
+  std::shared_ptr<load_control> ctl;
   caf::actor bus_actor;
   caf::duration timeout;
   size_t remaining = 0;
@@ -206,9 +198,8 @@ void fire_one(fire_actor* self) {
     --st.outstanding;
     if (ok) {
       st.ctl->completed.fetch_add(1, std::memory_order_relaxed);
-    } else if (st.ctl->errors.fetch_add(1) == 0) {
-      std::lock_guard<std::mutex> guard{st.ctl->mtx};
-      st.ctl->first_error = why;
+    } else {
+      st.ctl->fail(why);
     }
     if (st.remaining > 0)
       fire_one(self);
@@ -222,7 +213,7 @@ void fire_one(fire_actor* self) {
 }
 
 caf::behavior fire_client(fire_actor* self, caf::actor bus_actor, caf::duration timeout,
-                          size_t k, size_t total, std::shared_ptr<fire_control> ctl) {
+                          size_t k, size_t total, std::shared_ptr<load_control> ctl) {
   auto& st = self->state;
   st.ctl = std::move(ctl);
   st.bus_actor = std::move(bus_actor);
@@ -238,7 +229,7 @@ caf::behavior fire_client(fire_actor* self, caf::actor bus_actor, caf::duration 
 /// Fires `total` events with `k` outstanding; returns events/s.
 double fire_pipelined(caf::actor_system& sys, const bus& b, caf::duration timeout, size_t k,
                       size_t total, size_t& errors) {
-  auto ctl = std::make_shared<fire_control>();
+  auto ctl = std::make_shared<load_control>();
   auto t0 = clock_type::now();
   auto client = sys.spawn(fire_client, b.actor(), timeout, k, total, ctl);
   {

@@ -3,8 +3,6 @@
 
 #include <atomic>
 #include <iostream>
-#include <mutex>
-#include <thread>
 
 #include <caf/defaults.hpp>
 #include <lightbus/lightbus.hpp>
@@ -88,10 +86,7 @@ void fire(load_actor* self) {
       if (st.ctl->measuring.load(std::memory_order_relaxed))
         st.samples->push_back(micros(clock_type::now() - t0));
     } else {
-      if (st.ctl->errors.fetch_add(1) == 0) {
-        std::lock_guard<std::mutex> guard{st.ctl->mtx};
-        st.ctl->first_error = why;
-      }
+      st.ctl->fail(why);
     }
     if (!st.ctl->stopping.load(std::memory_order_relaxed))
       fire(self);
@@ -131,29 +126,12 @@ throughput_summary run_actor_throughput(caf::actor_system& sys, const bus& b,
   auto samples = std::make_shared<std::vector<double>>();
   samples->reserve(static_cast<size_t>(duration * 100000));
   auto client = sys.spawn(load_client, b.actor(), timeout, inflight, ctl, samples);
-  std::this_thread::sleep_for(500ms); // warm-up: connections, allocator, caches
-  auto c0 = ctl->completed.load();
-  auto t0 = clock_type::now();
-  ctl->measuring = true;
-  std::this_thread::sleep_for(std::chrono::duration<double>(duration));
-  ctl->measuring = false;
-  auto c1 = ctl->completed.load();
-  auto t1 = clock_type::now();
-  ctl->stopping = true;
+  auto w = ctl->measure(duration);
   {
     caf::scoped_actor self{sys};
     self->wait_for(client);
   }
-  throughput_summary out;
-  out.concurrency = inflight;
-  out.completed = c1 - c0;
-  out.errors = ctl->errors.load();
-  out.first_error = ctl->first_error;
-  out.seconds = std::chrono::duration<double>(t1 - t0).count();
-  out.per_second = out.completed / out.seconds;
-  auto lat = summarize(*samples, t1 - t0);
-  out.p50 = lat.p50;
-  out.p99 = lat.p99;
+  auto out = ctl->summary(inflight, w, *samples);
   if (out.errors > 0)
     std::cerr << "lightbus-bench: actor throughput: " << out.errors << " error(s), first: "
               << out.first_error << "\n";

@@ -17,7 +17,7 @@
 // Each call gets its own expiry key (`<prefix>:expiry:<n>`, the n-th call):
 // the server, popping in order from one client, names the same one.
 
-#include <atomic>
+#include <functional>
 #include <stdexcept>
 #include <thread>
 
@@ -56,6 +56,13 @@ struct raw_keys {
   std::string expiry(size_t n) const { return prefix + ":expiry:" + std::to_string(n); }
 };
 
+/// What the server needs to answer one call: its expiry key (claimed in the
+/// protocol's shape) and where its result goes.
+struct call_keys {
+  std::string expiry;
+  std::string reply;
+};
+
 /// One side of a raw round trip: the commands of one shape, on one connection.
 class raw_peer {
 public:
@@ -77,22 +84,26 @@ public:
     return shape_ == raw_shape::protocol ? "client SET/RPUSH" : "client LPUSH";
   }
 
-  /// Server: answers `n` calls popped in one go (claims them first in the
+  /// Server: the keys of the next call popped from one client (its calls
+  /// come in the order they were sent, so their expiry keys are numbered).
+  call_keys next_call() { return {keys_.expiry(claimed_++), keys_.reply}; }
+
+  /// Server: answers calls popped in one go (claims them first in the
   /// protocol's shape, one round trip for all).
-  void answer(redis::connection& conn, size_t n) {
+  void answer(redis::connection& conn, const std::vector<call_keys>& calls) {
     if (shape_ == raw_shape::protocol) {
-      for (size_t i = 0; i < n; ++i)
-        conn.append({"DEL", keys_.expiry(claimed_++)});
-      for (size_t i = 0; i < n; ++i)
+      for (const auto& c : calls)
+        conn.append({"DEL", c.expiry});
+      for (size_t i = 0; i < calls.size(); ++i)
         must(conn.read_reply(), "server DEL");
     }
-    for (size_t i = 0; i < n; ++i) {
-      conn.append({"LPUSH", keys_.reply, b_.result});
+    for (const auto& c : calls) {
+      conn.append({"LPUSH", c.reply, b_.result});
       if (shape_ == raw_shape::protocol)
-        conn.append({"EXPIRE", keys_.reply, "60"});
+        conn.append({"EXPIRE", c.reply, "60"});
     }
     const char* what = shape_ == raw_shape::protocol ? "server LPUSH/EXPIRE" : "server LPUSH";
-    for (size_t i = 0; i < n * send_replies(); ++i)
+    for (size_t i = 0; i < calls.size() * send_replies(); ++i)
       must(conn.read_reply(), what);
   }
 
@@ -112,6 +123,59 @@ private:
   size_t claimed_ = 0; // server side
 };
 
+/// The pushed value that ends a server's loop.
+const std::string stop_value = "stop";
+
+/// The server's side of a baseline on a thread of its own: what it throws is
+/// kept and thrown again by `join` (once the client pushed `stop_value`).
+class server_thread {
+public:
+  template <class F>
+  explicit server_thread(F serve)
+      : thread_([this, serve]() mutable {
+          try {
+            serve();
+          } catch (const std::exception& e) {
+            error_ = e.what();
+          }
+        }) {}
+
+  void join(const std::string& what) {
+    thread_.join();
+    if (!error_.empty())
+      throw std::runtime_error(what + " server thread: " + error_);
+  }
+
+private:
+  std::string error_;
+  std::thread thread_; // last: starts once error_ exists
+};
+
+/// A pipelined server: answers `BLMPOP` batches of up to 100 calls from
+/// `queue` with `peer` (the keys of each from `keys_of(value)`) until it pops
+/// `stop_value`.
+void serve_batches(redis::connection& conn, const std::string& queue, raw_peer& peer,
+                   const std::function<call_keys(const std::string& value)>& keys_of) {
+  std::vector<call_keys> batch;
+  for (;;) {
+    auto r = must(conn.command({"BLMPOP", "5", "1", queue, "LEFT", "COUNT", "100"}),
+                  "server BLMPOP");
+    if (r.is_nil())
+      throw std::runtime_error("server BLMPOP: no call within 5 s");
+    batch.clear();
+    bool stopping = false;
+    for (auto& e : r.elements.at(1).elements) {
+      if (e.str == stop_value)
+        stopping = true;
+      else
+        batch.push_back(keys_of(e.str));
+    }
+    peer.answer(conn, batch);
+    if (stopping)
+      return;
+  }
+}
+
 } // namespace
 
 std::string redis_version(const rpc_settings& s) {
@@ -127,24 +191,16 @@ latency_summary run_raw_round_trips(const rpc_settings& s, size_t count, size_t 
   auto b = sample_blobs();
   raw_peer client_side(shape, keys, b);
   raw_peer server_side(shape, keys, b);
-  const std::string stop = "stop";
   auto client = open(s, std::chrono::seconds(10));
-  std::atomic<bool> server_failed{false};
-  std::string server_error;
-  std::thread server([&] {
-    try {
-      auto conn = open(s, std::chrono::seconds(10));
-      for (;;) {
-        auto r = must(conn.command({"BLPOP", keys.queue, "5"}), "server BLPOP");
-        if (r.is_nil())
-          throw std::runtime_error("server BLPOP: no call within 5 s");
-        if (r.elements.at(1).str == stop)
-          return;
-        server_side.answer(conn, 1);
-      }
-    } catch (const std::exception& e) {
-      server_error = e.what();
-      server_failed = true;
+  server_thread server([&] {
+    auto conn = open(s, std::chrono::seconds(10));
+    for (;;) {
+      auto r = must(conn.command({"BLPOP", keys.queue, "5"}), "server BLPOP");
+      if (r.is_nil())
+        throw std::runtime_error("server BLPOP: no call within 5 s");
+      if (r.elements.at(1).str == stop_value)
+        return;
+      server_side.answer(conn, {server_side.next_call()});
     }
   });
   std::vector<double> samples;
@@ -177,11 +233,9 @@ latency_summary run_raw_round_trips(const rpc_settings& s, size_t count, size_t 
     failure = e.what();
   }
   auto elapsed = clock_type::now() - start;
-  client.command({"LPUSH", keys.queue, stop});
-  server.join();
+  client.command({"LPUSH", keys.queue, stop_value});
+  server.join("raw baseline");
   raw_peer::clean(client, client_side, server_side);
-  if (server_failed)
-    throw std::runtime_error("raw baseline server thread: " + server_error);
   if (!failure.empty())
     throw std::runtime_error("raw baseline: " + failure);
   return summarize(samples, elapsed);
@@ -195,34 +249,11 @@ throughput_summary run_raw_pipelined(const rpc_settings& s, raw_shape shape) {
   auto b = sample_blobs();
   raw_peer client_side(shape, keys, b);
   raw_peer server_side(shape, keys, b);
-  const std::string stop = "stop";
   const auto k = std::to_string(s.inflight);
-  std::atomic<bool> server_failed{false};
-  std::string server_error;
-  std::thread server([&] {
-    try {
-      auto conn = open(s, std::chrono::seconds(10));
-      for (;;) {
-        auto r = must(conn.command({"BLMPOP", "5", "1", keys.queue, "LEFT", "COUNT", "100"}),
-                      "server BLMPOP");
-        if (r.is_nil())
-          throw std::runtime_error("server BLMPOP: no call within 5 s");
-        size_t n = 0;
-        bool stopping = false;
-        for (auto& e : r.elements.at(1).elements) {
-          if (e.str == stop)
-            stopping = true;
-          else
-            ++n;
-        }
-        server_side.answer(conn, n);
-        if (stopping)
-          return;
-      }
-    } catch (const std::exception& e) {
-      server_error = e.what();
-      server_failed = true;
-    }
+  server_thread server([&] {
+    auto conn = open(s, std::chrono::seconds(10));
+    serve_batches(conn, keys.queue, server_side,
+                  [&](const std::string&) { return server_side.next_call(); });
   });
   auto client = open(s, std::chrono::seconds(10));
   auto send = [&](size_t n) {
@@ -266,11 +297,9 @@ throughput_summary run_raw_pipelined(const rpc_settings& s, raw_shape shape) {
   } catch (const std::exception& e) {
     failure = e.what();
   }
-  client.command({"LPUSH", keys.queue, stop});
-  server.join();
+  client.command({"LPUSH", keys.queue, stop_value});
+  server.join("raw pipelined");
   raw_peer::clean(client, client_side, server_side);
-  if (server_failed)
-    throw std::runtime_error("raw pipelined server thread: " + server_error);
   if (!failure.empty())
     throw std::runtime_error("raw pipelined: " + failure);
   out.per_second = out.seconds > 0 ? out.completed / out.seconds : 0;
@@ -283,46 +312,14 @@ throughput_summary run_raw_protocol_threads(const rpc_settings& s) {
   // then the real call blob ("<expiry key> <reply key> <blob>").
   raw_keys keys;
   auto b = sample_blobs();
-  const std::string stop = "stop";
-  std::atomic<bool> server_failed{false};
-  std::string server_error;
-  std::thread server([&] {
-    try {
-      auto conn = open(s, std::chrono::seconds(10));
-      std::vector<std::pair<std::string, std::string>> batch; // expiry key, reply key
-      for (;;) {
-        auto r = must(conn.command({"BLMPOP", "5", "1", keys.queue, "LEFT", "COUNT", "100"}),
-                      "server BLMPOP");
-        if (r.is_nil())
-          throw std::runtime_error("server BLMPOP: no call within 5 s");
-        batch.clear();
-        bool stopping = false;
-        for (auto& e : r.elements.at(1).elements) {
-          if (e.str == stop) {
-            stopping = true;
-            continue;
-          }
-          auto a = e.str.find(' ');
-          auto z = e.str.find(' ', a + 1);
-          batch.emplace_back(e.str.substr(0, a), e.str.substr(a + 1, z - a - 1));
-        }
-        for (auto& [expiry, reply] : batch)
-          conn.append({"DEL", expiry});
-        for (size_t i = 0; i < batch.size(); ++i)
-          must(conn.read_reply(), "server DEL");
-        for (auto& [expiry, reply] : batch) {
-          conn.append({"LPUSH", reply, b.result});
-          conn.append({"EXPIRE", reply, "60"});
-        }
-        for (size_t i = 0; i < 2 * batch.size(); ++i)
-          must(conn.read_reply(), "server LPUSH");
-        if (stopping)
-          return;
-      }
-    } catch (const std::exception& e) {
-      server_error = e.what();
-      server_failed = true;
-    }
+  raw_peer server_side(raw_shape::protocol, keys, b);
+  server_thread server([&] {
+    auto conn = open(s, std::chrono::seconds(10));
+    serve_batches(conn, keys.queue, server_side, [](const std::string& value) {
+      auto a = value.find(' ');
+      auto z = value.find(' ', a + 1);
+      return call_keys{value.substr(0, a), value.substr(a + 1, z - a - 1)};
+    });
   });
   std::vector<std::string> replies(s.threads);
   auto out = measure_threads(s.threads, s.duration, [&](size_t t) -> call_loop_step {
@@ -346,13 +343,11 @@ throughput_summary run_raw_protocol_threads(const rpc_settings& s) {
     };
   });
   auto conn = open(s, std::chrono::seconds(10));
-  conn.command({"LPUSH", keys.queue, stop});
-  server.join();
+  conn.command({"LPUSH", keys.queue, stop_value});
+  server.join("raw threads");
   std::vector<std::string> argv{"DEL", keys.queue};
   argv.insert(argv.end(), replies.begin(), replies.end());
   conn.command(argv);
-  if (server_failed)
-    throw std::runtime_error("raw threads server thread: " + server_error);
   if (out.errors > 0)
     throw std::runtime_error("raw threads: " + out.first_error);
   return out;

@@ -1,4 +1,5 @@
-// Latency percentiles (nearest rank) and rates.
+// Latency percentiles (nearest rank) and rates, and the measuring window of a
+// throughput phase (load_control, measure_threads).
 
 #include <algorithm>
 #include <atomic>
@@ -40,6 +41,43 @@ latency_summary summarize(std::vector<double>& samples_us, std::chrono::nanoseco
   return out;
 }
 
+void load_control::fail(const std::string& why) {
+  if (errors.fetch_add(1) == 0) {
+    std::lock_guard<std::mutex> guard{mtx};
+    first_error = why;
+  }
+}
+
+load_control::window load_control::measure(double duration) {
+  using clock_type = std::chrono::steady_clock;
+  std::this_thread::sleep_for(std::chrono::milliseconds(500)); // connections, allocator, caches
+  auto c0 = completed.load();
+  auto t0 = clock_type::now();
+  measuring = true;
+  std::this_thread::sleep_for(std::chrono::duration<double>(duration));
+  measuring = false;
+  window w;
+  w.completed = completed.load() - c0;
+  w.elapsed = clock_type::now() - t0;
+  stopping = true;
+  return w;
+}
+
+throughput_summary load_control::summary(size_t concurrency, const window& w,
+                                         std::vector<double>& samples_us) const {
+  throughput_summary out;
+  out.concurrency = concurrency;
+  out.completed = w.completed;
+  out.errors = errors.load();
+  out.first_error = first_error;
+  out.seconds = std::chrono::duration<double>(w.elapsed).count();
+  out.per_second = static_cast<double>(out.completed) / out.seconds;
+  auto lat = summarize(samples_us, w.elapsed);
+  out.p50 = lat.p50;
+  out.p99 = lat.p99;
+  return out;
+}
+
 throughput_summary measure_threads(size_t threads, double duration,
                                    const std::function<call_loop_step(size_t)>& make_step) {
   using clock_type = std::chrono::steady_clock;
@@ -52,51 +90,29 @@ throughput_summary measure_threads(size_t threads, double duration,
       try {
         step = make_step(t); // may connect to Redis: throws if it cannot
       } catch (const std::exception& e) {
-        if (ctl.errors.fetch_add(1) == 0) {
-          std::lock_guard<std::mutex> guard{ctl.mtx};
-          ctl.first_error = e.what();
-        }
+        ctl.fail(e.what());
         return;
       }
       while (!ctl.stopping.load(std::memory_order_relaxed)) {
         auto t0 = clock_type::now();
         auto failure = step();
-        if (!failure) {
-          ctl.completed.fetch_add(1, std::memory_order_relaxed);
-          if (ctl.measuring.load(std::memory_order_relaxed))
-            samples[t].push_back(
-              std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
-        } else if (ctl.errors.fetch_add(1) == 0) {
-          std::lock_guard<std::mutex> guard{ctl.mtx};
-          ctl.first_error = *failure;
+        if (failure) {
+          ctl.fail(*failure);
+          continue;
         }
+        ctl.completed.fetch_add(1, std::memory_order_relaxed);
+        if (ctl.measuring.load(std::memory_order_relaxed))
+          samples[t].push_back(
+            std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
       }
     });
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  auto c0 = ctl.completed.load();
-  auto t0 = clock_type::now();
-  ctl.measuring = true;
-  std::this_thread::sleep_for(std::chrono::duration<double>(duration));
-  ctl.measuring = false;
-  auto c1 = ctl.completed.load();
-  auto t1 = clock_type::now();
-  ctl.stopping = true;
+  auto w = ctl.measure(duration);
   for (auto& th : pool)
     th.join();
   std::vector<double> all;
   for (auto& v : samples)
     all.insert(all.end(), v.begin(), v.end());
-  throughput_summary out;
-  out.concurrency = threads;
-  out.completed = c1 - c0;
-  out.errors = ctl.errors.load();
-  out.first_error = ctl.first_error;
-  out.seconds = std::chrono::duration<double>(t1 - t0).count();
-  out.per_second = static_cast<double>(out.completed) / out.seconds;
-  auto lat = summarize(all, t1 - t0);
-  out.p50 = lat.p50;
-  out.p99 = lat.p99;
-  return out;
+  return ctl.summary(threads, w, all);
 }
 
 } // namespace lightbus::bench
